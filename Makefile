@@ -1,0 +1,59 @@
+# jobstream — `make run` starts the whole local stack, `make test` runs every check.
+# Both set up a fresh machine first (Python 3.13 venv, npm packages, Chromium for browser tests).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n1)
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+PYTEST_ARGS ?=
+
+help: ## List every command
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt devstack/requirements.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it or set PYTHON313=/path/to/python3.13"; exit 1; }
+	test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHECKOV_VENV)/.installed: infra/checkov-requirements.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r infra/checkov-requirements.txt
+	touch $@
+
+chromium: ## Install Debian's Chromium for the browser tests (no browser download)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium missing: run 'sudo apt-get install -y chromium'"; exit 1; fi; }
+
+setup: $(VENV)/.installed node_modules/.installed ## Create .venv (Python 3.13) and install Python and npm dependencies
+
+setup-test: setup chromium $(CHECKOV_VENV)/.installed ## setup + Chromium + checkov (what the tests need)
+
+run: setup ## Start the whole local stack: Azurite, Service Bus emulator, Functions host (Ctrl-C stops it)
+	$(PY) -m devstack
+
+lint: setup ## ruff (lint + format check)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: setup ## mypy --strict
+	$(PY) -m mypy
+
+test: setup-test lint typecheck ## Set up, then ruff, mypy and the whole pytest suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup ## Run the benchmarks under bench/ (they print their numbers)
+	$(PY) -m bench
+
+clean: ## Remove local state (not the venvs)
+	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help setup setup-test chromium run lint typecheck test bench clean

@@ -1,0 +1,99 @@
+"""The few named errors the domain and services raise.
+
+Entry points map them to the contract's error envelope and HTTP status in one place
+(`function_app.entrypoints.errors`). Each error carries a stable snake_case `code`.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base class. `code` is the contract's snake_case error code."""
+
+    code = "error"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: Sequence[Any] = ()
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = list(details)
+
+
+class InvalidRequest(DomainError):
+    """Malformed or invalid input (400)."""
+
+    code = "invalid_request"
+
+
+class Unauthenticated(DomainError):
+    """No or bad credentials (401)."""
+
+    code = "unauthenticated"
+
+
+class NotFound(DomainError):
+    """Unknown, or not the caller's (404): the two are indistinguishable on purpose."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state (409)."""
+
+    code = "conflict"
+
+
+class TooLarge(DomainError):
+    """Declared or actual size over the limit (413)."""
+
+    code = "file_too_large"
+
+
+class UnsupportedType(DomainError):
+    """Content type outside the allow-list (415)."""
+
+    code = "unsupported_media_type"
+
+
+class Unprocessable(DomainError):
+    """Well-formed but unusable (422)."""
+
+    code = "unprocessable"
+
+
+class DependencyUnavailable(DomainError):
+    """A dependency (storage, Service Bus) does not answer (503). `dependency` names it."""
+
+    code = "dependency_unavailable"
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(message)
+        self.dependency = dependency
+
+
+class JobFailure(Exception):
+    """Raised inside a job's steps. Permanent failures end the job `failed`; others retry."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+class PermanentJobError(JobFailure):
+    """The job can never succeed (unreadable or unsupported file): fail now, no retry."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, retryable=False)
+
+
+class TransientJobError(JobFailure):
+    """Worth another delivery (a dependency hiccup): Service Bus redelivers."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, retryable=True)

@@ -1,0 +1,166 @@
+"""Jobs and their event log: statuses, transitions, and the event a writer appends.
+
+A job's state is the fold of its events. Writers (the API, the worker, a redelivered worker)
+describe what they want recorded as an `EventDraft`; `Job.record` decides whether it may be
+recorded and produces the next `Job` and the stored `JobEvent` with the next sequence number.
+The event log adapter runs `record` under optimistic concurrency, so the sequence is gapless.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    STARTED = "started"
+    IN_PROGRESS = "in_progress"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class Stage(StrEnum):
+    """Well-known stage names; job types may use others."""
+
+    QUEUED = "queued"
+    INITIALIZING = "initializing"
+    FETCHING = "fetching"
+    PARSING = "parsing"
+    ANALYZING = "analyzing"
+    STORING = "storing"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """What a writer asks to record. Sequence and timestamp are assigned by the log."""
+
+    status: JobStatus
+    progress: int
+    stage: str
+    message: str
+    phase: str | None = None
+    detail: str | None = None
+    eta_seconds: int | None = None
+    result: Mapping[str, Any] | None = None
+    error: JobError | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.progress <= 100:
+            raise ValueError(f"progress must be 0-100, got {self.progress}")
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One stored event. `sequence` starts at 1 and has no gaps within a job."""
+
+    job_id: str
+    sequence: int
+    timestamp: datetime
+    status: JobStatus
+    progress: int
+    stage: str
+    message: str
+    attempt: int = 0
+    phase: str | None = None
+    detail: str | None = None
+    eta_seconds: int | None = None
+    result: Mapping[str, Any] | None = None
+    error: JobError | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+
+class TransitionRefused(Exception):
+    """The draft cannot be recorded on this job (e.g. the job already ended)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    owner: str
+    queue_name: str
+    job_name: str
+    data: Mapping[str, Any]
+    created_at: datetime
+    status: JobStatus = JobStatus.QUEUED
+    progress: int = 0
+    stage: str = Stage.QUEUED
+    message: str = ""
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    attempts: int = 0
+    last_event_id: int = 0
+    result: Mapping[str, Any] | None = None
+    error: JobError | None = None
+    cancel_requested: bool = False
+    idempotency_key: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    def record(self, draft: EventDraft, at: datetime) -> tuple["Job", JobEvent]:
+        """Apply a draft: the next job state and the event to store with the next sequence.
+
+        Rules: nothing is recorded after a terminal event; `started` begins a new attempt
+        (progress may restart there); within an attempt progress never goes backwards.
+        """
+        if self.is_terminal:
+            raise TransitionRefused(f"job {self.job_id} already ended {self.status}")
+        new_attempt = draft.status is JobStatus.STARTED
+        attempts = self.attempts + 1 if new_attempt else self.attempts
+        progress = draft.progress if new_attempt else max(self.progress, draft.progress)
+        if draft.status is JobStatus.COMPLETED:
+            progress = 100
+        sequence = self.last_event_id + 1
+        event = JobEvent(
+            job_id=self.job_id,
+            sequence=sequence,
+            timestamp=at,
+            status=draft.status,
+            progress=progress,
+            stage=draft.stage,
+            message=draft.message,
+            attempt=attempts,
+            phase=draft.phase,
+            detail=draft.detail,
+            eta_seconds=draft.eta_seconds,
+            result=draft.result,
+            error=draft.error,
+        )
+        job = replace(
+            self,
+            status=draft.status,
+            progress=progress,
+            stage=draft.stage,
+            message=draft.message,
+            attempts=attempts,
+            last_event_id=sequence,
+            started_at=self.started_at or (at if new_attempt else None),
+            completed_at=at if draft.status.is_terminal else None,
+            result=draft.result if draft.result is not None else self.result,
+            error=draft.error if draft.error is not None else self.error,
+        )
+        return job, event

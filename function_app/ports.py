@@ -1,0 +1,150 @@
+"""The small interfaces (ports) services use; one adapter per Azure service implements them.
+
+Services and the domain depend only on these Protocols. Adapters live in
+`function_app.adapters` (one file per Azure service); in-memory fakes for unit tests live in
+`tests/fakes.py` and are held honest by contract tests under `tests/contract/` that run the
+same assertions against the real adapters (Azurite, the Service Bus emulator).
+"""
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from function_app.domain.jobs import EventDraft, Job, JobEvent
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC now."""
+        ...
+
+
+# --- Blob Storage -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    name: str
+    size: int
+    content_type: str | None
+
+
+class UploadSigner(Protocol):
+    """Issues a URL that allows creating exactly one new blob, and nothing else."""
+
+    async def sign_upload(
+        self, blob_name: str, content_type: str | None, expires_at: datetime
+    ) -> str:
+        """A create/write-only SAS URL for `blob_name` in the uploads container."""
+        ...
+
+
+class UploadStore(Protocol):
+    """Reads uploaded blobs."""
+
+    async def describe(self, blob_name: str) -> BlobInfo | None:
+        """Size and content type, or None when the blob does not exist."""
+        ...
+
+    def read(self, blob_name: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+        """The blob's bytes as a stream of chunks. Raises BlobMissing if it is gone."""
+        ...
+
+
+class BlobMissing(Exception):
+    """The blob does not exist (any more)."""
+
+
+# --- Table Storage: the event log ---------------------------------------------------------------
+
+
+class JobAlreadyExists(Exception):
+    """A job with this id is already recorded."""
+
+
+class JobMissing(Exception):
+    """No job with this id."""
+
+
+class EventLog(Protocol):
+    """Jobs and their events, one partition per job, sequence assigned under ETag concurrency."""
+
+    async def create(self, job: Job, first: EventDraft) -> tuple[Job, JobEvent]:
+        """Store a new job with its first event (sequence 1), atomically.
+
+        Raises JobAlreadyExists when the id is taken.
+        """
+        ...
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def append(
+        self, job_id: str, decide: Callable[[Job], EventDraft | None]
+    ) -> tuple[Job, JobEvent | None]:
+        """Append the event `decide(current_job)` returns, with the next sequence number.
+
+        Reads the job, calls `decide`, and writes job record + event atomically on the ETag
+        it read; on a concurrent write it re-reads and calls `decide` again. `decide` returning
+        None (or the job refusing the transition) records nothing: returns (job, None).
+        Raises JobMissing for an unknown job.
+        """
+        ...
+
+    async def request_cancel(self, job_id: str) -> Job:
+        """Set the job's cancel flag (under ETag). Raises JobMissing."""
+        ...
+
+    async def events_after(self, job_id: str, after: int, limit: int = 100) -> list[JobEvent]:
+        """Stored events with sequence > after, ascending, at most `limit`."""
+        ...
+
+
+class IdempotencyKeys(Protocol):
+    """Remembers which job an (owner, Idempotency-Key) pair created."""
+
+    async def claim(self, owner: str, key: str, job_id: str) -> str:
+        """Claim the key for `job_id`; returns the job id that holds it (ours, or an earlier)."""
+        ...
+
+    async def release(self, owner: str, key: str, job_id: str) -> None:
+        """Drop our claim (the job could not be created)."""
+        ...
+
+
+class SecretStore(Protocol):
+    """Small app secrets generated at run time (the stream-token key), never configured."""
+
+    async def get_or_create(self, name: str, factory: Callable[[], bytes]) -> bytes: ...
+
+
+# --- Service Bus --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    queue_name: str
+    active: int
+    dead_letter: int
+    scheduled: int
+
+
+class JobQueue(Protocol):
+    async def send(self, queue_name: str, job_id: str, body: Mapping[str, Any]) -> None:
+        """Send one message with MessageId = job_id (the broker drops a duplicate send)."""
+        ...
+
+
+class QueueStats(Protocol):
+    async def counts(self, queue_name: str) -> QueueCounts: ...
+
+
+# --- health -------------------------------------------------------------------------------------
+
+
+class HealthProbe(Protocol):
+    """A dependency the app needs. `check` raises DependencyUnavailable when it is down."""
+
+    name: str
+
+    async def check(self) -> None: ...

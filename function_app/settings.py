@@ -1,0 +1,123 @@
+"""The app's settings: one typed object, read from app settings (environment variables).
+
+Field names are the app-setting names, exactly as they appear in `local.settings.sample.json`
+and in both IaC stacks (a test checks the three agree). Settings are built lazily, on first
+use, never at import time: a bad setting must not hide every function from the host. Building
+fails fast with a message naming the bad setting.
+"""
+
+from functools import lru_cache
+from typing import Literal, Self
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Queue name -> the job names it accepts. The worker has one trigger per queue.
+DEFAULT_QUEUES: dict[str, tuple[str, ...]] = {
+    "resume-analysis": ("analyze-resume",),
+    "document-analysis": ("analyze-document",),
+}
+
+DEFAULT_ALLOWED_CONTENT_TYPES = (
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "text/plain",
+    "text/markdown",
+)
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+    # --- identity -------------------------------------------------------------------------
+    AUTH_MODE: Literal["none", "jwt"] = "none"
+    # HS256 shared secret (AUTH_MODE=jwt without an issuer's JWKS).
+    JWT_SECRET: str | None = None
+    # OIDC issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0); JWKS is discovered
+    # from its /.well-known/openid-configuration unless JWT_JWKS_URL is set.
+    JWT_ISSUER: str | None = None
+    JWT_AUDIENCE: str | None = None
+    JWT_JWKS_URL: str | None = None
+    # Optional override of the stream-token signing key. When unset, a random key is created
+    # once and kept in the jobs table (only the app's identity can read it): no secret to set.
+    STREAM_TOKEN_SECRET: str | None = None
+    STREAM_TOKEN_TTL_SECONDS: int = Field(default=3600, ge=60, le=24 * 3600)
+
+    # --- storage (uploads + event log) ----------------------------------------------------
+    # Local (Azurite): a connection string with the account key; the SAS is account-key signed.
+    # Azure: leave it unset and give the endpoints; the app signs with a user delegation key
+    # obtained with its managed identity (AZURE_CLIENT_ID).
+    STORAGE_CONNECTION_STRING: str | None = None
+    STORAGE_BLOB_ENDPOINT: str | None = None
+    STORAGE_TABLE_ENDPOINT: str | None = None
+    UPLOADS_CONTAINER: str = "uploads"
+    JOBS_TABLE: str = "jobs"
+    AZURE_CLIENT_ID: str | None = None
+
+    # --- Service Bus ----------------------------------------------------------------------
+    # The trigger's connection is named "ServiceBusConnection": locally a connection string,
+    # in Azure the identity-based ServiceBusConnection__fullyQualifiedNamespace (+ __credential,
+    # __clientId). The app's sender uses the same settings.
+    ServiceBusConnection: str | None = None
+    ServiceBusConnection__fullyQualifiedNamespace: str | None = None
+    # Must match the queues' MaxDeliveryCount: the last delivery ends a job `failed`.
+    SERVICEBUS_MAX_DELIVERY_COUNT: int = Field(default=5, ge=1, le=100)
+    # Local emulator only: where its HTTP endpoint for queue runtime counts listens.
+    SERVICEBUS_EMULATOR_ADMIN_URL: str | None = None
+
+    # --- uploads --------------------------------------------------------------------------
+    MAX_UPLOAD_BYTES: int = Field(default=20 * 1024 * 1024, ge=1, le=5 * 1024 * 1024 * 1024)
+    ALLOWED_CONTENT_TYPES: str = ",".join(DEFAULT_ALLOWED_CONTENT_TYPES)
+    UPLOAD_URL_TTL_SECONDS: int = Field(default=600, ge=60, le=3600)
+
+    # --- streaming ------------------------------------------------------------------------
+    STREAM_MAX_AGE_SECONDS: int = Field(default=600, ge=5, le=3600)
+    STREAM_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0, le=300)
+    STREAM_RETRY_MS: int = Field(default=2000, ge=100, le=60_000)
+
+    @property
+    def allowed_content_types(self) -> frozenset[str]:
+        return frozenset(t.strip().lower() for t in self.ALLOWED_CONTENT_TYPES.split(",") if t)
+
+    @property
+    def queues(self) -> dict[str, tuple[str, ...]]:
+        return dict(DEFAULT_QUEUES)
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Self:
+        if self.AUTH_MODE == "jwt" and not (self.JWT_SECRET or self.JWT_ISSUER):
+            raise ValueError("AUTH_MODE=jwt needs JWT_SECRET (HS256) or JWT_ISSUER (JWKS)")
+        if not self.STORAGE_CONNECTION_STRING and not (
+            self.STORAGE_BLOB_ENDPOINT and self.STORAGE_TABLE_ENDPOINT
+        ):
+            raise ValueError(
+                "set STORAGE_CONNECTION_STRING (local) or both STORAGE_BLOB_ENDPOINT and "
+                "STORAGE_TABLE_ENDPOINT (Azure, managed identity)"
+            )
+        if not (self.ServiceBusConnection or self.ServiceBusConnection__fullyQualifiedNamespace):
+            raise ValueError(
+                "set ServiceBusConnection (connection string, local) or "
+                "ServiceBusConnection__fullyQualifiedNamespace (Azure, managed identity)"
+            )
+        return self
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment; raise SettingsError naming each bad setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            problems.append(f"{where}: {err['msg']}")
+        raise SettingsError("invalid app settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Real-process fixture (filled in by its owner)."""
