@@ -3,7 +3,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n1)
+# The first Python 3.13 that actually runs (a pyenv shim may exist without the version enabled).
+PYTHON313 ?= $(shell for p in $$(ls -d /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null) $$(command -v python3.13) /usr/bin/python3.13; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
@@ -50,8 +51,8 @@ typecheck: setup ## mypy --strict
 test: setup-test lint typecheck ## Set up, then ruff, mypy and the whole pytest suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup ## Run the benchmarks under bench/ (they print their numbers)
-	$(PY) -m bench
+bench: setup ## Run every benchmark under bench/ (they print their numbers); one: make bench B=servicebus
+	$(PY) -m bench $(B)
 
 clean: ## Remove local state (not the venvs)
 	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""Run every benchmark under bench/ in turn: `python -m bench` (or `make bench`).
+
+Each benchmark is a module `bench/<name>_bench.py` with a `main() -> None` that prints its
+numbers. `python -m bench NAME` runs just one (e.g. `python -m bench servicebus`).
+"""
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+
+def available() -> list[str]:
+    here = Path(__file__).parent
+    return sorted(
+        m.name.removesuffix("_bench")
+        for m in pkgutil.iter_modules([str(here)])
+        if m.name.endswith("_bench")
+    )
+
+
+def main(argv: list[str]) -> int:
+    names = argv or available()
+    unknown = sorted(set(names) - set(available()))
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available())}")
+        return 2
+    for name in names:
+        print(f"=== bench: {name}", flush=True)
+        module = importlib.import_module(f"bench.{name}_bench")
+        module.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
