@@ -1,0 +1,195 @@
+"""The uploads container in Blob Storage: signs one-blob upload URLs and reads uploads back.
+
+Implements `UploadSigner` and `UploadStore` (and a `check()` health probe) on the async
+Blob SDK. One signer, two key sources:
+
+- a connection string with an account key (Azurite, local): account-key SAS;
+- an endpoint + a token credential (Azure, managed identity): a user delegation key,
+  fetched once, cached, and refreshed before it expires.
+
+Every SAS names exactly one blob, grants create+write only (no read, list, delete),
+starts a minute in the past (clock skew), is HTTPS-only when the endpoint is HTTPS, and
+expires when the caller says. SDK exceptions stop here: callers see `BlobMissing` or
+`DependencyUnavailable("storage", ...)`.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.storage.blob import BlobSasPermissions, UserDelegationKey, generate_blob_sas
+from azure.storage.blob.aio import BlobServiceClient
+
+from function_app.domain.errors import DependencyUnavailable
+from function_app.ports import BlobInfo, BlobMissing
+
+SAS_START_SKEW = timedelta(minutes=1)
+# A user delegation key may live up to 7 days; we ask for a few hours and renew early.
+DELEGATION_KEY_LIFETIME = timedelta(hours=6)
+DELEGATION_KEY_RENEW_BEFORE = timedelta(minutes=30)
+# Download granularity: small enough for steady progress reports while a job reads.
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BlobUploads:
+    """The uploads container: `UploadSigner`, `UploadStore` and a health probe."""
+
+    name = "storage"
+
+    def __init__(
+        self,
+        service: BlobServiceClient,
+        container: str,
+        *,
+        account_key: str | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        """`account_key` set: account-key SAS. Unset: user delegation SAS (token credential)."""
+        self._service = service
+        self._container_name = container
+        self._container = service.get_container_client(container)
+        self._account_key = account_key
+        self._clock = clock
+        self._delegation_key: UserDelegationKey | None = None
+        self._delegation_key_expires: datetime | None = None
+        self._delegation_lock = asyncio.Lock()
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, container: str) -> "BlobUploads":
+        service = BlobServiceClient.from_connection_string(
+            connection_string,
+            max_single_get_size=DOWNLOAD_CHUNK_BYTES,
+            max_chunk_get_size=DOWNLOAD_CHUNK_BYTES,
+        )
+        key = getattr(service.credential, "account_key", None)
+        if not key:
+            raise ValueError("STORAGE_CONNECTION_STRING must contain an AccountKey to sign SAS")
+        return cls(service, container, account_key=key)
+
+    @classmethod
+    def from_endpoint(
+        cls, endpoint: str, credential: AsyncTokenCredential, container: str
+    ) -> "BlobUploads":
+        service = BlobServiceClient(
+            endpoint,
+            credential=credential,
+            max_single_get_size=DOWNLOAD_CHUNK_BYTES,
+            max_chunk_get_size=DOWNLOAD_CHUNK_BYTES,
+        )
+        return cls(service, container)
+
+    @property
+    def container(self) -> str:
+        return self._container_name
+
+    @property
+    def uses_delegation_key(self) -> bool:
+        return self._account_key is None
+
+    # --- UploadSigner ---------------------------------------------------------------------
+
+    async def sign_upload(
+        self, blob_name: str, content_type: str | None, expires_at: datetime
+    ) -> str:
+        """A create/write-only SAS URL for exactly `blob_name`, valid until `expires_at`.
+
+        `content_type` is not part of the signature: Blob SAS cannot pin a request header.
+        The caller sends it as the `Content-Type`/`x-ms-blob-content-type` header.
+        """
+        del content_type
+        now = self._clock()
+        if expires_at <= now:
+            raise ValueError("expires_at must be in the future")
+        key = None if self._account_key else await self._user_delegation_key(expires_at)
+        sas = generate_blob_sas(
+            account_name=self._service.account_name or "",
+            container_name=self._container_name,
+            blob_name=blob_name,
+            account_key=self._account_key,
+            user_delegation_key=key,
+            permission=BlobSasPermissions(create=True, write=True),
+            start=(now - SAS_START_SKEW).astimezone(UTC),
+            expiry=expires_at.astimezone(UTC),
+            protocol="https" if self._service.scheme == "https" else None,
+        )
+        url: str = self._container.get_blob_client(blob_name).url
+        return f"{url}?{sas}"
+
+    async def _user_delegation_key(self, needed_until: datetime) -> UserDelegationKey:
+        """The cached delegation key, renewed when it would expire before `needed_until`."""
+        async with self._delegation_lock:
+            now = self._clock()
+            expires = self._delegation_key_expires
+            if (
+                self._delegation_key is None
+                or expires is None
+                or expires - DELEGATION_KEY_RENEW_BEFORE < max(needed_until, now)
+            ):
+                lifetime = max(DELEGATION_KEY_LIFETIME, needed_until - now + timedelta(hours=1))
+                new_expiry = now + lifetime
+                try:
+                    self._delegation_key = await self._service.get_user_delegation_key(
+                        key_start_time=now - SAS_START_SKEW, key_expiry_time=new_expiry
+                    )
+                except AzureError as exc:
+                    raise DependencyUnavailable(
+                        "storage", f"could not get a user delegation key: {exc.__class__.__name__}"
+                    ) from exc
+                self._delegation_key_expires = new_expiry
+            return self._delegation_key
+
+    # --- UploadStore ----------------------------------------------------------------------
+
+    async def describe(self, blob_name: str) -> BlobInfo | None:
+        try:
+            props = await self._container.get_blob_client(blob_name).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise _unavailable("describe", exc) from exc
+        content_type = props.content_settings.content_type if props.content_settings else None
+        return BlobInfo(name=blob_name, size=int(props.size), content_type=content_type or None)
+
+    async def read(self, blob_name: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+        """The blob's bytes in chunks of at most `chunk_size`. Raises BlobMissing."""
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
+        blob = self._container.get_blob_client(blob_name)
+        try:
+            downloader = await blob.download_blob()
+        except ResourceNotFoundError as exc:
+            raise BlobMissing(blob_name) from exc
+        except AzureError as exc:
+            raise _unavailable("read", exc) from exc
+        try:
+            async for piece in downloader.chunks():
+                view = memoryview(piece)
+                for start in range(0, len(view), chunk_size):
+                    yield bytes(view[start : start + chunk_size])
+        except ResourceNotFoundError as exc:
+            raise BlobMissing(blob_name) from exc
+        except AzureError as exc:
+            raise _unavailable("read", exc) from exc
+
+    # --- health / lifecycle ---------------------------------------------------------------
+
+    async def check(self) -> None:
+        try:
+            await self._container.get_container_properties()
+        except AzureError as exc:
+            raise _unavailable(f"container {self._container_name!r}", exc) from exc
+
+    async def close(self) -> None:
+        await self._service.close()
+
+
+def _unavailable(what: str, exc: AzureError) -> DependencyUnavailable:
+    return DependencyUnavailable(
+        "storage", f"blob storage {what} failed: {exc.__class__.__name__}: {exc.message}"
+    )
