@@ -20,7 +20,7 @@ import logging
 import re
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -48,6 +48,8 @@ class StreamConfig:
     # Events kept per job for its viewers; a viewer further behind re-reads the log.
     ring_size: int = 256
     page_size: int = 100
+    # The reconnection delay suggested to clients (`retry:`).
+    retry_ms: int = 2000
 
 
 # --- what a stream yields ---------------------------------------------------------------------
@@ -146,7 +148,7 @@ class JobStream:
     after: int
     queue_name: str | None
 
-    def __aiter__(self) -> AsyncIterator[StreamItem]:
+    def __aiter__(self) -> AsyncGenerator[StreamItem]:
         return self.hub._watch(self)
 
 
@@ -157,8 +159,10 @@ class StreamHub:
         clock: Clock,
         config: StreamConfig | None = None,
         queue_stats: QueueStats | None = None,
+        known_queues: frozenset[str] | None = None,
     ) -> None:
         self._log = log
+        self._known_queues = known_queues
         self._clock = clock
         self._config = config or StreamConfig()
         self._queue_stats = queue_stats
@@ -178,10 +182,14 @@ class StreamHub:
         """A stream of `job_id` after sequence `after`, or None when there is nothing left.
 
         Raises NotFound for an unknown job or one the caller may not read (the same answer
-        on purpose), InvalidRequest for a negative position.
+        on purpose), InvalidRequest for a negative position or an unknown queue name.
         """
         if after < 0:
             raise InvalidRequest("Last-Event-ID must not be negative")
+        if queue_name is not None and (
+            self._known_queues is not None and queue_name not in self._known_queues
+        ):
+            raise InvalidRequest(f"unknown queueName {queue_name[:64]!r}")
         if not JOB_ID.fullmatch(job_id):
             raise NotFound("job not found")
         job = await self._log.get(job_id)
@@ -228,7 +236,7 @@ class StreamHub:
 
     # --- one viewer -----------------------------------------------------------------------
 
-    async def _watch(self, stream: JobStream) -> AsyncIterator[StreamItem]:
+    async def _watch(self, stream: JobStream) -> AsyncGenerator[StreamItem]:
         viewer = self._subscribe(stream)
         feed = self._feeds[stream.job_id]
         config = self._config

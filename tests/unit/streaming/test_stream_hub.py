@@ -284,3 +284,12 @@ async def test_stats_list_each_open_stream() -> None:
     for it in iterators:
         await it.aclose()  # type: ignore[attr-defined]
     assert hub.stats().total_connections == 0
+
+
+async def test_an_unknown_queue_name_is_a_bad_request() -> None:
+    log, job_id = MemoryEventLog(), new_id()
+    log.add_job(job_id)
+    hub = StreamHub(log, StepClock(), FAST, known_queues=frozenset({"resume-analysis"}))
+    with pytest.raises(InvalidRequest):
+        await hub.open(ALICE, job_id, queue_name="nope")
+    assert await hub.open(ALICE, job_id, queue_name="resume-analysis") is not None

@@ -1,0 +1,83 @@
+// The demo page: wires the form to JobstreamClient and renders upload and job progress.
+import { JobstreamClient, JOB_QUEUES } from './jobstream-client.js';
+
+const $ = (id) => document.getElementById(id);
+
+function apiBase() {
+  const fromQuery = new URLSearchParams(location.search).get('api');
+  const typed = $('api-base').value.trim();
+  const meta = document.querySelector('meta[name="jobstream-api"]');
+  return typed || fromQuery || (meta && meta.content) || '/api/v1';
+}
+
+function setBar(bar, label, percent) {
+  const p = Math.max(0, Math.min(100, Math.round(percent)));
+  $(bar).value = p;
+  $(label).textContent = `${p}%`;
+}
+
+function showError(message) {
+  $('error').textContent = message;
+  $('error').hidden = false;
+}
+
+function reset() {
+  setBar('upload-progress', 'upload-percent', 0);
+  setBar('job-progress', 'job-percent', 0);
+  for (const id of ['job-id', 'job-stage', 'job-message', 'queue-stats', 'result']) $(id).textContent = '';
+  $('job-status').textContent = 'starting';
+  $('events').replaceChildren();
+  $('result-box').hidden = true;
+  $('error').hidden = true;
+}
+
+function render(update) {
+  setBar('job-progress', 'job-percent', update.progress ?? 0);
+  $('job-status').textContent = update.status;
+  $('job-stage').textContent = update.stage || '—';
+  $('job-message').textContent = update.message || '';
+  const item = document.createElement('li');
+  item.dataset.sequence = String(update.sequence ?? '');
+  item.textContent = `#${update.sequence ?? '?'} ${update.status} ${update.progress}% ${update.stage}: ${update.message}`;
+  $('events').append(item);
+}
+
+async function start(event) {
+  event.preventDefault();
+  const file = $('file').files[0];
+  if (!file) return;
+  reset();
+  $('start').disabled = true;
+  document.body.dataset.state = 'running';
+  const jobName = $('job-name').value;
+  const client = new JobstreamClient({ apiBase: apiBase() });
+  try {
+    const final = await client.run(file, {
+      jobName,
+      queueName: JOB_QUEUES[jobName],
+      onUploadProgress: (loaded, total) => setBar('upload-progress', 'upload-percent', total ? (100 * loaded) / total : 100),
+      onEnqueued: (job) => { $('job-id').textContent = job.jobId; },
+      onUpdate: render,
+      onQueueStats: (s) => {
+        $('queue-stats').textContent = `queue ${s.queueName}: ${s.activeMessages} waiting, ${s.deadLetterMessages} dead-lettered`;
+      },
+    });
+    if (final.status === 'completed') {
+      $('result').textContent = JSON.stringify(final.result ?? {}, null, 2);
+      $('result-box').hidden = false;
+    } else {
+      const reason = typeof final.error === "object" && final.error ? final.error.message : final.error;
+      showError(`Job ${final.status}: ${reason || final.message}`);
+    }
+    document.body.dataset.state = final.status;
+  } catch (err) {
+    showError(err.message || String(err));
+    document.body.dataset.state = 'error';
+  } finally {
+    $('start').disabled = false;
+  }
+}
+
+$('api-base').placeholder = apiBase();
+$('job-form').addEventListener('submit', start);
+document.body.dataset.state = 'ready';

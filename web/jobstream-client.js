@@ -1,0 +1,171 @@
+// jobstream client: presign -> upload (with progress) -> enqueue -> live progress (SSE).
+// Dependency-free ES module; works from any origin the API and storage allow (CORS).
+//
+//   import { JobstreamClient } from './jobstream-client.js';
+//   const client = new JobstreamClient({ apiBase: 'https://<app>.azurewebsites.net/api/v1' });
+//   const final = await client.run(file, { jobName: 'analyze-resume', onUpdate: console.log });
+
+export const JOB_QUEUES = Object.freeze({
+  'analyze-resume': 'resume-analysis',
+  'analyze-document': 'document-analysis',
+});
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export class JobstreamError extends Error {
+  constructor(message, { status = 0, code = 'error', details = [] } = {}) {
+    super(message);
+    this.name = 'JobstreamError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export class JobstreamClient {
+  // apiBase: e.g. '/api/v1' or 'https://host/api/v1'. getToken: optional async () => JWT
+  // (sent as a Bearer header on API calls; streams use the job's stream token instead).
+  constructor({ apiBase = '/api/v1', getToken = null } = {}) {
+    this.apiBase = String(apiBase).replace(/\/+$/, '');
+    this.getToken = getToken;
+  }
+
+  async _call(method, path, body, extraHeaders = {}) {
+    const headers = { Accept: 'application/json', ...extraHeaders };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (this.getToken && !headers.Authorization) {
+      headers.Authorization = `Bearer ${await this.getToken()}`;
+    }
+    const response = await fetch(`${this.apiBase}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let envelope = null;
+    try {
+      envelope = await response.json();
+    } catch {
+      envelope = null;
+    }
+    if (!response.ok || !envelope || envelope.success !== true) {
+      const error = (envelope && envelope.error) || {};
+      throw new JobstreamError(error.message || `${method} ${path} answered ${response.status}`, {
+        status: response.status,
+        code: error.code || 'http_error',
+        details: error.details || [],
+      });
+    }
+    return envelope.data;
+  }
+
+  // POST /upload/presigned-url -> {uploadUrl, blobName, headers, maxBytes, ...}
+  presign(file) {
+    return this._call('POST', '/upload/presigned-url', {
+      fileName: file.name,
+      contentType: file.type || undefined,
+      size: file.size,
+    });
+  }
+
+  // PUT the file to the SAS URL; onProgress(loaded, total) as bytes leave the browser.
+  upload(file, presigned, { onProgress = null, signal = null } = {}) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open(presigned.method || 'PUT', presigned.uploadUrl);
+      for (const [name, value] of Object.entries(presigned.headers || {})) {
+        if (value) xhr.setRequestHeader(name, value);
+      }
+      if (onProgress) {
+        xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+      }
+      xhr.onload = () => {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          if (onProgress) onProgress(file.size, file.size);
+          resolve({ status: xhr.status, blobName: presigned.blobName });
+        } else {
+          reject(new JobstreamError(`upload refused by storage (${xhr.status})`, {
+            status: xhr.status, code: 'upload_failed',
+          }));
+        }
+      };
+      xhr.onerror = () => reject(new JobstreamError('upload failed (network or CORS)', { code: 'upload_failed' }));
+      xhr.onabort = () => reject(new JobstreamError('upload cancelled', { code: 'upload_cancelled' }));
+      if (signal) signal.addEventListener('abort', () => xhr.abort(), { once: true });
+      xhr.send(file);
+    });
+  }
+
+  // POST /jobs -> {jobId, streamUrl, streamToken, ...}
+  enqueue({ jobName, queueName = JOB_QUEUES[jobName], data, idempotencyKey = null }) {
+    const headers = idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {};
+    return this._call('POST', '/jobs', { queueName, jobName, data }, headers);
+  }
+
+  // A stream token also reads the job's status (sent as a Bearer header).
+  status(jobId, { streamToken = null } = {}) {
+    const headers = streamToken && !this.getToken ? { Authorization: `Bearer ${streamToken}` } : {};
+    return this._call('GET', `/jobs/${encodeURIComponent(jobId)}`, undefined, headers);
+  }
+
+  cancel(jobId) {
+    return this._call('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`, {});
+  }
+
+  streamUrl(jobId, { streamToken = null, queueName = null } = {}) {
+    const url = new URL(`${this.apiBase}/jobs/${encodeURIComponent(jobId)}/stream`, location.href);
+    if (streamToken) url.searchParams.set('token', streamToken);
+    if (queueName) url.searchParams.set('queueName', queueName);
+    return url.toString();
+  }
+
+  // Follow a job live. EventSource resumes by itself (Last-Event-ID) after a server close or
+  // a `timeout` event; ids let us drop anything seen twice. Returns {close, done}: `done`
+  // resolves with the terminal job_update, or rejects when the stream cannot continue.
+  watch(jobId, handlers = {}) {
+    const { streamToken = null, queueName = null } = handlers;
+    const source = new EventSource(this.streamUrl(jobId, { streamToken, queueName }));
+    let lastId = 0;
+    let settle;
+    const done = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+    const finish = (fn, value) => { source.close(); fn(value); };
+    const on = (name, fn) => source.addEventListener(name, (e) => fn(JSON.parse(e.data), e));
+
+    on('connected', (data) => handlers.onConnected && handlers.onConnected(data));
+    on('heartbeat', (data) => handlers.onHeartbeat && handlers.onHeartbeat(data));
+    on('queue_stats', (data) => handlers.onQueueStats && handlers.onQueueStats(data));
+    on('timeout', (data) => handlers.onTimeout && handlers.onTimeout(data));
+    on('job_update', (data, e) => {
+      const id = Number(e.lastEventId || data.sequence || 0);
+      if (id && id <= lastId) return; // already seen
+      lastId = id || lastId;
+      if (handlers.onUpdate) handlers.onUpdate(data);
+      if (TERMINAL.has(data.status)) finish(settle.resolve, data);
+    });
+    source.onerror = () => {
+      // CONNECTING: EventSource retries by itself. CLOSED: the server refused (404/401) or
+      // answered 204 (nothing left): ask for the job's status once to tell the two apart.
+      if (source.readyState !== EventSource.CLOSED) return;
+      this.status(jobId, { streamToken }).then(
+        (job) => (TERMINAL.has(job.status)
+          ? finish(settle.resolve, { type: 'job_update', ...job })
+          : finish(settle.reject, new JobstreamError('the stream closed', { code: 'stream_closed' }))),
+        (err) => finish(settle.reject, err),
+      );
+    };
+    return { close: () => source.close(), done, source };
+  }
+
+  // The whole flow for one file. Resolves with the terminal job_update.
+  async run(file, { jobName = 'analyze-resume', queueName = JOB_QUEUES[jobName], data = {},
+    onUploadProgress = null, onEnqueued = null, ...handlers } = {}) {
+    const presigned = await this.presign(file);
+    await this.upload(file, presigned, { onProgress: onUploadProgress });
+    const job = await this.enqueue({
+      jobName,
+      queueName,
+      data: { blobName: presigned.blobName, fileName: file.name, ...data },
+    });
+    if (onEnqueued) onEnqueued(job);
+    return this.watch(job.jobId, { streamToken: job.streamToken, queueName, ...handlers }).done;
+  }
+}
