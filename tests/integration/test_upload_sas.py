@@ -1,0 +1,168 @@
+"""The presigned upload URL grants one new blob and nothing else (real Azurite, plain HTTP).
+
+A browser or script gets this URL from the API and talks to Blob Storage directly, so the
+tests use plain httpx, never the SDK, to act as that client.
+"""
+
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from devstack.azurite import AzuriteProcess, ensure_storage
+from function_app.adapters.blob_uploads import BlobUploads
+from function_app.ports import BlobMissing
+
+pytestmark = pytest.mark.integration
+
+PUT_HEADERS = {"x-ms-blob-type": "BlockBlob", "Content-Type": "text/plain"}
+
+
+@pytest.fixture(scope="module")
+async def container(azurite: AzuriteProcess) -> str:
+    name = f"sas{uuid.uuid4().hex[:16]}"
+    await ensure_storage(azurite.connection_string, name, "jobs")
+    return name
+
+
+@pytest.fixture
+async def uploads(azurite: AzuriteProcess, container: str) -> AsyncIterator[BlobUploads]:
+    adapter = BlobUploads.from_connection_string(azurite.connection_string, container)
+    yield adapter
+    await adapter.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+def blob_name() -> str:
+    return f"alice/{uuid.uuid4().hex}/cv.txt"
+
+
+def in_minutes(n: int) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=n)
+
+
+def with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+async def test_sas_names_one_blob_with_create_write_only(uploads: BlobUploads) -> None:
+    name = blob_name()
+    url = await uploads.sign_upload(name, "text/plain", in_minutes(5))
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    assert parts.path.endswith(f"/{uploads.container}/{name}")
+    assert query["sp"] == ["cw"]
+    assert query["sr"] == ["b"]
+    assert "spr" not in query  # plain-HTTP Azurite; HTTPS endpoints get spr=https
+    start = datetime.fromisoformat(query["st"][0].replace("Z", "+00:00"))
+    assert start < datetime.now(UTC)
+
+
+async def test_put_creates_the_blob(uploads: BlobUploads, http: httpx.AsyncClient) -> None:
+    name = blob_name()
+    url = await uploads.sign_upload(name, "text/plain", in_minutes(5))
+    response = await http.put(url, content=b"hello resume", headers=PUT_HEADERS)
+    assert response.status_code == 201, response.text
+    info = await uploads.describe(name)
+    assert info is not None
+    assert (info.size, info.content_type) == (12, "text/plain")
+    assert b"".join([chunk async for chunk in uploads.read(name, chunk_size=5)]) == b"hello resume"
+
+
+async def test_sas_refuses_read_list_and_delete(
+    uploads: BlobUploads, http: httpx.AsyncClient
+) -> None:
+    name = blob_name()
+    url = await uploads.sign_upload(name, "text/plain", in_minutes(5))
+    assert (await http.put(url, content=b"secret", headers=PUT_HEADERS)).status_code == 201
+    read = await http.get(url)
+    assert read.status_code == 403
+    assert b"secret" not in read.content
+    head = await http.head(url)
+    assert head.status_code == 403
+    container_url = with_path(url, urlsplit(url).path.rsplit("/", 3)[0])
+    listing = await http.get(f"{container_url}&restype=container&comp=list")
+    assert listing.status_code == 403
+    assert name not in listing.text
+    deleted = await http.delete(url)
+    assert deleted.status_code == 403
+    assert await uploads.describe(name) is not None
+
+
+async def test_sas_refuses_another_blob_name(uploads: BlobUploads, http: httpx.AsyncClient) -> None:
+    name, other = blob_name(), blob_name()
+    url = await uploads.sign_upload(name, "text/plain", in_minutes(5))
+    other_url = with_path(url, urlsplit(url).path.replace(name, other))
+    response = await http.put(other_url, content=b"sneaky", headers=PUT_HEADERS)
+    assert response.status_code == 403
+    assert await uploads.describe(other) is None
+
+
+async def test_sas_refuses_use_after_expiry(azurite: AzuriteProcess, container: str) -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    # Signed "an hour ago" for ten minutes: expired now, without waiting.
+    adapter = BlobUploads.from_connection_string(azurite.connection_string, container)
+    adapter._clock = lambda: an_hour_ago
+    name = blob_name()
+    try:
+        url = await adapter.sign_upload(name, "text/plain", an_hour_ago + timedelta(minutes=10))
+        async with httpx.AsyncClient() as http:
+            response = await http.put(url, content=b"late", headers=PUT_HEADERS)
+        assert response.status_code == 403
+        assert await adapter.describe(name) is None
+    finally:
+        await adapter.close()
+
+
+async def test_block_upload_with_the_same_url(
+    uploads: BlobUploads, http: httpx.AsyncClient
+) -> None:
+    name = blob_name()
+    url = await uploads.sign_upload(name, "text/plain", in_minutes(5))
+    block_ids = [base64.b64encode(f"block-{i:04d}".encode()).decode() for i in range(3)]
+    parts = [b"first part, ", b"second part, ", b"third part"]
+    for block_id, part in zip(block_ids, parts, strict=True):
+        block_url = f"{url}&comp=block&blockid={quote(block_id, safe='')}"
+        staged = await http.put(block_url, content=part)
+        assert staged.status_code == 201, staged.text
+    body = "".join(f"<Latest>{b}</Latest>" for b in block_ids)
+    committed = await http.put(
+        f"{url}&comp=blocklist",
+        content=f'<?xml version="1.0" encoding="utf-8"?><BlockList>{body}</BlockList>',
+        headers={"x-ms-blob-content-type": "text/plain"},
+    )
+    assert committed.status_code == 201, committed.text
+    chunks = [chunk async for chunk in uploads.read(name)]
+    assert b"".join(chunks) == b"".join(parts)
+
+
+async def test_if_none_match_makes_the_put_create_only(
+    uploads: BlobUploads, http: httpx.AsyncClient
+) -> None:
+    """`cw` lets the URL rewrite its own blob until expiry (Azure and Azurite agree; Put Block
+    needs `w`). A client that must never overwrite sends `If-None-Match: *`."""
+    name = blob_name()
+    url = await uploads.sign_upload(name, "text/plain", in_minutes(5))
+    headers = {**PUT_HEADERS, "If-None-Match": "*"}
+    assert (await http.put(url, content=b"one", headers=headers)).status_code == 201
+    second = await http.put(url, content=b"two", headers=headers)
+    assert second.status_code == 409
+    assert b"".join([c async for c in uploads.read(name)]) == b"one"
+
+
+async def test_missing_blob(uploads: BlobUploads) -> None:
+    name = blob_name()
+    assert await uploads.describe(name) is None
+    with pytest.raises(BlobMissing):
+        async for _ in uploads.read(name):
+            pass
