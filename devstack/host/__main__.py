@@ -1,0 +1,58 @@
+"""`python -m devstack.host`: run only the local Functions host (Azure or emulators set up
+elsewhere). Reads local.settings.json into the environment first, as Core Tools does."""
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from devstack.host.server import FunctionsHost
+from devstack.local_settings import load_into_environ
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devstack.host", description=__doc__)
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the app root (host.json)")
+    parser.add_argument("--port", type=int, default=None, help="HTTP port (default 7071)")
+    parser.add_argument("--web-root", type=Path, default=None, help="static files served at /")
+    parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> None:
+    root: Path = args.root.resolve()
+    settings = load_into_environ(root)
+    port = args.port if args.port is not None else (settings.http_port or 7071)
+    host = FunctionsHost(
+        root,
+        port=port,
+        web_root=args.web_root,
+        cors_origins=settings.cors_origins,
+        cors_credentials=settings.cors_credentials,
+        access_log=args.access_log,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, host.stop)
+    serving = asyncio.create_task(host.serve())
+    await host.wait_started()
+    print(f"Functions host listening on {host.info.base_url}", flush=True)
+    for line in host.info.http_routes + host.info.queue_triggers:
+        print(f"  {line}", flush=True)
+    await serving
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(run(parse_args(sys.argv[1:] if argv is None else argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The host's HTTP routing in process (httpx over ASGI); streaming is proven over real
+HTTP in tests/integration/test_local_host.py."""
+
+from pathlib import Path
+
+import azure.functions as func
+import httpx
+from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
+
+from devstack.host.http_app import build_http_app
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="v1/items/{itemId}", methods=["GET"])
+async def get_item(req: Request) -> Response:
+    return JSONResponse({"id": req.path_params["itemId"], "q": req.query_params.get("q")})
+
+
+@app.route(route="v1/items/{itemId}", methods=["DELETE"])
+async def delete_item(req: Request) -> Response:
+    return Response(status_code=204)
+
+
+@app.route(route="v1/items/special", methods=["GET"])
+async def special(req: Request) -> Response:
+    return JSONResponse({"special": True})
+
+
+@app.route(route="v1/echo", methods=["POST"])
+async def echo(req: Request) -> Response:
+    return Response(await req.body(), media_type=req.headers.get("content-type"))
+
+
+@app.route(route="v1/boom", methods=["GET"])
+async def boom(req: Request) -> Response:
+    raise RuntimeError("secret internals")
+
+
+FUNCTIONS = app.get_functions()  # the app validates names once: index it once
+
+
+def client(web_root: Path | None = None, cors: tuple[str, ...] = ()) -> httpx.AsyncClient:
+    asgi = build_http_app(FUNCTIONS, "api", web_root, cors)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://host")
+
+
+async def test_path_and_query_params_reach_the_function() -> None:
+    async with client() as http:
+        response = await http.get("/api/v1/items/abc", params={"q": "x"})
+
+    assert response.status_code == 200
+    assert response.json() == {"id": "abc", "q": "x"}
+
+
+async def test_the_method_selects_the_function() -> None:
+    async with client() as http:
+        response = await http.delete("/api/v1/items/abc")
+
+    assert response.status_code == 204
+
+
+async def test_a_literal_route_wins_over_a_parameter() -> None:
+    async with client() as http:
+        response = await http.get("/api/v1/items/special")
+
+    assert response.json() == {"special": True}
+
+
+async def test_the_body_reaches_the_function() -> None:
+    async with client() as http:
+        response = await http.post(
+            "/api/v1/echo", content=b"hello", headers={"content-type": "x/y"}
+        )
+
+    assert response.content == b"hello"
+    assert response.headers["content-type"] == "x/y"
+
+
+async def test_unknown_route_is_a_404_envelope() -> None:
+    async with client() as http:
+        response = await http.get("/api/v1/nothing")
+
+    assert response.status_code == 404
+    assert response.json()["success"] is False
+    assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_a_wrong_method_is_a_405_envelope_naming_the_allowed_ones() -> None:
+    async with client() as http:
+        response = await http.put("/api/v1/items/abc")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET"
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_an_exception_is_a_500_envelope_without_internals() -> None:
+    async with client() as http:
+        response = await http.get("/api/v1/boom")
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+
+
+async def test_cors_preflight_is_answered() -> None:
+    async with client(cors=("*",)) as http:
+        response = await http.options(
+            "/api/v1/echo",
+            headers={
+                "Origin": "http://page.test",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,authorization",
+            },
+        )
+
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "POST" in response.headers["access-control-allow-methods"]
+
+
+async def test_the_demo_page_is_served_with_content_types(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<h1>demo</h1>", encoding="utf-8")
+    (tmp_path / "app.js").write_text("console.log(1)", encoding="utf-8")
+
+    async with client(web_root=tmp_path) as http:
+        index = await http.get("/")
+        script = await http.get("/web/app.js")
+        missing = await http.get("/web/nope.css")
+
+    assert index.status_code == 200
+    assert index.headers["content-type"].startswith("text/html")
+    assert "demo" in index.text
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert missing.status_code == 404
