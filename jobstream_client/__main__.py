@@ -1,0 +1,5 @@
+import sys
+
+from jobstream_client.cli import main
+
+sys.exit(main())

@@ -1,0 +1,174 @@
+"""Upload a file through a presigned URL, start a job, and follow its progress until the end.
+
+Exit status: 0 completed, 1 failed or cancelled, 2 bad usage or the API refused a request,
+3 the stream could not be followed.
+"""
+
+import argparse
+import json
+import mimetypes
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from jobstream_client.progress import ProgressBar
+from jobstream_client.sse import SseParser
+
+JOB_QUEUES = {"analyze-resume": "resume-analysis", "analyze-document": "document-analysis"}
+TERMINAL = {"completed", "failed", "cancelled"}
+CHUNK = 64 * 1024
+mimetypes.add_type("text/markdown", ".md")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{message} (HTTP {status})")
+        self.status = status
+
+
+def _data(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.is_success and isinstance(body, dict) and body.get("success") is True:
+        data = body.get("data")
+        return data if isinstance(data, dict) else {}
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    raise ApiError(response.status_code, str(error.get("message") or response.reason_phrase))
+
+
+def _chunks(path: Path, bar: ProgressBar) -> Iterator[bytes]:
+    size = path.stat().st_size or 1
+    sent = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            sent += len(chunk)
+            bar.show(100 * sent / size, f"{sent:,} / {size:,} bytes")
+            yield chunk
+
+
+def upload(client: httpx.Client, path: Path, api: str, auth: dict[str, str]) -> dict[str, Any]:
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    size = path.stat().st_size
+    presigned = _data(
+        client.post(
+            f"{api}/upload/presigned-url",
+            json={"fileName": path.name, "contentType": content_type, "size": size},
+            headers=auth,
+        )
+    )
+    headers = {str(k): str(v) for k, v in (presigned.get("headers") or {}).items()}
+    headers["Content-Length"] = str(size)  # Blob Storage refuses chunked uploads
+    bar = ProgressBar("upload")
+    response = client.request(
+        str(presigned.get("method", "PUT")),
+        str(presigned["uploadUrl"]),
+        content=_chunks(path, bar),
+        headers=headers,
+    )
+    bar.show(100, f"{size:,} bytes")
+    bar.done()
+    if not response.is_success:
+        raise ApiError(response.status_code, "storage refused the upload")
+    return presigned
+
+
+def follow(
+    client: httpx.Client, api: str, job: dict[str, Any], queue: str, auth: dict[str, str]
+) -> dict[str, Any]:
+    """Follow the job's stream, resuming with Last-Event-ID, until its terminal update."""
+    url = f"{api}/jobs/{job['jobId']}/stream"
+    params = {"queueName": queue}
+    headers = {"Accept": "text/event-stream"}
+    if job.get("streamToken"):
+        params["token"] = str(job["streamToken"])
+    else:
+        headers.update(auth)
+    parser = SseParser()
+    bar = ProgressBar("job")
+    last: dict[str, Any] = {}
+    failures = 0
+    while True:
+        if parser.last_event_id:
+            headers["Last-Event-ID"] = parser.last_event_id
+        try:
+            with client.stream("GET", url, params=params, headers=headers) as response:
+                if response.status_code == 204:
+                    break  # finished, and we saw every event
+                if not response.is_success:
+                    response.read()
+                    _data(response)
+                failures = 0
+                for event in parser.events(response.iter_lines()):
+                    if event.event == "job_update":
+                        last = json.loads(event.data)
+                        bar.show(
+                            float(last.get("progress", 0)),
+                            f"{last.get('status')} · {last.get('stage')}: {last.get('message')}",
+                        )
+                        if last.get("status") in TERMINAL:
+                            bar.done()
+                            return last
+        except httpx.TransportError:
+            failures += 1
+            if failures > 5:
+                raise
+        time.sleep((parser.retry_ms or 2000) / 1000 if failures else 0.05)
+    bar.done()
+    return last
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m jobstream_client", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--api", default="http://127.0.0.1:7071/api/v1", help="API base URL")
+    parser.add_argument("--job", default="analyze-resume", choices=sorted(JOB_QUEUES))
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("JOBSTREAM_TOKEN"),
+        help="a bearer JWT when the API runs with AUTH_MODE=jwt (default: $JOBSTREAM_TOKEN)",
+    )
+    args = parser.parse_args(argv)
+    path: Path = args.file
+    if not path.is_file():
+        parser.error(f"{path} is not a file")
+    api = str(args.api).rstrip("/")
+    auth = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    queue = JOB_QUEUES[args.job]
+    timeout = httpx.Timeout(30.0, read=120.0)
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            presigned = upload(client, path, api, auth)
+            job = _data(
+                client.post(
+                    f"{api}/jobs",
+                    json={
+                        "queueName": queue,
+                        "jobName": args.job,
+                        "data": {"blobName": presigned["blobName"], "fileName": path.name},
+                    },
+                    headers=auth,
+                )
+            )
+            print(f"job {job['jobId']} queued on {queue}", file=sys.stderr)
+            final = follow(client, api, job, queue, auth)
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {api}: {exc}", file=sys.stderr)
+        return 3
+    status = final.get("status")
+    if status == "completed":
+        print(json.dumps(final.get("result", {}), indent=2))
+        return 0
+    print(f"job {status}: {final.get('error') or final.get('message')}", file=sys.stderr)
+    return 1

@@ -1,0 +1,54 @@
+"""The terminal client's SSE parser and progress bar (its HTTP flow runs in tests/e2e)."""
+
+import io
+
+from function_app.entrypoints.sse import ServerSentEvent, json_event, retry_hint
+from jobstream_client.progress import ProgressBar
+from jobstream_client.sse import Event, SseParser
+
+
+def lines(raw: bytes) -> list[str]:
+    return raw.decode().split("\n")
+
+
+def test_parses_what_the_server_frames() -> None:
+    wire = (
+        retry_hint(1500)
+        + json_event("connected", {"jobId": "j"})
+        + json_event("job_update", {"progress": 5}, event_id=1)
+        + ServerSentEvent(comment="keep-alive").encode()
+        + json_event("job_update", {"progress": 9}, event_id=2)
+    )
+    parser = SseParser()
+    events = list(parser.events(lines(wire)))
+    assert events == [
+        Event("connected", '{"jobId":"j"}', None),
+        Event("job_update", '{"progress":5}', "1"),
+        Event("job_update", '{"progress":9}', "2"),
+    ]
+    assert parser.retry_ms == 1500
+    assert parser.last_event_id == "2"
+
+
+def test_multiline_data_and_default_event_name() -> None:
+    parser = SseParser()
+    events = list(parser.events(["data: a", "data:b", "", "event: x", ""]))
+    assert events == [Event("message", "a\nb", None)]
+
+
+def test_the_last_event_id_persists_across_control_events() -> None:
+    parser = SseParser()
+    list(parser.events(lines(json_event("job_update", {}, event_id=7) + json_event("timeout", {}))))
+    assert parser.last_event_id == "7"
+
+
+def test_progress_bar_writes_plain_lines_off_a_terminal() -> None:
+    out = io.StringIO()
+    bar = ProgressBar("job", stream=out, width=10)
+    bar.show(50, "half")
+    bar.show(50, "half")
+    bar.show(150, "over")
+    assert out.getvalue().splitlines() == [
+        "job     [#####-----]  50.0% half",
+        "job     [##########] 100.0% over",
+    ]
