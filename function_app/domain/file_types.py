@@ -1,0 +1,214 @@
+"""What a file is, judged from its bytes (magic numbers and content), never from its name.
+
+Pure: no I/O. `detect_file_type(data)` looks at the whole (bounded) upload, because telling
+a DOCX from any other ZIP needs the ZIP's directory, and JSON/CSV need the text.
+"""
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FileKind(StrEnum):
+    PDF = "pdf"
+    DOCX = "docx"
+    ZIP = "zip"
+    PNG = "png"
+    JPEG = "jpeg"
+    GIF = "gif"
+    JSON = "json"
+    CSV = "csv"
+    TEXT = "text"
+    EMPTY = "empty"
+    BINARY = "binary"
+
+    @property
+    def is_textual(self) -> bool:
+        return self in {FileKind.JSON, FileKind.CSV, FileKind.TEXT}
+
+
+MIME_TYPES: dict[FileKind, str] = {
+    FileKind.PDF: "application/pdf",
+    FileKind.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    FileKind.ZIP: "application/zip",
+    FileKind.PNG: "image/png",
+    FileKind.JPEG: "image/jpeg",
+    FileKind.GIF: "image/gif",
+    FileKind.JSON: "application/json",
+    FileKind.CSV: "text/csv",
+    FileKind.TEXT: "text/plain",
+    FileKind.EMPTY: "application/x-empty",
+    FileKind.BINARY: "application/octet-stream",
+}
+
+PDF_MAGIC = b"%PDF-"
+ZIP_MAGIC = b"PK\x03\x04"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+GIF_MAGICS = (b"GIF87a", b"GIF89a")
+DOCX_MAIN_PART = "word/document.xml"
+
+# Text sniffing looks at this many leading bytes.
+SNIFF_BYTES = 64 * 1024
+# Share of control characters (other than tab, CR, LF, FF) above which bytes are not text.
+MAX_CONTROL_SHARE = 0.02
+CSV_DELIMITERS = ",;\t|"
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    text: str
+    encoding: str
+
+
+def is_pdf(data: bytes) -> bool:
+    """`%PDF-` at the start (leading whitespace tolerated, as PDF readers do)."""
+    return data[:1024].lstrip(b"\x00\t\r\n\f ").startswith(PDF_MAGIC)
+
+
+def zip_member_names(data: bytes) -> list[str] | None:
+    """The member names of a ZIP archive, or None when `data` is not a readable ZIP."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError):
+        return None
+
+
+def is_docx(data: bytes) -> bool:
+    if not data.startswith(ZIP_MAGIC):
+        return False
+    names = zip_member_names(data)
+    return names is not None and DOCX_MAIN_PART in names
+
+
+def decode_text(data: bytes) -> DecodedText | None:
+    """Decode bytes that look like text: UTF-8 (BOM optional), UTF-16 with a BOM, else Latin-1.
+
+    Returns None for binary data: NUL bytes (outside UTF-16) or too many control characters.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return _text_or_none(data.decode("utf-16"), "utf-16")
+        except UnicodeDecodeError:
+            return None
+    if b"\x00" in data[:SNIFF_BYTES]:
+        return None
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return _text_or_none(data[3:].decode("utf-8"), "utf-8-sig")
+        except UnicodeDecodeError:
+            return None
+    try:
+        return _text_or_none(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of a bounded read is still UTF-8.
+        if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+            return _text_or_none(data[: exc.start].decode("utf-8"), "utf-8")
+    return _text_or_none(data.decode("latin-1"), "latin-1")
+
+
+def _text_or_none(text: str, encoding: str) -> DecodedText | None:
+    sample = text[:SNIFF_BYTES]
+    if sample:
+        control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\f")
+        control += sum(1 for ch in sample if 0x7F <= ord(ch) <= 0x9F)
+        if control / len(sample) > MAX_CONTROL_SHARE:
+            return None
+    return DecodedText(text=text, encoding=encoding)
+
+
+def looks_like_json(text: str) -> bool:
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{":
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
+
+
+def looks_like_csv(text: str, *, sample_lines: int = 20) -> bool:
+    """At least two non-empty lines that split into the same number (>= 2) of fields."""
+    lines = [line for line in text.splitlines()[:sample_lines] if line.strip()]
+    if len(lines) < 2:
+        return False
+    for delimiter in CSV_DELIMITERS:
+        try:
+            rows = list(csv.reader(lines, delimiter=delimiter))
+        except csv.Error:
+            continue
+        widths = {len(row) for row in rows}
+        if len(widths) == 1 and widths.pop() >= 2:
+            return True
+    return False
+
+
+def detect_file_type(data: bytes) -> FileKind:
+    """The kind of file `data` holds, from its content alone."""
+    if not data:
+        return FileKind.EMPTY
+    if is_pdf(data):
+        return FileKind.PDF
+    if data.startswith(ZIP_MAGIC):
+        return FileKind.DOCX if is_docx(data) else FileKind.ZIP
+    if data.startswith(PNG_MAGIC):
+        return FileKind.PNG
+    if data.startswith(JPEG_MAGIC):
+        return FileKind.JPEG
+    if data.startswith(GIF_MAGICS):
+        return FileKind.GIF
+    decoded = decode_text(data)
+    if decoded is None:
+        return FileKind.BINARY
+    if not decoded.text.strip():
+        return FileKind.EMPTY
+    if looks_like_json(decoded.text):
+        return FileKind.JSON
+    if looks_like_csv(decoded.text):
+        return FileKind.CSV
+    return FileKind.TEXT
+
+
+def image_dimensions(kind: FileKind, data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from a PNG, GIF or JPEG header; None when unreadable."""
+    if kind is FileKind.PNG and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if kind is FileKind.GIF and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if kind is FileKind.JPEG:
+        return _jpeg_dimensions(data)
+    return None
+
+
+# JPEG start-of-frame markers (baseline, progressive, ...) carry the image size.
+_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length field
+            at += 2
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker in _JPEG_SOF_MARKERS:
+            if at + 9 > len(data):
+                return None
+            height = int.from_bytes(data[at + 5 : at + 7], "big")
+            width = int.from_bytes(data[at + 7 : at + 9], "big")
+            return width, height
+        if length < 2:
+            return None
+        at += 2 + length
+    return None

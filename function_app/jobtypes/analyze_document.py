@@ -1,0 +1,93 @@
+"""`analyze-document`: what a file is (from its bytes), its SHA-256, size and text statistics.
+
+Steps (progress is monotonic; the worker reports `fetching` 5-40 while the bytes stream in
+and the checksum is computed on the way): parsing 45 (type from content) -> analyzing 70
+(text statistics, page count, image size) -> storing 90 (result built). `ctx.checkpoint()`
+runs between steps.
+"""
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from function_app.domain.file_types import (
+    MIME_TYPES,
+    FileKind,
+    decode_text,
+    detect_file_type,
+    image_dimensions,
+)
+from function_app.domain.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
+from function_app.jobtypes.base import JobContext
+from function_app.jobtypes.extraction import MAX_PDF_PAGES, docx_text, pdf_text
+from function_app.jobtypes.upload_reader import DEFAULT_MAX_BYTES, read_upload
+
+NAME = "analyze-document"
+MAX_FILE_NAME_CHARS = 255
+
+
+def describe_content(kind: FileKind, data: bytes) -> dict[str, Any]:
+    """Kind-specific facts: text statistics for text-bearing files, pages, image size."""
+    details: dict[str, Any] = {"encoding": None, "pageCount": None, "image": None}
+    text: str | None = None
+    extraction_truncated = False
+    if kind.is_textual:
+        decoded = decode_text(data)
+        if decoded is not None:
+            text, details["encoding"] = decoded.text, decoded.encoding
+    elif kind is FileKind.PDF:
+        extracted = pdf_text(data)
+        text, extraction_truncated = extracted.text, extracted.truncated
+        details["pageCount"] = extracted.page_count
+        details["pagesAnalysed"] = extracted.pages_read
+    elif kind is FileKind.DOCX:
+        extracted = docx_text(data)
+        text, extraction_truncated = extracted.text, extracted.truncated
+    elif (size := image_dimensions(kind, data)) is not None:
+        details["image"] = {"width": size[0], "height": size[1]}
+    if text is None:
+        details["textStats"] = None
+    else:
+        bounded, cut = bounded_text(text)
+        details["textStats"] = text_stats(bounded, truncated=cut or extraction_truncated).as_json()
+    return details
+
+
+class AnalyzeDocument:
+    """Document analysis; `max_bytes` bounds how much of the upload is read (MAX_UPLOAD_BYTES)."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self._max_bytes = max_bytes
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    async def run(self, ctx: JobContext) -> Mapping[str, Any]:
+        file_name = str(ctx.data.get("fileName") or ctx.blob.name)[:MAX_FILE_NAME_CHARS]
+        await ctx.checkpoint()
+        upload = await read_upload(ctx, self._max_bytes)
+        await ctx.checkpoint()
+
+        await ctx.progress("parsing", 45, "Detecting the file type from its content")
+        kind = await asyncio.to_thread(detect_file_type, upload.data)
+        await ctx.checkpoint()
+
+        await ctx.progress("analyzing", 70, f"Analysing the {kind.value} content")
+        details = await asyncio.to_thread(describe_content, kind, upload.data)
+        await ctx.checkpoint()
+
+        declared = (ctx.blob.content_type or "").split(";")[0].strip().lower() or None
+        await ctx.progress("storing", 90, f"Detected {kind.value}, {upload.size} bytes")
+        return {
+            "jobType": NAME,
+            "fileName": file_name,
+            "sizeBytes": upload.size,
+            "sha256": upload.sha256,
+            "detectedType": kind.value,
+            "mimeType": MIME_TYPES[kind],
+            "declaredContentType": declared,
+            "contentTypeMatches": declared == MIME_TYPES[kind] if declared else None,
+            **details,
+            "limits": {"maxPages": MAX_PDF_PAGES, "maxTextChars": MAX_ANALYSED_CHARS},
+        }

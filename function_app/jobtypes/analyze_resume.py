@@ -1,0 +1,114 @@
+"""`analyze-resume`: extract a PDF, DOCX or plain-text resume's text, find its sections, score it.
+
+Steps (progress is monotonic; the worker reports `fetching` 5-40 while the bytes stream in):
+parsing 45 (format from content) -> parsing 60 (text extracted) -> analyzing 70 (sections,
+contact, skills, score) -> storing 90 (result built). `ctx.checkpoint()` runs between steps,
+so a cancel request stops the job there.
+"""
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from function_app.domain.errors import PermanentJobError
+from function_app.domain.file_types import MIME_TYPES, FileKind, detect_file_type
+from function_app.domain.resume import analyse_resume
+from function_app.jobtypes.base import JobContext
+from function_app.jobtypes.extraction import (
+    MAX_PDF_PAGES,
+    MAX_TEXT_CHARS,
+    ExtractedText,
+    docx_text,
+    pdf_text,
+    plain_text,
+)
+from function_app.jobtypes.upload_reader import DEFAULT_MAX_BYTES, read_upload
+
+NAME = "analyze-resume"
+MAX_FILE_NAME_CHARS = 255
+
+
+def resume_format(kind: FileKind) -> str:
+    """The resume format for a detected file kind ("pdf", "docx", "text")."""
+    if kind in {FileKind.PDF, FileKind.DOCX}:
+        return kind.value
+    if kind.is_textual:
+        return "text"
+    raise ValueError(f"not a resume format: {kind}")
+
+
+def claims_docx(file_name: str, content_type: str | None) -> bool:
+    return file_name.lower().endswith(".docx") or content_type == MIME_TYPES[FileKind.DOCX]
+
+
+def extract_resume_text(kind: FileKind, data: bytes, *, claimed_docx: bool) -> ExtractedText:
+    """The resume's text, or a PermanentJobError naming why there is none."""
+    match kind:
+        case FileKind.PDF:
+            return pdf_text(data)
+        case FileKind.DOCX:
+            return docx_text(data)
+        case FileKind.TEXT | FileKind.JSON | FileKind.CSV:
+            return plain_text(data)
+        case FileKind.EMPTY:
+            raise PermanentJobError("empty_document", "the file is empty")
+        case FileKind.ZIP if claimed_docx:
+            raise PermanentJobError("corrupt_file", "the file is not a valid Word document")
+        case _:
+            raise PermanentJobError(
+                "unsupported_file_type",
+                f"a resume must be a PDF, DOCX or text file; this is {kind.value}",
+            )
+
+
+class AnalyzeResume:
+    """Resume analysis; `max_bytes` bounds how much of the upload is read (MAX_UPLOAD_BYTES)."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self._max_bytes = max_bytes
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    async def run(self, ctx: JobContext) -> Mapping[str, Any]:
+        file_name = str(ctx.data.get("fileName") or ctx.blob.name)[:MAX_FILE_NAME_CHARS]
+        await ctx.checkpoint()
+        upload = await read_upload(ctx, self._max_bytes)
+        await ctx.checkpoint()
+
+        await ctx.progress("parsing", 45, "Detecting the file format", phase="detect")
+        kind = await asyncio.to_thread(detect_file_type, upload.data)
+        claimed = claims_docx(file_name, ctx.blob.content_type)
+        extracted = await asyncio.to_thread(
+            extract_resume_text, kind, upload.data, claimed_docx=claimed
+        )
+        if not extracted.text.strip():
+            raise PermanentJobError(
+                "empty_document",
+                "no text found in the document (a scanned PDF needs OCR, which is not offered)",
+            )
+        pages = f" from {extracted.pages_read} pages" if extracted.pages_read else ""
+        await ctx.progress(
+            "parsing", 60, f"Extracted {len(extracted.text)} characters{pages}", phase="extract"
+        )
+        await ctx.checkpoint()
+
+        await ctx.progress("analyzing", 70, "Finding sections and scoring", phase="score")
+        analysis = await asyncio.to_thread(analyse_resume, extracted.text)
+        await ctx.checkpoint()
+
+        await ctx.progress("storing", 90, f"Scored {analysis.score}/100", phase="result")
+        return {
+            "jobType": NAME,
+            "fileName": file_name,
+            "format": resume_format(kind),
+            "sizeBytes": upload.size,
+            "sha256": upload.sha256,
+            "pageCount": extracted.page_count,
+            "pagesAnalysed": extracted.pages_read,
+            "characterCount": len(extracted.text),
+            "truncated": extracted.truncated,
+            **analysis.as_json(),
+            "limits": {"maxPages": MAX_PDF_PAGES, "maxTextChars": MAX_TEXT_CHARS},
+        }

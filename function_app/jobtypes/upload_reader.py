@@ -1,0 +1,37 @@
+"""Read a job's upload from `JobContext.read()` into memory, bounded, hashing as it streams."""
+
+import hashlib
+from dataclasses import dataclass
+
+from function_app.domain.errors import PermanentJobError
+from function_app.jobtypes.base import JobContext
+
+# The default bound, equal to the MAX_UPLOAD_BYTES app setting's default (20 MiB).
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+async def read_upload(ctx: JobContext, max_bytes: int = DEFAULT_MAX_BYTES) -> Upload:
+    """All of the upload's bytes and their SHA-256, refusing more than `max_bytes`.
+
+    The worker reports byte progress while this consumes the stream.
+    """
+    digest = hashlib.sha256()
+    buffer = bytearray()
+    async for chunk in ctx.read():
+        if len(buffer) + len(chunk) > max_bytes:
+            raise PermanentJobError(
+                "file_too_large", f"the upload is larger than the {max_bytes} byte limit"
+            )
+        digest.update(chunk)
+        buffer += chunk
+    return Upload(data=bytes(buffer), sha256=digest.hexdigest())

@@ -1,0 +1,74 @@
+"""An in-memory JobContext for job-type tests: serves bytes in chunks, records progress calls,
+and can ask to cancel at a chosen checkpoint."""
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from function_app.jobtypes.base import JobCancelled
+from function_app.ports import BlobInfo
+
+
+@dataclass(frozen=True)
+class ProgressCall:
+    stage: str
+    progress: int
+    message: str
+    phase: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class FakeJobContext:
+    content: bytes
+    file_name: str = "upload.bin"
+    content_type: str | None = None
+    chunk_size: int | None = 1024
+    cancel_at_checkpoint: int | None = None
+    job_id: str = "job-test"
+    progress_calls: list[ProgressCall] = field(default_factory=list)
+    checkpoints: int = 0
+    chunks_served: int = 0
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return {"blobName": f"anonymous/{self.job_id}/{self.file_name}", "fileName": self.file_name}
+
+    @property
+    def blob(self) -> BlobInfo:
+        return BlobInfo(
+            name=f"anonymous/{self.job_id}/{self.file_name}",
+            size=len(self.content),
+            content_type=self.content_type,
+        )
+
+    async def read(self, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+        size = self.chunk_size or chunk_size
+        for start in range(0, len(self.content), size):
+            self.chunks_served += 1
+            yield self.content[start : start + size]
+
+    async def progress(
+        self,
+        stage: str,
+        progress: int,
+        message: str,
+        *,
+        phase: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        assert 0 <= progress <= 100, progress
+        self.progress_calls.append(ProgressCall(stage, progress, message, phase, detail))
+
+    async def checkpoint(self) -> None:
+        self.checkpoints += 1
+        if self.cancel_at_checkpoint is not None and self.checkpoints >= self.cancel_at_checkpoint:
+            raise JobCancelled(f"cancel requested (checkpoint {self.checkpoints})")
+
+    @property
+    def percentages(self) -> list[int]:
+        return [call.progress for call in self.progress_calls]
+
+    @property
+    def stages(self) -> list[str]:
+        return [call.stage for call in self.progress_calls]
