@@ -8,9 +8,22 @@ are refused rather than silently corrupting the stream.
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from function_app.domain.jobs import JobEvent
+from function_app.services.streaming import (
+    Connected,
+    Heartbeat,
+    JobStream,
+    QueueSnapshot,
+    StreamItem,
+    TimedOut,
+    Update,
+)
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 DECIMAL = re.compile(r"[0-9]{1,18}")
@@ -81,3 +94,79 @@ def parse_last_event_id(header: str | None, since: str | None) -> int:
     if not DECIMAL.fullmatch(raw):
         raise ValueError(f"Last-Event-ID / since must be a non-negative integer, got {raw[:40]!r}")
     return int(raw)
+
+
+# --- the contract's stream events (API.md section 4) ------------------------------------------
+
+
+def iso_timestamp(at: datetime) -> str:
+    """UTC timestamps as the contract writes them: ISO 8601 with a Z."""
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def job_update_payload(event: JobEvent) -> dict[str, Any]:
+    """The `job_update` data: the contract's fields; optional ones only when set."""
+    payload: dict[str, Any] = {
+        "type": "job_update",
+        "jobId": event.job_id,
+        "sequence": event.sequence,
+        "status": str(event.status),
+        "progress": event.progress,
+        "stage": event.stage,
+        "message": event.message,
+        "attempt": event.attempt,
+        "timestamp": iso_timestamp(event.timestamp),
+    }
+    optional: Mapping[str, Any] = {
+        "phase": event.phase,
+        "detail": event.detail,
+        "etaSeconds": event.eta_seconds,
+        "result": None if event.result is None else dict(event.result),
+    }
+    payload.update({k: v for k, v in optional.items() if v is not None})
+    if event.error is not None:
+        # The seed frontends read `data.error` as text; the code and retryable sit beside it.
+        payload["error"] = event.error.message
+        payload["errorCode"] = event.error.code
+        payload["retryable"] = event.error.retryable
+    return payload
+
+
+def frame(item: StreamItem) -> bytes:
+    """One hub item as SSE bytes. Only `job_update` carries an `id:`."""
+    match item:
+        case Update(event=event):
+            return json_event("job_update", job_update_payload(event), event_id=event.sequence)
+        case Connected(connection_id=connection_id, job_id=job_id, at=at):
+            return json_event(
+                "connected",
+                {
+                    "connectionId": connection_id,
+                    "jobId": job_id,
+                    "timestamp": iso_timestamp(at),
+                    "message": f"Connected to the progress stream of job {job_id}",
+                },
+            )
+        case Heartbeat(at=at):
+            return json_event("heartbeat", {"timestamp": iso_timestamp(at)})
+        case QueueSnapshot(counts=counts, at=at):
+            return json_event(
+                "queue_stats",
+                {
+                    "queueName": counts.queue_name,
+                    "activeMessages": counts.active,
+                    "deadLetterMessages": counts.dead_letter,
+                    "scheduledMessages": counts.scheduled,
+                    "timestamp": iso_timestamp(at),
+                },
+            )
+        case TimedOut(job_id=job_id, last_event_id=last_event_id):
+            return json_event("timeout", {"jobId": job_id, "lastEventId": last_event_id})
+
+
+async def event_stream(stream: JobStream, retry_ms: int) -> AsyncIterator[bytes]:
+    yield retry_hint(retry_ms)
+    # `aclosing`: closing this generator must close the hub's one too (runs its `finally`).
+    async with aclosing(aiter(stream)) as items:
+        async for item in items:
+            yield frame(item)

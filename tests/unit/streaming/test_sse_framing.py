@@ -1,13 +1,20 @@
 """SSE framing is pure: fields in, exact bytes out."""
 
+from datetime import UTC, datetime
+
 import pytest
 
+from function_app.domain.jobs import JobError, JobEvent, JobStatus
 from function_app.entrypoints.sse import (
     ServerSentEvent,
+    frame,
+    job_update_payload,
     json_event,
     parse_last_event_id,
     retry_hint,
 )
+from function_app.ports import QueueCounts
+from function_app.services.streaming import Connected, Heartbeat, QueueSnapshot, TimedOut, Update
 
 
 def test_named_event_with_id_and_data() -> None:
@@ -78,3 +85,60 @@ def test_resume_point_prefers_the_header(
 def test_resume_point_must_be_a_small_non_negative_integer(raw: str) -> None:
     with pytest.raises(ValueError):
         parse_last_event_id(raw, None)
+
+
+# --- the contract's events ---------------------------------------------------------------------
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_job_update_frame_carries_the_sequence_as_id() -> None:
+    event = JobEvent("job-1", 3, T0, JobStatus.IN_PROGRESS, 40, "parsing", "reading", attempt=1)
+    assert frame(Update(event)) == (
+        b"id: 3\nevent: job_update\n"
+        b'data: {"type":"job_update","jobId":"job-1","sequence":3,"status":"in_progress",'
+        b'"progress":40,"stage":"parsing","message":"reading","attempt":1,'
+        b'"timestamp":"2026-01-02T03:04:05Z"}\n\n'
+    )
+
+
+def test_a_failure_reads_as_text_with_its_code_and_retryable_beside_it() -> None:
+    event = JobEvent(
+        "job-1",
+        4,
+        T0,
+        JobStatus.FAILED,
+        40,
+        "parsing",
+        "cannot read",
+        attempt=1,
+        error=JobError("unreadable_file", "not a PDF", retryable=False),
+    )
+    payload = job_update_payload(event)
+    assert (payload["error"], payload["errorCode"], payload["retryable"]) == (
+        "not a PDF",
+        "unreadable_file",
+        False,
+    )
+    done = JobEvent("job-1", 5, T0, JobStatus.COMPLETED, 100, "done", "ok", result={"score": 7})
+    assert job_update_payload(done)["result"] == {"score": 7}
+    assert "error" not in job_update_payload(done)
+
+
+def test_control_events_carry_no_id() -> None:
+    counts = QueueCounts("resume-analysis", active=2, dead_letter=1, scheduled=0)
+    assert frame(Connected("c1", "job-1", T0)) == (
+        b'event: connected\ndata: {"connectionId":"c1","jobId":"job-1",'
+        b'"timestamp":"2026-01-02T03:04:05Z",'
+        b'"message":"Connected to the progress stream of job job-1"}\n\n'
+    )
+    assert frame(Heartbeat(T0)) == (
+        b'event: heartbeat\ndata: {"timestamp":"2026-01-02T03:04:05Z"}\n\n'
+    )
+    assert frame(QueueSnapshot(counts, T0)) == (
+        b'event: queue_stats\ndata: {"queueName":"resume-analysis","activeMessages":2,'
+        b'"deadLetterMessages":1,"scheduledMessages":0,"timestamp":"2026-01-02T03:04:05Z"}\n\n'
+    )
+    assert frame(TimedOut("job-1", 9)) == (
+        b'event: timeout\ndata: {"jobId":"job-1","lastEventId":9}\n\n'
+    )

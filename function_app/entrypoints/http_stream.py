@@ -1,0 +1,116 @@
+"""Live progress over Server-Sent Events: the job stream and this instance's stream stats.
+
+`GET v1/jobs/{jobId}/stream` (also `v1/sse/job/{jobId}`): authenticates (`?token=` stream
+token or JWT, or the Authorization header), asks the stream hub where to start (404 / 204 /
+stream), and frames what the hub yields. The contract's payloads are built here, at the edge.
+Tokens are never logged: only the job id and the connection id are.
+"""
+
+import logging
+from typing import Any
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import (
+    JSONResponse,
+    Request,
+    Response,
+    StreamingResponse,
+)
+from starlette.types import Receive, Scope, Send
+
+from function_app.bootstrap import services
+from function_app.domain.errors import InvalidRequest, Unauthenticated
+from function_app.entrypoints.errors import answers_errors
+from function_app.entrypoints.sse import (
+    STREAM_HEADERS,
+    event_stream,
+    iso_timestamp,
+    parse_last_event_id,
+)
+from function_app.services.streaming import HubStats
+
+logger = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+
+class EventStreamResponse(StreamingResponse):
+    """A StreamingResponse that always closes its generator when the response ends.
+
+    Starlette cancels the sending task when the client disconnects; if that happens while the
+    generator waits at a `yield`, nothing would close it until garbage collection. Closing it
+    here runs the hub's `finally` at once: the viewer and, for the last one, the poller go.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
+
+
+async def _open_stream(req: Request) -> Response:
+    svc = services()
+    caller = await svc.authenticator.authenticate(
+        req.headers.get("authorization"), req.query_params.get("token"), allow_query_token=True
+    )
+    try:
+        after = parse_last_event_id(req.headers.get("last-event-id"), req.query_params.get("since"))
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    job_id = str(req.path_params.get("jobId", ""))
+    stream = await svc.streams.open(caller, job_id, after, req.query_params.get("queueName"))
+    if stream is None:
+        # Finished and fully seen: 204 tells EventSource to stop reconnecting.
+        return Response(status_code=204, headers={"Cache-Control": "no-cache"})
+    logger.info("stream %s opened for job %s after %d", stream.connection_id, job_id, after)
+    return EventStreamResponse(
+        event_stream(stream, svc.streams.config.retry_ms),
+        headers=dict(STREAM_HEADERS),
+        media_type="text/event-stream",
+    )
+
+
+@bp.route(route="v1/jobs/{jobId}/stream", methods=["GET"])
+@answers_errors
+async def job_stream(req: Request) -> Response:
+    return await _open_stream(req)
+
+
+@bp.route(route="v1/sse/job/{jobId}", methods=["GET"])
+@answers_errors
+async def sse_job_stream(req: Request) -> Response:
+    return await _open_stream(req)
+
+
+def stats_payload(stats: HubStats, owner: str) -> dict[str, Any]:
+    """Totals for the instance; the connection list only names the caller's own streams."""
+    return {
+        "totalConnections": stats.total_connections,
+        "totalJobSubscriptions": stats.total_job_subscriptions,
+        "connections": [
+            {
+                "connectionId": c.connection_id,
+                "jobId": c.job_id,
+                "connectedAt": iso_timestamp(c.connected_at),
+                "eventsSent": c.events_sent,
+            }
+            for c in stats.connections
+            if c.owner == owner
+        ],
+    }
+
+
+@bp.route(route="v1/sse/stats", methods=["GET"])
+@answers_errors
+async def sse_stats(req: Request) -> Response:
+    svc = services()
+    caller = await svc.authenticator.authenticate(
+        req.headers.get("authorization"), req.query_params.get("token"), allow_query_token=False
+    )
+    if caller.is_stream_token:
+        raise Unauthenticated("a stream token only reads its own job")
+    body = {"success": True, "data": stats_payload(svc.streams.stats(), caller.owner)}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
