@@ -1,0 +1,96 @@
+"""Builds every adapter from `Settings`, lazily and once: what the composition root calls.
+
+Local (Azurite + the Service Bus emulator): connection strings. Azure: endpoints and the
+app's managed identity (`AZURE_CLIENT_ID` for a user-assigned one, else
+`DefaultAzureCredential`), one credential shared by all clients. Creating an SDK client
+does no I/O, so building is cheap; the first call to an adapter connects.
+"""
+
+from functools import cached_property
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
+
+from function_app.adapters.blob_uploads import BlobUploads
+from function_app.adapters.queue_stats import ClosableQueueStats, queue_stats_for
+from function_app.adapters.servicebus_queue import ServiceBusJobQueue
+from function_app.adapters.table_event_log import TableEventLog
+from function_app.ports import HealthProbe
+from function_app.settings import Settings
+
+
+class Adapters:
+    """The app's adapters for one `Settings`. Each is built on first access; `close()` all."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @cached_property
+    def credential(self) -> AsyncTokenCredential:
+        """The managed identity (Azure). Only built when an endpoint setting needs it."""
+        if self._settings.AZURE_CLIENT_ID:
+            return ManagedIdentityCredential(client_id=self._settings.AZURE_CLIENT_ID)
+        return DefaultAzureCredential()
+
+    @cached_property
+    def uploads(self) -> BlobUploads:
+        """`UploadSigner` + `UploadStore`."""
+        s = self._settings
+        if s.STORAGE_CONNECTION_STRING:
+            return BlobUploads.from_connection_string(
+                s.STORAGE_CONNECTION_STRING, s.UPLOADS_CONTAINER
+            )
+        assert s.STORAGE_BLOB_ENDPOINT  # guaranteed by Settings' validator
+        return BlobUploads.from_endpoint(
+            s.STORAGE_BLOB_ENDPOINT, self.credential, s.UPLOADS_CONTAINER
+        )
+
+    @cached_property
+    def event_log(self) -> TableEventLog:
+        """`EventLog` + `IdempotencyKeys` + `SecretStore` (one table)."""
+        s = self._settings
+        if s.STORAGE_CONNECTION_STRING:
+            return TableEventLog.from_connection_string(s.STORAGE_CONNECTION_STRING, s.JOBS_TABLE)
+        assert s.STORAGE_TABLE_ENDPOINT
+        return TableEventLog.from_endpoint(s.STORAGE_TABLE_ENDPOINT, self.credential, s.JOBS_TABLE)
+
+    @cached_property
+    def job_queue(self) -> ServiceBusJobQueue:
+        s = self._settings
+        probe_queue = next(iter(s.queues), None)
+        if s.ServiceBusConnection:
+            return ServiceBusJobQueue.from_connection_string(
+                s.ServiceBusConnection, probe_queue=probe_queue
+            )
+        assert s.ServiceBusConnection__fullyQualifiedNamespace
+        return ServiceBusJobQueue.from_namespace(
+            s.ServiceBusConnection__fullyQualifiedNamespace,
+            self.credential,
+            probe_queue=probe_queue,
+        )
+
+    @cached_property
+    def queue_stats(self) -> ClosableQueueStats:
+        s = self._settings
+        needs_identity = not s.ServiceBusConnection
+        return queue_stats_for(s, self.credential if needs_identity else None)
+
+    @property
+    def probes(self) -> list[HealthProbe]:
+        """Health probes, named "storage" (blob, table) and "servicebus"."""
+        return [self.uploads, self.event_log, self.job_queue]
+
+    async def close(self) -> None:
+        """Close whatever was built (clients first, then the shared credential)."""
+        built = self.__dict__
+        for name in ("uploads", "event_log", "job_queue", "queue_stats"):
+            adapter = built.pop(name, None)
+            if adapter is not None:
+                await adapter.close()
+        credential = built.pop("credential", None)
+        if credential is not None:
+            await credential.close()
+
+
+def build_adapters(settings: Settings) -> Adapters:
+    return Adapters(settings)
