@@ -28,7 +28,12 @@ MAX_FILE_NAME_CHARS = 255
 
 def describe_content(kind: FileKind, data: bytes) -> dict[str, Any]:
     """Kind-specific facts: text statistics for text-bearing files, pages, image size."""
-    details: dict[str, Any] = {"encoding": None, "pageCount": None, "image": None}
+    details: dict[str, Any] = {
+        "encoding": None,
+        "pageCount": None,
+        "pagesAnalysed": None,
+        "image": None,
+    }
     text: str | None = None
     extraction_truncated = False
     if kind.is_textual:

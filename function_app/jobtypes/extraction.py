@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import docx
 from pypdf import PdfReader
-from pypdf.errors import FileNotDecryptedError, PyPdfError
+from pypdf.errors import FileNotDecryptedError, LimitReachedError, PyPdfError
 
 from function_app.domain.errors import PermanentJobError
 from function_app.domain.file_types import DOCX_MAIN_PART, decode_text
@@ -60,6 +60,10 @@ def pdf_text(data: bytes) -> ExtractedText:
                 break
     except PermanentJobError:
         raise
+    except LimitReachedError as exc:
+        raise PermanentJobError(
+            "document_too_complex", "the PDF exceeds the reader's safety limits"
+        ) from exc
     except FileNotDecryptedError as exc:
         raise PermanentJobError(
             "encrypted_document", "the PDF is password-protected; upload it without a password"
