@@ -14,6 +14,12 @@ from devstack.local_settings import load_into_environ
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+def configure_logging() -> None:
+    """Ours at INFO; the Azure SDKs (which log every AMQP retry at INFO) at WARNING."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devstack.host", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the app root (host.json)")
@@ -47,9 +53,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     asyncio.run(run(parse_args(sys.argv[1:] if argv is None else argv)))
     return 0
 

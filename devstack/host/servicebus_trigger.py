@@ -37,6 +37,7 @@ _SETTING_REF = re.compile(r"%([^%]+)%")
 RECEIVE_WAIT_SECONDS = 1.0
 BACKOFF_START_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 10.0
+STOP_GRACE_SECONDS = RECEIVE_WAIT_SECONDS + 1.0
 
 
 class TriggerConfigError(RuntimeError):
@@ -203,7 +204,7 @@ class QueueTriggerRunner:
         backoff = BACKOFF_START_SECONDS
         while not self._stopping.is_set():
             try:
-                await self._session()
+                await self._session_until_stopped()
                 backoff = BACKOFF_START_SECONDS
             except (ServiceBusError, OSError, TimeoutError) as exc:
                 log.warning(
@@ -216,6 +217,26 @@ class QueueTriggerRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+
+    async def _session_until_stopped(self) -> None:
+        """Run a session; after `stop()`, give it a moment to end by itself, then cancel it
+        if nothing is in flight (it is stuck connecting or in the SDK's own retries)."""
+        session = asyncio.create_task(self._session())
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({session, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not session.done():
+                _, pending = await asyncio.wait({session}, timeout=STOP_GRACE_SECONDS)
+                while pending and self._inflight:
+                    _, pending = await asyncio.wait({session}, timeout=STOP_GRACE_SECONDS)
+                if pending:
+                    session.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await session
+                    return
+            await session
+        finally:
+            stopping.cancel()
 
     async def _session(self) -> None:
         renewer = AutoLockRenewer(

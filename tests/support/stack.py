@@ -1,1 +1,178 @@
-"""Real-process fixture (filled in by its owner)."""
+"""Real-process fixtures for the local stack (`python -m devstack`) and helpers to run
+any of our Python processes: free port, temp dir, readiness by polling, stop by pid.
+
+`local_stack` starts the whole stack once per session (Azurite in memory, the Service Bus
+emulator, the Functions host) on free ports, with AUTH_MODE=jwt (HS256, `JWT_SECRET`
+below) so tests can act as different owners, and the worker's fault injection enabled.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACK_START_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 20.0
+
+# Test-only HS256 secret for the e2e stack (never used outside tests).
+JWT_SECRET = "e2e-only-hs256-secret-0123456789abcdef"
+JWT_AUDIENCE = "api://jobstream-e2e"
+JWT_ISSUER = "https://issuer.e2e.test/"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start_python(
+    args: list[str], env: Mapping[str, str], log_path: Path, cwd: Path = REPO_ROOT
+) -> subprocess.Popen[bytes]:
+    """`python <args>` with the venv's interpreter, output to `log_path`."""
+    log = open(log_path, "ab")  # noqa: SIM115 - closed when the process is stopped
+    try:
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=cwd,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        log.close()
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM by pid, wait; SIGKILL if it does not stop in time. Returns the exit code."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    return process.returncode
+
+
+def wait_for_http(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0
+) -> None:
+    """Poll `url` until it answers at all (any status); fail with the log if the process dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"process exited with {process.returncode}:\n{log_tail(log_path)}")
+        try:
+            httpx.get(url, timeout=2.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    stop_process(process)
+    pytest.fail(f"{url} did not answer within {timeout}s:\n{log_tail(log_path)}")
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    base_url: str
+    blob_endpoint: str
+    table_endpoint: str
+    servicebus_connection_string: str
+    servicebus_admin_url: str
+    pid: int
+    log_path: Path
+
+    @property
+    def api(self) -> str:
+        return f"{self.base_url}/api/v1"
+
+    def token(self, owner: str, *, ttl_seconds: int = 600, secret: str = JWT_SECRET) -> str:
+        """An HS256 bearer token for `owner`, as the e2e stack's AUTH_MODE=jwt accepts."""
+        now = int(time.time())
+        claims = {
+            "sub": owner,
+            "iss": JWT_ISSUER,
+            "aud": JWT_AUDIENCE,
+            "iat": now,
+            "exp": now + ttl_seconds,
+        }
+        return jwt.encode(claims, secret, algorithm="HS256")
+
+    def headers(self, owner: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(owner)}"}
+
+
+def stack_environment(base: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in base.items() if not k.startswith(("AZURE_", "STORAGE_"))}
+    env.update(
+        {
+            "AUTH_MODE": "jwt",
+            "JWT_SECRET": JWT_SECRET,
+            "JWT_AUDIENCE": JWT_AUDIENCE,
+            "JWT_ISSUER": JWT_ISSUER,
+            # Lets a job's data ask the worker to fail transiently (see docs/local-stack.md).
+            "WORKER_FAULT_INJECTION": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    state_file = workdir / "state.json"
+    log_path = workdir / "stack.log"
+    port = free_port()
+    process = start_python(
+        [
+            "-m", "devstack",
+            "--port", str(port),
+            "--in-memory",
+            "--any-free-ports",
+            "--workdir", str(workdir),
+            "--state-file", str(state_file),
+        ],
+        stack_environment(os.environ),
+        log_path,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + STACK_START_TIMEOUT_SECONDS
+        while not state_file.exists():
+            if process.poll() is not None:
+                pytest.fail(f"the stack exited with {process.returncode}:\n{log_tail(log_path)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the stack was not ready in time:\n{log_tail(log_path)}")
+            time.sleep(0.2)
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        yield LocalStack(
+            base_url=state["baseUrl"],
+            blob_endpoint=state["blobEndpoint"],
+            table_endpoint=state["tableEndpoint"],
+            servicebus_connection_string=state["serviceBusConnectionString"],
+            servicebus_admin_url=state["serviceBusAdminUrl"],
+            pid=process.pid,
+            log_path=log_path,
+        )
+    finally:
+        stop_process(process)
