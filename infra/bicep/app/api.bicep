@@ -1,0 +1,170 @@
+// Flex Consumption plan + the function app. Every connection is identity-based (the one
+// user-assigned identity); no app setting holds a key or a connection string with a secret.
+
+param planName string
+param name string
+param location string
+param tags object
+
+param identityId string
+param identityClientId string
+
+param hostBlobEndpoint string
+param hostQueueEndpoint string
+param hostTableEndpoint string
+param deploymentContainerUrl string
+
+param dataBlobEndpoint string
+param dataTableEndpoint string
+param uploadsContainerName string
+param jobsTableName string
+
+param serviceBusFullyQualifiedNamespace string
+param applicationInsightsConnectionString string
+
+param allowedOrigins array
+param authMode string
+param jwtIssuer string
+param jwtAudience string
+
+param maximumInstanceCount int
+param instanceMemoryMB int
+param httpPerInstanceConcurrency int
+param maxUploadBytes int
+
+// App settings: the names function_app/settings.py reads (tests/infra check both stacks set
+// every one). FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION are not set: Flex
+// Consumption takes the runtime from functionAppConfig.
+var appSettings = [
+  { name: 'PYTHON_SCRIPT_FILE_NAME', value: 'main.py' }
+
+  // Functions host storage, identity-based.
+  { name: 'AzureWebJobsStorage__blobServiceUri', value: hostBlobEndpoint }
+  { name: 'AzureWebJobsStorage__queueServiceUri', value: hostQueueEndpoint }
+  { name: 'AzureWebJobsStorage__tableServiceUri', value: hostTableEndpoint }
+  { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+  { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+
+  // Telemetry, Entra-authenticated ingestion.
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD;ClientId=${identityClientId}' }
+
+  // The identity DefaultAzureCredential picks for the app's own SDK clients.
+  { name: 'AZURE_CLIENT_ID', value: identityClientId }
+
+  // Identity (see docs/deploy.md): jwt validates Entra ID tokens from JWT_ISSUER.
+  { name: 'AUTH_MODE', value: authMode }
+  { name: 'JWT_ISSUER', value: jwtIssuer }
+  { name: 'JWT_AUDIENCE', value: jwtAudience }
+
+  // Uploads + event log.
+  { name: 'STORAGE_BLOB_ENDPOINT', value: dataBlobEndpoint }
+  { name: 'STORAGE_TABLE_ENDPOINT', value: dataTableEndpoint }
+  { name: 'UPLOADS_CONTAINER', value: uploadsContainerName }
+  { name: 'JOBS_TABLE', value: jobsTableName }
+  { name: 'MAX_UPLOAD_BYTES', value: string(maxUploadBytes) }
+  { name: 'ALLOWED_CONTENT_TYPES', value: 'application/pdf,application/vnd.openxmlformats-officedocument.wordprocessingml.document,text/plain,text/markdown' }
+  { name: 'UPLOAD_URL_TTL_SECONDS', value: '600' }
+
+  // Service Bus trigger + sender, identity-based connection "ServiceBusConnection".
+  { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusFullyQualifiedNamespace }
+  { name: 'ServiceBusConnection__credential', value: 'managedidentity' }
+  { name: 'ServiceBusConnection__clientId', value: identityClientId }
+  // Must equal the queues' maxDeliveryCount (servicebus.bicep).
+  { name: 'SERVICEBUS_MAX_DELIVERY_COUNT', value: '5' }
+
+  // Streams rotate before Azure's 230 s front-end limit; EventSource resumes by itself.
+  { name: 'STREAM_MAX_AGE_SECONDS', value: '200' }
+  { name: 'STREAM_HEARTBEAT_SECONDS', value: '15' }
+  { name: 'STREAM_RETRY_MS', value: '2000' }
+  { name: 'STREAM_TOKEN_TTL_SECONDS', value: '3600' }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  // azd finds the app to deploy by this tag (azure.yaml service "api").
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: appSettings
+      // The API is called cross-origin when the page is hosted elsewhere.
+      cors: {
+        allowedOrigins: allowedOrigins
+        supportCredentials: false
+      }
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        triggers: {
+          http: {
+            // Python defaults to 1: each open SSE stream would hold a whole instance.
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
+      }
+      runtime: {
+        name: 'python'
+        version: '3.13'
+      }
+    }
+  }
+}
+
+// No publishing with basic credentials: deployments authenticate with Entra ID.
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
