@@ -176,3 +176,13 @@ def zip_archive(members: dict[str, bytes]) -> bytes:
         for name, body in members.items():
             archive.writestr(name, body)
     return out.getvalue()
+
+
+def corrupt_pdf() -> bytes:
+    """Starts like a PDF, then garbage: no cross-reference table, no objects a reader can use."""
+    return make_pdf([["Hello"]])[:60] + b"\x00garbage" * 20
+
+
+def encrypted_pdf(password: str = "hunter2") -> bytes:
+    """A one-page resume PDF that needs `password` to open (AES-128)."""
+    return make_pdf([list(RESUME_LINES[:5])], user_password=password)

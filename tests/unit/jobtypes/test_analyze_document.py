@@ -8,7 +8,14 @@ import pytest
 from function_app.domain.errors import PermanentJobError
 from function_app.jobtypes.analyze_document import AnalyzeDocument
 from function_app.jobtypes.base import JobCancelled
-from tests.samples.documents import make_docx, make_pdf, make_png, paginate, resume_text
+from tests.samples.documents import (
+    corrupt_pdf,
+    make_docx,
+    make_pdf,
+    make_png,
+    paginate,
+    resume_text,
+)
 from tests.samples.job_context import FakeJobContext
 
 
@@ -86,7 +93,7 @@ async def test_unknown_binary_is_described_not_refused() -> None:
 
 
 async def test_a_corrupt_pdf_fails_permanently() -> None:
-    broken = make_pdf([["Hello"]])[:60] + b"\x00garbage" * 20
+    broken = corrupt_pdf()
     with pytest.raises(PermanentJobError) as caught:
         await run(FakeJobContext(broken, file_name="a.pdf"))
     assert caught.value.code == "corrupt_file"

@@ -11,6 +11,8 @@ from function_app.jobtypes.base import JobCancelled
 from function_app.jobtypes.extraction import MAX_PDF_PAGES
 from tests.samples.documents import (
     RESUME_LINES,
+    corrupt_pdf,
+    encrypted_pdf,
     long_resume_lines,
     make_docx,
     make_docx_with_table,
@@ -113,7 +115,7 @@ async def test_only_the_first_pages_are_analysed() -> None:
 
 
 async def test_a_corrupt_pdf_fails_permanently_as_corrupt_file() -> None:
-    broken = make_pdf([["Hello"]])[:60] + b"\x00garbage" * 20
+    broken = corrupt_pdf()
     with pytest.raises(PermanentJobError) as caught:
         await run(FakeJobContext(broken, file_name="cv.pdf"))
     assert caught.value.code == "corrupt_file"
@@ -121,10 +123,17 @@ async def test_a_corrupt_pdf_fails_permanently_as_corrupt_file() -> None:
 
 
 async def test_a_password_protected_pdf_fails_as_encrypted_document() -> None:
-    locked = make_pdf([["Secret resume"]], user_password="hunter2")
+    locked = encrypted_pdf()
     with pytest.raises(PermanentJobError) as caught:
         await run(FakeJobContext(locked, file_name="cv.pdf"))
     assert caught.value.code == "encrypted_document"
+
+
+async def test_a_pdf_with_only_an_owner_password_is_read() -> None:
+    restricted = make_pdf([list(RESUME_LINES)], user_password="")
+    result = await run(FakeJobContext(restricted, file_name="cv.pdf"))
+    assert result["format"] == "pdf"
+    assert "education" in result["sections"]["found"]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
