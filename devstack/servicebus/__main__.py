@@ -1,0 +1,73 @@
+"""``python -m devstack.servicebus --host 127.0.0.1 --port 5672 --admin-port 5673 --config PATH``"""
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_config
+from .server import Emulator
+
+DEFAULT_CONFIG = Path(__file__).with_name("config.json")
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.servicebus",
+        description="Local Azure Service Bus emulator (AMQP 1.0, queues only, in memory).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=int, default=5672, help="AMQP port (0 picks a free one)")
+    parser.add_argument(
+        "--admin-port", type=int, default=5673, help="admin HTTP port (0 picks a free one)"
+    )
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help="Config.json (official format)"
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    emulator = Emulator(config)
+    port, admin_port = await emulator.start(args.host, args.port, args.admin_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    queues = ", ".join(q.name for q in config.queues) or "(none)"
+    logging.getLogger("devstack.servicebus").info(
+        "namespace %s with queues: %s", config.namespace, queues
+    )
+    print(
+        f"servicebus emulator listening on amqp://{args.host}:{port} "
+        f"(admin http://{args.host}:{admin_port})",
+        flush=True,
+    )
+    await stop.wait()
+    await emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s servicebus: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        asyncio.run(_serve(args))
+    except ConfigError as exc:
+        print(f"servicebus emulator: bad config: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"servicebus emulator: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

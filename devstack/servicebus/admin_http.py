@@ -1,0 +1,65 @@
+"""A tiny read-only HTTP endpoint for queue runtime counts (the SDK's admin client speaks
+HTTPS/ATOM to Azure, which is out of scope for a local emulator).
+
+GET /health                 -> 200 {"status": "ok"}
+GET /queues                 -> 200 ["queue-a", ...]
+GET /queues/{name}/runtime  -> 200 {"name", "activeMessageCount", "deadLetterMessageCount",
+                                    "scheduledMessageCount", "totalMessageCount"}; 404 if unknown
+"""
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .store import Namespace
+
+MAX_REQUEST_BYTES = 8192
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+def route(namespace: Namespace, method: str, target: str) -> tuple[int, Any]:
+    """The status and JSON body for one request; pure, so it is easy to test."""
+    if method not in ("GET", "HEAD"):
+        return 405, {"error": f"{method} is not allowed; this endpoint is read-only"}
+    path = unquote(urlsplit(target).path).rstrip("/")
+    if path == "/health":
+        return 200, {"status": "ok"}
+    if path == "/queues":
+        return 200, [q.name for q in namespace.queues.values()]
+    parts = path.split("/")
+    if len(parts) == 4 and parts[1] == "queues" and parts[3] == "runtime":
+        queue = namespace.queue(parts[2])
+        if queue is None:
+            return 404, {"error": f"queue {parts[2]!r} does not exist"}
+        namespace.tick()
+        return 200, {"name": queue.name, **queue.runtime()}
+    return 404, {"error": f"no route for {path!r}"}
+
+
+async def handle_client(
+    namespace: Namespace, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+        request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        method, target, _version = request_line.split(" ", 2)
+        status, body = route(namespace, method, target)
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
+        status, body = 400, {"error": "malformed request"}
+        method = "GET"
+    payload = json.dumps(body).encode()
+    headers = (
+        f"HTTP/1.1 {status} {_REASONS[status]}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n"
+        "Cache-Control: no-store\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    with contextlib.suppress(ConnectionError):
+        writer.write(headers + (payload if method != "HEAD" else b""))
+        await writer.drain()
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()

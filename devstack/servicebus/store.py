@@ -1,0 +1,386 @@
+"""In-memory queues: ordering, locks, delivery counts, scheduling, TTL, dead-lettering and
+duplicate detection. Pure Python; the AMQP layer drives it and supplies the time."""
+
+import heapq
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Protocol
+
+from .codec import IncomingMessage, decode_application_properties, encode_application_properties
+from .config import EmulatorConfig, QueueConfig
+
+DEAD_LETTER_REASON = "DeadLetterReason"
+DEAD_LETTER_DESCRIPTION = "DeadLetterErrorDescription"
+
+
+class MessageState(IntEnum):
+    """Values of ``x-opt-message-state`` as Azure sends them, plus the broker's LOCKED."""
+
+    ACTIVE = 0
+    DEFERRED = 1
+    SCHEDULED = 2
+    LOCKED = 3
+
+
+class LockLostError(Exception):
+    """The lock token is unknown or its lock expired."""
+
+
+class MessageNotFoundError(Exception):
+    """No message with that sequence number in the state asked for."""
+
+
+@dataclass(slots=True, eq=False)
+class StoredMessage:
+    sequence_number: int
+    message_id: str | None
+    ttl_ms: int | None
+    annotations: dict[Any, Any]
+    properties_raw: bytes
+    application_properties_raw: bytes
+    body_raw: bytes
+    enqueued_time_ms: int
+    expires_at_ms: int
+    state: MessageState = MessageState.ACTIVE
+    scheduled_ms: int | None = None
+    delivery_count: int = 0
+    lock_token: uuid.UUID | None = None
+    locked_until_ms: int = 0
+    dead_letter_source: str | None = None
+
+
+class Consumer(Protocol):
+    """A receive link as the store sees it."""
+
+    @property
+    def credit(self) -> int: ...
+
+    @property
+    def peek_lock(self) -> bool: ...
+
+    def deliver(self, message: StoredMessage, wire_delivery_count: int) -> None: ...
+
+
+@dataclass(slots=True)
+class Entity:
+    """A queue or its dead-letter sub-queue."""
+
+    name: str
+    config: QueueConfig
+    dead_letter: "Entity | None" = None
+    messages: dict[int, StoredMessage] = field(default_factory=dict)
+    locks: dict[uuid.UUID, StoredMessage] = field(default_factory=dict)
+    consumers: list[Consumer] = field(default_factory=list)
+    _available: list[int] = field(default_factory=list)
+    _lock_heap: list[tuple[int, uuid.UUID]] = field(default_factory=list)
+    _schedule_heap: list[tuple[int, int]] = field(default_factory=list)
+    _expiry_heap: list[tuple[int, int]] = field(default_factory=list)
+    _dedup: dict[str, int] = field(default_factory=dict)
+    _dedup_heap: list[tuple[int, str]] = field(default_factory=list)
+    _next_sequence: int = 1
+    _rr: int = 0
+
+    @property
+    def is_dead_letter(self) -> bool:
+        return self.dead_letter is None
+
+    # ---- sending ------------------------------------------------------------------------
+    def _is_duplicate(self, message_id: str | None, now: int) -> bool:
+        if not self.config.requires_duplicate_detection or message_id is None:
+            return False
+        until = self._dedup.get(message_id)
+        if until is not None and until > now:
+            return True
+        expires = now + int(self.config.duplicate_window_s * 1000)
+        self._dedup[message_id] = expires
+        heapq.heappush(self._dedup_heap, (expires, message_id))
+        return False
+
+    def _store(self, incoming: IncomingMessage, now: int, scheduled_ms: int | None) -> int:
+        seq = self._next_sequence
+        self._next_sequence += 1
+        enqueued = scheduled_ms if scheduled_ms is not None else now
+        ttl_ms = int(self.config.default_ttl_s * 1000)
+        if incoming.ttl_ms is not None and 0 < incoming.ttl_ms < ttl_ms:
+            ttl_ms = incoming.ttl_ms
+        message = StoredMessage(
+            sequence_number=seq,
+            message_id=incoming.message_id,
+            ttl_ms=incoming.ttl_ms,
+            annotations=incoming.annotations,
+            properties_raw=incoming.properties_raw,
+            application_properties_raw=incoming.application_properties_raw,
+            body_raw=incoming.body_raw,
+            enqueued_time_ms=enqueued,
+            expires_at_ms=enqueued + ttl_ms,
+        )
+        self.messages[seq] = message
+        if scheduled_ms is not None and scheduled_ms > now:
+            message.state = MessageState.SCHEDULED
+            message.scheduled_ms = scheduled_ms
+            heapq.heappush(self._schedule_heap, (scheduled_ms, seq))
+        else:
+            self._make_available(message)
+        return seq
+
+    def send(self, incoming: IncomingMessage, now: int, scheduled_ms: int | None = None) -> None:
+        """Accept a message; a duplicate within the detection window is dropped silently."""
+        if self._is_duplicate(incoming.message_id, now):
+            return
+        self._store(incoming, now, scheduled_ms)
+
+    def schedule(self, incoming: IncomingMessage, scheduled_ms: int, now: int) -> int:
+        """Store a message for later and return its sequence number (0 for a duplicate)."""
+        if self._is_duplicate(incoming.message_id, now):
+            return 0
+        return self._store(incoming, now, max(scheduled_ms, now + 1))
+
+    def cancel_scheduled(self, sequence_number: int) -> None:
+        message = self.messages.get(sequence_number)
+        if message is None or message.state is not MessageState.SCHEDULED:
+            raise MessageNotFoundError(f"no scheduled message with sequence {sequence_number}")
+        del self.messages[sequence_number]
+
+    def _make_available(self, message: StoredMessage) -> None:
+        message.state = MessageState.ACTIVE
+        message.lock_token = None
+        heapq.heappush(self._available, message.sequence_number)
+        heapq.heappush(self._expiry_heap, (message.expires_at_ms, message.sequence_number))
+
+    # ---- delivering ---------------------------------------------------------------------
+    def _next_available(self, now: int) -> StoredMessage | None:
+        while self._available:
+            seq = heapq.heappop(self._available)
+            message = self.messages.get(seq)
+            if message is None or message.state is not MessageState.ACTIVE:
+                continue
+            if not self.is_dead_letter and message.expires_at_ms <= now:
+                self._expire(message)
+                continue
+            return message
+        return None
+
+    def lock(self, message: StoredMessage, now: int) -> int:
+        """Lock a message for a peek-lock receiver; returns the delivery count for the header."""
+        wire = message.delivery_count
+        message.delivery_count += 1
+        message.state = MessageState.LOCKED
+        message.lock_token = uuid.uuid4()
+        message.locked_until_ms = now + int(self.config.lock_duration_s * 1000)
+        self.locks[message.lock_token] = message
+        heapq.heappush(self._lock_heap, (message.locked_until_ms, message.lock_token))
+        return wire
+
+    def pump(self, now: int) -> None:
+        """Hand available messages to consumers that have credit, round robin."""
+        while self.consumers and self._available:
+            ready = [c for c in self.consumers if c.credit > 0]
+            if not ready:
+                return
+            for consumer in ready:
+                message = self._next_available(now)
+                if message is None:
+                    return
+                if consumer.peek_lock:
+                    wire = self.lock(message, now)
+                else:
+                    wire = message.delivery_count
+                    del self.messages[message.sequence_number]
+                consumer.deliver(message, wire)
+
+    # ---- settling -----------------------------------------------------------------------
+    def _locked(self, token: uuid.UUID, now: int) -> StoredMessage:
+        message = self.locks.get(token)
+        if message is None or message.locked_until_ms <= now:
+            if message is not None:
+                self._lock_expired(message)
+            raise LockLostError(
+                "The lock supplied is invalid. Either the lock expired, or the message has "
+                "already been removed from the queue."
+            )
+        return message
+
+    def _unlock(self, message: StoredMessage) -> None:
+        if message.lock_token is not None:
+            self.locks.pop(message.lock_token, None)
+        message.lock_token = None
+
+    def complete(self, token: uuid.UUID, now: int) -> None:
+        message = self._locked(token, now)
+        self._unlock(message)
+        del self.messages[message.sequence_number]
+
+    def abandon(self, token: uuid.UUID, now: int) -> None:
+        message = self._locked(token, now)
+        self._unlock(message)
+        self._return_or_dead_letter(message)
+
+    def release(self, token: uuid.UUID, now: int) -> None:
+        """The client gave the message back unseen: no delivery attempt is counted."""
+        message = self.locks.get(token)
+        if message is None:
+            return
+        self._unlock(message)
+        message.delivery_count = max(0, message.delivery_count - 1)
+        self._make_available(message)
+
+    def defer(self, token: uuid.UUID, now: int) -> None:
+        message = self._locked(token, now)
+        self._unlock(message)
+        message.state = MessageState.DEFERRED
+
+    def dead_letter_locked(
+        self, token: uuid.UUID, now: int, reason: str | None, description: str | None
+    ) -> None:
+        message = self._locked(token, now)
+        self._unlock(message)
+        self._move_to_dead_letter(message, reason, description)
+
+    def renew(self, token: uuid.UUID, now: int) -> int:
+        message = self._locked(token, now)
+        message.locked_until_ms = now + int(self.config.lock_duration_s * 1000)
+        heapq.heappush(self._lock_heap, (message.locked_until_ms, token))
+        return message.locked_until_ms
+
+    def receive_deferred(
+        self, sequence_numbers: list[int], now: int, peek_lock: bool
+    ) -> list[tuple[StoredMessage, int]]:
+        out: list[tuple[StoredMessage, int]] = []
+        for seq in sequence_numbers:
+            message = self.messages.get(seq)
+            if message is None or message.state is not MessageState.DEFERRED:
+                raise MessageNotFoundError(f"no deferred message with sequence {seq}")
+        for seq in sequence_numbers:
+            message = self.messages[seq]
+            if peek_lock:
+                out.append((message, self.lock(message, now)))
+            else:
+                del self.messages[seq]
+                out.append((message, message.delivery_count))
+        return out
+
+    def peek(self, from_sequence: int, count: int) -> list[StoredMessage]:
+        found = [m for seq, m in sorted(self.messages.items()) if seq >= from_sequence]
+        return found[:count]
+
+    def _return_or_dead_letter(self, message: StoredMessage) -> None:
+        if not self.is_dead_letter and message.delivery_count >= self.config.max_delivery_count:
+            self._move_to_dead_letter(
+                message,
+                "MaxDeliveryCountExceeded",
+                f"Message could not be consumed after {self.config.max_delivery_count} "
+                "delivery attempts.",
+            )
+        else:
+            self._make_available(message)
+
+    def _move_to_dead_letter(
+        self, message: StoredMessage, reason: str | None, description: str | None
+    ) -> None:
+        del self.messages[message.sequence_number]
+        target = self.dead_letter
+        if target is None:  # already in the dead-letter queue: Azure keeps it there
+            self.messages[message.sequence_number] = message
+            self._make_available(message)
+            return
+        properties = decode_application_properties(message.application_properties_raw)
+        if reason is not None:
+            properties[DEAD_LETTER_REASON] = reason
+        if description is not None:
+            properties[DEAD_LETTER_DESCRIPTION] = description
+        message.application_properties_raw = encode_application_properties(properties)
+        message.dead_letter_source = self.name
+        target.messages[message.sequence_number] = message
+        target._make_available(message)
+
+    def _expire(self, message: StoredMessage) -> None:
+        if self.config.dead_letter_on_expiration:
+            self._move_to_dead_letter(
+                message, "TTLExpiredException", "The message expired and was dead lettered."
+            )
+        else:
+            del self.messages[message.sequence_number]
+
+    def _lock_expired(self, message: StoredMessage) -> None:
+        self._unlock(message)
+        self._return_or_dead_letter(message)
+
+    # ---- time ---------------------------------------------------------------------------
+    def tick(self, now: int) -> None:
+        """Expire locks, activate scheduled messages, expire TTLs, forget old message ids."""
+        while self._lock_heap and self._lock_heap[0][0] <= now:
+            until, token = heapq.heappop(self._lock_heap)
+            message = self.locks.get(token)
+            if message is not None and message.locked_until_ms <= now:
+                self._lock_expired(message)
+        while self._schedule_heap and self._schedule_heap[0][0] <= now:
+            _, seq = heapq.heappop(self._schedule_heap)
+            message = self.messages.get(seq)
+            if message is not None and message.state is MessageState.SCHEDULED:
+                self._make_available(message)
+        if not self.is_dead_letter:
+            while self._expiry_heap and self._expiry_heap[0][0] <= now:
+                _, seq = heapq.heappop(self._expiry_heap)
+                message = self.messages.get(seq)
+                if (
+                    message is not None
+                    and message.state is MessageState.ACTIVE
+                    and message.expires_at_ms <= now
+                ):
+                    self._expire(message)
+        while self._dedup_heap and self._dedup_heap[0][0] <= now:
+            until, message_id = heapq.heappop(self._dedup_heap)
+            if self._dedup.get(message_id) == until:
+                del self._dedup[message_id]
+
+    def runtime(self) -> dict[str, int]:
+        active = sum(1 for m in self.messages.values() if m.state is not MessageState.SCHEDULED)
+        scheduled = len(self.messages) - active
+        dead = len(self.dead_letter.messages) if self.dead_letter is not None else 0
+        return {
+            "activeMessageCount": active,
+            "deadLetterMessageCount": dead,
+            "scheduledMessageCount": scheduled,
+            "totalMessageCount": active + dead + scheduled,
+        }
+
+
+class Namespace:
+    """Every queue of the one namespace, looked up case-insensitively as Azure does."""
+
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], int]) -> None:
+        self.name = config.namespace
+        self.clock = clock
+        self.queues: dict[str, Entity] = {}
+        for queue in config.queues:
+            dlq = Entity(name=f"{queue.name}/$DeadLetterQueue", config=queue)
+            self.queues[queue.name.lower()] = Entity(name=queue.name, config=queue, dead_letter=dlq)
+
+    def queue(self, name: str) -> Entity | None:
+        return self.queues.get(name.lower())
+
+    def entity(self, path: str) -> Entity | None:
+        """``queue`` or ``queue/$DeadLetterQueue``."""
+        parts = path.strip("/").split("/")
+        queue = self.queue(parts[0])
+        if queue is None or len(parts) > 2:
+            return None
+        if len(parts) == 2:
+            return queue.dead_letter if parts[1].lower() == "$deadletterqueue" else None
+        return queue
+
+    def entities(self) -> list[Entity]:
+        out: list[Entity] = []
+        for queue in self.queues.values():
+            out.append(queue)
+            if queue.dead_letter is not None:
+                out.append(queue.dead_letter)
+        return out
+
+    def tick(self) -> None:
+        now = self.clock()
+        for entity in self.entities():
+            entity.tick(now)
+            entity.pump(now)
