@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.azurite",
     "tests.support.servicebus",
     "tests.support.stack",
+    "tests.browser.stream_stack",
 ]

@@ -1,0 +1,196 @@
+"""A local stack tuned for stream tests, and helpers to write a job's events straight to its log.
+
+`stream_stack` starts `python -m devstack` like `local_stack` (AUTH_MODE=jwt, free ports,
+in-memory Azurite, temp dir, stopped by pid) but with a short stream max age (5 s), a 1 s
+heartbeat and a 200 ms retry hint, so timeouts, resumes and heartbeats happen within a test.
+`SeededJobs` records jobs and events through the real Table event log adapter on the stack's
+Azurite, the way the worker does: tests can drive a job step by step while watching it.
+"""
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from devstack.azurite import DEV_ACCOUNT, DEV_KEY
+from function_app.adapters.table_event_log import TableEventLog
+from function_app.domain.jobs import EventDraft, Job, JobError, JobEvent, JobStatus
+from tests.support.stack import (
+    STACK_START_TIMEOUT_SECONDS,
+    LocalStack,
+    free_port,
+    log_tail,
+    stack_environment,
+    start_python,
+    stop_process,
+)
+
+STREAM_SETTINGS = {
+    "STREAM_MAX_AGE_SECONDS": "5",
+    "STREAM_HEARTBEAT_SECONDS": "1",
+    "STREAM_RETRY_MS": "200",
+}
+JOBS_TABLE = "jobs"
+
+
+@dataclass(frozen=True)
+class SeededJobs:
+    """Writes jobs and their events through the real adapter (a fresh client per call)."""
+
+    table_endpoint: str
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"TableEndpoint={self.table_endpoint};"
+        )
+
+    def _log(self) -> TableEventLog:
+        return TableEventLog.from_connection_string(self.connection_string, JOBS_TABLE)
+
+    async def create(self, owner: str) -> str:
+        job_id = f"seed-{uuid.uuid4().hex}"
+        job = Job(job_id, owner, "resume-analysis", "analyze-resume", {}, datetime.now(UTC))
+        log = self._log()
+        try:
+            await log.create(job, EventDraft(JobStatus.QUEUED, 0, "queued", "Job queued"))
+        finally:
+            await log.close()
+        return job_id
+
+    async def record(self, job_id: str, *drafts: EventDraft) -> list[JobEvent]:
+        log = self._log()
+        events = []
+        try:
+            for draft in drafts:
+                _, event = await log.append(job_id, lambda _job, d=draft: d)
+                assert event is not None
+                events.append(event)
+        finally:
+            await log.close()
+        return events
+
+    async def finished(self, owner: str, steps: int = 4) -> tuple[str, int]:
+        """A completed job with `steps` progress events: (job id, last sequence)."""
+        job_id = await self.create(owner)
+        events = await self.record(job_id, *run_drafts(steps), completed())
+        return job_id, events[-1].sequence
+
+
+def started() -> EventDraft:
+    return EventDraft(JobStatus.STARTED, 0, "initializing", "Job started")
+
+
+def progress(percent: int) -> EventDraft:
+    return EventDraft(JobStatus.IN_PROGRESS, percent, "analyzing", f"{percent}% analysed")
+
+
+def run_drafts(steps: int) -> list[EventDraft]:
+    return [started(), *(progress(min(99, 10 * (i + 1))) for i in range(steps - 1))]
+
+
+def completed() -> EventDraft:
+    return EventDraft(JobStatus.COMPLETED, 100, "done", "Done", result={"score": 42})
+
+
+def failed() -> EventDraft:
+    return EventDraft(
+        JobStatus.FAILED, 30, "parsing", "Cannot read it",
+        error=JobError("unreadable_file", "not a readable PDF", retryable=False),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StreamStack:
+    stack: LocalStack
+    jobs: SeededJobs
+
+    @property
+    def api(self) -> str:
+        return self.stack.api
+
+    @property
+    def base_url(self) -> str:
+        return self.stack.base_url
+
+    def headers(self, owner: str) -> dict[str, str]:
+        return self.stack.headers(owner)
+
+    def token(self, owner: str) -> str:
+        return self.stack.token(owner)
+
+    def submit(self, owner: str, text: str, file_name: str = "resume.txt") -> dict[str, object]:
+        """Presign, upload and enqueue a real job through the API; returns the 202 data."""
+        auth = self.headers(owner)
+        with httpx.Client(timeout=30) as http:
+            data = text.encode()
+            presigned = http.post(
+                f"{self.api}/upload/presigned-url",
+                json={"fileName": file_name, "contentType": "text/plain", "size": len(data)},
+                headers=auth,
+            )
+            assert presigned.status_code == 201, presigned.text
+            upload = presigned.json()["data"]
+            put = http.put(upload["uploadUrl"], content=data, headers=upload["headers"])
+            assert put.status_code == 201, put.text
+            enqueued = http.post(
+                f"{self.api}/jobs",
+                json={
+                    "queueName": "resume-analysis",
+                    "jobName": "analyze-resume",
+                    "data": {"blobName": upload["blobName"], "fileName": file_name},
+                },
+                headers=auth,
+            )
+            assert enqueued.status_code == 202, enqueued.text
+            job: dict[str, object] = enqueued.json()["data"]
+            return job
+
+
+@pytest.fixture(scope="session")
+def stream_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamStack]:
+    workdir = tmp_path_factory.mktemp("stream-stack")
+    state_file = workdir / "state.json"
+    log_path = workdir / "stack.log"
+    env = stack_environment(os.environ)
+    env.update(STREAM_SETTINGS)
+    process = start_python(
+        [
+            "-m", "devstack",
+            "--port", str(free_port()),
+            "--in-memory",
+            "--any-free-ports",
+            "--workdir", str(workdir),
+            "--state-file", str(state_file),
+        ],
+        env,
+        log_path,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + STACK_START_TIMEOUT_SECONDS
+        while not state_file.exists():
+            if process.poll() is not None:
+                pytest.fail(f"the stack exited with {process.returncode}:\n{log_tail(log_path)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the stack was not ready in time:\n{log_tail(log_path)}")
+            time.sleep(0.2)
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        stack = LocalStack(
+            base_url=state["baseUrl"],
+            blob_endpoint=state["blobEndpoint"],
+            table_endpoint=state["tableEndpoint"],
+            servicebus_connection_string=state["serviceBusConnectionString"],
+            servicebus_admin_url=state["serviceBusAdminUrl"],
+            pid=process.pid,
+            log_path=log_path,
+        )
+        yield StreamStack(stack, SeededJobs(stack.table_endpoint))
+    finally:
+        stop_process(process)
