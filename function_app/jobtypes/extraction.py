@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import docx
 from pypdf import PdfReader
-from pypdf.errors import FileNotDecryptedError, LimitReachedError, PyPdfError
+from pypdf.errors import FileNotDecryptedError, LimitReachedError
 
 from function_app.domain.errors import PermanentJobError
 from function_app.domain.file_types import DOCX_MAIN_PART, decode_text
@@ -68,7 +68,9 @@ def pdf_text(data: bytes) -> ExtractedText:
         raise PermanentJobError(
             "encrypted_document", "the PDF is password-protected; upload it without a password"
         ) from exc
-    except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except Exception as exc:
+        # Parsing bytes in memory is deterministic: whatever breaks now breaks on every
+        # redelivery, so any failure of the reader is the file's fault, not a transient one.
         raise PermanentJobError(
             "corrupt_file", f"the PDF could not be read: {type(exc).__name__}"
         ) from exc
