@@ -8,7 +8,7 @@ from dataclasses import dataclass
 class Event:
     event: str
     data: str
-    id: str | None
+    id: str | None  # this frame's own `id:` field, None when it had none
 
 
 class SseParser:
@@ -21,6 +21,7 @@ class SseParser:
         self.last_event_id: str | None = None
         self.retry_ms: int | None = None
         self._event = ""
+        self._id: str | None = None
         self._data: list[str] = []
 
     def feed(self, line: str) -> Event | None:
@@ -37,16 +38,17 @@ class SseParser:
             self._data.append(value)
         elif name == "id" and "\0" not in value:
             self.last_event_id = value
+            self._id = value
         elif name == "retry" and value.isdigit():
             self.retry_ms = int(value)
         return None
 
     def _dispatch(self) -> Event | None:
-        if not self._data:
-            self._event = ""
-            return None
-        event = Event(self._event or "message", "\n".join(self._data), self.last_event_id)
+        event = None
+        if self._data:
+            event = Event(self._event or "message", "\n".join(self._data), self._id)
         self._event = ""
+        self._id = None
         self._data = []
         return event
 

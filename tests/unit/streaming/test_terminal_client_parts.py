@@ -38,7 +38,9 @@ def test_multiline_data_and_default_event_name() -> None:
 
 def test_the_last_event_id_persists_across_control_events() -> None:
     parser = SseParser()
-    list(parser.events(lines(json_event("job_update", {}, event_id=7) + json_event("timeout", {}))))
+    wire = json_event("job_update", {}, event_id=7) + json_event("timeout", {})
+    events = list(parser.events(lines(wire)))
+    assert [e.id for e in events] == ["7", None]
     assert parser.last_event_id == "7"
 
 
