@@ -82,8 +82,12 @@ _HEADING_TO_SECTION = {
 }
 MAX_HEADING_WORDS = 5
 
-EMAIL_RE = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-PHONE_RE = re.compile(r"(?<![\w+])\+?\(?\d[\d ().-]{6,}\d(?!\w)")
+# Repetitions are bounded (RFC 5321 lengths) so that hostile text cannot make matching
+# quadratic: every start position scans at most a few dozen characters.
+EMAIL_RE = re.compile(
+    r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"
+)
+PHONE_RE = re.compile(r"(?<![\w+])\+?\(?\d[\d ().-]{6,24}\d(?!\w)")
 YEAR_RANGE_RE = re.compile(r"^(?:19|20)\d{2}\s*[-–]\s*(?:19|20)\d{2}$")  # noqa: RUF001
 LINK_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("linkedin", re.compile(r"\blinkedin\.com/\S+", re.IGNORECASE)),
