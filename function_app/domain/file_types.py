@@ -127,7 +127,7 @@ def looks_like_json(text: str) -> bool:
         return False
     try:
         json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # too deeply nested to be data anyone reads
         return False
     return True
 

@@ -36,6 +36,7 @@ CASES: list[tuple[str, bytes, FileKind]] = [
     ("utf-16 text", "hello there, world".encode("utf-16"), FileKind.TEXT),
     ("latin-1 text", "café au lait, s'il vous plaît".encode("latin-1"), FileKind.TEXT),
     ("broken json is text", b"{not json at all", FileKind.TEXT),
+    ("json nested past the parser's depth is text", b"[" * 100_000, FileKind.TEXT),
     ("a pdf mentioned in text", b"see the %PDF- header", FileKind.TEXT),
     ("binary", bytes(range(256)) * 4, FileKind.BINARY),
     ("elf", b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64, FileKind.BINARY),
