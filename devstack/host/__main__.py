@@ -18,6 +18,7 @@ def configure_logging() -> None:
     """Ours at INFO; the Azure SDKs (which log every AMQP retry at INFO) at WARNING."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("azure").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
