@@ -1,0 +1,164 @@
+"""Bicep and Terraform build the same system: resources, queues, names, roles, settings, outputs."""
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from function_app.settings import DEFAULT_QUEUES, Settings
+from tests.infra import stacks
+
+# Built-in role ids, independent of both stacks (Azure built-in roles are the same everywhere).
+STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+STORAGE_BLOB_DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"
+STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+SERVICE_BUS_DATA_SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
+SERVICE_BUS_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
+MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+
+# The least-privilege contract: exactly these (role, scope) pairs, nothing broader.
+EXPECTED_ASSIGNMENTS = Counter(
+    {
+        (STORAGE_BLOB_DATA_OWNER, "host_storage_account"): 1,
+        (STORAGE_TABLE_DATA_CONTRIBUTOR, "host_storage_account"): 1,
+        (STORAGE_BLOB_DATA_CONTRIBUTOR, "uploads_container"): 1,
+        (STORAGE_BLOB_DELEGATOR, "data_storage_account"): 1,
+        (STORAGE_TABLE_DATA_CONTRIBUTOR, "jobs_table"): 1,
+        (SERVICE_BUS_DATA_SENDER, "queue"): len(DEFAULT_QUEUES),
+        (SERVICE_BUS_DATA_RECEIVER, "queue"): len(DEFAULT_QUEUES),
+        (MONITORING_METRICS_PUBLISHER, "app_insights"): 1,
+    }
+)
+
+EXPECTED_QUEUE_PROPERTIES = {
+    "lockDuration": "PT1M",
+    "maxDeliveryCount": 5,
+    "defaultMessageTimeToLive": "P1D",
+    "deadLetteringOnMessageExpiration": True,
+    "requiresDuplicateDetection": True,
+    "duplicateDetectionHistoryTimeWindow": "PT10M",
+    "requiresSession": False,
+}
+
+STACKS = pytest.mark.parametrize("stack", [stacks.bicep, stacks.terraform], ids=["bicep", "tf"])
+
+
+def test_both_stacks_create_the_same_kinds_and_counts_of_resources() -> None:
+    bicep, terraform = stacks.both()
+    assert bicep.resource_kinds == terraform.resource_kinds
+    assert bicep.resource_kinds["storage_account"] == 2
+    assert bicep.resource_kinds["identity"] == 1
+
+
+@STACKS
+def test_queues_are_the_apps_queues_with_the_worker_contract(
+    stack: Callable[[], stacks.Stack],
+) -> None:
+    built = stack()
+    assert built.queue_names == frozenset(DEFAULT_QUEUES)
+    assert built.queue_properties == EXPECTED_QUEUE_PROPERTIES
+
+
+@STACKS
+def test_container_and_table_names_match_the_settings_defaults(
+    stack: Callable[[], stacks.Stack],
+) -> None:
+    built = stack()
+    fields = Settings.model_fields
+    assert fields["UPLOADS_CONTAINER"].default in built.containers
+    assert built.containers == {fields["UPLOADS_CONTAINER"].default, "app-package"}
+    assert built.tables == {fields["JOBS_TABLE"].default}
+
+
+@STACKS
+def test_role_assignments_are_exactly_the_least_privilege_set(
+    stack: Callable[[], stacks.Stack],
+) -> None:
+    built = stack()
+    assert built.role_assignments == EXPECTED_ASSIGNMENTS
+    assert built.role_ids == {guid for guid, _ in EXPECTED_ASSIGNMENTS}
+
+
+def test_app_settings_have_the_same_names_and_literal_values_in_both_stacks() -> None:
+    bicep, terraform = stacks.both()
+    assert set(bicep.app_settings) == set(terraform.app_settings)
+    for name, setting in bicep.app_settings.items():
+        other = terraform.app_settings[name]
+        assert setting.literal == other.literal, name
+        if setting.literal:
+            assert setting.value == other.value, name
+
+
+@STACKS
+def test_settings_the_platform_and_worker_rely_on(stack: Callable[[], stacks.Stack]) -> None:
+    settings = stack().app_settings
+    literal = {name: s.value for name, s in settings.items() if s.literal}
+    assert literal["PYTHON_SCRIPT_FILE_NAME"] == "main.py"
+    assert (stacks.ROOT / "main.py").is_file()
+    assert literal["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert literal["ServiceBusConnection__credential"] == "managedidentity"
+    # The last delivery must end a job `failed`: the app and the queues agree on the count.
+    assert (
+        int(literal["SERVICEBUS_MAX_DELIVERY_COUNT"])
+        == stack().queue_properties["maxDeliveryCount"]
+    )
+    # Streams rotate before Azure's 230 s front-end limit.
+    assert 0 < int(literal["STREAM_MAX_AGE_SECONDS"]) < 230
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"].value.startswith(
+        "Authorization=AAD;ClientId="
+    )
+    for name in (
+        "AzureWebJobsStorage__clientId",
+        "ServiceBusConnection__clientId",
+        "AZURE_CLIENT_ID",
+    ):
+        assert not settings[name].literal, f"{name} must come from the identity"
+    # Every value parses as the app's settings model would read it.
+    Settings.model_validate(
+        {
+            **literal,
+            "AUTH_MODE": "none",
+            "STORAGE_BLOB_ENDPOINT": "https://x.blob.core.windows.net/",
+            "STORAGE_TABLE_ENDPOINT": "https://x.table.core.windows.net/",
+            "ServiceBusConnection__fullyQualifiedNamespace": "x.servicebus.windows.net",
+        }
+    )
+
+
+def test_outputs_have_the_same_upper_snake_names() -> None:
+    bicep, terraform = stacks.both()
+    assert bicep.outputs == terraform.outputs
+    assert {"API_BASE_URL", "STORAGE_BLOB_ENDPOINT", "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE"} <= (
+        bicep.outputs
+    )
+    assert all(name == name.upper() for name in bicep.outputs)
+
+
+def test_flex_consumption_runtime_and_http_concurrency() -> None:
+    site = stacks.bicep_document("app/api.bicep")["resources"]["functionApp"]["config"]
+    config = site["properties"]["functionAppConfig"]
+    assert config["runtime"] == {"name": "python", "version": "3.13"}
+    assert config["deployment"]["storage"]["authentication"]["type"] == "UserAssignedIdentity"
+    main_params = stacks.bicep_document("main.bicep")["parameters"]
+    assert main_params["httpPerInstanceConcurrency"]["default"] >= 100
+
+    app = stacks.terraform_resource("azurerm_function_app_flex_consumption", "api")
+    assert (app["runtime_name"], app["runtime_version"]) == ("python", "3.13")
+    assert app["storage_authentication_type"] == "UserAssignedIdentity"
+    assert app["http_concurrency"] == "${var.http_per_instance_concurrency}"
+    assert stacks.terraform_variable_default("http_per_instance_concurrency") >= 100
+
+
+def test_blob_cors_allows_browser_uploads_and_nothing_else() -> None:
+    rule = stacks.bicep_document("app/data-storage.bicep")["variables"]["uploadCorsRule"]["value"]
+    tf_account = stacks.terraform_resource("azurerm_storage_account", "data")
+    tf_rule = tf_account["blob_properties"][0]["dynamic"][0]["cors_rule"]["content"][0]
+    for methods, headers in (
+        (rule["allowedMethods"], rule["allowedHeaders"]),
+        (tf_rule["allowed_methods"], tf_rule["allowed_headers"]),
+    ):
+        assert sorted(methods) == ["OPTIONS", "PUT"]
+        assert {"x-ms-blob-type", "Content-Type", "x-ms-*"} <= set(headers)
+    assert rule["allowedOrigins"] == "allowedOrigins"
+    assert tf_rule["allowed_origins"] == "${var.allowed_origins}"

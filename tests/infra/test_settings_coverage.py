@@ -1,0 +1,71 @@
+"""Every setting the app reads is set in both stacks and in local.settings.sample.json.
+
+Settings.model_fields is read at test time, so a field added to function_app/settings.py
+fails here until it is set everywhere or listed below with a reason.
+"""
+
+import json
+
+from function_app.settings import Settings
+from tests.infra import stacks
+
+# Local stand-ins only: keys and connection strings that must never reach Azure.
+LOCAL_ONLY = {
+    "STORAGE_CONNECTION_STRING",  # Azurite account key; Azure uses the endpoints + identity
+    "ServiceBusConnection",  # emulator connection string; Azure uses __fullyQualifiedNamespace
+    "SERVICEBUS_EMULATOR_ADMIN_URL",  # the local emulator's queue-count endpoint
+}
+
+# Azure only: identity-based endpoints and Entra ID token validation. Locally storage and
+# Service Bus use the connection strings above, and AUTH_MODE is "none".
+AZURE_ONLY = {
+    "STORAGE_BLOB_ENDPOINT",
+    "STORAGE_TABLE_ENDPOINT",
+    "AZURE_CLIENT_ID",
+    "ServiceBusConnection__fullyQualifiedNamespace",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+}
+
+# Optional secrets never set by IaC or the sample: the stream-token key is created at run
+# time and kept in the jobs table; the JWKS URL is discovered from JWT_ISSUER; an HS256
+# JWT_SECRET is for local testing of AUTH_MODE=jwt only.
+OPTIONAL_SECRETS = {"JWT_SECRET", "STREAM_TOKEN_SECRET", "JWT_JWKS_URL"}
+
+
+def _sample_values() -> dict[str, str]:
+    document = json.loads((stacks.ROOT / "local.settings.sample.json").read_text("utf-8"))
+    return dict(document["Values"])
+
+
+def test_exclusion_lists_name_real_settings_and_do_not_overlap() -> None:
+    fields = set(Settings.model_fields)
+    for listed in (LOCAL_ONLY, AZURE_ONLY, OPTIONAL_SECRETS):
+        assert listed <= fields, listed - fields
+    assert not LOCAL_ONLY & AZURE_ONLY
+    assert not (LOCAL_ONLY | AZURE_ONLY) & OPTIONAL_SECRETS
+
+
+def test_every_setting_the_app_reads_is_set_in_both_stacks() -> None:
+    wanted = set(Settings.model_fields) - LOCAL_ONLY - OPTIONAL_SECRETS
+    for stack in stacks.both():
+        missing = wanted - set(stack.app_settings)
+        assert not missing, f"{stack.name} does not set {sorted(missing)}"
+
+
+def test_no_local_only_or_secret_setting_reaches_azure() -> None:
+    for stack in stacks.both():
+        leaked = (LOCAL_ONLY | OPTIONAL_SECRETS) & set(stack.app_settings)
+        assert not leaked, f"{stack.name} sets {sorted(leaked)}"
+
+
+def test_every_setting_the_app_reads_is_in_the_local_sample() -> None:
+    wanted = set(Settings.model_fields) - AZURE_ONLY - OPTIONAL_SECRETS
+    missing = wanted - set(_sample_values())
+    assert not missing, f"local.settings.sample.json lacks {sorted(missing)}"
+
+
+def test_entry_module_setting_is_everywhere_the_app_runs() -> None:
+    assert _sample_values()["PYTHON_SCRIPT_FILE_NAME"] == "main.py"
+    for stack in stacks.both():
+        assert stack.app_settings["PYTHON_SCRIPT_FILE_NAME"].value == "main.py"
