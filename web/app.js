@@ -50,7 +50,8 @@ async function start(event) {
   $('start').disabled = true;
   document.body.dataset.state = 'running';
   const jobName = $('job-name').value;
-  const client = new JobstreamClient({ apiBase: apiBase() });
+  const token = $('token').value.trim();
+  const client = new JobstreamClient({ apiBase: apiBase(), getToken: token ? async () => token : null });
   try {
     const final = await client.run(file, {
       jobName,

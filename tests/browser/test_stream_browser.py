@@ -1,0 +1,178 @@
+"""Live progress in a real browser: the demo page, the seed frontend's snippet, resume after a cut.
+
+Runs headless Debian Chromium against `stream_stack` (the local stack with a 5 s stream max
+age, so the server cuts streams mid-job and EventSource has to resume by itself).
+"""
+
+import asyncio
+import json
+import re
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Route
+
+from tests.browser.stream_stack import StreamStack, completed, failed, progress, started
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEEDS = REPO_ROOT.parent / "shared" / "seeds"
+
+
+@pytest.fixture
+def page(chromium_context: BrowserContext) -> Iterator[Page]:
+    page = chromium_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        page.close()
+    assert errors == [], errors
+
+
+def seed_monitor_job() -> str:
+    """`monitorJob` from the seed frontend's "Vanilla JavaScript - Minimal" block, as written."""
+    files = sorted(SEEDS.glob("001_*.txt"))
+    assert files, f"seed frontend not found under {SEEDS}"
+    text = files[0].read_text(encoding="utf-8")
+    section = text[text.index("### Vanilla JavaScript - Minimal") :]
+    block = re.search(r"```javascript\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    code = block.group(1)
+    function = re.search(r"^function monitorJob\(.*?^\}$", code, re.DOTALL | re.MULTILINE)
+    assert function is not None
+    return function.group(0)
+
+
+def authorize_streams(page: Page, token: str) -> None:
+    """The stack runs AUTH_MODE=jwt; the snippet's EventSource cannot send a header, so the
+    test adds `?token=` on the wire (as a page would through its own configuration)."""
+
+    def add_token(route: Route) -> None:
+        url = route.request.url
+        route.continue_(url=f"{url}{'&' if '?' in url else '?'}token={token}")
+
+    page.route(re.compile(r".*/api/v1/sse/job/.*"), add_token)
+
+
+def in_background(coro_factory: Callable[[], Coroutine[Any, Any, None]]) -> threading.Thread:
+    thread = threading.Thread(target=lambda: asyncio.run(coro_factory()), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_demo_page_uploads_starts_and_shows_the_job_live(
+    stream_stack: StreamStack, page: Page, tmp_path: Path
+) -> None:
+    resume = tmp_path / "jane-doe.txt"
+    resume.write_text(
+        "Jane Doe\njane@example.com\nExperience: 6 years Python, Azure Functions, SQL\n"
+        "Education: MSc Computer Science\nSkills: Python, TypeScript, Docker, Kubernetes\n",
+        encoding="utf-8",
+    )
+    page.goto(f"{stream_stack.base_url}/")
+    page.wait_for_selector("body[data-state='ready']")
+    page.set_input_files("#file", str(resume))
+    page.select_option("#job-name", "analyze-resume")
+    page.fill("#token", stream_stack.token("dora"))
+    page.click("#start")
+    page.wait_for_selector("body[data-state='completed']", timeout=60_000)
+
+    assert page.eval_on_selector("#upload-progress", "e => e.value") == 100
+    assert page.eval_on_selector("#job-progress", "e => e.value") == 100
+    assert page.text_content("#job-status") == "completed"
+    assert page.text_content("#job-id")
+    result = json.loads(page.text_content("#result") or "null")
+    assert isinstance(result, dict)
+    assert result
+    sequences = page.eval_on_selector_all(
+        "#events li", "items => items.map(i => Number(i.dataset.sequence))"
+    )
+    assert sequences == list(range(1, len(sequences) + 1))
+    assert len(sequences) >= 3
+    assert page.is_hidden("#error")
+
+
+def test_the_seed_frontends_vanilla_snippet_works_unchanged(
+    stream_stack: StreamStack, page: Page
+) -> None:
+    snippet = seed_monitor_job()
+    job = stream_stack.submit("erin", "Erin Example\nData engineer\nSkills: Python, Spark\n")
+    page.goto(f"{stream_stack.base_url}/")
+    authorize_streams(page, str(job["streamToken"]))
+    page.add_script_tag(content=snippet)
+    outcome = page.evaluate(
+        """(jobId) => new Promise((resolve) => {
+            const updates = [];
+            monitorJob(jobId, (data) => updates.push(data),
+                       (result, error) => resolve({ updates, result, error: error ?? null }));
+        })""",
+        job["jobId"],
+    )
+    assert outcome["error"] is None
+    assert isinstance(outcome["result"], dict)
+    statuses = [u["status"] for u in outcome["updates"]]
+    assert statuses[0] == "queued"
+    assert statuses[-1] == "completed"
+
+
+def test_the_seed_snippet_reports_a_failure_with_its_error(
+    stream_stack: StreamStack, page: Page
+) -> None:
+    snippet = seed_monitor_job()
+    job_id = asyncio.run(stream_stack.jobs.create("erin"))
+    asyncio.run(stream_stack.jobs.record(job_id, started(), progress(30), failed()))
+    page.goto(f"{stream_stack.base_url}/")
+    authorize_streams(page, stream_stack.token("erin"))
+    page.add_script_tag(content=snippet)
+    outcome = page.evaluate(
+        """(jobId) => new Promise((resolve) => {
+            monitorJob(jobId, () => {}, (result, error) => resolve({ result, error }));
+        })""",
+        job_id,
+    )
+    assert outcome == {"result": None, "error": "not a readable PDF"}
+
+
+def test_a_stream_cut_by_the_server_mid_job_resumes_with_nothing_lost_or_repeated(
+    stream_stack: StreamStack, page: Page
+) -> None:
+    job_id = asyncio.run(stream_stack.jobs.create("frank"))
+
+    async def worker() -> None:
+        await stream_stack.jobs.record(job_id, started())
+        for percent in range(4, 100, 4):
+            await asyncio.sleep(0.3)
+            await stream_stack.jobs.record(job_id, progress(percent))
+        await stream_stack.jobs.record(job_id, completed())
+
+    page.goto(f"{stream_stack.base_url}/")
+    url = f"{stream_stack.api}/jobs/{job_id}/stream?token={stream_stack.token('frank')}"
+    page.evaluate(
+        """(url) => {
+            window.__seen = { ids: [], connected: 0, timeouts: 0, done: false };
+            const source = new EventSource(url);
+            source.addEventListener('connected', () => { window.__seen.connected += 1; });
+            source.addEventListener('timeout', () => { window.__seen.timeouts += 1; });
+            source.addEventListener('job_update', (e) => {
+                window.__seen.ids.push(Number(e.lastEventId));
+                if (['completed', 'failed', 'cancelled'].includes(JSON.parse(e.data).status)) {
+                    source.close();
+                    window.__seen.done = true;
+                }
+            });
+        }""",
+        url,
+    )
+    writer = in_background(worker)
+    page.wait_for_function("window.__seen.done", timeout=60_000)
+    writer.join(timeout=30)
+    seen = page.evaluate("window.__seen")
+    assert seen["timeouts"] >= 1
+    assert seen["connected"] == seen["timeouts"] + 1
+    assert seen["ids"] == list(range(1, 28))
