@@ -68,6 +68,14 @@ MAX_TEXT_CHARS = 8_000
 MAX_WRITE_ATTEMPTS = 64
 MAX_EVENTS_PAGE = 1000  # Table queries return at most 1000 entities per page
 
+# Fail within seconds when storage is down (the SDK default retries for minutes).
+CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 2,
+    "retry_backoff_factor": 0.4,
+    "retry_backoff_max": 2,
+    "connection_timeout": 5,
+}
+
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 # Characters Table Storage refuses in keys: a job id holding one cannot exist.
 _BAD_KEY_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
@@ -265,13 +273,17 @@ class TableEventLog:
 
     @classmethod
     def from_connection_string(cls, connection_string: str, table: str) -> "TableEventLog":
-        return cls(TableClient.from_connection_string(connection_string, table_name=table))
+        return cls(
+            TableClient.from_connection_string(
+                connection_string, table_name=table, **CLIENT_OPTIONS
+            )
+        )
 
     @classmethod
     def from_endpoint(
         cls, endpoint: str, credential: AsyncTokenCredential, table: str
     ) -> "TableEventLog":
-        return cls(TableClient(endpoint, table_name=table, credential=credential))
+        return cls(TableClient(endpoint, table_name=table, credential=credential, **CLIENT_OPTIONS))
 
     # --- EventLog -------------------------------------------------------------------------
 

@@ -1,0 +1,143 @@
+"""Adapter factory and storage health probes against Azurite (and against nothing)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from devstack.azurite import AzuriteProcess, ensure_storage, free_port
+from function_app.adapters.blob_uploads import BlobUploads
+from function_app.adapters.factory import Adapters
+from function_app.adapters.queue_stats import AdministrationQueueStats, EmulatorQueueStats
+from function_app.adapters.table_event_log import TableEventLog, ValueTooLarge
+from function_app.domain.errors import DependencyUnavailable
+from function_app.domain.jobs import EventDraft, Job, JobStatus
+from function_app.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+EMULATOR_SB = (
+    "Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=RootManageSharedAccessKey;"
+    "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true"
+)
+
+
+def settings_for(connection_string: str, **overrides: str) -> Settings:
+    values = {
+        "STORAGE_CONNECTION_STRING": connection_string,
+        "ServiceBusConnection": EMULATOR_SB,
+        "SERVICEBUS_EMULATOR_ADMIN_URL": "http://127.0.0.1:5673",
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+async def test_factory_builds_working_storage_adapters_once(azurite: AzuriteProcess) -> None:
+    container, table = f"f{uuid.uuid4().hex[:12]}", f"f{uuid.uuid4().hex[:12]}"
+    await ensure_storage(azurite.connection_string, container, table)
+    adapters = Adapters(
+        settings_for(azurite.connection_string, UPLOADS_CONTAINER=container, JOBS_TABLE=table)
+    )
+    try:
+        assert adapters.uploads is adapters.uploads
+        assert adapters.event_log is adapters.event_log
+        assert isinstance(adapters.queue_stats, EmulatorQueueStats)
+        assert [p.name for p in adapters.probes] == ["storage", "storage", "servicebus"]
+        await adapters.uploads.check()
+        await adapters.event_log.check()
+        name = f"bob/{uuid.uuid4().hex}/notes.txt"
+        url = await adapters.uploads.sign_upload(
+            name, "text/plain", datetime.now(UTC) + timedelta(minutes=5)
+        )
+        async with httpx.AsyncClient() as http:
+            put = await http.put(url, content=b"x" * 10, headers={"x-ms-blob-type": "BlockBlob"})
+        assert put.status_code == 201
+        info = await adapters.uploads.describe(name)
+        assert info is not None
+        assert info.size == 10
+    finally:
+        await adapters.close()
+
+
+def test_factory_picks_the_administration_api_outside_the_emulator(
+    azurite: AzuriteProcess,
+) -> None:
+    real_sb = (
+        "Endpoint=sb://example.servicebus.windows.net/;SharedAccessKeyName=app;"
+        "SharedAccessKey=bm90LWEta2V5"
+    )
+    adapters = Adapters(settings_for(azurite.connection_string, ServiceBusConnection=real_sb))
+    assert isinstance(adapters.queue_stats, AdministrationQueueStats)
+
+
+async def test_missing_container_or_table_fails_the_probe(azurite: AzuriteProcess) -> None:
+    uploads = BlobUploads.from_connection_string(
+        azurite.connection_string, f"missing{uuid.uuid4().hex[:8]}"
+    )
+    log = TableEventLog.from_connection_string(
+        azurite.connection_string, f"missing{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        with pytest.raises(DependencyUnavailable) as blob_down:
+            await uploads.check()
+        with pytest.raises(DependencyUnavailable) as table_down:
+            await log.check()
+        assert blob_down.value.dependency == table_down.value.dependency == "storage"
+    finally:
+        await uploads.close()
+        await log.close()
+
+
+async def test_storage_down_is_dependency_unavailable() -> None:
+    port = free_port()
+    nothing = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+    uploads = BlobUploads.from_connection_string(nothing, "uploads")
+    log = TableEventLog.from_connection_string(nothing, "jobs")
+    try:
+        for probe in (uploads.check(), log.check(), log.get("job-1"), uploads.describe("a")):
+            with pytest.raises(DependencyUnavailable) as caught:
+                await probe
+            assert caught.value.dependency == "storage"
+    finally:
+        await uploads.close()
+        await log.close()
+
+
+async def test_large_results_are_chunked_and_oversized_ones_refused(
+    azurite: AzuriteProcess,
+) -> None:
+    table = f"big{uuid.uuid4().hex[:12]}"
+    await ensure_storage(azurite.connection_string, "uploads", table)
+    log = TableEventLog.from_connection_string(azurite.connection_string, table)
+    try:
+        job = Job(
+            job_id=f"job-{uuid.uuid4().hex}",
+            owner="alice",
+            queue_name="document-analysis",
+            job_name="analyze-document",
+            data={"blobName": "a"},
+            created_at=datetime.now(UTC),
+        )
+        await log.create(job, EventDraft(JobStatus.QUEUED, 0, "queued", "queued"))
+        big = {"text": "ü" * 15_000, "lines": list(range(5000))}  # > 64 KiB as one property
+        done = EventDraft(JobStatus.COMPLETED, 100, "done", "done", result=big)
+        _, event = await log.append(job.job_id, lambda current: done)
+        assert event is not None
+        stored = await log.get(job.job_id)
+        assert stored is not None
+        assert stored.result == big
+        assert (await log.events_after(job.job_id, 1))[0].result == big
+
+        other = Job(**{**job.__dict__, "job_id": f"job-{uuid.uuid4().hex}"})
+        await log.create(other, EventDraft(JobStatus.QUEUED, 0, "queued", "queued"))
+        huge = EventDraft(JobStatus.COMPLETED, 100, "done", "done", result={"t": "x" * 300_000})
+        with pytest.raises(ValueTooLarge):
+            await log.append(other.job_id, lambda current: huge)
+        assert [e.sequence for e in await log.events_after(other.job_id, 0)] == [1]
+    finally:
+        await log.close()
