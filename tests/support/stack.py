@@ -6,6 +6,7 @@ emulator, the Functions host) on free ports, with AUTH_MODE=jwt (HS256, `JWT_SEC
 below) so tests can act as different owners, and the worker's fault injection enabled.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -21,6 +22,8 @@ import httpx
 import jwt
 import pytest
 
+from devstack.azurite import DEV_ACCOUNT, DEV_KEY
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 20.0
@@ -28,7 +31,7 @@ STOP_TIMEOUT_SECONDS = 20.0
 # Test-only HS256 secret for the e2e stack (never used outside tests).
 JWT_SECRET = "e2e-only-hs256-secret-0123456789abcdef"
 JWT_AUDIENCE = "api://jobstream-e2e"
-JWT_ISSUER = "https://issuer.e2e.test/"
+FAULT_INJECTION_SETTING = "WORKER_FAULT_INJECTION"
 
 
 def free_port() -> int:
@@ -106,12 +109,19 @@ class LocalStack:
     def api(self) -> str:
         return f"{self.base_url}/api/v1"
 
+    @property
+    def storage_connection_string(self) -> str:
+        """Azurite's well-known development account at this stack's endpoints."""
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint={self.blob_endpoint};TableEndpoint={self.table_endpoint};"
+        )
+
     def token(self, owner: str, *, ttl_seconds: int = 600, secret: str = JWT_SECRET) -> str:
         """An HS256 bearer token for `owner`, as the e2e stack's AUTH_MODE=jwt accepts."""
         now = int(time.time())
         claims = {
             "sub": owner,
-            "iss": JWT_ISSUER,
             "aud": JWT_AUDIENCE,
             "iat": now,
             "exp": now + ttl_seconds,
@@ -129,31 +139,31 @@ def stack_environment(base: Mapping[str, str]) -> dict[str, str]:
             "AUTH_MODE": "jwt",
             "JWT_SECRET": JWT_SECRET,
             "JWT_AUDIENCE": JWT_AUDIENCE,
-            "JWT_ISSUER": JWT_ISSUER,
             # Lets a job's data ask the worker to fail transiently (see docs/local-stack.md).
-            "WORKER_FAULT_INJECTION": "true",
+            FAULT_INJECTION_SETTING: "true",
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    workdir = tmp_path_factory.mktemp("stack")
+@contextlib.contextmanager
+def launch_stack(workdir: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[LocalStack]:
+    """`python -m devstack` on free ports, in memory, under `workdir`; stopped by its pid."""
     state_file = workdir / "state.json"
     log_path = workdir / "stack.log"
-    port = free_port()
+    env = stack_environment(os.environ)
+    env.update(extra_env or {})
     process = start_python(
         [
             "-m", "devstack",
-            "--port", str(port),
+            "--port", str(free_port()),
             "--in-memory",
             "--any-free-ports",
             "--workdir", str(workdir),
             "--state-file", str(state_file),
         ],
-        stack_environment(os.environ),
+        env,
         log_path,
     )  # fmt: skip
     try:
@@ -176,3 +186,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         )
     finally:
         stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with launch_stack(tmp_path_factory.mktemp("stack")) as stack:
+        yield stack
