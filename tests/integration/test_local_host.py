@@ -17,6 +17,7 @@ import pytest
 from azure.servicebus import ServiceBusMessage
 from azure.servicebus.aio import ServiceBusClient
 
+from devstack.servicebus.launcher import EmulatorProcess, start_emulator
 from tests.support.stack import free_port, start_python, stop_process, wait_for_http
 
 pytestmark = pytest.mark.integration
@@ -27,12 +28,25 @@ MAX_DELIVERY_COUNT = 3
 WAIT_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class TinyHost:
     base_url: str
     connection_string: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    emulator: EmulatorProcess
+    config_path: Path
+
+    def restart_emulator(self) -> None:
+        """Stop the emulator and start a fresh one on the same port (its queues start empty)."""
+        self.emulator.stop()
+        self.emulator = start_emulator(
+            self.config_path,
+            "127.0.0.1",
+            port=self.emulator.port,
+            admin_port=self.emulator.admin_port,
+            log_path=self.log_path.with_name("emulator.log"),
+        )
 
 
 def emulator_config(path: Path) -> Path:
@@ -65,11 +79,10 @@ def emulator_config(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyHost]:
-    from devstack.servicebus.launcher import start_emulator
-
     workdir = tmp_path_factory.mktemp("tiny-host")
+    config_path = emulator_config(workdir / "config.json")
     emulator = start_emulator(
-        emulator_config(workdir / "config.json"),
+        config_path,
         "127.0.0.1",
         log_path=workdir / "emulator.log",
     )
@@ -86,13 +99,14 @@ def tiny_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyHost]:
     process = start_python(
         ["-m", "devstack.host", "--root", str(root), "--port", str(port)], env, log_path
     )
+    base_url = f"http://127.0.0.1:{port}"
+    host = TinyHost(base_url, emulator.connection_string, process, log_path, emulator, config_path)
     try:
-        base_url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base_url}/api/received", process, log_path)
-        yield TinyHost(base_url, emulator.connection_string, process, log_path)
+        yield host
     finally:
         stop_process(process)
-        emulator.stop()
+        host.emulator.stop()
 
 
 async def received(host: TinyHost, message_id: str, kind: str, count: int) -> list[dict[str, Any]]:
@@ -232,3 +246,15 @@ async def test_the_last_failed_delivery_reaches_the_dead_letter_trigger(
     assert len(await received(tiny_host, message_id, "queue", MAX_DELIVERY_COUNT)) == (
         MAX_DELIVERY_COUNT
     )
+
+
+async def test_the_host_reconnects_after_the_broker_restarts(tiny_host: TinyHost) -> None:
+    # Runs last in this module: the restarted emulator starts with empty queues.
+    tiny_host.restart_emulator()
+    message_id = f"msg-{uuid.uuid4()}"
+
+    await send(tiny_host, ServiceBusMessage(b"after restart", message_id=message_id))
+
+    [entry] = await received(tiny_host, message_id, "queue", 1)
+    assert entry["body"] == "after restart"
+    assert tiny_host.process.poll() is None
