@@ -2,6 +2,7 @@
 tests/support/stack.py) over HTTP only, as a browser or script would."""
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -143,17 +144,19 @@ async def bob(local_stack: LocalStack) -> AsyncIterator[Api]:
 async def stored_traces(stack: LocalStack, owner: str) -> list[str]:
     """Where `owner` appears in the stack's storage: job table entities and blob names.
 
-    Bad requests must leave nothing behind; a control test shows a good one is found.
+    Blob names carry a hash of the owner, not the owner: both are looked for. Bad requests
+    must leave nothing behind; a control test shows a good request's writes are found.
     """
+    marks = (owner, hashlib.sha256(owner.encode("utf-8")).hexdigest()[:32])
     found: list[str] = []
     async with TableServiceClient.from_connection_string(stack.storage_connection_string) as ts:
         table = ts.get_table_client(JOBS_TABLE)
         async for entity in table.list_entities():
-            if any(owner in str(value) for value in entity.values()):
+            if any(mark in str(value) for value in entity.values() for mark in marks):
                 found.append(f"table:{entity['PartitionKey']}/{entity['RowKey']}")
     async with BlobServiceClient.from_connection_string(stack.storage_connection_string) as bs:
         container = bs.get_container_client(UPLOADS_CONTAINER)
         async for blob in container.list_blobs():
-            if owner in blob.name:
+            if any(mark in blob.name for mark in marks):
                 found.append(f"blob:{blob.name}")
     return found
