@@ -5,4 +5,21 @@ It only builds the app and registers the blueprints from `function_app.entrypoin
 
 import azure.functions as func
 
+from function_app.entrypoints import (
+    http_jobs,
+    http_stream,
+    http_system,
+    http_uploads,
+    sb_worker,
+)
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+for blueprint in (
+    http_uploads.bp,
+    http_jobs.bp,
+    http_system.bp,
+    http_stream.bp,
+    sb_worker.bp,
+):
+    app.register_functions(blueprint)

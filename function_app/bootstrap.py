@@ -1,5 +1,178 @@
 """Composition root: settings -> adapters -> services, built once, on first use.
 
 Entry points call `services()`; tests call `override_services(...)` to run the same entry
-points over in-memory fakes. Nothing here runs at import time.
+points over in-memory fakes. Nothing here runs at import time: a bad setting surfaces as a
+clear error on the first call, never as an app the host cannot index.
+
+The Azure SDK's async clients belong to the event loop they first run in. The Functions
+worker and the local host each run one loop, so one build serves the process; if `services()`
+is called from a different running loop (a test runner with a loop per test), it builds a
+fresh set for that loop.
 """
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from function_app.jobtypes.registry import build_registry
+from function_app.ports import Clock, EventLog, QueueStats
+from function_app.services.health import HealthService
+from function_app.services.identity import Authenticator, UserTokenVerifier
+from function_app.services.jobs import JobPolicy, JobService
+from function_app.services.stream_tokens import StreamTokens
+from function_app.services.streaming import StreamConfig, StreamHub
+from function_app.services.uploads import UploadPolicy, UploadService
+from function_app.services.worker import WorkerPolicy, WorkerService
+from function_app.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+async def _nothing_to_close() -> None:
+    return None
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    authenticator: Authenticator
+    stream_tokens: StreamTokens
+    uploads: UploadService
+    jobs: JobService
+    worker: WorkerService
+    health: HealthService
+    event_log: EventLog
+    queue_stats: QueueStats
+    streams: StreamHub
+    close_adapters: Callable[[], Awaitable[None]] = field(default=_nothing_to_close)
+
+    async def aclose(self) -> None:
+        await self.streams.aclose()
+        await self.close_adapters()
+
+
+def stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        max_age_seconds=float(settings.STREAM_MAX_AGE_SECONDS),
+        heartbeat_seconds=settings.STREAM_HEARTBEAT_SECONDS,
+        retry_ms=settings.STREAM_RETRY_MS,
+    )
+
+
+def build_services(settings: Settings) -> Services:
+    """Wire the real adapters (Azure SDK clients, created without I/O) into the services."""
+    from function_app.adapters.factory import build_adapters  # keeps SDK imports lazy
+
+    adapters = build_adapters(settings)
+    clock = SystemClock()
+    tokens = StreamTokens.from_settings(
+        settings.STREAM_TOKEN_SECRET,
+        adapters.event_log,
+        clock,
+        settings.STREAM_TOKEN_TTL_SECONDS,
+    )
+    user_tokens = None
+    if settings.AUTH_MODE == "jwt":
+        user_tokens = UserTokenVerifier(
+            secret=settings.JWT_SECRET,
+            issuer=settings.JWT_ISSUER,
+            audience=settings.JWT_AUDIENCE,
+            jwks_url=settings.JWT_JWKS_URL,
+        )
+    queues = settings.queues
+    return Services(
+        settings=settings,
+        clock=clock,
+        authenticator=Authenticator(settings.AUTH_MODE, tokens, user_tokens),
+        stream_tokens=tokens,
+        uploads=UploadService(
+            adapters.uploads,
+            clock,
+            UploadPolicy(
+                max_bytes=settings.MAX_UPLOAD_BYTES,
+                allowed_content_types=settings.allowed_content_types,
+                url_ttl_seconds=settings.UPLOAD_URL_TTL_SECONDS,
+                container=settings.UPLOADS_CONTAINER,
+            ),
+        ),
+        jobs=JobService(
+            log=adapters.event_log,
+            keys=adapters.event_log,
+            queue=adapters.job_queue,
+            uploads=adapters.uploads,
+            stats=adapters.queue_stats,
+            tokens=tokens,
+            clock=clock,
+            policy=JobPolicy(
+                queues=queues,
+                max_bytes=settings.MAX_UPLOAD_BYTES,
+                allowed_content_types=settings.allowed_content_types,
+            ),
+        ),
+        worker=WorkerService(
+            adapters.event_log,
+            adapters.uploads,
+            build_registry(settings.MAX_UPLOAD_BYTES).as_mapping(),
+            WorkerPolicy(
+                max_delivery_count=settings.SERVICEBUS_MAX_DELIVERY_COUNT,
+                allow_fault_injection=settings.ALLOW_FAULT_INJECTION,
+            ),
+        ),
+        health=HealthService(adapters.probes),
+        event_log=adapters.event_log,
+        queue_stats=adapters.queue_stats,
+        streams=StreamHub(
+            adapters.event_log,
+            clock,
+            stream_config(settings),
+            queue_stats=adapters.queue_stats,
+            known_queues=frozenset(queues),
+        ),
+        close_adapters=adapters.close,
+    )
+
+
+_built: tuple[asyncio.AbstractEventLoop | None, Services] | None = None
+_override: Services | None = None
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def services() -> Services:
+    """The app's services: the test override if set, else built once per event loop."""
+    global _built
+    if _override is not None:
+        return _override
+    loop = _running_loop()
+    if _built is None or (_built[0] is not None and loop is not None and _built[0] is not loop):
+        if _built is not None:
+            logger.info("services requested from a new event loop: building a fresh set")
+        _built = (loop, build_services(get_settings()))
+    return _built[1]
+
+
+def override_services(replacement: Services | None) -> None:
+    """Serve `replacement` from `services()` (None removes the override)."""
+    global _override
+    _override = replacement
+
+
+def reset_services() -> None:
+    """Forget the built services and the cached settings (tests that change the env)."""
+    global _built, _override
+    _built = None
+    _override = None
+    get_settings.cache_clear()

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     STREAM_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0, le=300)
     STREAM_RETRY_MS: int = Field(default=2000, ge=100, le=60_000)
 
+    # --- testing --------------------------------------------------------------------------
+    # Test hook, never on in Azure: when true, a job whose data has
+    # "simulateTransientFailures": N fails transiently on its first N deliveries.
+    ALLOW_FAULT_INJECTION: bool = False
+
     @property
     def allowed_content_types(self) -> frozenset[str]:
         return frozenset(t.strip().lower() for t in self.ALLOWED_CONTENT_TYPES.split(",") if t)

@@ -97,3 +97,9 @@ class TransientJobError(JobFailure):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code, message, retryable=True)
+
+
+class Throttled(DomainError):
+    """Too many requests (429)."""
+
+    code = "throttled"

@@ -1,0 +1,99 @@
+"""Upload naming and ownership: which blob names a caller may create and later use.
+
+Every upload lands at `u/<owner key>/<random id>/<file name>`, where the owner key is the
+first 32 hex digits of SHA-256 of the owner id: the owner's prefix carries no personal data
+and cannot be chosen by anyone else. A job may only use a blob under its owner's prefix.
+"""
+
+import hashlib
+import re
+import unicodedata
+from pathlib import PurePosixPath
+
+from function_app.domain.errors import InvalidRequest
+
+MAX_FILE_NAME_CHARS = 255
+UPLOAD_ROOT = "u"
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+
+# What a file's extension says it is, for requests that give no content type.
+CONTENT_TYPES_BY_EXTENSION = {
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".txt": "text/plain",
+    ".text": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+}
+
+
+def owner_prefix(owner: str) -> str:
+    """The blob-name prefix that holds `owner`'s uploads (ends with '/')."""
+    key = hashlib.sha256(owner.encode("utf-8")).hexdigest()[:32]
+    return f"{UPLOAD_ROOT}/{key}/"
+
+
+def upload_blob_name(owner: str, upload_id: str, file_name: str) -> str:
+    """The blob name for a new upload; `upload_id` is 32 lowercase hex digits (uuid4().hex)."""
+    if not _UPLOAD_ID.fullmatch(upload_id):
+        raise ValueError("upload_id must be 32 lowercase hex digits")
+    return f"{owner_prefix(owner)}{upload_id}/{check_file_name(file_name)}"
+
+
+def is_owned_upload(owner: str, blob_name: str) -> bool:
+    """True when `blob_name` has the shape of an upload of `owner`'s (not that it exists)."""
+    prefix = owner_prefix(owner)
+    if not blob_name.startswith(prefix):
+        return False
+    upload_id, sep, file_name = blob_name[len(prefix) :].partition("/")
+    if not sep or not _UPLOAD_ID.fullmatch(upload_id):
+        return False
+    try:
+        check_file_name(file_name)
+    except InvalidRequest:
+        return False
+    return True
+
+
+def check_file_name(file_name: str) -> str:
+    """The name unchanged when it is a plain file name; InvalidRequest saying why otherwise.
+
+    Refused: empty, over 255 characters, path separators, `..`, control or format characters,
+    leading or trailing spaces, a trailing dot.
+    """
+    problem = _file_name_problem(file_name)
+    if problem is not None:
+        raise InvalidRequest(
+            f"fileName {problem}",
+            code="invalid_file_name",
+            details=[{"field": "fileName", "problem": problem}],
+        )
+    return file_name
+
+
+def _file_name_problem(name: str) -> str | None:
+    if not name:
+        return "must not be empty"
+    if len(name) > MAX_FILE_NAME_CHARS:
+        return f"must be at most {MAX_FILE_NAME_CHARS} characters"
+    if "/" in name or "\\" in name:
+        return "must not contain path separators"
+    if ".." in name:
+        return "must not contain '..'"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        return "must not contain control characters"
+    if name != name.strip():
+        return "must not start or end with spaces"
+    if name.endswith("."):
+        return "must not end with a dot"
+    return None
+
+
+def content_type_for(file_name: str) -> str | None:
+    """The content type the file name's extension implies, or None."""
+    return CONTENT_TYPES_BY_EXTENSION.get(PurePosixPath(file_name).suffix.lower())
+
+
+def normalize_content_type(value: str) -> str:
+    """`Text/Plain; charset=utf-8` -> `text/plain` (the allow-list compares bare types)."""
+    return value.split(";", 1)[0].strip().lower()

@@ -1,0 +1,121 @@
+"""One place that turns errors into the contract's envelope and HTTP status.
+
+`answers_errors` wraps an HTTP function: a `DomainError` becomes
+`{"success": false, "error": {code, message, details}}` with its status; a pydantic
+`ValidationError` becomes 400 `invalid_request` with the fields at fault; anything else is
+logged with a correlation id and answered 500 `internal_error` with that id and nothing more:
+never a stack trace.
+"""
+
+import functools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
+from pydantic import ValidationError
+
+from function_app.domain.errors import (
+    Conflict,
+    DependencyUnavailable,
+    DomainError,
+    InvalidRequest,
+    NotFound,
+    Throttled,
+    TooLarge,
+    Unauthenticated,
+    Unprocessable,
+    UnsupportedType,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidRequest, 400),
+    (Unauthenticated, 401),
+    (NotFound, 404),
+    (Conflict, 409),
+    (TooLarge, 413),
+    (UnsupportedType, 415),
+    (Unprocessable, 422),
+    (Throttled, 429),
+    (DependencyUnavailable, 503),
+)
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def ok(data: Any) -> dict[str, Any]:
+    """The success envelope."""
+    return {"success": True, "data": data}
+
+
+def error_body(code: str, message: str, details: Sequence[Any] = ()) -> dict[str, Any]:
+    return {"success": False, "error": {"code": code, "message": message, "details": list(details)}}
+
+
+def status_for(error: DomainError) -> int:
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def domain_error_response(error: DomainError) -> JSONResponse:
+    status = status_for(error)
+    details = list(error.details)
+    headers = dict(NO_STORE)
+    if isinstance(error, DependencyUnavailable):
+        details.append({"dependency": error.dependency})
+        headers["Retry-After"] = "5"
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return JSONResponse(error_body(error.code, error.message, details), status, headers=headers)
+
+
+def validation_details(error: ValidationError) -> list[dict[str, Any]]:
+    """Where and why, without echoing the input back."""
+    return [
+        {
+            "field": ".".join(str(p) for p in e["loc"]) or "body",
+            "problem": e["msg"],
+            "type": e["type"],
+        }
+        for e in error.errors(include_url=False, include_input=False)
+    ][:20]
+
+
+def answers_errors(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def answering(req: Request) -> Response:
+        try:
+            return await handler(req)
+        except DomainError as exc:
+            if status_for(exc) >= 500:
+                logger.warning("%s %s: %s (%s)", req.method, req.url.path, exc.code, exc.message)
+            return domain_error_response(exc)
+        except ValidationError as exc:
+            return JSONResponse(
+                error_body("invalid_request", "the request is invalid", validation_details(exc)),
+                400,
+                headers=NO_STORE,
+            )
+        except Exception:
+            correlation_id = uuid.uuid4().hex
+            logger.exception(
+                "%s %s failed; correlation id %s", req.method, req.url.path, correlation_id
+            )
+            return JSONResponse(
+                error_body(
+                    "internal_error",
+                    "something went wrong on our side",
+                    [{"correlationId": correlation_id}],
+                ),
+                500,
+                headers=NO_STORE,
+            )
+
+    return answering

@@ -1,0 +1,51 @@
+"""Jobs over HTTP: enqueue (202, also at v1/queue/add), status, cancel (202)."""
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
+
+from function_app.bootstrap import services
+from function_app.entrypoints.auth import caller_of
+from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
+from function_app.entrypoints.schemas import EnqueueIn, accepted_out, job_out, parse_body
+from function_app.services.jobs import EnqueueRequest
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+
+async def _enqueue(req: Request) -> Response:
+    body = parse_body(EnqueueIn, await req.body())
+    accepted = await services().jobs.enqueue(
+        await caller_of(req),
+        EnqueueRequest(body.queue_name, body.job_name, body.data),
+        req.headers.get("idempotency-key"),
+    )
+    headers = {**NO_STORE, "Location": accepted.status_url}
+    if accepted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(ok(accepted_out(accepted)), 202, headers=headers)
+
+
+@bp.route(route="v1/jobs", methods=["POST"])
+@answers_errors
+async def enqueue_job(req: Request) -> Response:
+    return await _enqueue(req)
+
+
+@bp.route(route="v1/queue/add", methods=["POST"])
+@answers_errors
+async def queue_add(req: Request) -> Response:
+    return await _enqueue(req)
+
+
+@bp.route(route="v1/jobs/{jobId}", methods=["GET"])
+@answers_errors
+async def job_status(req: Request) -> Response:
+    job = await services().jobs.status(await caller_of(req), str(req.path_params.get("jobId")))
+    return JSONResponse(ok(job_out(job)), headers=NO_STORE)
+
+
+@bp.route(route="v1/jobs/{jobId}/cancel", methods=["POST"])
+@answers_errors
+async def cancel_job(req: Request) -> Response:
+    job = await services().jobs.cancel(await caller_of(req), str(req.path_params.get("jobId")))
+    return JSONResponse(ok(job_out(job)), 202, headers=NO_STORE)

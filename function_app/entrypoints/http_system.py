@@ -1,0 +1,39 @@
+"""Health (200 / 503 naming the failing dependency) and queue statistics."""
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
+
+from function_app.bootstrap import services
+from function_app.entrypoints.auth import caller_of
+from function_app.entrypoints.errors import NO_STORE, answers_errors, error_body, ok
+from function_app.entrypoints.schemas import iso, queue_counts_out
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+
+@bp.route(route="v1/health", methods=["GET"])
+@answers_errors
+async def health(req: Request) -> Response:
+    svc = services()
+    report = await svc.health.check()
+    checks = {r.name: "ok" if r.ok else "failing" for r in report.results}
+    for r in report.results:  # a dependency is failing if any of its probes fails
+        if not r.ok:
+            checks[r.name] = "failing"
+    if report.healthy:
+        body = ok({"status": "healthy", "checks": checks, "timestamp": iso(svc.clock.now())})
+        return JSONResponse(body, headers=NO_STORE)
+    failing = ", ".join(report.failing)
+    details = [{"dependency": r.name, "problem": r.detail} for r in report.results if not r.ok]
+    body = error_body("dependency_unavailable", f"not answering: {failing}", details)
+    return JSONResponse(body, 503, headers={**NO_STORE, "Retry-After": "5"})
+
+
+@bp.route(route="v1/queues/{queueName}/stats", methods=["GET"])
+@answers_errors
+async def queue_stats(req: Request) -> Response:
+    svc = services()
+    counts = await svc.jobs.queue_stats(await caller_of(req), str(req.path_params.get("queueName")))
+    return JSONResponse(
+        ok({**queue_counts_out(counts), "timestamp": iso(svc.clock.now())}), headers=NO_STORE
+    )

@@ -1,0 +1,89 @@
+"""Service Bus triggers: one per job queue (the worker) and one per dead-letter sub-queue.
+
+Each converts the `func.ServiceBusMessage` into a `JobDelivery` and calls the worker service.
+Returning completes the message; an exception propagates so the host abandons it and
+Service Bus redelivers (then dead-letters after MaxDeliveryCount).
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import azure.functions as func
+
+from function_app.bootstrap import services
+from function_app.services.worker import JobDelivery
+from function_app.settings import DEFAULT_QUEUES
+
+logger = logging.getLogger(__name__)
+
+CONNECTION = "ServiceBusConnection"
+DEAD_LETTER_SUFFIX = "/$DeadLetterQueue"
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+
+def to_delivery(msg: func.ServiceBusMessage) -> JobDelivery | None:
+    """The delivery a message stands for, or None when it names no job."""
+    body: dict[str, Any] = {}
+    try:
+        parsed = json.loads(msg.get_body() or b"{}")
+        if isinstance(parsed, dict):
+            body = parsed
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        logger.warning("message %s has a body that is not JSON", msg.message_id)
+    job_id = msg.message_id or body.get("jobId")
+    if not isinstance(job_id, str) or not job_id:
+        return None
+    return JobDelivery(
+        job_id=job_id,
+        body=body,
+        delivery_count=int(msg.delivery_count or 1),
+        enqueued_time=msg.enqueued_time_utc,
+    )
+
+
+def _function_suffix(queue_name: str) -> str:
+    return queue_name.replace("-", "_")
+
+
+def _worker(queue_name: str) -> Callable[[func.ServiceBusMessage], Awaitable[None]]:
+    async def run_job(msg: func.ServiceBusMessage) -> None:
+        delivery = to_delivery(msg)
+        if delivery is None:
+            logger.warning("message on %s names no job: completed", queue_name)
+            return
+        await services().worker.handle(delivery)
+
+    return run_job
+
+
+def _dead_letter(queue_name: str) -> Callable[[func.ServiceBusMessage], Awaitable[None]]:
+    async def end_dead_lettered(msg: func.ServiceBusMessage) -> None:
+        delivery = to_delivery(msg)
+        if delivery is None:
+            return
+        await services().worker.handle_dead_letter(delivery)
+
+    return end_dead_lettered
+
+
+def _register(queue_name: str) -> None:
+    suffix = _function_suffix(queue_name)
+    bp.function_name(name=f"worker_{suffix}")(
+        bp.service_bus_queue_trigger(arg_name="msg", queue_name=queue_name, connection=CONNECTION)(
+            _worker(queue_name)
+        )
+    )
+    bp.function_name(name=f"dead_letter_{suffix}")(
+        bp.service_bus_queue_trigger(
+            arg_name="msg",
+            queue_name=queue_name + DEAD_LETTER_SUFFIX,
+            connection=CONNECTION,
+        )(_dead_letter(queue_name))
+    )
+
+
+for _queue in DEFAULT_QUEUES:
+    _register(_queue)

@@ -1,0 +1,152 @@
+"""Request and response shapes at the HTTP edge (camelCase, as in the API contract).
+
+Requests are parsed with `parse_body`: at most 64 KiB, JSON, then the pydantic model;
+every failure is a 400 `invalid_request` (413 when the body is too large) naming the field.
+"""
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+
+from function_app.domain.errors import InvalidRequest, TooLarge
+from function_app.domain.jobs import Job, JobStatus
+from function_app.ports import QueueCounts
+from function_app.services.jobs import JobAccepted
+from function_app.services.uploads import PresignedUpload
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_DATA_JSON_CHARS = 16 * 1024
+MAX_DATA_DEPTH = 8
+
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class PresignIn(_In):
+    # The domain checks the name itself (<= 255, no separators, ...); this is only a bound.
+    file_name: str = Field(alias="fileName", max_length=1024)
+    content_type: str | None = Field(default=None, alias="contentType", max_length=255)
+    size: StrictInt | None = Field(default=None, ge=0)
+
+
+class EnqueueIn(_In):
+    queue_name: Name = Field(alias="queueName")
+    job_name: Name = Field(alias="jobName")
+    data: dict[str, Any]
+
+    @field_validator("data")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if _depth(value) > MAX_DATA_DEPTH:
+            raise ValueError(f"data nests deeper than {MAX_DATA_DEPTH} levels")
+        if len(json.dumps(value, separators=(",", ":"))) > MAX_DATA_JSON_CHARS:
+            raise ValueError(f"data is larger than {MAX_DATA_JSON_CHARS} characters of JSON")
+        return value
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def parse_body[M: BaseModel](model: type[M], raw: bytes) -> M:
+    if len(raw) > MAX_BODY_BYTES:
+        raise TooLarge(f"the request body is over {MAX_BODY_BYTES} bytes", code="request_too_large")
+    if not raw.strip():
+        raise InvalidRequest("a JSON body is required", details=[{"field": "body"}])
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidRequest(
+            "the body is not valid JSON",
+            code="malformed_json",
+            details=[{"field": "body", "problem": str(exc)[:200]}],
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("the body must be a JSON object", details=[{"field": "body"}])
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        raise
+    except RecursionError:
+        raise InvalidRequest("the body nests too deeply", details=[{"field": "body"}]) from None
+
+
+def iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+
+def presigned_out(upload: PresignedUpload) -> dict[str, Any]:
+    return {
+        "uploadUrl": upload.upload_url,
+        "blobName": upload.blob_name,
+        "fileName": upload.file_name,
+        "container": upload.container,
+        "expiresAt": iso(upload.expires_at),
+        "method": upload.method,
+        "headers": dict(upload.headers),
+        "maxBytes": upload.max_bytes,
+    }
+
+
+def accepted_out(accepted: JobAccepted) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "jobId": accepted.job_id,
+        "status": str(accepted.status),
+        "queueName": accepted.queue_name,
+        "jobName": accepted.job_name,
+        "statusUrl": accepted.status_url,
+        "streamUrl": accepted.stream_url,
+        "streamToken": accepted.stream_token,
+    }
+    if accepted.queue_position is not None:
+        out["queuePosition"] = accepted.queue_position
+    return out
+
+
+# An error is shown while it explains the job's state: failed now, or retrying.
+_SHOWS_ERROR = frozenset({JobStatus.FAILED, JobStatus.RETRYING})
+
+
+def job_out(job: Job) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "jobId": job.job_id,
+        "status": str(job.status),
+        "progress": job.progress,
+        "stage": str(job.stage),
+        "message": job.message,
+        "queueName": job.queue_name,
+        "jobName": job.job_name,
+        "createdAt": iso(job.created_at),
+        "startedAt": iso(job.started_at),
+        "completedAt": iso(job.completed_at),
+        "attempts": job.attempts,
+        "lastEventId": job.last_event_id,
+        "cancelRequested": job.cancel_requested,
+    }
+    if job.result is not None and job.status is JobStatus.COMPLETED:
+        out["result"] = dict(job.result)
+    if job.error is not None and job.status in _SHOWS_ERROR:
+        out["error"] = {
+            "code": job.error.code,
+            "message": job.error.message,
+            "retryable": job.error.retryable,
+        }
+    return out
+
+
+def queue_counts_out(counts: QueueCounts) -> dict[str, Any]:
+    return {
+        "queueName": counts.queue_name,
+        "activeMessages": counts.active,
+        "deadLetterMessages": counts.dead_letter,
+        "scheduledMessages": counts.scheduled,
+    }

@@ -1,0 +1,128 @@
+"""Stream tokens: short-lived, signed, read-only access to one job's status and stream.
+
+A stream token is an HS256 JWT with its own header type (`jobstream-stream+jwt`), issuer and
+audience, signed with a key that is never the user-token secret's role: STREAM_TOKEN_SECRET
+when set, otherwise a random key created once at run time and kept in the secret store. The
+audience and type make sure a stream token never passes as a user token and vice versa.
+Tokens are never logged.
+"""
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import jwt
+
+from function_app.domain.errors import Unauthenticated
+from function_app.domain.identity import Caller
+from function_app.ports import Clock, SecretStore
+
+STREAM_TOKEN_TYPE = "jobstream-stream+jwt"  # noqa: S105 (a name, not a secret)
+STREAM_TOKEN_ISSUER = "jobstream"  # noqa: S105 (a name, not a secret)
+STREAM_TOKEN_AUDIENCE = "jobstream:stream"  # noqa: S105 (a name, not a secret)
+SECRET_NAME = "stream-token-key"  # noqa: S105 (a name, not a secret)
+MAX_TOKEN_CHARS = 4096
+
+
+def random_key() -> bytes:
+    return os.urandom(32)
+
+
+def is_stream_token(token: str) -> bool:
+    """True when the token says it is a stream token (its signature is not checked here)."""
+    try:
+        return jwt.get_unverified_header(token).get("typ") == STREAM_TOKEN_TYPE
+    except jwt.PyJWTError:
+        return False
+
+
+class StreamTokens:
+    def __init__(
+        self,
+        key_source: Callable[[], Awaitable[bytes]],
+        clock: Clock,
+        ttl_seconds: int,
+    ) -> None:
+        self._key_source = key_source
+        self._clock = clock
+        self._ttl = timedelta(seconds=ttl_seconds)
+        self._key: bytes | None = None
+        self._key_lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        secret: str | None,
+        secrets: SecretStore,
+        clock: Clock,
+        ttl_seconds: int,
+        factory: Callable[[], bytes] = random_key,
+    ) -> "StreamTokens":
+        """Key = `secret` when configured, else the secret store's run-time generated key."""
+        if secret:
+            fixed = secret.encode("utf-8")
+
+            async def configured() -> bytes:
+                return fixed
+
+            return cls(configured, clock, ttl_seconds)
+
+        async def generated() -> bytes:
+            return await secrets.get_or_create(SECRET_NAME, factory)
+
+        return cls(generated, clock, ttl_seconds)
+
+    @property
+    def ttl_seconds(self) -> int:
+        return int(self._ttl.total_seconds())
+
+    async def _signing_key(self) -> bytes:
+        if self._key is None:
+            async with self._key_lock:
+                if self._key is None:
+                    self._key = await self._key_source()
+        return self._key
+
+    async def issue(self, owner: str, job_id: str) -> str:
+        now = self._clock.now()
+        claims = {
+            "iss": STREAM_TOKEN_ISSUER,
+            "aud": STREAM_TOKEN_AUDIENCE,
+            "sub": owner,
+            "jid": job_id,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self._ttl).timestamp()),
+        }
+        key = await self._signing_key()
+        return jwt.encode(claims, key, algorithm="HS256", headers={"typ": STREAM_TOKEN_TYPE})
+
+    async def verify(self, token: str) -> Caller:
+        """The read-only caller the token stands for; Unauthenticated when it is not valid."""
+        if len(token) > MAX_TOKEN_CHARS or not is_stream_token(token):
+            raise Unauthenticated("invalid stream token", code="invalid_token")
+        key = await self._signing_key()
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["HS256"],
+                audience=STREAM_TOKEN_AUDIENCE,
+                issuer=STREAM_TOKEN_ISSUER,
+                # Times are checked below against the app's clock, not the wall clock.
+                options={
+                    "require": ["exp", "sub", "jid", "aud", "iss"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.PyJWTError:
+            raise Unauthenticated("invalid stream token", code="invalid_token") from None
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp <= self._clock.now().timestamp():
+            raise Unauthenticated("stream token expired", code="token_expired")
+        sub, jid = claims.get("sub"), claims.get("jid")
+        if not isinstance(sub, str) or not isinstance(jid, str) or not sub or not jid:
+            raise Unauthenticated("invalid stream token", code="invalid_token")
+        return Caller(owner=sub, job_scope=jid)

@@ -1,0 +1,109 @@
+"""Presigned uploads: a create/write-only URL for one new blob under the caller's prefix."""
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from function_app.domain.errors import TooLarge, Unauthenticated, UnsupportedType
+from function_app.domain.identity import Caller
+from function_app.domain.uploads import (
+    check_file_name,
+    content_type_for,
+    normalize_content_type,
+    upload_blob_name,
+)
+from function_app.ports import Clock, UploadSigner
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    max_bytes: int
+    allowed_content_types: frozenset[str]
+    url_ttl_seconds: int
+    container: str
+
+
+@dataclass(frozen=True)
+class PresignRequest:
+    file_name: str
+    content_type: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    upload_url: str
+    blob_name: str
+    file_name: str
+    container: str
+    expires_at: datetime
+    content_type: str
+    max_bytes: int
+    method: str = "PUT"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def new_upload_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UploadService:
+    def __init__(
+        self,
+        signer: UploadSigner,
+        clock: Clock,
+        policy: UploadPolicy,
+        new_id: Callable[[], str] = new_upload_id,
+    ) -> None:
+        self._signer = signer
+        self._clock = clock
+        self._policy = policy
+        self._new_id = new_id
+
+    @property
+    def policy(self) -> UploadPolicy:
+        return self._policy
+
+    def content_type(self, file_name: str, declared: str | None) -> str:
+        """The allowed content type for this upload (declared, else from the extension)."""
+        if declared is not None and declared.strip():
+            content_type = normalize_content_type(declared)
+        else:
+            inferred = content_type_for(file_name)
+            if inferred is None:
+                raise UnsupportedType(
+                    "contentType is missing and the file extension does not imply an allowed type",
+                    details=[{"allowed": sorted(self._policy.allowed_content_types)}],
+                )
+            content_type = inferred
+        if content_type not in self._policy.allowed_content_types:
+            raise UnsupportedType(
+                f"content type {content_type[:100]!r} is not allowed",
+                details=[{"allowed": sorted(self._policy.allowed_content_types)}],
+            )
+        return content_type
+
+    async def presign(self, caller: Caller, request: PresignRequest) -> PresignedUpload:
+        if not caller.may_write:
+            raise Unauthenticated("a stream token cannot upload", code="read_only_token")
+        file_name = check_file_name(request.file_name)
+        content_type = self.content_type(file_name, request.content_type)
+        if request.size is not None and request.size > self._policy.max_bytes:
+            raise TooLarge(
+                f"declared size {request.size} is over the {self._policy.max_bytes} byte limit",
+                details=[{"maxBytes": self._policy.max_bytes}],
+            )
+        blob_name = upload_blob_name(caller.owner, self._new_id(), file_name)
+        expires_at = self._clock.now() + timedelta(seconds=self._policy.url_ttl_seconds)
+        url = await self._signer.sign_upload(blob_name, content_type, expires_at)
+        return PresignedUpload(
+            upload_url=url,
+            blob_name=blob_name,
+            file_name=file_name,
+            container=self._policy.container,
+            expires_at=expires_at,
+            content_type=content_type,
+            max_bytes=self._policy.max_bytes,
+            headers={"x-ms-blob-type": "BlockBlob", "Content-Type": content_type},
+        )

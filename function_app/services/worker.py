@@ -1,0 +1,253 @@
+"""The worker: runs one job per Service Bus delivery, recording every step in the event log.
+
+Settlement follows the Functions host: returning completes the message, raising abandons it
+(Service Bus redelivers, and dead-letters after MaxDeliveryCount). So:
+- job missing or already ended (a redelivery after completion): return, write nothing;
+- cancel requested: record `cancelled`, return;
+- a permanent error (unreadable file, unknown job type, blob gone): record `failed`
+  (retryable false), return;
+- anything else on the last delivery: record `failed` (max_deliveries_exceeded, retryable
+  true), return; before that: record `retrying` and re-raise so Service Bus redelivers.
+
+Fault injection for end-to-end tests: when ALLOW_FAULT_INJECTION is true, a job whose data
+has `"simulateTransientFailures": N` fails transiently on its first N deliveries.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from function_app.domain.errors import JobFailure, PermanentJobError, TransientJobError
+from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
+from function_app.jobtypes.base import JobCancelled, JobType
+from function_app.ports import BlobInfo, BlobMissing, EventLog, UploadStore
+
+logger = logging.getLogger(__name__)
+
+FETCH_START = 5
+FETCH_END = 40
+# Report read progress each time another 5 % of the file has arrived.
+FETCH_REPORT_FRACTION = 0.05
+FAULT_INJECTION_FIELD = "simulateTransientFailures"
+
+
+@dataclass(frozen=True)
+class JobDelivery:
+    """One delivery of a job message, as the trigger hands it over."""
+
+    job_id: str
+    body: Mapping[str, Any]
+    delivery_count: int
+    enqueued_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WorkerPolicy:
+    max_delivery_count: int
+    allow_fault_injection: bool = False
+
+
+def _draft(
+    status: JobStatus,
+    stage: str,
+    message: str,
+    error: JobError | None = None,
+    *,
+    progress: int = 0,
+    result: Mapping[str, Any] | None = None,
+) -> EventDraft:
+    return EventDraft(status, progress, stage, message, error=error, result=result)
+
+
+def _unless_ended(draft: EventDraft) -> Callable[[Job], EventDraft | None]:
+    """A `decide` for EventLog.append: record `draft` unless the job has ended."""
+    return lambda job: None if job.is_terminal else draft
+
+
+class _RunContext:
+    """What a job type sees while it runs (implements `JobContext`)."""
+
+    def __init__(self, job: Job, blob: BlobInfo, log: EventLog, uploads: UploadStore) -> None:
+        self._job = job
+        self._blob = blob
+        self._log = log
+        self._uploads = uploads
+
+    @property
+    def job_id(self) -> str:
+        return self._job.job_id
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return self._job.data
+
+    @property
+    def blob(self) -> BlobInfo:
+        return self._blob
+
+    async def read(self, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+        total = max(self._blob.size, 1)
+        done = 0
+        reported = 0.0
+        async for chunk in self._uploads.read(self._blob.name, chunk_size):
+            done += len(chunk)
+            fraction = min(done / total, 1.0)
+            if fraction - reported >= FETCH_REPORT_FRACTION or (fraction >= 1.0 > reported):
+                reported = fraction
+                pct = FETCH_START + round((FETCH_END - FETCH_START) * fraction)
+                await self.progress(
+                    Stage.FETCHING, pct, f"Read {done} of {self._blob.size} bytes", phase="read"
+                )
+            yield chunk
+
+    async def progress(
+        self,
+        stage: str,
+        progress: int,
+        message: str,
+        *,
+        phase: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        draft = EventDraft(
+            JobStatus.IN_PROGRESS,
+            max(0, min(progress, 99)),
+            stage,
+            message,
+            phase=phase,
+            detail=detail,
+        )
+        await self._log.append(self.job_id, _unless_ended(draft))
+
+    async def checkpoint(self) -> None:
+        job = await self._log.get(self.job_id)
+        if job is None or job.cancel_requested or job.is_terminal:
+            raise JobCancelled(self.job_id)
+
+
+class WorkerService:
+    def __init__(
+        self,
+        log: EventLog,
+        uploads: UploadStore,
+        job_types: Mapping[str, JobType],
+        policy: WorkerPolicy,
+    ) -> None:
+        self._log = log
+        self._uploads = uploads
+        self._job_types = job_types
+        self._policy = policy
+
+    async def handle(self, delivery: JobDelivery) -> None:
+        """Run the delivered job. Returns to complete the message; raises to abandon it."""
+        job = await self._log.get(delivery.job_id)
+        if job is None:
+            logger.warning("delivery for unknown job %s: dropped", delivery.job_id)
+            return
+        if job.is_terminal:
+            logger.info("job %s already %s: delivery dropped", job.job_id, job.status)
+            return
+        if job.cancel_requested:
+            await self._end(job.job_id, _draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
+            return
+
+        attempt = f"attempt {delivery.delivery_count} of {self._policy.max_delivery_count}"
+        started = _draft(JobStatus.STARTED, Stage.INITIALIZING, f"Started ({attempt})")
+        job, event = await self._log.append(
+            job.job_id, lambda j: None if j.is_terminal else started
+        )
+        if event is None:
+            return
+        try:
+            result = await self._run(job, delivery)
+        except JobCancelled:
+            await self._end(job.job_id, _draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
+            return
+        except PermanentJobError as exc:
+            logger.info("job %s failed permanently: %s", job.job_id, exc.code)
+            error = JobError(exc.code, exc.message, retryable=False)
+            await self._end(
+                job.job_id, _draft(JobStatus.FAILED, Stage.DONE, exc.message, error=error)
+            )
+            return
+        except Exception as exc:
+            await self._transient(job, delivery, exc)
+            return
+        await self._end(
+            job.job_id,
+            _draft(JobStatus.COMPLETED, Stage.DONE, "Completed", progress=100, result=result),
+        )
+
+    async def handle_dead_letter(self, delivery: JobDelivery) -> None:
+        """A message reached the dead-letter queue: end its job `failed` if it has not ended."""
+        error = JobError(
+            "dead_lettered", "Service Bus dead-lettered the job's message", retryable=True
+        )
+        draft = _draft(
+            JobStatus.FAILED, Stage.DONE, "The job's message was dead-lettered", error=error
+        )
+        job = await self._log.get(delivery.job_id)
+        if job is None or job.is_terminal:
+            return
+        await self._end(job.job_id, draft)
+
+    async def _run(self, job: Job, delivery: JobDelivery) -> Mapping[str, Any]:
+        job_type = self._job_types.get(job.job_name)
+        if job_type is None:
+            raise PermanentJobError("unknown_job_type", f"no job type {job.job_name!r}")
+        self._inject_fault(job, delivery)
+        blob_name = job.data.get("blobName")
+        blob = await self._uploads.describe(blob_name) if isinstance(blob_name, str) else None
+        if blob is None:
+            raise PermanentJobError("blob_missing", "the uploaded file no longer exists")
+        ctx = _RunContext(job, blob, self._log, self._uploads)
+        await ctx.checkpoint()
+        try:
+            return await job_type.run(ctx)
+        except BlobMissing:
+            raise PermanentJobError("blob_missing", "the uploaded file no longer exists") from None
+
+    def _inject_fault(self, job: Job, delivery: JobDelivery) -> None:
+        if not self._policy.allow_fault_injection:
+            return
+        failures = job.data.get(FAULT_INJECTION_FIELD)
+        if isinstance(failures, int) and delivery.delivery_count <= failures:
+            raise TransientJobError(
+                "simulated_transient_failure",
+                f"simulated transient failure on delivery {delivery.delivery_count}",
+            )
+
+    async def _transient(self, job: Job, delivery: JobDelivery, exc: Exception) -> None:
+        code = exc.code if isinstance(exc, JobFailure) else "transient_error"
+        message = exc.message if isinstance(exc, JobFailure) else type(exc).__name__
+        logger.warning(
+            "job %s delivery %d failed (%s)",
+            job.job_id,
+            delivery.delivery_count,
+            code,
+            exc_info=not isinstance(exc, JobFailure),
+        )
+        if delivery.delivery_count >= self._policy.max_delivery_count:
+            error = JobError(
+                "max_deliveries_exceeded",
+                f"gave up after {delivery.delivery_count} attempts; last error {code}: {message}",
+                retryable=True,
+            )
+            await self._end(
+                job.job_id, _draft(JobStatus.FAILED, Stage.DONE, error.message, error=error)
+            )
+            return
+        error = JobError(code, message, retryable=True)
+        retrying = _draft(
+            JobStatus.RETRYING,
+            Stage.INITIALIZING,
+            f"Attempt {delivery.delivery_count} failed; Service Bus will redeliver",
+            error=error,
+        )
+        await self._log.append(job.job_id, _unless_ended(retrying))
+        raise exc
+
+    async def _end(self, job_id: str, draft: EventDraft) -> None:
+        await self._log.append(job_id, _unless_ended(draft))

@@ -1,0 +1,245 @@
+"""In-memory fakes behind the ports in `function_app.ports`, for unit tests.
+
+Each fake keeps the semantics of the real adapter (the contract tests under `tests/contract/`
+run the same assertions against both): the event log assigns gapless sequences through
+`Job.record`, refuses writes after a terminal event, and raises `JobAlreadyExists` /
+`JobMissing`; the job queue drops a duplicate message id as the broker does.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from function_app.domain.errors import DependencyUnavailable
+from function_app.domain.jobs import EventDraft, Job, JobEvent, TransitionRefused
+from function_app.ports import (
+    BlobInfo,
+    BlobMissing,
+    JobAlreadyExists,
+    JobMissing,
+    QueueCounts,
+)
+
+
+class FixedClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, at: datetime | None = None) -> None:
+        self.at = at or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+class FakeEventLog:
+    """EventLog + IdempotencyKeys + SecretStore in memory, like the one-table adapter."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.jobs: dict[str, Job] = {}
+        self.events: dict[str, list[JobEvent]] = {}
+        self.keys: dict[tuple[str, str], str] = {}
+        self.secrets: dict[str, bytes] = {}
+        self.writes = 0
+        self._lock = asyncio.Lock()
+
+    # --- EventLog ---------------------------------------------------------------------------
+
+    async def create(self, job: Job, first: EventDraft) -> tuple[Job, JobEvent]:
+        async with self._lock:
+            if job.job_id in self.jobs:
+                raise JobAlreadyExists(job.job_id)
+            recorded, event = job.record(first, self._clock())
+            self.jobs[job.job_id] = recorded
+            self.events[job.job_id] = [event]
+            self.writes += 1
+            return recorded, event
+
+    async def get(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    async def append(
+        self, job_id: str, decide: Callable[[Job], EventDraft | None]
+    ) -> tuple[Job, JobEvent | None]:
+        async with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise JobMissing(job_id)
+            draft = decide(job)
+            if draft is None:
+                return job, None
+            try:
+                recorded, event = job.record(draft, self._clock())
+            except TransitionRefused:
+                return job, None
+            self.jobs[job_id] = recorded
+            self.events[job_id].append(event)
+            self.writes += 1
+            return recorded, event
+
+    async def request_cancel(self, job_id: str) -> Job:
+        async with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise JobMissing(job_id)
+            if job.cancel_requested:
+                return job
+            flagged = replace(job, cancel_requested=True)
+            self.jobs[job_id] = flagged
+            self.writes += 1
+            return flagged
+
+    async def events_after(self, job_id: str, after: int, limit: int = 100) -> list[JobEvent]:
+        if limit <= 0:
+            return []
+        return [e for e in self.events.get(job_id, []) if e.sequence > after][:limit]
+
+    # --- IdempotencyKeys --------------------------------------------------------------------
+
+    async def claim(self, owner: str, key: str, job_id: str) -> str:
+        async with self._lock:
+            holder = self.keys.setdefault((owner, key), job_id)
+            if holder == job_id:
+                self.writes += 1
+            return holder
+
+    async def release(self, owner: str, key: str, job_id: str) -> None:
+        async with self._lock:
+            if self.keys.get((owner, key)) == job_id:
+                del self.keys[(owner, key)]
+
+    # --- SecretStore ------------------------------------------------------------------------
+
+    async def get_or_create(self, name: str, factory: Callable[[], bytes]) -> bytes:
+        async with self._lock:
+            if name not in self.secrets:
+                self.secrets[name] = factory()
+            return self.secrets[name]
+
+    # --- helpers for tests ------------------------------------------------------------------
+
+    def statuses(self, job_id: str) -> list[str]:
+        return [str(e.status) for e in self.events.get(job_id, [])]
+
+
+@dataclass
+class StoredBlob:
+    data: bytes
+    content_type: str | None
+
+
+class FakeUploads:
+    """UploadSigner + UploadStore over a dict of blobs."""
+
+    def __init__(self, container: str = "uploads") -> None:
+        self.container = container
+        self.blobs: dict[str, StoredBlob] = {}
+        self.signed: list[tuple[str, str | None, datetime]] = []
+        self.reads = 0
+
+    def put(self, blob_name: str, data: bytes, content_type: str | None = None) -> None:
+        self.blobs[blob_name] = StoredBlob(data, content_type)
+
+    async def sign_upload(
+        self, blob_name: str, content_type: str | None, expires_at: datetime
+    ) -> str:
+        self.signed.append((blob_name, content_type, expires_at))
+        stamp = int(expires_at.timestamp())
+        return f"https://fake.blob/{self.container}/{blob_name}?sp=cw&se={stamp}&sig=fake"
+
+    async def describe(self, blob_name: str) -> BlobInfo | None:
+        blob = self.blobs.get(blob_name)
+        if blob is None:
+            return None
+        return BlobInfo(name=blob_name, size=len(blob.data), content_type=blob.content_type)
+
+    async def read(self, blob_name: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+        blob = self.blobs.get(blob_name)
+        if blob is None:
+            raise BlobMissing(blob_name)
+        self.reads += 1
+        for start in range(0, len(blob.data), chunk_size):
+            await asyncio.sleep(0)
+            yield blob.data[start : start + chunk_size]
+
+
+# The two roles separately, for tests that want only one.
+FakeUploadStore = FakeUploads
+FakeUploadSigner = FakeUploads
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    queue_name: str
+    message_id: str
+    body: Mapping[str, Any]
+
+
+class FakeJobQueue:
+    """Records sends; drops a duplicate message id per queue like Service Bus duplicate
+    detection. `fail_with` makes every send raise (the broker is down)."""
+
+    def __init__(self) -> None:
+        self.sent: list[SentMessage] = []
+        self.fail_with: Exception | None = None
+        self._ids: set[tuple[str, str]] = set()
+
+    async def send(self, queue_name: str, job_id: str, body: Mapping[str, Any]) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        if (queue_name, job_id) in self._ids:
+            return
+        self._ids.add((queue_name, job_id))
+        self.sent.append(SentMessage(queue_name, job_id, dict(body)))
+
+
+@dataclass
+class FakeQueueStats:
+    counts_by_queue: dict[str, QueueCounts] = field(default_factory=dict)
+
+    async def counts(self, queue_name: str) -> QueueCounts:
+        return self.counts_by_queue.get(queue_name, QueueCounts(queue_name, 0, 0, 0))
+
+
+class FakeIdempotencyKeys:
+    """Stand-alone IdempotencyKeys (FakeEventLog also implements the port)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, str], str] = {}
+
+    async def claim(self, owner: str, key: str, job_id: str) -> str:
+        return self.keys.setdefault((owner, key), job_id)
+
+    async def release(self, owner: str, key: str, job_id: str) -> None:
+        if self.keys.get((owner, key)) == job_id:
+            del self.keys[(owner, key)]
+
+
+class FakeSecretStore:
+    def __init__(self) -> None:
+        self.secrets: dict[str, bytes] = {}
+
+    async def get_or_create(self, name: str, factory: Callable[[], bytes]) -> bytes:
+        if name not in self.secrets:
+            self.secrets[name] = factory()
+        return self.secrets[name]
+
+
+class FakeProbe:
+    """A HealthProbe that answers, fails, or hangs as told."""
+
+    def __init__(self, name: str, *, down: bool = False, hang: bool = False) -> None:
+        self.name = name
+        self.down = down
+        self.hang = hang
+
+    async def check(self) -> None:
+        if self.hang:
+            await asyncio.Event().wait()
+        if self.down:
+            raise DependencyUnavailable(self.name, f"{self.name} is down")
