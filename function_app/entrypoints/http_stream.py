@@ -10,12 +10,10 @@ import logging
 from typing import Any
 
 import azure.functions as func
-from azurefunctions.extensions.http.fastapi import (
-    JSONResponse,
-    Request,
-    Response,
-    StreamingResponse,
-)
+from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
+
+# The extension re-exports FastAPI's classes; this one is subclassed, so take it typed.
+from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from function_app.bootstrap import services

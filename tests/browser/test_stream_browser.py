@@ -61,9 +61,21 @@ def authorize_streams(page: Page, token: str) -> None:
 
 
 def in_background(coro_factory: Callable[[], Coroutine[Any, Any, None]]) -> threading.Thread:
+    """Run a coroutine on its own loop in a thread (Playwright's sync API owns this one's)."""
     thread = threading.Thread(target=lambda: asyncio.run(coro_factory()), daemon=True)
     thread.start()
     return thread
+
+
+def run_async[T](coro_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    results: list[T] = []
+
+    async def keep() -> None:
+        results.append(await coro_factory())
+
+    in_background(keep).join(timeout=60)
+    assert results, "the coroutine did not finish"
+    return results[0]
 
 
 def test_demo_page_uploads_starts_and_shows_the_job_live(
@@ -125,8 +137,8 @@ def test_the_seed_snippet_reports_a_failure_with_its_error(
     stream_stack: StreamStack, page: Page
 ) -> None:
     snippet = seed_monitor_job()
-    job_id = asyncio.run(stream_stack.jobs.create("erin"))
-    asyncio.run(stream_stack.jobs.record(job_id, started(), progress(30), failed()))
+    job_id = run_async(lambda: stream_stack.jobs.create("erin"))
+    run_async(lambda: stream_stack.jobs.record(job_id, started(), progress(30), failed()))
     page.goto(f"{stream_stack.base_url}/")
     authorize_streams(page, stream_stack.token("erin"))
     page.add_script_tag(content=snippet)
@@ -142,7 +154,7 @@ def test_the_seed_snippet_reports_a_failure_with_its_error(
 def test_a_stream_cut_by_the_server_mid_job_resumes_with_nothing_lost_or_repeated(
     stream_stack: StreamStack, page: Page
 ) -> None:
-    job_id = asyncio.run(stream_stack.jobs.create("frank"))
+    job_id = run_async(lambda: stream_stack.jobs.create("frank"))
 
     async def worker() -> None:
         await stream_stack.jobs.record(job_id, started())
