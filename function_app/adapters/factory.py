@@ -57,16 +57,14 @@ class Adapters:
     @cached_property
     def job_queue(self) -> ServiceBusJobQueue:
         s = self._settings
-        probe_queue = next(iter(s.queues), None)
+        queues = list(s.queues)
         if s.ServiceBusConnection:
             return ServiceBusJobQueue.from_connection_string(
-                s.ServiceBusConnection, probe_queue=probe_queue
+                s.ServiceBusConnection, known_queues=queues
             )
         assert s.ServiceBusConnection__fullyQualifiedNamespace
         return ServiceBusJobQueue.from_namespace(
-            s.ServiceBusConnection__fullyQualifiedNamespace,
-            self.credential,
-            probe_queue=probe_queue,
+            s.ServiceBusConnection__fullyQualifiedNamespace, self.credential, known_queues=queues
         )
 
     @cached_property

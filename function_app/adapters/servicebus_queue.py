@@ -5,14 +5,19 @@ client for the app, connected with a connection string (local emulator) or a ful
 qualified namespace and a managed identity credential (Azure); one cached sender per
 queue, opened on first use. Each message is JSON with `content_type` application/json,
 `MessageId` = job id (duplicate detection drops a repeated send) and the application
-properties `jobName` and `owner`. SDK exceptions stop here: an unknown queue becomes
-`InvalidRequest(code="unknown_queue")`, anything else `DependencyUnavailable("servicebus")`.
+properties `jobName` and `owner`. SDK exceptions stop here: a queue the app does not know
+(`known_queues`) is refused before any I/O with `InvalidRequest(code="unknown_queue")`; a
+known queue missing from the namespace, or any broker failure, is
+`DependencyUnavailable("servicebus", ...)` (the deployment, not the request, is wrong).
+
+`check()` opens a sender: it proves the connection and the credentials. A missing queue
+shows at the first send (the local emulator accepts the attach, then detaches).
 """
 
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -33,19 +38,31 @@ class ServiceBusJobQueue:
 
     name = "servicebus"
 
-    def __init__(self, client: ServiceBusClient, *, probe_queue: str | None = None) -> None:
-        """`probe_queue`: the queue `check()` opens a sender on (any queue the app sends to)."""
+    def __init__(
+        self,
+        client: ServiceBusClient,
+        *,
+        known_queues: Iterable[str] | None = None,
+        probe_queue: str | None = None,
+    ) -> None:
+        """`known_queues`: the queues sends may target (None: any). `probe_queue`: the queue
+        `check()` opens a sender on (default: the first known queue)."""
         self._client = client
-        self._probe_queue = probe_queue
+        self._known = None if known_queues is None else frozenset(known_queues)
+        self._probe_queue = probe_queue or (min(self._known) if self._known else None)
         self._senders: dict[str, ServiceBusSender] = {}
         self._lock = asyncio.Lock()
 
     @classmethod
     def from_connection_string(
-        cls, connection_string: str, *, probe_queue: str | None = None
+        cls,
+        connection_string: str,
+        *,
+        known_queues: Iterable[str] | None = None,
+        probe_queue: str | None = None,
     ) -> "ServiceBusJobQueue":
         client = ServiceBusClient.from_connection_string(connection_string, retry_total=RETRY_TOTAL)
-        return cls(client, probe_queue=probe_queue)
+        return cls(client, known_queues=known_queues, probe_queue=probe_queue)
 
     @classmethod
     def from_namespace(
@@ -53,12 +70,15 @@ class ServiceBusJobQueue:
         fully_qualified_namespace: str,
         credential: AsyncTokenCredential,
         *,
+        known_queues: Iterable[str] | None = None,
         probe_queue: str | None = None,
     ) -> "ServiceBusJobQueue":
         client = ServiceBusClient(fully_qualified_namespace, credential, retry_total=RETRY_TOTAL)
-        return cls(client, probe_queue=probe_queue)
+        return cls(client, known_queues=known_queues, probe_queue=probe_queue)
 
     async def send(self, queue_name: str, job_id: str, body: Mapping[str, Any]) -> None:
+        if self._known is not None and queue_name not in self._known:
+            raise InvalidRequest(f"unknown queue {queue_name!r}", code="unknown_queue")
         message = ServiceBusMessage(
             json.dumps(dict(body), separators=(",", ":"), default=str),
             message_id=job_id,
@@ -73,8 +93,8 @@ class ServiceBusJobQueue:
                 await sender.send_messages(message)
         except MessagingEntityNotFoundError as exc:
             await self._drop_sender(queue_name)
-            raise InvalidRequest(
-                f"queue {queue_name!r} does not exist", code="unknown_queue"
+            raise DependencyUnavailable(
+                "servicebus", f"queue {queue_name!r} does not exist in the namespace"
             ) from exc
         except ServiceBusError as exc:
             await self._drop_sender(queue_name)

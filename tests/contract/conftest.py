@@ -1,51 +1,181 @@
-"""Contract fixtures: each port's implementations, the real adapter (Azurite) and the fake.
+"""Contract fixtures: each port's implementations, the real adapter and the in-memory fake.
 
-Every contract test runs the same assertions against each implementation, so the fakes the
-unit tests rely on behave like the real thing.
+Every contract test takes one of the parametrized fixtures below and runs once per
+implementation, so the fakes the unit tests rely on (tests/fakes.py) behave like the real
+adapters (Azurite for storage, the local emulator for Service Bus).
 """
 
+import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from azure.servicebus.aio import ServiceBusClient
 
 from devstack.azurite import AzuriteProcess, ensure_storage
+from function_app.adapters.blob_uploads import BlobUploads
+from function_app.adapters.servicebus_queue import ServiceBusJobQueue
 from function_app.adapters.table_event_log import TableEventLog
+from tests.fakes import (
+    FakeEventLog,
+    FakeIdempotencyKeys,
+    FakeJobQueue,
+    FakeSecretStore,
+    FakeUploads,
+)
+
+# --- real adapters --------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-async def contract_table(azurite: AzuriteProcess) -> str:
-    name = f"contract{uuid.uuid4().hex[:12]}"
-    await ensure_storage(azurite.connection_string, "uploads", name)
-    return name
+async def contract_storage(azurite: AzuriteProcess) -> tuple[str, str]:
+    container, table = f"contract{uuid.uuid4().hex[:12]}", f"contract{uuid.uuid4().hex[:12]}"
+    await ensure_storage(azurite.connection_string, container, table)
+    return container, table
 
 
 @pytest.fixture
-async def table_log(azurite: AzuriteProcess, contract_table: str) -> AsyncIterator[TableEventLog]:
-    log = TableEventLog.from_connection_string(azurite.connection_string, contract_table)
+async def table_log(
+    azurite: AzuriteProcess, contract_storage: tuple[str, str]
+) -> AsyncIterator[TableEventLog]:
+    log = TableEventLog.from_connection_string(azurite.connection_string, contract_storage[1])
     yield log
     await log.close()
 
 
-# Each contract test takes one of these and runs once per implementation listed.
-EVENT_LOGS = ["table_log"]
+@dataclass
+class UploadsUnderTest:
+    """An UploadStore/UploadSigner plus how a client puts a blob into it."""
+
+    uploads: Any
+    put: Callable[[str, bytes, str | None], Awaitable[None]]
 
 
-@pytest.fixture(params=EVENT_LOGS)
+@pytest.fixture
+async def blob_uploads(
+    azurite: AzuriteProcess, contract_storage: tuple[str, str]
+) -> AsyncIterator[UploadsUnderTest]:
+    adapter = BlobUploads.from_connection_string(azurite.connection_string, contract_storage[0])
+
+    async def put(name: str, data: bytes, content_type: str | None) -> None:
+        url = await adapter.sign_upload(
+            name, content_type, datetime.now(UTC) + timedelta(minutes=5)
+        )
+        headers = {"x-ms-blob-type": "BlockBlob"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        async with httpx.AsyncClient() as http:
+            response = await http.put(url, content=data, headers=headers)
+        assert response.status_code == 201, response.text
+
+    yield UploadsUnderTest(adapter, put)
+    await adapter.close()
+
+
+@dataclass
+class QueueUnderTest:
+    """A JobQueue plus how to see what reached a queue (message id -> bodies)."""
+
+    queue: Any
+    delivered: Callable[[str, str], Awaitable[list[dict[str, Any]]]]
+
+
+@pytest.fixture
+async def servicebus_queue(servicebus_emulator: Any) -> AsyncIterator[QueueUnderTest]:
+    connection = servicebus_emulator.connection_string
+    adapter = ServiceBusJobQueue.from_connection_string(connection)
+
+    async def delivered(queue_name: str, message_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        async with (
+            ServiceBusClient.from_connection_string(connection) as client,
+            client.get_queue_receiver(queue_name) as receiver,
+        ):
+            sequence = 0
+            while batch := await receiver.peek_messages(100, sequence_number=sequence):
+                found += [json.loads(b"".join(m.body)) for m in batch if m.message_id == message_id]
+                sequence = max(m.sequence_number or 0 for m in batch) + 1
+        return found
+
+    yield QueueUnderTest(adapter, delivered)
+    await adapter.close()
+
+
+# --- fakes ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_event_log() -> FakeEventLog:
+    return FakeEventLog()
+
+
+@pytest.fixture
+def fake_idempotency_keys() -> FakeIdempotencyKeys:
+    return FakeIdempotencyKeys()
+
+
+@pytest.fixture
+def fake_secret_store() -> FakeSecretStore:
+    return FakeSecretStore()
+
+
+@pytest.fixture
+def fake_uploads() -> UploadsUnderTest:
+    fake = FakeUploads()
+
+    async def put(name: str, data: bytes, content_type: str | None) -> None:
+        fake.put(name, data, content_type)
+
+    return UploadsUnderTest(fake, put)
+
+
+@pytest.fixture
+def fake_job_queue() -> QueueUnderTest:
+    fake = FakeJobQueue()
+
+    async def delivered(queue_name: str, message_id: str) -> list[dict[str, Any]]:
+        return [
+            dict(m.body)
+            for m in fake.sent
+            if (m.queue_name, m.message_id) == (queue_name, message_id)
+        ]
+
+    return QueueUnderTest(fake, delivered)
+
+
+# --- the parametrized fixtures contract tests take ------------------------------------------
+
+
+def _one_of(request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["table_log", "fake_event_log"])
 def event_log(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue(request.param)
+    return _one_of(request)
 
 
-IDEMPOTENCY_KEYS = ["table_log"]
-SECRET_STORES = ["table_log"]
-
-
-@pytest.fixture(params=IDEMPOTENCY_KEYS)
+@pytest.fixture(params=["table_log", "fake_event_log", "fake_idempotency_keys"])
 def idempotency_keys(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue(request.param)
+    return _one_of(request)
 
 
-@pytest.fixture(params=SECRET_STORES)
+@pytest.fixture(params=["table_log", "fake_event_log", "fake_secret_store"])
 def secret_store(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue(request.param)
+    return _one_of(request)
+
+
+@pytest.fixture(params=["blob_uploads", "fake_uploads"])
+def uploads_under_test(request: pytest.FixtureRequest) -> UploadsUnderTest:
+    result: UploadsUnderTest = _one_of(request)
+    return result
+
+
+@pytest.fixture(params=["servicebus_queue", "fake_job_queue"])
+def queue_under_test(request: pytest.FixtureRequest) -> QueueUnderTest:
+    result: QueueUnderTest = _one_of(request)
+    return result

@@ -83,25 +83,38 @@ async def test_duplicate_send_is_dropped_by_message_id(
     assert [json.loads(b"".join(m.body))["attempt"] for m in mine] == [1]
 
 
-async def test_unknown_queue_is_a_clear_error(job_queue: ServiceBusJobQueue) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        await job_queue.send(f"no-such-{uuid.uuid4().hex[:8]}", "job-x", {"jobId": "job-x"})
-    assert caught.value.code == "unknown_queue"
-
-
-async def test_health_check_passes_and_names_servicebus_when_queue_is_missing(
-    servicebus_emulator: Any, job_queue: ServiceBusJobQueue
+async def test_a_queue_the_app_does_not_know_is_refused_before_any_io(
+    servicebus_emulator: Any,
 ) -> None:
-    await job_queue.check()
-    broken = ServiceBusJobQueue.from_connection_string(
-        servicebus_emulator.connection_string, probe_queue=f"missing-{uuid.uuid4().hex[:8]}"
+    queue = ServiceBusJobQueue.from_connection_string(
+        servicebus_emulator.connection_string, known_queues=[QUEUE]
+    )
+    try:
+        with pytest.raises(InvalidRequest) as caught:
+            await queue.send("no-such-queue", "job-x", {"jobId": "job-x"})
+        assert caught.value.code == "unknown_queue"
+        assert queue._senders == {}  # nothing was opened
+    finally:
+        await queue.close()
+
+
+async def test_a_known_queue_missing_on_the_broker_is_dependency_unavailable(
+    servicebus_emulator: Any,
+) -> None:
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    queue = ServiceBusJobQueue.from_connection_string(
+        servicebus_emulator.connection_string, known_queues=[QUEUE, missing]
     )
     try:
         with pytest.raises(DependencyUnavailable) as caught:
-            await broken.check()
+            await queue.send(missing, "job-y", {"jobId": "job-y"})
         assert caught.value.dependency == "servicebus"
     finally:
-        await broken.close()
+        await queue.close()
+
+
+async def test_health_check_passes_against_the_emulator(job_queue: ServiceBusJobQueue) -> None:
+    await job_queue.check()
 
 
 async def test_broker_down_is_dependency_unavailable() -> None:
