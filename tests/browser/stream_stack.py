@@ -1,15 +1,13 @@
 """A local stack tuned for stream tests, and helpers to write a job's events straight to its log.
 
-`stream_stack` starts `python -m devstack` like `local_stack` (AUTH_MODE=jwt, free ports,
-in-memory Azurite, temp dir, stopped by pid) but with a short stream max age (5 s), a 1 s
-heartbeat and a 200 ms retry hint, so timeouts, resumes and heartbeats happen within a test.
+`stream_stack` starts `python -m devstack` like `local_stack` (`launch_stack`: AUTH_MODE=jwt,
+free ports, in-memory Azurite, temp dir, stopped by pid) but with a short stream max age
+(5 s), a 1 s heartbeat and a 200 ms retry hint, so timeouts, resumes and heartbeats happen
+within a test.
 `SeededJobs` records jobs and events through the real Table event log adapter on the stack's
 Azurite, the way the worker does: tests can drive a job step by step while watching it.
 """
 
-import json
-import os
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,15 +19,7 @@ import pytest
 from devstack.azurite import DEV_ACCOUNT, DEV_KEY
 from function_app.adapters.table_event_log import TableEventLog
 from function_app.domain.jobs import EventDraft, Job, JobError, JobEvent, JobStatus
-from tests.support.stack import (
-    STACK_START_TIMEOUT_SECONDS,
-    LocalStack,
-    free_port,
-    log_tail,
-    stack_environment,
-    start_python,
-    stop_process,
-)
+from tests.support.stack import LocalStack, launch_stack
 
 STREAM_SETTINGS = {
     "STREAM_MAX_AGE_SECONDS": "5",
@@ -156,41 +146,5 @@ class StreamStack:
 
 @pytest.fixture(scope="session")
 def stream_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamStack]:
-    workdir = tmp_path_factory.mktemp("stream-stack")
-    state_file = workdir / "state.json"
-    log_path = workdir / "stack.log"
-    env = stack_environment(os.environ)
-    env.update(STREAM_SETTINGS)
-    process = start_python(
-        [
-            "-m", "devstack",
-            "--port", str(free_port()),
-            "--in-memory",
-            "--any-free-ports",
-            "--workdir", str(workdir),
-            "--state-file", str(state_file),
-        ],
-        env,
-        log_path,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + STACK_START_TIMEOUT_SECONDS
-        while not state_file.exists():
-            if process.poll() is not None:
-                pytest.fail(f"the stack exited with {process.returncode}:\n{log_tail(log_path)}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the stack was not ready in time:\n{log_tail(log_path)}")
-            time.sleep(0.2)
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-        stack = LocalStack(
-            base_url=state["baseUrl"],
-            blob_endpoint=state["blobEndpoint"],
-            table_endpoint=state["tableEndpoint"],
-            servicebus_connection_string=state["serviceBusConnectionString"],
-            servicebus_admin_url=state["serviceBusAdminUrl"],
-            pid=process.pid,
-            log_path=log_path,
-        )
+    with launch_stack(tmp_path_factory.mktemp("stream-stack"), STREAM_SETTINGS) as stack:
         yield StreamStack(stack, SeededJobs(stack.table_endpoint))
-    finally:
-        stop_process(process)
