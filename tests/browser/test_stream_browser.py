@@ -5,10 +5,12 @@ age, so the server cuts streams mid-job and EventSource has to resume by itself)
 """
 
 import asyncio
+import functools
 import json
 import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +190,43 @@ def test_a_stream_cut_by_the_server_mid_job_resumes_with_nothing_lost_or_repeate
     assert seen["timeouts"] >= 1
     assert seen["connected"] == seen["timeouts"] + 1
     assert seen["ids"] == list(range(1, 28))
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path) -> Iterator[str]:
+    """The demo page served from another origin (a plain static server on its own port)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "web").symlink_to(REPO_ROOT / "web", target_is_directory=True)
+    (site / "index.html").symlink_to(REPO_ROOT / "web" / "index.html")
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def test_the_demo_page_hosted_on_another_origin_works_through_cors(
+    stream_stack: StreamStack, page: Page, elsewhere: str, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n\nA short document about streams.\n", encoding="utf-8")
+    page.goto(f"{elsewhere}/?api={stream_stack.api}")
+    page.wait_for_selector("body[data-state='ready']")
+    assert page.evaluate("location.origin") != stream_stack.base_url
+    page.set_input_files("#file", str(notes))
+    page.select_option("#job-name", "analyze-document")
+    page.fill("#token", stream_stack.token("hana"))
+    page.click("#start")
+    page.wait_for_selector("body[data-state='completed']", timeout=60_000)
+    assert page.eval_on_selector("#upload-progress", "e => e.value") == 100
+    assert json.loads(page.text_content("#result") or "null")
