@@ -338,3 +338,16 @@ async def test_many_viewers_of_one_job_all_get_every_event(stream_stack: StreamS
     *results, _ = await asyncio.gather(*viewers, worker())
     for received in results:
         assert received.ids() == list(range(1, 9))
+
+
+async def test_tokens_in_the_query_never_reach_the_logs(stream_stack: StreamStack) -> None:
+    job_id, last = await stream_stack.jobs.finished("ivan")
+    token = stream_stack.token("ivan")
+    received = await watch(stream_url(stream_stack, job_id), params={"token": token})
+    assert received.ids() == list(range(1, last + 1))
+    refused = await watch(stream_url(stream_stack, job_id), params={"token": token + "x"})
+    assert refused.status == 401
+    log = stream_stack.stack.log_path.read_text(encoding="utf-8", errors="replace")
+    assert job_id in log  # the stream was logged ...
+    assert token not in log  # ... its credentials were not
+    assert token.split(".")[2] not in log
