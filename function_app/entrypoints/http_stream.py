@@ -29,7 +29,7 @@ from function_app.services.streaming import HubStats
 
 logger = logging.getLogger(__name__)
 
-bp = func.Blueprint()
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 class EventStreamResponse(StreamingResponse):
