@@ -1,12 +1,14 @@
 """Adapter factory and storage health probes against Azurite (and against nothing)."""
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
-from devstack.azurite import AzuriteProcess, ensure_storage, free_port
+from devstack.azurite import AzuriteProcess, ensure_storage, free_port, start_azurite
 from function_app.adapters.blob_uploads import BlobUploads
 from function_app.adapters.factory import Adapters
 from function_app.adapters.queue_stats import AdministrationQueueStats, EmulatorQueueStats
@@ -141,3 +143,30 @@ async def test_large_results_are_chunked_and_oversized_ones_refused(
         assert [e.sequence for e in await log.events_after(other.job_id, 0)] == [1]
     finally:
         await log.close()
+
+
+async def test_launcher_persists_to_its_location_and_stops_by_pid(tmp_path: Path) -> None:
+    first = start_azurite(tmp_path, in_memory=False, log_path=tmp_path / "azurite.log")
+    try:
+        assert first.running()
+        await ensure_storage(first.connection_string, "uploads", "jobs")
+        log = TableEventLog.from_connection_string(first.connection_string, "jobs")
+        try:
+            secret = await log.get_or_create("persisted", lambda: b"kept across restarts")
+        finally:
+            await log.close()
+    finally:
+        first.stop()
+    assert not first.running()
+    with pytest.raises(ProcessLookupError):
+        os.kill(first.pid, 0)
+
+    second = start_azurite(tmp_path, in_memory=False)
+    try:
+        log = TableEventLog.from_connection_string(second.connection_string, "jobs")
+        try:
+            assert await log.get_or_create("persisted", lambda: b"new") == secret
+        finally:
+            await log.close()
+    finally:
+        second.stop()

@@ -166,3 +166,30 @@ async def test_missing_blob(uploads: BlobUploads) -> None:
     with pytest.raises(BlobMissing):
         async for _ in uploads.read(name):
             pass
+
+
+async def test_cors_lets_the_configured_origin_put_and_nothing_else(
+    azurite: AzuriteProcess, container: str, http: httpx.AsyncClient
+) -> None:
+    origin = "http://127.0.0.1:7071"
+    await ensure_storage(azurite.connection_string, container, "jobs", [origin])
+    blob_url = f"{azurite.blob_endpoint}/{container}/{blob_name()}"
+
+    async def preflight(origin: str, method: str, headers: str) -> httpx.Response:
+        return await http.options(
+            blob_url,
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": headers,
+            },
+        )
+
+    browser_headers = "x-ms-blob-type,content-type,x-ms-version,x-ms-client-request-id"
+    allowed = await preflight(origin, "PUT", browser_headers)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == origin
+    assert "PUT" in allowed.headers["access-control-allow-methods"]
+    assert (await preflight("http://elsewhere.example", "PUT", "x-ms-blob-type")).status_code == 403
+    assert (await preflight(origin, "DELETE", "x-ms-blob-type")).status_code == 403
+    assert (await preflight(origin, "PUT", "authorization")).status_code == 403
