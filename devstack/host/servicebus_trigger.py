@@ -137,6 +137,16 @@ def _text(value: object) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
+def function_delivery_count(message: ServiceBusReceivedMessage) -> int:
+    """The delivery count as the Functions host reports it: 1 on the first delivery.
+
+    On the wire Service Bus sends the AMQP header's delivery-count, the number of *previous*
+    attempts (0 first); the Python SDK exposes it as is, while the host (built on the .NET
+    SDK) adds one. Functions compare it with MaxDeliveryCount, so it must be 1-based here.
+    """
+    return (message.delivery_count or 0) + 1
+
+
 def to_function_message(message: ServiceBusReceivedMessage) -> func.ServiceBusMessage:
     """The `func.ServiceBusMessage` the Python worker would pass for this message."""
     raw = message.body
@@ -159,7 +169,7 @@ def to_function_message(message: ServiceBusReceivedMessage) -> func.ServiceBusMe
         dead_letter_error_description=message.dead_letter_error_description,
         dead_letter_reason=message.dead_letter_reason,
         dead_letter_source=message.dead_letter_source,
-        delivery_count=message.delivery_count,
+        delivery_count=function_delivery_count(message),
         enqueued_sequence_number=message.enqueued_sequence_number,
         enqueued_time_utc=message.enqueued_time_utc,
         expires_at_utc=message.expires_at_utc,

@@ -89,9 +89,9 @@ async def test_a_worker_exception_is_retried_and_visible_as_retrying(alice: Api)
     done = await alice.wait_terminal(job["jobId"])
 
     statuses = [u["status"] for u in updates]
-    assert "retrying" in statuses
+    assert statuses.count("retrying") == 1  # one injected failure, one redelivery
     assert statuses[-1] == "completed"
-    assert done["attempts"] >= 2
+    assert done["attempts"] == 2
 
 
 async def test_a_duplicate_idempotency_key_returns_the_same_job(alice: Api) -> None:

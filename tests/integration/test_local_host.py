@@ -183,6 +183,7 @@ async def test_a_queue_trigger_gets_a_worker_message_with_the_properties(
     [entry] = await received(tiny_host, message_id, "queue", 1)
 
     assert entry["type"] == "azure.functions.servicebus.ServiceBusMessage"
+    assert entry["delivery_count"] == 1  # 1-based, as the Functions host reports it
     assert entry["body"] == '{"hello": "world"}'
     assert entry["content_type"] == "application/json"
     assert entry["correlation_id"] == "corr-1"

@@ -31,7 +31,7 @@ STOP_TIMEOUT_SECONDS = 20.0
 # Test-only HS256 secret for the e2e stack (never used outside tests).
 JWT_SECRET = "e2e-only-hs256-secret-0123456789abcdef"
 JWT_AUDIENCE = "api://jobstream-e2e"
-FAULT_INJECTION_SETTING = "WORKER_FAULT_INJECTION"
+FAULT_INJECTION_SETTING = "ALLOW_FAULT_INJECTION"
 
 
 def free_port() -> int:
