@@ -85,8 +85,13 @@ class ValueTooLarge(ValueError):
     """A value does not fit the documented Table Storage limits."""
 
 
-class ConcurrencyExhausted(RuntimeError):
-    """Too many concurrent writers: the append lost the ETag race `MAX_WRITE_ATTEMPTS` times."""
+class ConcurrencyExhausted(DependencyUnavailable):
+    """Too many concurrent writers: the write lost the ETag race `MAX_WRITE_ATTEMPTS` times.
+
+    Reported as storage being unavailable (503 to a caller, a retry for the worker)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("storage", message)
 
 
 def event_row_key(sequence: int) -> str:
@@ -387,15 +392,13 @@ class TableEventLog:
         }
         events: list[JobEvent] = []
         try:
-            pages = self._table.query_entities(
-                query, parameters=params, results_per_page=limit
-            ).by_page()
-            async for page in pages:
-                async for entity in page:
-                    events.append(event_from_entity(entity))
-                    if len(events) >= limit:
-                        return events
-                break
+            # A page may hold fewer rows than asked (the service may cut it short): follow
+            # continuation tokens until `limit` rows or the end of the partition.
+            entities = self._table.query_entities(query, parameters=params, results_per_page=limit)
+            async for entity in entities:
+                events.append(event_from_entity(entity))
+                if len(events) >= limit:
+                    break
         except AzureError as exc:
             raise _unavailable("read events", exc) from exc
         return events
