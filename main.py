@@ -13,13 +13,15 @@ from function_app.entrypoints import (
     sb_worker,
 )
 
-app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-
-for blueprint in (
+# Every blueprint the app serves, in registration order.
+BLUEPRINTS = (
     http_uploads.bp,
     http_jobs.bp,
     http_system.bp,
     http_stream.bp,
     sb_worker.bp,
-):
+)
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+for blueprint in BLUEPRINTS:
     app.register_functions(blueprint)

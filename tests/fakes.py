@@ -7,13 +7,18 @@ run the same assertions against both): the event log assigns gapless sequences t
 """
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from function_app.bootstrap import Services, stream_config
 from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.jobs import EventDraft, Job, JobEvent, TransitionRefused
+from function_app.domain.uploads import upload_blob_name
+from function_app.jobtypes.base import JobType
+from function_app.jobtypes.registry import build_registry
 from function_app.ports import (
     BlobInfo,
     BlobMissing,
@@ -21,6 +26,14 @@ from function_app.ports import (
     JobMissing,
     QueueCounts,
 )
+from function_app.services.health import HealthService
+from function_app.services.identity import Authenticator, UserTokenVerifier
+from function_app.services.jobs import JobPolicy, JobService
+from function_app.services.stream_tokens import StreamTokens
+from function_app.services.streaming import StreamHub
+from function_app.services.uploads import UploadPolicy, UploadService
+from function_app.services.worker import WorkerPolicy, WorkerService
+from function_app.settings import Settings
 
 
 class FixedClock:
@@ -243,3 +256,112 @@ class FakeProbe:
             await asyncio.Event().wait()
         if self.down:
             raise DependencyUnavailable(self.name, f"{self.name} is down")
+
+
+# --- the whole app over fakes ---------------------------------------------------------------
+
+
+def test_settings(**overrides: Any) -> Settings:
+    """Settings for unit tests: valid, local, independent of the environment."""
+    values: dict[str, Any] = {
+        "STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+        "ServiceBusConnection": "Endpoint=sb://127.0.0.1;UseDevelopmentEmulator=true",
+        "AUTH_MODE": "none",
+        "MAX_UPLOAD_BYTES": 1024 * 1024,
+        "STREAM_TOKEN_SECRET": None,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@dataclass
+class FakeWorld:
+    """Every fake behind the app's services, for assertions."""
+
+    clock: FixedClock
+    log: FakeEventLog
+    uploads: FakeUploads
+    queue: FakeJobQueue
+    stats: FakeQueueStats
+    probes: list[FakeProbe]
+    services: Services
+
+    def upload(
+        self, owner: str, file_name: str, data: bytes, content_type: str | None = "text/plain"
+    ) -> str:
+        """Put a blob where a presigned upload for `owner` would have put it."""
+        name = upload_blob_name(owner, uuid.uuid4().hex, file_name)
+        self.uploads.put(name, data, content_type)
+        return name
+
+
+def fake_world(
+    settings: Settings | None = None,
+    job_types: Mapping[str, JobType] | None = None,
+) -> FakeWorld:
+    """The app's services wired over in-memory fakes (what `bootstrap` does with adapters)."""
+    settings = settings or test_settings()
+    clock = FixedClock()
+    log = FakeEventLog(clock.now)
+    uploads = FakeUploads(settings.UPLOADS_CONTAINER)
+    queue = FakeJobQueue()
+    stats = FakeQueueStats()
+    probes = [FakeProbe("storage"), FakeProbe("servicebus")]
+    tokens = StreamTokens.from_settings(
+        settings.STREAM_TOKEN_SECRET, log, clock, settings.STREAM_TOKEN_TTL_SECONDS
+    )
+    user_tokens = None
+    if settings.AUTH_MODE == "jwt":
+        user_tokens = UserTokenVerifier(
+            secret=settings.JWT_SECRET,
+            issuer=settings.JWT_ISSUER,
+            audience=settings.JWT_AUDIENCE,
+            jwks_url=settings.JWT_JWKS_URL,
+        )
+    services = Services(
+        settings=settings,
+        clock=clock,
+        authenticator=Authenticator(settings.AUTH_MODE, tokens, user_tokens),
+        stream_tokens=tokens,
+        uploads=UploadService(
+            uploads,
+            clock,
+            UploadPolicy(
+                max_bytes=settings.MAX_UPLOAD_BYTES,
+                allowed_content_types=settings.allowed_content_types,
+                url_ttl_seconds=settings.UPLOAD_URL_TTL_SECONDS,
+                container=settings.UPLOADS_CONTAINER,
+            ),
+        ),
+        jobs=JobService(
+            log=log,
+            keys=log,
+            queue=queue,
+            uploads=uploads,
+            stats=stats,
+            tokens=tokens,
+            clock=clock,
+            policy=JobPolicy(
+                queues=settings.queues,
+                max_bytes=settings.MAX_UPLOAD_BYTES,
+                allowed_content_types=settings.allowed_content_types,
+            ),
+        ),
+        worker=WorkerService(
+            log,
+            uploads,
+            job_types if job_types is not None else build_registry().as_mapping(),
+            WorkerPolicy(
+                max_delivery_count=settings.SERVICEBUS_MAX_DELIVERY_COUNT,
+                allow_fault_injection=settings.ALLOW_FAULT_INJECTION,
+            ),
+        ),
+        health=HealthService(probes, timeout_seconds=0.2),
+        event_log=log,
+        queue_stats=stats,
+        streams=StreamHub(log, clock, stream_config(settings), stats, frozenset(settings.queues)),
+    )
+    return FakeWorld(clock, log, uploads, queue, stats, probes, services)

@@ -1,0 +1,331 @@
+"""The HTTP contract: envelopes, statuses and headers for uploads, jobs, health and stats."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from function_app.bootstrap import override_services
+from function_app.domain.uploads import owner_prefix
+from tests.fakes import FakeWorld, fake_world, test_settings
+
+PDF = "application/pdf"
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert body["success"] is False
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert "Traceback" not in response.text
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+async def test_presign_answers_201_with_the_contract_fields(api: httpx.AsyncClient) -> None:
+    r = await api.post(
+        "/api/v1/upload/presigned-url", json={"fileName": "cv.pdf", "contentType": PDF, "size": 10}
+    )
+    assert r.status_code == 201
+    body = r.json()
+    assert body["success"] is True
+    data = body["data"]
+    assert set(data) == {
+        "uploadUrl",
+        "blobName",
+        "fileName",
+        "container",
+        "expiresAt",
+        "method",
+        "headers",
+        "maxBytes",
+    }
+    assert data["method"] == "PUT"
+    assert data["headers"] == {"x-ms-blob-type": "BlockBlob", "Content-Type": PDF}
+    assert data["blobName"].startswith(owner_prefix("anonymous"))
+    assert data["expiresAt"].endswith("Z")
+    assert r.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"fileName": "../etc/passwd"}, 400, "invalid_file_name"),
+        ({"fileName": "a\\b.pdf"}, 400, "invalid_file_name"),
+        ({"fileName": "x" * 256 + ".pdf"}, 400, "invalid_file_name"),
+        ({"fileName": ""}, 400, "invalid_file_name"),
+        ({"fileName": "tab\there.pdf"}, 400, "invalid_file_name"),
+        ({"fileName": "run.exe"}, 415, "unsupported_media_type"),
+        ({"fileName": "a.pdf", "contentType": "image/svg+xml"}, 415, "unsupported_media_type"),
+        ({"fileName": "a.pdf", "size": 10**12}, 413, "file_too_large"),
+        ({"fileName": "a.pdf", "size": "12"}, 400, "invalid_request"),
+        ({"fileName": "a.pdf", "size": -1}, 400, "invalid_request"),
+        ({"contentType": PDF}, 400, "invalid_request"),
+        ([1, 2], 400, "invalid_request"),
+    ],
+)
+async def test_bad_presign_requests_get_the_envelope_and_sign_nothing(
+    api: httpx.AsyncClient, world: FakeWorld, body: Any, status: int, code: str
+) -> None:
+    r = await api.post("/api/v1/upload/presigned-url", json=body)
+    assert r.status_code == status
+    assert error_of(r)["code"] == code
+    assert world.uploads.signed == []
+
+
+@pytest.mark.parametrize("raw", [b"{", b"", b"\xff\xfe", b'{"fileName": "a.pdf",}', b"null"])
+async def test_malformed_json_is_400(api: httpx.AsyncClient, raw: bytes) -> None:
+    r = await api.post("/api/v1/upload/presigned-url", content=raw)
+    assert r.status_code == 400
+    assert error_of(r)["code"] in {"malformed_json", "invalid_request"}
+
+
+async def test_validation_errors_name_the_field(api: httpx.AsyncClient) -> None:
+    r = await api.post("/api/v1/jobs", json={"queueName": "resume-analysis", "data": {}})
+    assert r.status_code == 400
+    fields = {d["field"] for d in error_of(r)["details"]}
+    assert "jobName" in fields
+
+
+async def test_oversized_bodies_are_413(api: httpx.AsyncClient, world: FakeWorld) -> None:
+    r = await api.post("/api/v1/jobs", content=b"{" + b" " * 70_000 + b"}")
+    assert r.status_code == 413
+    assert error_of(r)["code"] == "request_too_large"
+    assert world.log.writes == 0
+
+
+async def test_deeply_nested_data_is_refused(api: httpx.AsyncClient, world: FakeWorld) -> None:
+    nested: Any = {}
+    for _ in range(20):
+        nested = {"x": nested}
+    r = await api.post(
+        "/api/v1/jobs",
+        json={"queueName": "document-analysis", "jobName": "analyze-document", "data": nested},
+    )
+    assert r.status_code == 400
+    assert world.log.writes == 0
+
+
+def enqueue_body(blob: str, queue: str = "document-analysis", job: str = "analyze-document") -> Any:
+    return {"queueName": queue, "jobName": job, "data": {"blobName": blob, "fileName": "a.txt"}}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/jobs", "/api/v1/queue/add"])
+async def test_enqueue_answers_202_on_both_routes(
+    api: httpx.AsyncClient, world: FakeWorld, path: str
+) -> None:
+    blob = world.upload("anonymous", "a.txt", b"hello")
+    r = await api.post(path, json=enqueue_body(blob))
+    assert r.status_code == 202
+    data = r.json()["data"]
+    assert data["status"] == "queued"
+    assert data["statusUrl"] == f"/api/v1/jobs/{data['jobId']}"
+    assert data["streamUrl"] == f"/api/v1/jobs/{data['jobId']}/stream"
+    assert data["streamToken"]
+    assert (data["queueName"], data["jobName"]) == ("document-analysis", "analyze-document")
+    assert r.headers["location"] == data["statusUrl"]
+    assert [m.message_id for m in world.queue.sent] == [data["jobId"]]
+
+
+async def test_idempotency_key_returns_the_same_job(
+    api: httpx.AsyncClient, world: FakeWorld
+) -> None:
+    blob = world.upload("anonymous", "a.txt", b"hello")
+    headers = {"Idempotency-Key": "abc-123"}
+    first = await api.post("/api/v1/jobs", json=enqueue_body(blob), headers=headers)
+    second = await api.post("/api/v1/jobs", json=enqueue_body(blob), headers=headers)
+    assert second.status_code == 202
+    assert second.json()["data"]["jobId"] == first.json()["data"]["jobId"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert len(world.queue.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("make_blob", "queue", "job", "status", "code"),
+    [
+        ("mine", "nope", "analyze-document", 400, "unknown_queue"),
+        ("mine", "document-analysis", "analyze-resume", 400, "unknown_job_name"),
+        ("foreign", "document-analysis", "analyze-document", 404, "blob_not_found"),
+        ("missing", "document-analysis", "analyze-document", 404, "blob_not_found"),
+        ("huge", "document-analysis", "analyze-document", 413, "file_too_large"),
+        ("exe", "document-analysis", "analyze-document", 415, "unsupported_media_type"),
+    ],
+)
+async def test_bad_enqueues_write_nothing(
+    api: httpx.AsyncClient,
+    world: FakeWorld,
+    make_blob: str,
+    queue: str,
+    job: str,
+    status: int,
+    code: str,
+) -> None:
+    blob = {
+        "mine": lambda: world.upload("anonymous", "a.txt", b"hi"),
+        "foreign": lambda: world.upload("mallory", "a.txt", b"hi"),
+        "missing": lambda: owner_prefix("anonymous") + "a" * 32 + "/a.txt",
+        "huge": lambda: world.upload("anonymous", "a.txt", b"x" * (1024 * 1024 + 1)),
+        "exe": lambda: world.upload("anonymous", "a.txt", b"MZ", "application/x-msdownload"),
+    }[make_blob]()
+    r = await api.post("/api/v1/jobs", json=enqueue_body(blob, queue, job))
+    assert r.status_code == status
+    assert error_of(r)["code"] == code
+    assert world.log.writes == 0
+    assert world.queue.sent == []
+
+
+async def test_broker_down_is_503_naming_servicebus(
+    api: httpx.AsyncClient, world: FakeWorld
+) -> None:
+    world.queue.fail_with = ConnectionError("amqp gone")
+    blob = world.upload("anonymous", "a.txt", b"hello")
+    r = await api.post("/api/v1/jobs", json=enqueue_body(blob))
+    assert r.status_code == 503
+    error = error_of(r)
+    assert error["code"] == "dependency_unavailable"
+    assert {"dependency": "servicebus"} in error["details"]
+    assert "amqp gone" not in r.text
+
+
+async def _job(api: httpx.AsyncClient, world: FakeWorld) -> dict[str, Any]:
+    blob = world.upload("anonymous", "a.txt", b"hello")
+    data: dict[str, Any] = (await api.post("/api/v1/jobs", json=enqueue_body(blob))).json()["data"]
+    return data
+
+
+async def test_status_answers_the_contract_fields(api: httpx.AsyncClient, world: FakeWorld) -> None:
+    job = await _job(api, world)
+    r = await api.get(f"/api/v1/jobs/{job['jobId']}")
+    assert r.status_code == 200
+    data = r.json()["data"]
+    for name in (
+        "jobId",
+        "status",
+        "progress",
+        "stage",
+        "message",
+        "queueName",
+        "jobName",
+        "createdAt",
+        "startedAt",
+        "completedAt",
+        "attempts",
+        "lastEventId",
+    ):
+        assert name in data
+    assert (data["status"], data["lastEventId"], data["progress"]) == ("queued", 1, 0)
+
+
+async def test_unknown_job_is_404(api: httpx.AsyncClient) -> None:
+    for path in ("/api/v1/jobs/" + "0" * 32, "/api/v1/jobs/%2e%2e", "/api/v1/jobs/" + "a" * 80):
+        r = await api.get(path)
+        assert r.status_code == 404
+        assert error_of(r)["code"] == "not_found"
+
+
+async def test_a_stream_token_reads_its_job_but_cannot_write(
+    api: httpx.AsyncClient, world: FakeWorld
+) -> None:
+    job = await _job(api, world)
+    auth = {"Authorization": f"Bearer {job['streamToken']}"}
+    assert (await api.get(f"/api/v1/jobs/{job['jobId']}", headers=auth)).status_code == 200
+    other = await _job(api, world)
+    assert (await api.get(f"/api/v1/jobs/{other['jobId']}", headers=auth)).status_code == 404
+    cancel = await api.post(f"/api/v1/jobs/{job['jobId']}/cancel", headers=auth)
+    assert cancel.status_code == 401
+    assert error_of(cancel)["code"] == "read_only_token"
+    presign = await api.post(
+        "/api/v1/upload/presigned-url", json={"fileName": "a.pdf"}, headers=auth
+    )
+    assert presign.status_code == 401
+
+
+async def test_cancel_is_202_then_409(api: httpx.AsyncClient, world: FakeWorld) -> None:
+    job = await _job(api, world)
+    first = await api.post(f"/api/v1/jobs/{job['jobId']}/cancel")
+    assert first.status_code == 202
+    assert first.json()["data"]["status"] == "cancelled"
+    again = await api.post(f"/api/v1/jobs/{job['jobId']}/cancel")
+    assert again.status_code == 409
+    assert error_of(again)["code"] == "job_finished"
+
+
+async def test_health_is_200_when_everything_answers(api: httpx.AsyncClient) -> None:
+    r = await api.get("/api/v1/health")
+    assert r.status_code == 200
+    assert r.json()["data"]["checks"] == {"storage": "ok", "servicebus": "ok"}
+
+
+@pytest.mark.parametrize("failure", ["down", "hang"])
+async def test_health_is_503_naming_the_failing_dependency(
+    api: httpx.AsyncClient, world: FakeWorld, failure: str
+) -> None:
+    setattr(world.probes[1], failure, True)
+    r = await api.get("/api/v1/health")
+    assert r.status_code == 503
+    error = error_of(r)
+    assert error["code"] == "dependency_unavailable"
+    assert "servicebus" in error["message"]
+    assert "storage" not in error["message"]
+    assert [d["dependency"] for d in error["details"]] == ["servicebus"]
+
+
+async def test_queue_stats(api: httpx.AsyncClient) -> None:
+    r = await api.get("/api/v1/queues/resume-analysis/stats")
+    assert r.status_code == 200
+    data = r.json()["data"]
+    assert data["queueName"] == "resume-analysis"
+    assert {"activeMessages", "deadLetterMessages", "scheduledMessages"} <= set(data)
+    unknown = await api.get("/api/v1/queues/whatever/stats")
+    assert unknown.status_code == 404
+
+
+async def test_unexpected_errors_are_500_without_details(
+    api: httpx.AsyncClient, world: FakeWorld
+) -> None:
+    async def broken(blob_name: str) -> None:
+        raise RuntimeError("connection string with AccountKey=sekrit")
+
+    world.uploads.describe = broken  # type: ignore[method-assign]
+    blob = world.upload("anonymous", "a.txt", b"hello")
+    r = await api.post("/api/v1/jobs", json=enqueue_body(blob))
+    assert r.status_code == 500
+    error = error_of(r)
+    assert error["code"] == "internal_error"
+    assert "sekrit" not in r.text
+    assert len(error["details"][0]["correlationId"]) == 32
+
+
+# --- AUTH_MODE=jwt ----------------------------------------------------------------------------
+
+
+async def test_jwt_mode_refuses_missing_and_bad_tokens_and_isolates_owners(
+    api: httpx.AsyncClient,
+) -> None:
+    import time
+
+    import jwt
+
+    secret = "entrypoint-test-secret-0123456789abcdef"
+    world = fake_world(test_settings(AUTH_MODE="jwt", JWT_SECRET=secret))
+    override_services(world.services)
+
+    def bearer(sub: str) -> dict[str, str]:
+        token = jwt.encode({"sub": sub, "exp": int(time.time()) + 60}, secret, "HS256")
+        return {"Authorization": f"Bearer {token}"}
+
+    missing = await api.post("/api/v1/upload/presigned-url", json={"fileName": "a.pdf"})
+    assert missing.status_code == 401
+    assert error_of(missing)["code"] == "unauthenticated"
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    bad = await api.get("/api/v1/jobs/" + "0" * 32, headers={"Authorization": "Bearer x.y.z"})
+    assert bad.status_code == 401
+
+    blob = world.upload("alice", "a.txt", b"hello")
+    made = await api.post("/api/v1/jobs", json=enqueue_body(blob), headers=bearer("alice"))
+    assert made.status_code == 202
+    job_id = made.json()["data"]["jobId"]
+    assert (await api.get(f"/api/v1/jobs/{job_id}", headers=bearer("alice"))).status_code == 200
+    theirs = await api.get(f"/api/v1/jobs/{job_id}", headers=bearer("bob"))
+    assert theirs.status_code == 404
+    steal = await api.post("/api/v1/jobs", json=enqueue_body(blob), headers=bearer("bob"))
+    assert steal.status_code == 404

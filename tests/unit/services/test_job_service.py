@@ -1,0 +1,235 @@
+"""JobService: validation before any write, idempotency, send failure, status and cancel."""
+
+import pytest
+
+from function_app.domain.errors import (
+    Conflict,
+    DependencyUnavailable,
+    InvalidRequest,
+    NotFound,
+    TooLarge,
+    Unauthenticated,
+    Unprocessable,
+    UnsupportedType,
+)
+from function_app.domain.identity import Caller
+from function_app.domain.jobs import EventDraft, JobStatus
+from function_app.domain.uploads import owner_prefix
+from function_app.ports import QueueCounts
+from function_app.services.jobs import EnqueueRequest
+from tests.fakes import FakeWorld, fake_world, test_settings
+
+ALICE = Caller("alice")
+BOB = Caller("bob")
+
+
+@pytest.fixture
+def world() -> FakeWorld:
+    return fake_world(test_settings(MAX_UPLOAD_BYTES=1000))
+
+
+def doc_request(blob_name: str, **data: object) -> EnqueueRequest:
+    return EnqueueRequest(
+        "document-analysis",
+        "analyze-document",
+        {"blobName": blob_name, "fileName": "a.txt", **data},
+    )
+
+
+async def test_enqueue_records_the_job_and_sends_one_message(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    accepted = await world.services.jobs.enqueue(ALICE, doc_request(blob))
+    job = world.log.jobs[accepted.job_id]
+    assert job.owner == "alice"
+    assert job.status is JobStatus.QUEUED
+    assert world.log.statuses(accepted.job_id) == ["queued"]
+    assert [(m.queue_name, m.message_id) for m in world.queue.sent] == [
+        ("document-analysis", accepted.job_id)
+    ]
+    assert world.queue.sent[0].body["jobName"] == "analyze-document"
+    assert accepted.status_url == f"/api/v1/jobs/{accepted.job_id}"
+    assert accepted.stream_url == f"/api/v1/jobs/{accepted.job_id}/stream"
+    scoped = await world.services.stream_tokens.verify(accepted.stream_token)
+    assert scoped == Caller("alice", job_scope=accepted.job_id)
+
+
+@pytest.mark.parametrize(
+    ("queue", "job", "code"),
+    [
+        ("nope", "analyze-document", "unknown_queue"),
+        ("document-analysis", "analyze-resume", "unknown_job_name"),
+        ("document-analysis", "rm-rf", "unknown_job_name"),
+    ],
+)
+async def test_unknown_queue_or_job_is_refused_and_writes_nothing(
+    world: FakeWorld, queue: str, job: str, code: str
+) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    with pytest.raises(InvalidRequest) as info:
+        await world.services.jobs.enqueue(ALICE, EnqueueRequest(queue, job, {"blobName": blob}))
+    assert info.value.code == code
+    assert world.log.writes == 0
+    assert world.queue.sent == []
+
+
+async def test_missing_blob_name_is_refused(world: FakeWorld) -> None:
+    with pytest.raises(InvalidRequest):
+        await world.services.jobs.enqueue(
+            ALICE, EnqueueRequest("document-analysis", "analyze-document", {"fileName": "a"})
+        )
+    assert world.log.writes == 0
+
+
+async def test_foreign_and_missing_blobs_look_the_same(world: FakeWorld) -> None:
+    bobs = world.upload("bob", "a.txt", b"hello")
+    missing = owner_prefix("alice") + "0" * 32 + "/a.txt"
+    made_up = "elsewhere/a.txt"
+    for blob in (bobs, missing, made_up):
+        with pytest.raises(NotFound) as info:
+            await world.services.jobs.enqueue(ALICE, doc_request(blob))
+        assert info.value.code == "blob_not_found"
+    assert world.log.writes == 0
+    assert world.queue.sent == []
+
+
+async def test_oversized_blob_is_refused(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"x" * 1001)
+    with pytest.raises(TooLarge):
+        await world.services.jobs.enqueue(ALICE, doc_request(blob))
+    assert world.log.writes == 0
+
+
+async def test_empty_blob_is_refused(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"")
+    with pytest.raises(Unprocessable):
+        await world.services.jobs.enqueue(ALICE, doc_request(blob))
+
+
+async def test_disallowed_stored_type_is_refused(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"MZ...", content_type="application/x-msdownload")
+    with pytest.raises(UnsupportedType):
+        await world.services.jobs.enqueue(ALICE, doc_request(blob))
+    assert world.log.writes == 0
+
+
+async def test_missing_stored_type_falls_back_to_the_extension(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello", content_type=None)
+    accepted = await world.services.jobs.enqueue(ALICE, doc_request(blob))
+    assert accepted.status is JobStatus.QUEUED
+
+
+async def test_same_idempotency_key_returns_the_same_job(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    first = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-1")
+    again = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-1")
+    assert again.job_id == first.job_id
+    assert again.replayed
+    assert not first.replayed
+    assert len(world.queue.sent) == 1
+    assert len(world.log.jobs) == 1
+
+
+async def test_idempotency_keys_are_per_owner(world: FakeWorld) -> None:
+    a = await world.services.jobs.enqueue(
+        ALICE, doc_request(world.upload("alice", "a.txt", b"1")), "k"
+    )
+    b = await world.services.jobs.enqueue(BOB, doc_request(world.upload("bob", "a.txt", b"1")), "k")
+    assert a.job_id != b.job_id
+
+
+async def test_a_key_reused_for_another_request_conflicts(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-2")
+    with pytest.raises(Conflict) as info:
+        await world.services.jobs.enqueue(ALICE, doc_request(blob, extra=1), "key-2")
+    assert info.value.code == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 201, "naïve"])
+async def test_bad_idempotency_keys_are_refused(world: FakeWorld, key: str) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    with pytest.raises(InvalidRequest):
+        await world.services.jobs.enqueue(ALICE, doc_request(blob), key)
+    assert world.log.writes == 0
+
+
+async def test_failed_send_ends_the_job_and_frees_the_key(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    world.queue.fail_with = DependencyUnavailable("servicebus", "down")
+    with pytest.raises(DependencyUnavailable) as info:
+        await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-3")
+    assert info.value.dependency == "servicebus"
+    (job,) = world.log.jobs.values()
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.code == "enqueue_failed"
+    assert job.error.retryable
+    assert world.log.keys == {}
+    world.queue.fail_with = None
+    retried = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-3")
+    assert retried.job_id != job.job_id
+    assert len(world.queue.sent) == 1
+
+
+async def test_stream_token_callers_cannot_enqueue(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    with pytest.raises(Unauthenticated):
+        await world.services.jobs.enqueue(Caller("alice", job_scope="x"), doc_request(blob))
+
+
+async def _queued(world: FakeWorld) -> str:
+    blob = world.upload("alice", "a.txt", b"hello")
+    return (await world.services.jobs.enqueue(ALICE, doc_request(blob))).job_id
+
+
+async def test_status_is_for_the_owner_and_the_tokens_job_only(world: FakeWorld) -> None:
+    job_id = await _queued(world)
+    assert (await world.services.jobs.status(ALICE, job_id)).job_id == job_id
+    assert (await world.services.jobs.status(Caller("alice", job_scope=job_id), job_id)).owner
+    for caller, wanted in [(BOB, job_id), (Caller("alice", job_scope="other"), job_id)]:
+        with pytest.raises(NotFound):
+            await world.services.jobs.status(caller, wanted)
+    for unknown in ["0" * 32, "../../x", "", "a" * 65]:
+        with pytest.raises(NotFound):
+            await world.services.jobs.status(ALICE, unknown)
+
+
+async def test_cancel_a_queued_job_ends_it_now(world: FakeWorld) -> None:
+    job_id = await _queued(world)
+    job = await world.services.jobs.cancel(ALICE, job_id)
+    assert job.status is JobStatus.CANCELLED
+    assert world.log.statuses(job_id) == ["queued", "cancelled"]
+
+
+async def test_cancel_a_running_job_sets_the_flag(world: FakeWorld) -> None:
+    job_id = await _queued(world)
+    await world.log.append(job_id, lambda _: EventDraft(JobStatus.STARTED, 0, "initializing", "go"))
+    job = await world.services.jobs.cancel(ALICE, job_id)
+    assert job.cancel_requested
+    assert job.status is JobStatus.STARTED
+    assert world.log.statuses(job_id) == ["queued", "started"]
+
+
+async def test_cancel_a_finished_job_conflicts(world: FakeWorld) -> None:
+    job_id = await _queued(world)
+    await world.services.jobs.cancel(ALICE, job_id)
+    with pytest.raises(Conflict):
+        await world.services.jobs.cancel(ALICE, job_id)
+
+
+async def test_cancel_is_the_owners_and_not_a_stream_tokens(world: FakeWorld) -> None:
+    job_id = await _queued(world)
+    with pytest.raises(NotFound):
+        await world.services.jobs.cancel(BOB, job_id)
+    with pytest.raises(Unauthenticated):
+        await world.services.jobs.cancel(Caller("alice", job_scope=job_id), job_id)
+    assert world.log.jobs[job_id].status is JobStatus.QUEUED
+
+
+async def test_queue_stats_for_known_queues_only(world: FakeWorld) -> None:
+    world.stats.counts_by_queue["resume-analysis"] = QueueCounts("resume-analysis", 3, 1, 0)
+    counts = await world.services.jobs.queue_stats(ALICE, "resume-analysis")
+    assert counts.active == 3
+    assert counts.dead_letter == 1
+    with pytest.raises(NotFound):
+        await world.services.jobs.queue_stats(ALICE, "secret-queue")
