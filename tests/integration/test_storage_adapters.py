@@ -170,3 +170,25 @@ async def test_launcher_persists_to_its_location_and_stops_by_pid(tmp_path: Path
             await log.close()
     finally:
         second.stop()
+
+
+async def test_factory_azure_mode_uses_one_managed_identity_and_delegation_keys() -> None:
+    from azure.identity.aio import ManagedIdentityCredential
+
+    settings = Settings(
+        STORAGE_BLOB_ENDPOINT="https://stjobs.blob.core.windows.net",
+        STORAGE_TABLE_ENDPOINT="https://stjobs.table.core.windows.net",
+        ServiceBusConnection__fullyQualifiedNamespace="sb-jobs.servicebus.windows.net",
+        AZURE_CLIENT_ID="00000000-0000-0000-0000-000000000001",
+        STORAGE_CONNECTION_STRING=None,  # whatever the environment says
+        ServiceBusConnection=None,
+    )
+    adapters = Adapters(settings)
+    try:
+        assert adapters.uploads.uses_delegation_key
+        assert isinstance(adapters.credential, ManagedIdentityCredential)
+        assert isinstance(adapters.queue_stats, AdministrationQueueStats)
+        assert adapters.event_log is adapters.event_log
+        assert adapters.job_queue is adapters.job_queue
+    finally:
+        await adapters.close()
