@@ -25,6 +25,7 @@ from proton import (
     Event,
     Link,
     Message,
+    Terminus,
     Transport,
 )
 
@@ -143,14 +144,15 @@ class AmqpConnection:
                     self.process()
                 await self.writer.drain()
         except (ConnectionError, OSError) as exc:
-            reason = f"dropped: {exc}"
+            if not self.connection.state & Endpoint.REMOTE_CLOSED:
+                reason = f"dropped: {exc}"
         finally:
             self.detach_all()
             self.writer.close()
             with contextlib.suppress(Exception):
                 await self.writer.wait_closed()
             condition = self.transport.condition
-            if condition is not None and condition.name != "amqp:connection:framing-error":
+            if condition is not None and not _is_noise(condition):
                 reason = f"ended with {condition.name}: {condition.description}"
             log.info("connection from %s %s", self.peer, reason)
 
@@ -228,7 +230,7 @@ class AmqpConnection:
                 self._settled_by_client(delivery)
         elif kind == Event.TRANSPORT_ERROR:
             condition = self.transport.condition
-            if condition is not None and condition.name != "amqp:connection:framing-error":
+            if condition is not None and not _is_noise(condition):
                 log.warning("connection from %s: %s", self.peer, condition.description)
 
     def _attach(self, link: Link) -> None:
@@ -279,6 +281,10 @@ class AmqpConnection:
             f"The messaging entity '{self.namespace.name}:queue:{path}' could not be found."
         )
         log.warning("connection from %s: %s", self.peer, description)
+        # As Azure does: answer the attach with a null terminus for the missing entity, then
+        # detach with amqp:not-found (the SDK raises MessagingEntityNotFoundError).
+        missing = link.source if link.is_sender else link.target
+        missing.type = Terminus.UNSPECIFIED
         link.open()
         link.condition = Condition(NOT_FOUND, description)
         link.close()
@@ -314,30 +320,36 @@ class AmqpConnection:
         link = delivery.link
         raw = link.recv(delivery.pending) or b""
         link.advance()
-        if link in self.producers:
-            self._send_to_queue(self.producers[link], delivery, raw)
-        elif link in self.requests:
-            self._request(self.requests[link], raw)
-            self._settle(delivery, Disposition.ACCEPTED)
-        else:
-            self._settle(delivery, Disposition.REJECTED, Condition("amqp:not-allowed", "no target"))
+        condition: Condition | None = None
+        try:
+            if link in self.producers:
+                condition = self._send_to_queue(self.producers[link], raw)
+            elif link in self.requests:
+                self._request(self.requests[link], raw)
+            else:
+                condition = Condition("amqp:not-allowed", "this link takes no transfers")
+        except Exception as exc:
+            self.errors += 1
+            log.exception("connection from %s: failed to take a transfer", self.peer)
+            condition = Condition("amqp:internal-error", f"emulator error: {exc!r}")
+        outcome = Disposition.ACCEPTED if condition is None else Disposition.REJECTED
+        self._settle(delivery, outcome, condition)
         if link.credit < LINK_CREDIT // 2:
             link.flow(LINK_CREDIT - link.credit)
 
-    def _send_to_queue(self, entity: Entity, delivery: Delivery, raw: bytes) -> None:
+    def _send_to_queue(self, entity: Entity, raw: bytes) -> Condition | None:
         try:
             messages = decode_transfer(raw)
         except CodecError as exc:
             self.errors += 1
             log.warning("connection from %s: rejected a message: %s", self.peer, exc)
-            self._settle(delivery, Disposition.REJECTED, Condition("amqp:decode-error", str(exc)))
-            return
+            return Condition("amqp:decode-error", str(exc))
         now = now_ms()
         for incoming in messages:
             scheduled = incoming.annotations.get(SCHEDULED_ENQUEUE_TIME)
             entity.send(incoming, now, int(scheduled) if scheduled is not None else None)
-        self._settle(delivery, Disposition.ACCEPTED)
         entity.pump(now)
+        return None
 
     @staticmethod
     def _settle(delivery: Delivery, outcome: Any, condition: Condition | None = None) -> None:
@@ -469,3 +481,10 @@ def _dead_letter_details(condition: Condition | None) -> tuple[str | None, str |
         None if reason is None else str(reason),
         None if description is None else str(description),
     )
+
+
+def _is_noise(condition: Condition) -> bool:
+    """The SDK sends a detach after end on connections that used `$management`; proton reports
+    it as an error after the client has gone. Harmless, so not logged."""
+    description = condition.description or ""
+    return condition.name == "amqp:connection:framing-error" or "no such channel" in description

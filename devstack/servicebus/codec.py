@@ -84,7 +84,10 @@ def _sections(raw: bytes | memoryview) -> list[_Section]:
             raise CodecError(f"empty section at byte {pos}")
         data.rewind()
         data.next()
-        value = data.get_object()
+        try:
+            value = data.get_object()
+        except Exception as exc:
+            raise CodecError(f"undecodable value at byte {pos}") from exc
         if not isinstance(value, Described) or not isinstance(value.descriptor, int):
             raise CodecError(f"byte {pos}: not a described message section")
         code = int(value.descriptor)
@@ -142,6 +145,17 @@ def _incoming(sections: list[_Section]) -> IncomingMessage:
     )
 
 
+def _looks_like_section(section: _Section) -> bool:
+    value = section.value
+    return (
+        isinstance(value, bytes)
+        and len(value) >= 3
+        and value[0] == 0x00
+        and value[1] == 0x53
+        and HEADER <= value[2] <= FOOTER
+    )
+
+
 def decode_transfer(raw: bytes | memoryview) -> list[IncomingMessage]:
     """The messages in one transfer: one, or several when the client sent a batch."""
     sections = _sections(raw)
@@ -150,8 +164,10 @@ def decode_transfer(raw: bytes | memoryview) -> list[IncomingMessage]:
     data_sections = [s for s in sections if s.code == DATA]
     if all(s.code in (HEADER, MESSAGE_ANNOTATIONS, PROPERTIES, DATA) for s in sections):
         try:
-            inner = [_sections(bytes(s.value)) for s in data_sections]
+            inner = [_sections(bytes(s.value)) for s in data_sections if _looks_like_section(s)]
         except CodecError:
+            inner = []
+        if len(inner) != len(data_sections):
             inner = []
         if inner and all(_is_message(m) for m in inner):
             return [_incoming(m) for m in inner]
