@@ -104,6 +104,8 @@ class LocalStack:
     servicebus_admin_url: str
     pid: int
     log_path: Path
+    azurite_pid: int | None = None
+    servicebus_pid: int | None = None
 
     @property
     def api(self) -> str:
@@ -183,6 +185,8 @@ def launch_stack(workdir: Path, extra_env: Mapping[str, str] | None = None) -> I
             servicebus_admin_url=state["serviceBusAdminUrl"],
             pid=process.pid,
             log_path=log_path,
+            azurite_pid=state.get("azuritePid"),
+            servicebus_pid=state.get("serviceBusPid"),
         )
     finally:
         stop_process(process)
