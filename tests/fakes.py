@@ -265,7 +265,11 @@ def test_settings(**overrides: Any) -> Settings:
     """Settings for unit tests: valid, local, independent of the environment."""
     values: dict[str, Any] = {
         "STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
-        "ServiceBusConnection": "Endpoint=sb://127.0.0.1;UseDevelopmentEmulator=true",
+        "ServiceBusConnection": (
+            "Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=RootManageSharedAccessKey;"
+            "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true"
+        ),
+        "SERVICEBUS_EMULATOR_ADMIN_URL": "http://127.0.0.1:5673",
         "AUTH_MODE": "none",
         "MAX_UPLOAD_BYTES": 1024 * 1024,
         "STREAM_TOKEN_SECRET": None,
