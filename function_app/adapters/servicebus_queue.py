@@ -10,8 +10,8 @@ properties `jobName` and `owner`. SDK exceptions stop here: a queue the app does
 known queue missing from the namespace, or any broker failure, is
 `DependencyUnavailable("servicebus", ...)` (the deployment, not the request, is wrong).
 
-`check()` opens a sender: it proves the connection and the credentials. A missing queue
-shows at the first send (the local emulator accepts the attach, then detaches).
+`check()` opens (and closes) a sender on one known queue: it proves the connection, the
+credentials and that the queue exists (the broker refuses the attach with `amqp:not-found`).
 """
 
 import asyncio

@@ -113,8 +113,19 @@ async def test_a_known_queue_missing_on_the_broker_is_dependency_unavailable(
         await queue.close()
 
 
-async def test_health_check_passes_against_the_emulator(job_queue: ServiceBusJobQueue) -> None:
+async def test_health_check_passes_and_names_servicebus_when_its_queue_is_missing(
+    servicebus_emulator: Any, job_queue: ServiceBusJobQueue
+) -> None:
     await job_queue.check()
+    broken = ServiceBusJobQueue.from_connection_string(
+        servicebus_emulator.connection_string, probe_queue=f"missing-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        with pytest.raises(DependencyUnavailable) as caught:
+            await broken.check()
+        assert caught.value.dependency == "servicebus"
+    finally:
+        await broken.close()
 
 
 async def test_broker_down_is_dependency_unavailable() -> None:
