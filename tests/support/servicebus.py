@@ -42,7 +42,7 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
     "peek": {},
     "stats": {},
     "async-roundtrip": {},
-    "async-settle": {},
+    "async-settle": _SHORT_LOCK,
     "async-schedule": {},
     "async-dead-letter": {},
     "bench": {},
