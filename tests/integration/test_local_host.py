@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 APP_DIR = Path(__file__).parent / "local_host_app"
 QUEUE = "tiny-jobs"
+DRAIN_QUEUE = "tiny-drain"
 MAX_DELIVERY_COUNT = 3
 WAIT_SECONDS = 60.0
 
@@ -50,23 +51,21 @@ class TinyHost:
 
 
 def emulator_config(path: Path) -> Path:
+    properties = {
+        "LockDuration": "PT30S",
+        "MaxDeliveryCount": MAX_DELIVERY_COUNT,
+        "DefaultMessageTimeToLive": "PT1H",
+        "DeadLetteringOnMessageExpiration": True,
+        "RequiresDuplicateDetection": False,
+        "RequiresSession": False,
+    }
     config = {
         "UserConfig": {
             "Namespaces": [
                 {
                     "Name": "sbemulatorns",
                     "Queues": [
-                        {
-                            "Name": QUEUE,
-                            "Properties": {
-                                "LockDuration": "PT30S",
-                                "MaxDeliveryCount": MAX_DELIVERY_COUNT,
-                                "DefaultMessageTimeToLive": "PT1H",
-                                "DeadLetteringOnMessageExpiration": True,
-                                "RequiresDuplicateDetection": False,
-                                "RequiresSession": False,
-                            },
-                        }
+                        {"Name": name, "Properties": properties} for name in (QUEUE, DRAIN_QUEUE)
                     ],
                 }
             ],
@@ -75,6 +74,26 @@ def emulator_config(path: Path) -> Path:
     }
     path.write_text(json.dumps(config), encoding="utf-8")
     return path
+
+
+def start_tiny_host(
+    workdir: Path, connection_string: str, queue: str
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`python -m devstack.host` for a copy of the tiny app under `workdir`."""
+    root = workdir / f"app-{queue}"
+    shutil.copytree(APP_DIR, root)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "ServiceBusConnection"},
+        "PYTHON_SCRIPT_FILE_NAME": "tiny_app.py",
+        "ServiceBusConnection": connection_string,
+        "TINY_QUEUE": queue,
+    }
+    log_path = workdir / f"host-{queue}.log"
+    process = start_python(
+        ["-m", "devstack.host", "--root", str(root), "--port", str(port)], env, log_path
+    )
+    return process, f"http://127.0.0.1:{port}", log_path
 
 
 @pytest.fixture(scope="module")
@@ -86,20 +105,7 @@ def tiny_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyHost]:
         "127.0.0.1",
         log_path=workdir / "emulator.log",
     )
-    root = workdir / "app"
-    shutil.copytree(APP_DIR, root)
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "ServiceBusConnection"},
-        "PYTHON_SCRIPT_FILE_NAME": "tiny_app.py",
-        "ServiceBusConnection": emulator.connection_string,
-        "TINY_QUEUE": QUEUE,
-    }
-    log_path = workdir / "host.log"
-    process = start_python(
-        ["-m", "devstack.host", "--root", str(root), "--port", str(port)], env, log_path
-    )
-    base_url = f"http://127.0.0.1:{port}"
+    process, base_url, log_path = start_tiny_host(workdir, emulator.connection_string, QUEUE)
     host = TinyHost(base_url, emulator.connection_string, process, log_path, emulator, config_path)
     try:
         wait_for_http(f"{base_url}/api/received", process, log_path)
@@ -111,7 +117,14 @@ def tiny_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyHost]:
 
 async def received(host: TinyHost, message_id: str, kind: str, count: int) -> list[dict[str, Any]]:
     """Poll the app until it has recorded `count` deliveries of `message_id` of `kind`."""
-    async with httpx.AsyncClient(base_url=host.base_url) as http:
+    return await received_at(host.base_url, message_id, kind, count)
+
+
+async def received_at(
+    base_url: str, message_id: str, kind: str, count: int
+) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=base_url) as http:
         for _ in range(int(WAIT_SECONDS / 0.1)):
             entries = [
                 e
@@ -124,12 +137,21 @@ async def received(host: TinyHost, message_id: str, kind: str, count: int) -> li
     pytest.fail(f"{kind} deliveries of {message_id}: wanted {count}, got {entries}")
 
 
-async def send(host: TinyHost, message: ServiceBusMessage) -> None:
+async def send(host: TinyHost, message: ServiceBusMessage, queue: str = QUEUE) -> None:
     async with (
         ServiceBusClient.from_connection_string(host.connection_string) as client,
-        client.get_queue_sender(QUEUE) as sender,
+        client.get_queue_sender(queue) as sender,
     ):
         await sender.send_messages(message)
+
+
+async def still_queued(host: TinyHost, queue: str) -> set[str]:
+    """Message ids still in `queue`, locked or not (peek with a fresh receiver)."""
+    async with (
+        ServiceBusClient.from_connection_string(host.connection_string) as client,
+        client.get_queue_receiver(queue) as receiver,
+    ):
+        return {str(m.message_id) for m in await receiver.peek_messages(max_message_count=100)}
 
 
 async def test_path_params_and_methods_reach_the_function(tiny_host: TinyHost) -> None:
@@ -217,11 +239,7 @@ async def test_success_completes_the_message(tiny_host: TinyHost) -> None:
     # Peek (from the start, with a fresh receiver) sees every message still in the queue,
     # locked or not: a completed one is gone.
     for _ in range(int(WAIT_SECONDS / 0.5)):
-        async with (
-            ServiceBusClient.from_connection_string(tiny_host.connection_string) as client,
-            client.get_queue_receiver(QUEUE) as receiver,
-        ):
-            left = {str(m.message_id) for m in await receiver.peek_messages(max_message_count=100)}
+        left = await still_queued(tiny_host, QUEUE)
         if message_id not in left:
             break
         await asyncio.sleep(0.5)
@@ -247,6 +265,28 @@ async def test_the_last_failed_delivery_reaches_the_dead_letter_trigger(
     assert len(await received(tiny_host, message_id, "queue", MAX_DELIVERY_COUNT)) == (
         MAX_DELIVERY_COUNT
     )
+
+
+async def test_sigterm_lets_an_invocation_in_flight_finish_and_complete(
+    tiny_host: TinyHost, tmp_path: Path
+) -> None:
+    process, base_url, log_path = start_tiny_host(
+        tmp_path, tiny_host.connection_string, DRAIN_QUEUE
+    )
+    try:
+        wait_for_http(f"{base_url}/api/received", process, log_path)
+        message_id = f"msg-{uuid.uuid4()}"
+        held = ServiceBusMessage(
+            b"slow", message_id=message_id, application_properties={"hold_seconds": 5}
+        )
+        await send(tiny_host, held, DRAIN_QUEUE)
+        await received_at(base_url, message_id, "queue", 1)  # the invocation has started
+    finally:
+        exit_code = stop_process(process)
+
+    assert exit_code == 0, log_path.read_text()
+    assert message_id not in await still_queued(tiny_host, DRAIN_QUEUE)
+    assert "abandon" not in log_path.read_text()
 
 
 async def test_the_host_reconnects_after_the_broker_restarts(tiny_host: TinyHost) -> None:

@@ -2,7 +2,8 @@
 
 HTTP: path params, methods, a stream that waits for the client between its two chunks.
 Service Bus: a queue trigger that records what it got and fails on purpose for its first
-`fail_times` attempts (an application property); a dead-letter trigger.
+`fail_times` attempts and takes `hold_seconds` (application properties); a dead-letter
+trigger.
 """
 
 import asyncio
@@ -87,6 +88,7 @@ async def received(req: Request) -> Response:
 )
 async def on_message(msg: func.ServiceBusMessage) -> None:
     _record("queue", msg)
+    await asyncio.sleep(float(str(msg.application_properties.get("hold_seconds", 0))))
     fail_times = int(str(msg.application_properties.get("fail_times", 0)))
     with _received_lock:
         _attempts[msg.message_id] = attempt = _attempts.get(msg.message_id, 0) + 1
