@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,7 +150,11 @@ def stack_environment(base: Mapping[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def launch_stack(workdir: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[LocalStack]:
+def launch_stack(
+    workdir: Path,
+    extra_env: Mapping[str, str] | None = None,
+    extra_args: Sequence[str] = (),
+) -> Iterator[LocalStack]:
     """`python -m devstack` on free ports, in memory, under `workdir`; stopped by its pid."""
     state_file = workdir / "state.json"
     log_path = workdir / "stack.log"
@@ -164,6 +168,7 @@ def launch_stack(workdir: Path, extra_env: Mapping[str, str] | None = None) -> I
             "--any-free-ports",
             "--workdir", str(workdir),
             "--state-file", str(state_file),
+            *extra_args,
         ],
         env,
         log_path,
