@@ -6,14 +6,14 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 from function_app.bootstrap import services
 from function_app.entrypoints.auth import caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
-from function_app.entrypoints.schemas import EnqueueIn, accepted_out, job_out, parse_body
+from function_app.entrypoints.schemas import EnqueueIn, accepted_out, job_out, parse_body, read_body
 from function_app.services.jobs import EnqueueRequest
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 async def _enqueue(req: Request) -> Response:
-    body = parse_body(EnqueueIn, await req.body())
+    body = parse_body(EnqueueIn, await read_body(req))
     accepted = await services().jobs.enqueue(
         await caller_of(req),
         EnqueueRequest(body.queue_name, body.job_name, body.data),

@@ -6,7 +6,7 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 from function_app.bootstrap import services
 from function_app.entrypoints.auth import caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
-from function_app.entrypoints.schemas import PresignIn, parse_body, presigned_out
+from function_app.entrypoints.schemas import PresignIn, parse_body, presigned_out, read_body
 from function_app.services.uploads import PresignRequest
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -15,7 +15,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 @bp.route(route="v1/upload/presigned-url", methods=["POST"])
 @answers_errors
 async def presign_upload(req: Request) -> Response:
-    body = parse_body(PresignIn, await req.body())
+    body = parse_body(PresignIn, await read_body(req))
     upload = await services().uploads.presign(
         await caller_of(req),
         PresignRequest(body.file_name, body.content_type, body.size),

@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
+from azurefunctions.extensions.http.fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from function_app.domain.errors import InvalidRequest, TooLarge
@@ -57,9 +58,26 @@ def _depth(value: Any) -> int:
     return 0
 
 
+def _too_large() -> TooLarge:
+    return TooLarge(f"the request body is over {MAX_BODY_BYTES} bytes", code="request_too_large")
+
+
+async def read_body(req: Request) -> bytes:
+    """The request body, refusing (413) more than MAX_BODY_BYTES without reading it all."""
+    declared = req.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in req.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large()
+    return bytes(body)
+
+
 def parse_body[M: BaseModel](model: type[M], raw: bytes) -> M:
     if len(raw) > MAX_BODY_BYTES:
-        raise TooLarge(f"the request body is over {MAX_BODY_BYTES} bytes", code="request_too_large")
+        raise _too_large()
     if not raw.strip():
         raise InvalidRequest("a JSON body is required", details=[{"field": "body"}])
     try:

@@ -1,5 +1,6 @@
 """The HTTP contract: envelopes, statuses and headers for uploads, jobs, health and stats."""
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -329,3 +330,18 @@ async def test_jwt_mode_refuses_missing_and_bad_tokens_and_isolates_owners(
     assert theirs.status_code == 404
     steal = await api.post("/api/v1/jobs", json=enqueue_body(blob), headers=bearer("bob"))
     assert steal.status_code == 404
+
+
+async def test_oversized_chunked_bodies_are_413_without_a_length(
+    api: httpx.AsyncClient, world: FakeWorld
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"fileName": "'
+        for _ in range(10):
+            yield b"a" * 8192
+
+    r = await api.post("/api/v1/upload/presigned-url", content=chunks())
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413
+    assert error_of(r)["code"] == "request_too_large"
+    assert world.uploads.signed == []
