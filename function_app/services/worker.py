@@ -213,7 +213,11 @@ class WorkerService:
         if not self._policy.allow_fault_injection:
             return
         failures = job.data.get(FAULT_INJECTION_FIELD)
-        if isinstance(failures, int) and delivery.delivery_count <= failures:
+        if (
+            isinstance(failures, int)
+            and not isinstance(failures, bool)
+            and delivery.delivery_count <= failures
+        ):
             raise TransientJobError(
                 "simulated_transient_failure",
                 f"simulated transient failure on delivery {delivery.delivery_count}",
