@@ -31,6 +31,8 @@ FETCH_END = 40
 # Report read progress each time another 5 % of the file has arrived.
 FETCH_REPORT_FRACTION = 0.05
 FAULT_INJECTION_FIELD = "simulateTransientFailures"
+# Event messages stay short (the event log bounds text columns).
+MAX_MESSAGE_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,11 @@ def _draft(
     progress: int = 0,
     result: Mapping[str, Any] | None = None,
 ) -> EventDraft:
-    return EventDraft(status, progress, stage, message, error=error, result=result)
+    if error is not None and len(error.message) > MAX_MESSAGE_CHARS:
+        error = JobError(error.code, error.message[:MAX_MESSAGE_CHARS], error.retryable)
+    return EventDraft(
+        status, progress, stage, message[:MAX_MESSAGE_CHARS], error=error, result=result
+    )
 
 
 def _unless_ended(draft: EventDraft) -> Callable[[Job], EventDraft | None]:
@@ -175,10 +181,15 @@ class WorkerService:
         except Exception as exc:
             await self._transient(job, delivery, exc)
             return
-        await self._end(
-            job.job_id,
-            _draft(JobStatus.COMPLETED, Stage.DONE, "Completed", progress=100, result=result),
+        completed = _draft(
+            JobStatus.COMPLETED, Stage.DONE, "Completed", progress=100, result=result
         )
+        try:
+            await self._end(job.job_id, completed)
+        except ValueError as exc:  # the log refuses a result over its size limit
+            logger.warning("job %s: result not stored: %s", job.job_id, exc)
+            error = JobError("result_too_large", "the job's result is too large to store")
+            await self._end(job.job_id, _draft(JobStatus.FAILED, Stage.DONE, error.message, error))
 
     async def handle_dead_letter(self, delivery: JobDelivery) -> None:
         """A message reached the dead-letter queue: end its job `failed` if it has not ended."""

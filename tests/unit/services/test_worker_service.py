@@ -268,3 +268,41 @@ async def test_read_progress_is_throttled_to_every_five_percent() -> None:
     fetching = [e for e in world.log.events[job_id] if e.stage == "fetching"]
     assert 10 <= len(fetching) <= 21
     assert fetching[-1].progress == 40
+
+
+async def test_a_result_the_log_refuses_fails_the_job_instead_of_retrying() -> None:
+    async def huge(ctx: JobContext) -> Mapping[str, Any]:
+        return {"text": "x"}
+
+    world, _ = world_with(huge)
+    real_append = world.log.append
+
+    async def refusing_results(job_id: str, decide: Any) -> Any:
+        def checked(job: Any) -> Any:
+            draft = decide(job)
+            if draft is not None and draft.result is not None:
+                raise ValueError("result too large for the table")
+            return draft
+
+        return await real_append(job_id, checked)
+
+    world.log.append = refusing_results  # type: ignore[method-assign]
+    job_id = await enqueue(world)
+    await world.services.worker.handle(delivery(job_id))
+    job = world.log.jobs[job_id]
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.code == "result_too_large"
+
+
+async def test_long_error_messages_are_cut_short() -> None:
+    async def verbose(ctx: JobContext) -> Mapping[str, Any]:
+        raise PermanentJobError("corrupt_file", "y" * 50_000)
+
+    world, _ = world_with(verbose)
+    job_id = await enqueue(world)
+    await world.services.worker.handle(delivery(job_id))
+    job = world.log.jobs[job_id]
+    assert job.error is not None
+    assert len(job.error.message) == 1000
+    assert len(job.message) == 1000
