@@ -9,11 +9,13 @@ import json
 from function_app.settings import Settings
 from tests.infra import stacks
 
-# Local stand-ins only: keys and connection strings that must never reach Azure.
+# Local only, never in Azure: keys and connection strings of the local stand-ins, and the
+# test hook that lets a job fail on purpose.
 LOCAL_ONLY = {
     "STORAGE_CONNECTION_STRING",  # Azurite account key; Azure uses the endpoints + identity
     "ServiceBusConnection",  # emulator connection string; Azure uses __fullyQualifiedNamespace
     "SERVICEBUS_EMULATOR_ADMIN_URL",  # the local emulator's queue-count endpoint
+    "ALLOW_FAULT_INJECTION",  # e2e tests' simulated transient failures; off ("false") locally
 }
 
 # Azure only: identity-based endpoints and Entra ID token validation. Locally storage and
