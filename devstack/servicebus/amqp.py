@@ -92,6 +92,7 @@ class ConsumerLink:
             delivery.settle()
         else:
             self.tokens[delivery] = token
+        self.owner.delivered += 1
         self.owner.wake()
 
 
@@ -122,10 +123,13 @@ class AmqpConnection:
         self.replies: dict[Link, ReplyLink] = {}
         self._wake_scheduled = False
         self.errors = 0
+        self.received = 0
+        self.delivered = 0
+        self.started = time.monotonic()
 
     # ---- io -----------------------------------------------------------------------------
     async def run(self) -> None:
-        log.info("connection from %s opened", self.peer)
+        log.debug("connection from %s opened", self.peer)
         reason = "closed by client"
         try:
             while not self.transport.closed:
@@ -154,7 +158,15 @@ class AmqpConnection:
             condition = self.transport.condition
             if condition is not None and not _is_noise(condition):
                 reason = f"ended with {condition.name}: {condition.description}"
-            log.info("connection from %s %s", self.peer, reason)
+            log.info(
+                "connection from %s %s after %.1f s: %d messages in, %d delivered, %d errors",
+                self.peer,
+                reason,
+                time.monotonic() - self.started,
+                self.received,
+                self.delivered,
+                self.errors,
+            )
 
     def wake(self) -> None:
         """Flush after work that did not come from this socket (a delivery, a timer)."""
@@ -348,6 +360,7 @@ class AmqpConnection:
         for incoming in messages:
             scheduled = incoming.annotations.get(SCHEDULED_ENQUEUE_TIME)
             entity.send(incoming, now, int(scheduled) if scheduled is not None else None)
+        self.received += len(messages)
         entity.pump(now)
         return None
 
