@@ -117,6 +117,7 @@ class Entity:
             expires_at_ms=enqueued + ttl_ms,
         )
         self.messages[seq] = message
+        heapq.heappush(self._expiry_heap, (message.expires_at_ms, seq))
         if scheduled_ms is not None and scheduled_ms > now:
             message.state = MessageState.SCHEDULED
             message.scheduled_ms = scheduled_ms
@@ -147,7 +148,6 @@ class Entity:
         message.state = MessageState.ACTIVE
         message.lock_token = None
         heapq.heappush(self._available, message.sequence_number)
-        heapq.heappush(self._expiry_heap, (message.expires_at_ms, message.sequence_number))
 
     # ---- delivering ---------------------------------------------------------------------
     def _next_available(self, now: int) -> StoredMessage | None:
@@ -324,12 +324,15 @@ class Entity:
             while self._expiry_heap and self._expiry_heap[0][0] <= now:
                 _, seq = heapq.heappop(self._expiry_heap)
                 message = self.messages.get(seq)
-                if (
-                    message is not None
-                    and message.state is MessageState.ACTIVE
-                    and message.expires_at_ms <= now
-                ):
+                if message is None or message.expires_at_ms > now:
+                    continue
+                if message.state is MessageState.ACTIVE:
                     self._expire(message)
+                elif message.state is MessageState.LOCKED:  # look again when the lock ends
+                    heapq.heappush(self._expiry_heap, (message.locked_until_ms + 1, seq))
+        if len(self._expiry_heap) > 2 * len(self.messages) + 1024:  # settled messages' entries
+            self._expiry_heap = [(m.expires_at_ms, seq) for seq, m in self.messages.items()]
+            heapq.heapify(self._expiry_heap)
         while self._dedup_heap and self._dedup_heap[0][0] <= now:
             until, message_id = heapq.heappop(self._dedup_heap)
             if self._dedup.get(message_id) == until:

@@ -119,3 +119,29 @@ def test_encoded_message_round_trips_and_a_binary_body_is_not_a_batch() -> None:
         application_properties_raw=b"", body_raw=b"\x00Su\xa0\x04\x00S\xffz",
     )  # fmt: skip
     assert len(decode_transfer(plain)) == 1
+
+
+def test_a_message_locked_past_its_ttl_expires_once_the_lock_ends() -> None:
+    queue = _queue(default_ttl_s=1, lock_duration_s=5, dead_letter_on_expiration=True)
+    taker = Taker()
+    queue.consumers.append(taker)
+    queue.send(_incoming(), now=0)
+    queue.pump(now=0)
+    queue.tick(2000)
+    assert queue.runtime()["activeMessageCount"] == 1  # still locked: not expired under a lock
+    queue.tick(5001)
+    assert queue.runtime()["deadLetterMessageCount"] == 1
+
+
+def test_bookkeeping_of_settled_messages_is_pruned() -> None:
+    queue = _queue()
+    taker = Taker()
+    queue.consumers.append(taker)
+    for i in range(5000):
+        queue.send(_incoming(), now=i)
+        queue.pump(now=i)
+        token = taker.got[-1][0].lock_token
+        assert token is not None
+        queue.complete(token, now=i)
+    queue.tick(5000)
+    assert len(queue._expiry_heap) <= 1024

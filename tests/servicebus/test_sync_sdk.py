@@ -218,7 +218,9 @@ def test_lock_expiry_redelivers_and_settling_the_stale_message_loses_the_lock(
         assert fresh.delivery_count == 1
         assert fresh.lock_token != stale.lock_token
         with pytest.raises(MessageLockLostError):
-            receiver.complete_message(stale)
+            receiver.complete_message(stale)  # the SDK checks locked_until_utc itself first
+        with pytest.raises(MessageLockLostError):
+            receiver.renew_message_lock(stale)  # answered by the broker: lock-lost
         receiver.complete_message(fresh)
 
 
@@ -335,3 +337,18 @@ def test_unknown_queue_raises_messaging_entity_not_found(client: ServiceBusClien
         client.get_queue_receiver("no-such", max_wait_time=1) as r,
     ):
         r.receive_messages(max_wait_time=1)
+
+
+def test_prefetched_messages_given_back_on_close_return_uncounted(
+    client: ServiceBusClient, servicebus_emulator: EmulatorProcess
+) -> None:
+    with client.get_queue_sender("complete") as sender:
+        sender.send_messages([ServiceBusMessage(f"c{i}") for i in range(5)])
+    with client.get_queue_receiver("complete", prefetch_count=5) as receiver:
+        (first,) = receiver.receive_messages(max_message_count=1, max_wait_time=5)
+        receiver.complete_message(first)
+    # closing released the prefetched rest: back at once, no delivery attempt counted
+    rest = drain(client, "complete")
+    assert sorted(str(m) for m in rest) == ["c1", "c2", "c3", "c4"]
+    assert [m.delivery_count for m in rest] == [0, 0, 0, 0]
+    assert runtime(servicebus_emulator, "complete")["totalMessageCount"] == 0
