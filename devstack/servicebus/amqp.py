@@ -27,6 +27,7 @@ from proton import (
     Message,
     Terminus,
     Transport,
+    symbol,
 )
 
 from . import management
@@ -298,7 +299,7 @@ class AmqpConnection:
         missing = link.source if link.is_sender else link.target
         missing.type = Terminus.UNSPECIFIED
         link.open()
-        link.condition = Condition(NOT_FOUND, description)
+        link.condition = _error(NOT_FOUND, description)
         link.close()
 
     def _detach(self, link: Link) -> None:
@@ -334,16 +335,23 @@ class AmqpConnection:
         link.advance()
         condition: Condition | None = None
         try:
-            if link in self.producers:
+            if len(raw) > MAX_MESSAGE_SIZE:
+                self.errors += 1
+                description = (
+                    f"The message is {len(raw)} bytes; at most {MAX_MESSAGE_SIZE} allowed."
+                )
+                log.warning("connection from %s: %s", self.peer, description)
+                condition = _error("amqp:link:message-size-exceeded", description)
+            elif link in self.producers:
                 condition = self._send_to_queue(self.producers[link], raw)
             elif link in self.requests:
                 self._request(self.requests[link], raw)
             else:
-                condition = Condition("amqp:not-allowed", "this link takes no transfers")
+                condition = _error("amqp:not-allowed", "this link takes no transfers")
         except Exception as exc:
             self.errors += 1
             log.exception("connection from %s: failed to take a transfer", self.peer)
-            condition = Condition("amqp:internal-error", f"emulator error: {exc!r}")
+            condition = _error("amqp:internal-error", f"emulator error: {exc!r}")
         outcome = Disposition.ACCEPTED if condition is None else Disposition.REJECTED
         self._settle(delivery, outcome, condition)
         if link.credit < LINK_CREDIT // 2:
@@ -355,7 +363,7 @@ class AmqpConnection:
         except CodecError as exc:
             self.errors += 1
             log.warning("connection from %s: rejected a message: %s", self.peer, exc)
-            return Condition("amqp:decode-error", str(exc))
+            return _error("amqp:decode-error", str(exc))
         now = now_ms()
         for incoming in messages:
             scheduled = incoming.annotations.get(SCHEDULED_ENQUEUE_TIME)
@@ -405,7 +413,7 @@ class AmqpConnection:
                 entity.release(token, now)
         except LockLostError as exc:
             outcome = Disposition.REJECTED
-            condition = Condition(LOCK_LOST, str(exc))
+            condition = _error(LOCK_LOST, str(exc))
         self._settle(delivery, outcome, condition)
         entity.pump(now)
 
@@ -501,3 +509,10 @@ def _is_noise(condition: Condition) -> bool:
     it as an error after the client has gone. Harmless, so not logged."""
     description = condition.description or ""
     return condition.name == "amqp:connection:framing-error" or "no such channel" in description
+
+
+def _error(name: str, description: str) -> Condition:
+    """An AMQP error with all three fields, as Azure sends them: the SDK reads the info field by
+    position, and proton leaves out a trailing empty one."""
+    info: dict[Any, Any] = {symbol("com.microsoft:tracking-id"): str(uuid.uuid4())}
+    return Condition(name, description, info)

@@ -13,7 +13,11 @@ from azure.servicebus import (
     ServiceBusReceiveMode,
     ServiceBusSubQueue,
 )
-from azure.servicebus.exceptions import MessageLockLostError, MessagingEntityNotFoundError
+from azure.servicebus.exceptions import (
+    MessageLockLostError,
+    MessageSizeExceededError,
+    MessagingEntityNotFoundError,
+)
 
 from devstack.servicebus.launcher import PROJECT_ROOT, EmulatorProcess
 
@@ -352,3 +356,16 @@ def test_prefetched_messages_given_back_on_close_return_uncounted(
     assert sorted(str(m) for m in rest) == ["c1", "c2", "c3", "c4"]
     assert [m.delivery_count for m in rest] == [0, 0, 0, 0]
     assert runtime(servicebus_emulator, "complete")["totalMessageCount"] == 0
+
+
+def test_message_over_256_kib_is_refused_like_the_standard_tier(
+    client: ServiceBusClient, servicebus_emulator: EmulatorProcess
+) -> None:
+    before = runtime(servicebus_emulator, "receive-and-delete")["totalMessageCount"]
+    with client.get_queue_sender("receive-and-delete") as sender:
+        with pytest.raises(MessageSizeExceededError):
+            sender.send_messages(ServiceBusMessage(b"y" * 300_000))
+        sender.send_messages(ServiceBusMessage(b"y" * 200_000))  # the link is still usable
+    assert runtime(servicebus_emulator, "receive-and-delete")["totalMessageCount"] == before + 1
+    (big,) = drain(client, "receive-and-delete")
+    assert body(big) == b"y" * 200_000
