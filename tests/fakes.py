@@ -3,18 +3,20 @@
 Each fake keeps the semantics of the real adapter (the contract tests under `tests/contract/`
 run the same assertions against both): the event log assigns gapless sequences through
 `Job.record`, refuses writes after a terminal event, and raises `JobAlreadyExists` /
-`JobMissing`; the job queue drops a duplicate message id as the broker does.
+`JobMissing`; the job queue refuses a queue the app does not know and drops a duplicate
+message id as the broker does; queue statistics refuse a queue the namespace lacks.
 """
 
 import asyncio
+import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from function_app.bootstrap import Services, stream_config
-from function_app.domain.errors import DependencyUnavailable
+from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
 from function_app.domain.jobs import EventDraft, Job, JobEvent, TransitionRefused
 from function_app.domain.uploads import upload_blob_name
 from function_app.jobtypes.base import JobType
@@ -33,7 +35,7 @@ from function_app.services.stream_tokens import StreamTokens
 from function_app.services.streaming import StreamHub
 from function_app.services.uploads import UploadPolicy, UploadService
 from function_app.services.worker import WorkerPolicy, WorkerService
-from function_app.settings import Settings
+from function_app.settings import DEFAULT_QUEUES, Settings
 
 
 class FixedClock:
@@ -194,29 +196,56 @@ class SentMessage:
 
 
 class FakeJobQueue:
-    """Records sends; drops a duplicate message id per queue like Service Bus duplicate
-    detection. `fail_with` makes every send raise (the broker is down)."""
+    """`JobQueue` in memory, like `ServiceBusJobQueue`: a queue outside `known_queues` (default:
+    the app's queues; None: any) is refused before anything else with
+    `InvalidRequest(code="unknown_queue")`; the body is stored as the JSON the broker carries
+    (`default=str`); a duplicate message id per queue is dropped like Service Bus duplicate
+    detection. `fail_with` makes every send to a known queue raise (the broker is down)."""
 
-    def __init__(self) -> None:
+    def __init__(self, known_queues: Iterable[str] | None = tuple(DEFAULT_QUEUES)) -> None:
+        self.known_queues = None if known_queues is None else frozenset(known_queues)
         self.sent: list[SentMessage] = []
         self.fail_with: Exception | None = None
         self._ids: set[tuple[str, str]] = set()
 
     async def send(self, queue_name: str, job_id: str, body: Mapping[str, Any]) -> None:
+        if self.known_queues is not None and queue_name not in self.known_queues:
+            raise InvalidRequest(f"unknown queue {queue_name!r}", code="unknown_queue")
+        payload = json.loads(json.dumps(dict(body), separators=(",", ":"), default=str))
         if self.fail_with is not None:
             raise self.fail_with
         if (queue_name, job_id) in self._ids:
             return
         self._ids.add((queue_name, job_id))
-        self.sent.append(SentMessage(queue_name, job_id, dict(body)))
+        self.sent.append(SentMessage(queue_name, job_id, payload))
+
+    def active(self, queue_name: str) -> int:
+        """Messages sent to `queue_name` (nothing receives from this fake)."""
+        return sum(1 for m in self.sent if m.queue_name == queue_name)
 
 
-@dataclass
 class FakeQueueStats:
-    counts_by_queue: dict[str, QueueCounts] = field(default_factory=dict)
+    """`QueueStats` like the real adapters: a queue outside `known_queues` (the namespace's
+    queues; default: the app's) raises `NotFound(code="unknown_queue")`. Counts come from
+    `counts_by_queue` when a test sets them, else from `queue` (a `FakeJobQueue`'s sends are
+    active messages), else zeros."""
+
+    def __init__(
+        self,
+        known_queues: Iterable[str] = tuple(DEFAULT_QUEUES),
+        queue: FakeJobQueue | None = None,
+    ) -> None:
+        self.known_queues = frozenset(known_queues)
+        self.queue = queue
+        self.counts_by_queue: dict[str, QueueCounts] = {}
 
     async def counts(self, queue_name: str) -> QueueCounts:
-        return self.counts_by_queue.get(queue_name, QueueCounts(queue_name, 0, 0, 0))
+        if queue_name not in self.known_queues:
+            raise NotFound(f"queue {queue_name!r} does not exist", code="unknown_queue")
+        if queue_name in self.counts_by_queue:
+            return self.counts_by_queue[queue_name]
+        active = self.queue.active(queue_name) if self.queue is not None else 0
+        return QueueCounts(queue_name, active=active, dead_letter=0, scheduled=0)
 
 
 class FakeIdempotencyKeys:
@@ -311,8 +340,8 @@ def fake_world(
     clock = FixedClock()
     log = FakeEventLog(clock.now)
     uploads = FakeUploads(settings.UPLOADS_CONTAINER)
-    queue = FakeJobQueue()
-    stats = FakeQueueStats()
+    queue = FakeJobQueue(settings.queues)
+    stats = FakeQueueStats(settings.queues, queue)
     probes = [FakeProbe("storage"), FakeProbe("servicebus")]
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET, log, clock, settings.STREAM_TOKEN_TTL_SECONDS

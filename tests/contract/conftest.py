@@ -18,15 +18,21 @@ from azure.servicebus.aio import ServiceBusClient
 
 from devstack.azurite import AzuriteProcess, ensure_storage
 from function_app.adapters.blob_uploads import BlobUploads
+from function_app.adapters.queue_stats import EmulatorQueueStats
 from function_app.adapters.servicebus_queue import ServiceBusJobQueue
 from function_app.adapters.table_event_log import TableEventLog
+from function_app.settings import DEFAULT_QUEUES
 from tests.fakes import (
     FakeEventLog,
     FakeIdempotencyKeys,
     FakeJobQueue,
+    FakeQueueStats,
     FakeSecretStore,
     FakeUploads,
 )
+
+# The queues the app knows (and the namespace has): senders refuse any other queue.
+APP_QUEUES = tuple(DEFAULT_QUEUES)
 
 # --- real adapters --------------------------------------------------------------------------
 
@@ -87,7 +93,7 @@ class QueueUnderTest:
 @pytest.fixture
 async def servicebus_queue(servicebus_emulator: Any) -> AsyncIterator[QueueUnderTest]:
     connection = servicebus_emulator.connection_string
-    adapter = ServiceBusJobQueue.from_connection_string(connection)
+    adapter = ServiceBusJobQueue.from_connection_string(connection, known_queues=APP_QUEUES)
 
     async def delivered(queue_name: str, message_id: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -103,6 +109,25 @@ async def servicebus_queue(servicebus_emulator: Any) -> AsyncIterator[QueueUnder
 
     yield QueueUnderTest(adapter, delivered)
     await adapter.close()
+
+
+@dataclass
+class StatsUnderTest:
+    """A QueueStats plus a JobQueue sending to the same broker (sends show up as counts)."""
+
+    stats: Any
+    queue: Any
+
+
+@pytest.fixture
+async def emulator_queue_stats(servicebus_emulator: Any) -> AsyncIterator[StatsUnderTest]:
+    stats = EmulatorQueueStats(servicebus_emulator.admin_url)
+    queue = ServiceBusJobQueue.from_connection_string(
+        servicebus_emulator.connection_string, known_queues=APP_QUEUES
+    )
+    yield StatsUnderTest(stats, queue)
+    await queue.close()
+    await stats.close()
 
 
 # --- fakes ----------------------------------------------------------------------------------
@@ -135,7 +160,7 @@ def fake_uploads() -> UploadsUnderTest:
 
 @pytest.fixture
 def fake_job_queue() -> QueueUnderTest:
-    fake = FakeJobQueue()
+    fake = FakeJobQueue(APP_QUEUES)
 
     async def delivered(queue_name: str, message_id: str) -> list[dict[str, Any]]:
         return [
@@ -145,6 +170,12 @@ def fake_job_queue() -> QueueUnderTest:
         ]
 
     return QueueUnderTest(fake, delivered)
+
+
+@pytest.fixture
+def fake_queue_stats() -> StatsUnderTest:
+    queue = FakeJobQueue(APP_QUEUES)
+    return StatsUnderTest(FakeQueueStats(APP_QUEUES, queue), queue)
 
 
 # --- the parametrized fixtures contract tests take ------------------------------------------
@@ -178,4 +209,10 @@ def uploads_under_test(request: pytest.FixtureRequest) -> UploadsUnderTest:
 @pytest.fixture(params=["servicebus_queue", "fake_job_queue"])
 def queue_under_test(request: pytest.FixtureRequest) -> QueueUnderTest:
     result: QueueUnderTest = _one_of(request)
+    return result
+
+
+@pytest.fixture(params=["emulator_queue_stats", "fake_queue_stats"])
+def stats_under_test(request: pytest.FixtureRequest) -> StatsUnderTest:
+    result: StatsUnderTest = _one_of(request)
     return result

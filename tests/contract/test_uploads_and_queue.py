@@ -6,6 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from function_app.domain.errors import InvalidRequest
 from function_app.ports import BlobMissing
 
 from .conftest import QueueUnderTest, UploadsUnderTest
@@ -53,3 +54,26 @@ async def test_send_delivers_the_body_once_per_job_id(queue_under_test: QueueUnd
     await queue_under_test.queue.send(queue_name, job_id, body)
     await queue_under_test.queue.send(queue_name, job_id, {**body, "again": True})
     assert await queue_under_test.delivered(queue_name, job_id) == [body]
+
+
+async def test_send_refuses_a_queue_the_app_does_not_know(
+    queue_under_test: QueueUnderTest,
+) -> None:
+    job_id = f"job-{uuid.uuid4().hex}"
+    body = {"jobId": job_id, "jobName": "analyze-document", "owner": "alice"}
+    for unknown in ("no-such-queue", "Document-Analysis", "document-analysis/$DeadLetterQueue"):
+        with pytest.raises(InvalidRequest) as refused:
+            await queue_under_test.queue.send(unknown, job_id, body)
+        assert refused.value.code == "unknown_queue"
+    # the refusal sent nothing: the same id still reaches a known queue, once
+    await queue_under_test.queue.send("document-analysis", job_id, body)
+    assert await queue_under_test.delivered("document-analysis", job_id) == [body]
+
+
+async def test_send_carries_the_body_as_json(queue_under_test: QueueUnderTest) -> None:
+    job_id, at = f"job-{uuid.uuid4().hex}", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    body = {"jobId": job_id, "owner": "alice", "data": {"n": 1, "at": at}, "tags": ("a", "b")}
+    await queue_under_test.queue.send("resume-analysis", job_id, body)
+    assert await queue_under_test.delivered("resume-analysis", job_id) == [
+        {"jobId": job_id, "owner": "alice", "data": {"n": 1, "at": str(at)}, "tags": ["a", "b"]}
+    ]
