@@ -34,8 +34,10 @@ def drain(
     with client.get_queue_receiver(
         queue, sub_queue=sub_queue, receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE
     ) as receiver:
-        while batch := receiver.receive_messages(max_message_count=50, max_wait_time=1):
+        wait = 2.0  # generous for the first message on a busy machine, then short
+        while batch := receiver.receive_messages(max_message_count=50, max_wait_time=wait):
             out.extend(batch)
+            wait = 0.5
     return out
 
 
@@ -299,8 +301,7 @@ def test_expired_message_is_dropped_without_dead_lettering(
         sender.send_messages(ServiceBusMessage("own-ttl", time_to_live=timedelta(seconds=1)))
     time.sleep(1.5)
     assert runtime(servicebus_emulator, "ttl-drop")["totalMessageCount"] == 0
-    assert drain(client, "ttl-drop") == []
-    assert drain(client, "roundtrip") == []
+    assert runtime(servicebus_emulator, "roundtrip")["totalMessageCount"] == 0
 
 
 def test_duplicate_message_id_is_dropped_within_the_window(
