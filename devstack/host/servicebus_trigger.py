@@ -275,8 +275,11 @@ class QueueTriggerRunner:
             if free <= 0:
                 await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
                 continue
+            # One message per call: asking for more makes the SDK linger 200 ms after the
+            # first one arrives, waiting to fill the batch (measured: p50 enqueue->done
+            # 333 ms with batches). Concurrency comes from not awaiting the invocation.
             batch = await receiver.receive_messages(
-                max_message_count=free, max_wait_time=RECEIVE_WAIT_SECONDS
+                max_message_count=1, max_wait_time=RECEIVE_WAIT_SECONDS
             )
             for message in batch:
                 if self.options.max_auto_lock_renewal.total_seconds() > 0:

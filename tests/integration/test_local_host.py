@@ -27,6 +27,7 @@ QUEUE = "tiny-jobs"
 DRAIN_QUEUE = "tiny-drain"
 MAX_DELIVERY_COUNT = 3
 WAIT_SECONDS = 60.0
+MAX_CONCURRENT_CALLS = 4  # local_host_app/host.json
 
 
 @dataclass
@@ -265,6 +266,36 @@ async def test_the_last_failed_delivery_reaches_the_dead_letter_trigger(
     assert len(await received(tiny_host, message_id, "queue", MAX_DELIVERY_COUNT)) == (
         MAX_DELIVERY_COUNT
     )
+
+
+async def test_invocations_run_concurrently_up_to_max_concurrent_calls(
+    tiny_host: TinyHost,
+) -> None:
+    group = uuid.uuid4().hex
+    ids = [f"msg-{uuid.uuid4()}" for _ in range(MAX_CONCURRENT_CALLS + 2)]
+    async with (
+        ServiceBusClient.from_connection_string(tiny_host.connection_string) as client,
+        client.get_queue_sender(QUEUE) as sender,
+    ):
+        await sender.send_messages(
+            [
+                ServiceBusMessage(
+                    b"held",
+                    message_id=message_id,
+                    application_properties={"group": group, "hold_seconds": 2},
+                )
+                for message_id in ids
+            ]
+        )
+
+    for message_id in ids:
+        await received(tiny_host, message_id, "queue", 1)
+    async with httpx.AsyncClient(base_url=tiny_host.base_url) as http:
+        most = (await http.get(f"/api/concurrency/{group}")).json()["most"]
+
+    # All six were queued at once and each holds its slot for 2 s: the host runs
+    # maxConcurrentCalls (host.json) of them side by side, and never more.
+    assert most == MAX_CONCURRENT_CALLS
 
 
 async def test_sigterm_lets_an_invocation_in_flight_finish_and_complete(

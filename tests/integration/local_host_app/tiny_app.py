@@ -25,6 +25,8 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 _received: list[dict[str, Any]] = []
 _received_lock = threading.Lock()
 _attempts: dict[str, int] = {}
+_running: dict[str, int] = {}
+_most_running: dict[str, int] = {}
 _gates: dict[str, asyncio.Event] = {}
 
 
@@ -83,12 +85,26 @@ async def received(req: Request) -> Response:
         return Response(json.dumps(_received), media_type="application/json")
 
 
+@app.route(route="concurrency/{group}", methods=["GET"])
+async def concurrency(req: Request) -> Response:
+    with _received_lock:
+        return JSONResponse({"most": _most_running.get(req.path_params["group"], 0)})
+
+
 @app.service_bus_queue_trigger(
     arg_name="msg", queue_name="%TINY_QUEUE%", connection="ServiceBusConnection"
 )
 async def on_message(msg: func.ServiceBusMessage) -> None:
     _record("queue", msg)
-    await asyncio.sleep(float(str(msg.application_properties.get("hold_seconds", 0))))
+    group = str(msg.application_properties.get("group", ""))
+    with _received_lock:
+        _running[group] = _running.get(group, 0) + 1
+        _most_running[group] = max(_most_running.get(group, 0), _running[group])
+    try:
+        await asyncio.sleep(float(str(msg.application_properties.get("hold_seconds", 0))))
+    finally:
+        with _received_lock:
+            _running[group] -= 1
     fail_times = int(str(msg.application_properties.get("fail_times", 0)))
     with _received_lock:
         _attempts[msg.message_id] = attempt = _attempts.get(msg.message_id, 0) + 1
