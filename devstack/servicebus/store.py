@@ -80,7 +80,6 @@ class Entity:
     _dedup: dict[str, int] = field(default_factory=dict)
     _dedup_heap: list[tuple[int, str]] = field(default_factory=list)
     _next_sequence: int = 1
-    _rr: int = 0
 
     @property
     def is_dead_letter(self) -> bool:
