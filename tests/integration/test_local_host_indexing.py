@@ -74,6 +74,7 @@ def test_the_tiny_app_routes_and_triggers_are_indexed() -> None:
     assert isinstance(bindings, dict)
 
     assert host["routes"] == [
+        "/concurrency/{group}",
         "/files/{*rest}",
         "/items/{itemId:int}",
         "/received",
