@@ -22,13 +22,16 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from devstack.host.routes import RouteTemplate, compile_route
 
 log = logging.getLogger("devstack.host.http")
 
 UserFunction = Callable[..., Any]
+
+# Azure's front end refuses request bodies over 100 MB (210 MB on some plans); so does the host.
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,14 @@ def error_response(status: int, code: str, message: str, **headers: str) -> JSON
 class FunctionsHttpApp:
     """The routing core (no CORS); see `build_http_app`."""
 
-    def __init__(self, functions: Sequence[HttpFunction], web_root: Path | None) -> None:
+    def __init__(
+        self,
+        functions: Sequence[HttpFunction],
+        web_root: Path | None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+    ) -> None:
         self.functions = list(functions)
+        self.max_request_bytes = max_request_bytes
         self.web_root = web_root if web_root is not None and web_root.is_dir() else None
         self._static = (
             StaticFiles(directory=self.web_root, html=True) if self.web_root is not None else None
@@ -142,8 +151,16 @@ class FunctionsHttpApp:
         receive: Receive,
         send: Send,
     ) -> None:
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_request_bytes:
+            await error_response(
+                413,
+                "request_too_large",
+                f"the request body is over the host's {self.max_request_bytes} byte limit",
+            )(scope, receive, send)
+            return
         scope = dict(scope, path_params=params)
-        request = Request(scope, receive)
+        request = Request(scope, _bounded(receive, self.max_request_bytes))
         try:
             result = await _call(function.user_function, {function.arg_name: request})
         except Exception:
@@ -161,6 +178,33 @@ class FunctionsHttpApp:
         except Exception:
             # The response has started (e.g. a stream broke): nothing more can be sent.
             log.exception("function %s: sending the response failed", function.name)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _bounded(receive: Receive, limit: int) -> Receive:
+    """`receive` that reports a disconnect once a (chunked) body passes `limit` bytes."""
+    seen = 0
+
+    async def bounded() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                log.warning("request body over %d bytes: treated as a disconnect", limit)
+                return {"type": "http.disconnect"}
+        return message
+
+    return bounded
 
 
 async def _call(user_function: UserFunction, kwargs: dict[str, Any]) -> Any:

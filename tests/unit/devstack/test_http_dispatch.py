@@ -77,6 +77,18 @@ async def test_the_body_reaches_the_function() -> None:
     assert response.headers["content-type"] == "x/y"
 
 
+async def test_a_body_declared_over_the_limit_is_refused_before_the_function_runs() -> None:
+    async with client() as http:
+        response = await http.post(
+            "/api/v1/echo",
+            content=b"x",
+            headers={"content-type": "x/y", "content-length": str(101 * 1024 * 1024)},
+        )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+
+
 async def test_unknown_route_is_a_404_envelope() -> None:
     async with client() as http:
         response = await http.get("/api/v1/nothing")
