@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from devstack.servicebus.amqp import AmqpConnection
 from devstack.servicebus.codec import (
     IncomingMessage,
     decode_application_properties,
@@ -145,3 +146,22 @@ def test_bookkeeping_of_settled_messages_is_pruned() -> None:
         queue.complete(token, now=i)
     queue.tick(5000)
     assert len(queue._expiry_heap) <= 1024
+
+
+@pytest.mark.parametrize(
+    ("properties", "token", "status"),
+    [
+        ({"type": "servicebus.windows.net:sastoken", "name": "sb://h/q"},
+         "SharedAccessSignature sr=x&sig=abc&se=1&skn=k", 202),
+        ({"type": "jwt", "name": "sb://h/q"}, "a.b.c", 202),
+        ({"type": "servicebus.windows.net:sastoken", "name": "sb://h/q"}, "hello", 401),
+        ({"type": "jwt", "name": "sb://h/q"}, "SharedAccessSignature sr=x&sig=a&se=1", 202),
+        ({"type": "jwt", "name": "sb://h/q"}, "not-a-jwt", 401),
+        ({"type": "other", "name": "sb://h/q"}, "a.b.c", 400),
+        ({"type": "jwt"}, "a.b.c", 400),
+    ],
+)  # fmt: skip
+def test_cbs_put_token_accepts_only_well_formed_tokens(
+    properties: dict[str, str], token: str, status: int
+) -> None:
+    assert AmqpConnection._put_token(properties, token).status == status
