@@ -196,10 +196,12 @@ class AmqpConnection:
         self._flush()
 
     def _flush(self) -> None:
+        if self.writer.is_closing():
+            return
         while True:
             pending = self.transport.pending()
             if pending <= 0:
-                if pending < 0 and not self.writer.is_closing():
+                if pending < 0:
                     self.writer.close()
                 return
             chunk = self.transport.peek(pending)
