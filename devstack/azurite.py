@@ -187,6 +187,9 @@ def start_azurite(
         stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
         env=env,
+        # Its own session: Ctrl-C in a terminal reaches only the orchestrator, which stops
+        # the host first (in-flight jobs finish) and then the emulators, by pid.
+        start_new_session=True,
     )
     azurite = AzuriteProcess(host, *ports, https, workdir, process, log)
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS

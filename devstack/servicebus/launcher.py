@@ -89,6 +89,9 @@ def start_emulator(
         text=True,
         env=env,
         cwd=PROJECT_ROOT,
+        # Its own session: Ctrl-C in a terminal reaches only whoever launched it, which
+        # stops it by pid when it is done with it (the local stack: after the host).
+        start_new_session=True,
     )
     assert process.stdout is not None
     found: list[re.Match[str]] = []
