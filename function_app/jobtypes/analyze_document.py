@@ -20,10 +20,13 @@ from function_app.domain.file_types import (
 from function_app.domain.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
 from function_app.jobtypes.base import JobContext
 from function_app.jobtypes.extraction import MAX_PDF_PAGES, docx_text, pdf_text
-from function_app.jobtypes.upload_reader import DEFAULT_MAX_BYTES, read_upload
+from function_app.jobtypes.upload_reader import (
+    DEFAULT_MAX_BYTES,
+    fetch_upload,
+    upload_file_name,
+)
 
 NAME = "analyze-document"
-MAX_FILE_NAME_CHARS = 255
 
 
 def describe_content(kind: FileKind, data: bytes) -> dict[str, Any]:
@@ -69,10 +72,8 @@ class AnalyzeDocument:
         return NAME
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
-        file_name = str(ctx.data.get("fileName") or ctx.blob.name)[:MAX_FILE_NAME_CHARS]
-        await ctx.checkpoint()
-        upload = await read_upload(ctx, self._max_bytes)
-        await ctx.checkpoint()
+        file_name = upload_file_name(ctx)
+        upload = await fetch_upload(ctx, self._max_bytes)
 
         await ctx.progress("parsing", 45, "Detecting the file type from its content")
         kind = await asyncio.to_thread(detect_file_type, upload.data)

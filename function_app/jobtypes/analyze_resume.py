@@ -22,10 +22,13 @@ from function_app.jobtypes.extraction import (
     pdf_text,
     plain_text,
 )
-from function_app.jobtypes.upload_reader import DEFAULT_MAX_BYTES, read_upload
+from function_app.jobtypes.upload_reader import (
+    DEFAULT_MAX_BYTES,
+    fetch_upload,
+    upload_file_name,
+)
 
 NAME = "analyze-resume"
-MAX_FILE_NAME_CHARS = 255
 
 
 def resume_format(kind: FileKind) -> str:
@@ -72,10 +75,8 @@ class AnalyzeResume:
         return NAME
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
-        file_name = str(ctx.data.get("fileName") or ctx.blob.name)[:MAX_FILE_NAME_CHARS]
-        await ctx.checkpoint()
-        upload = await read_upload(ctx, self._max_bytes)
-        await ctx.checkpoint()
+        file_name = upload_file_name(ctx)
+        upload = await fetch_upload(ctx, self._max_bytes)
 
         await ctx.progress("parsing", 45, "Detecting the file format", phase="detect")
         kind = await asyncio.to_thread(detect_file_type, upload.data)

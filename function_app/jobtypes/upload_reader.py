@@ -1,9 +1,12 @@
-"""Read a job's upload from `JobContext.read()` into memory, bounded, hashing as it streams."""
+"""A job type's first step: read the upload from `JobContext.read()` into memory, bounded,
+hashing as it streams; and the file name the result reports.
+"""
 
 import hashlib
 from dataclasses import dataclass
 
 from function_app.domain.errors import PermanentJobError
+from function_app.domain.uploads import MAX_FILE_NAME_CHARS
 from function_app.jobtypes.base import JobContext
 
 # The default bound, equal to the MAX_UPLOAD_BYTES app setting's default (20 MiB).
@@ -35,3 +38,16 @@ async def read_upload(ctx: JobContext, max_bytes: int = DEFAULT_MAX_BYTES) -> Up
         digest.update(chunk)
         buffer += chunk
     return Upload(data=bytes(buffer), sha256=digest.hexdigest())
+
+
+async def fetch_upload(ctx: JobContext, max_bytes: int = DEFAULT_MAX_BYTES) -> Upload:
+    """`read_upload` between two checkpoints: a cancel before or during the fetch stops there."""
+    await ctx.checkpoint()
+    upload = await read_upload(ctx, max_bytes)
+    await ctx.checkpoint()
+    return upload
+
+
+def upload_file_name(ctx: JobContext) -> str:
+    """The enqueued `fileName`, else the blob's name; at most MAX_FILE_NAME_CHARS characters."""
+    return str(ctx.data.get("fileName") or ctx.blob.name)[:MAX_FILE_NAME_CHARS]
