@@ -18,7 +18,8 @@ from starlette.types import Receive, Scope, Send
 
 from function_app.bootstrap import services
 from function_app.domain.errors import InvalidRequest, Unauthenticated
-from function_app.entrypoints.errors import answers_errors
+from function_app.entrypoints.auth import caller_of, stream_caller_of
+from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
 from function_app.entrypoints.sse import (
     STREAM_HEADERS,
     event_stream,
@@ -51,9 +52,7 @@ class EventStreamResponse(StreamingResponse):
 
 async def _open_stream(req: Request) -> Response:
     svc = services()
-    caller = await svc.authenticator.authenticate(
-        req.headers.get("authorization"), req.query_params.get("token"), allow_query_token=True
-    )
+    caller = await stream_caller_of(req)
     try:
         after = parse_last_event_id(req.headers.get("last-event-id"), req.query_params.get("since"))
     except ValueError as exc:
@@ -104,11 +103,8 @@ def stats_payload(stats: HubStats, owner: str) -> dict[str, Any]:
 @bp.route(route="v1/sse/stats", methods=["GET"])
 @answers_errors
 async def sse_stats(req: Request) -> Response:
-    svc = services()
-    caller = await svc.authenticator.authenticate(
-        req.headers.get("authorization"), req.query_params.get("token"), allow_query_token=False
-    )
+    caller = await caller_of(req)
     if caller.is_stream_token:
         raise Unauthenticated("a stream token only reads its own job")
-    body = {"success": True, "data": stats_payload(svc.streams.stats(), caller.owner)}
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    body = ok(stats_payload(services().streams.stats(), caller.owner))
+    return JSONResponse(body, headers=NO_STORE)
