@@ -12,12 +12,24 @@ fresh set for that loop.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
+from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
-from function_app.ports import Clock, EventLog, QueueStats
+from function_app.ports import (
+    Clock,
+    EventLog,
+    HealthProbe,
+    IdempotencyKeys,
+    JobQueue,
+    QueueStats,
+    SecretStore,
+    UploadSigner,
+    UploadStore,
+)
 from function_app.services.health import HealthService
 from function_app.services.identity import Authenticator, UserTokenVerifier
 from function_app.services.jobs import JobPolicy, JobService
@@ -67,15 +79,31 @@ def stream_config(settings: Settings) -> StreamConfig:
     )
 
 
-def build_services(settings: Settings) -> Services:
-    """Wire the real adapters (Azure SDK clients, created without I/O) into the services."""
-    from function_app.adapters.factory import build_adapters  # keeps SDK imports lazy
+class EventStore(EventLog, IdempotencyKeys, SecretStore, Protocol):
+    """The one-table event log: job events, idempotency keys and the stream-token key."""
 
-    adapters = build_adapters(settings)
-    clock = SystemClock()
+
+class BlobStore(UploadSigner, UploadStore, Protocol):
+    """The uploads container: presigned URLs in, the worker's reads out."""
+
+
+def wire_services(
+    settings: Settings,
+    *,
+    clock: Clock,
+    event_log: EventStore,
+    uploads: BlobStore,
+    job_queue: JobQueue,
+    queue_stats: QueueStats,
+    probes: Sequence[HealthProbe],
+    job_types: Mapping[str, JobType],
+    health_timeout_seconds: float = 5.0,
+    close_adapters: Callable[[], Awaitable[None]] = _nothing_to_close,
+) -> Services:
+    """The services over the given adapters (real ones here, fakes in `tests/fakes.py`)."""
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET,
-        adapters.event_log,
+        event_log,
         clock,
         settings.STREAM_TOKEN_TTL_SECONDS,
     )
@@ -94,7 +122,7 @@ def build_services(settings: Settings) -> Services:
         authenticator=Authenticator(settings.AUTH_MODE, tokens, user_tokens),
         stream_tokens=tokens,
         uploads=UploadService(
-            adapters.uploads,
+            uploads,
             clock,
             UploadPolicy(
                 max_bytes=settings.MAX_UPLOAD_BYTES,
@@ -104,11 +132,11 @@ def build_services(settings: Settings) -> Services:
             ),
         ),
         jobs=JobService(
-            log=adapters.event_log,
-            keys=adapters.event_log,
-            queue=adapters.job_queue,
-            uploads=adapters.uploads,
-            stats=adapters.queue_stats,
+            log=event_log,
+            keys=event_log,
+            queue=job_queue,
+            uploads=uploads,
+            stats=queue_stats,
             tokens=tokens,
             clock=clock,
             policy=JobPolicy(
@@ -118,24 +146,42 @@ def build_services(settings: Settings) -> Services:
             ),
         ),
         worker=WorkerService(
-            adapters.event_log,
-            adapters.uploads,
-            build_registry(settings.MAX_UPLOAD_BYTES).as_mapping(),
+            event_log,
+            uploads,
+            job_types,
             WorkerPolicy(
                 max_delivery_count=settings.SERVICEBUS_MAX_DELIVERY_COUNT,
                 allow_fault_injection=settings.ALLOW_FAULT_INJECTION,
             ),
         ),
-        health=HealthService(adapters.probes),
-        event_log=adapters.event_log,
-        queue_stats=adapters.queue_stats,
+        health=HealthService(probes, timeout_seconds=health_timeout_seconds),
+        event_log=event_log,
+        queue_stats=queue_stats,
         streams=StreamHub(
-            adapters.event_log,
+            event_log,
             clock,
             stream_config(settings),
-            queue_stats=adapters.queue_stats,
+            queue_stats=queue_stats,
             known_queues=frozenset(queues),
         ),
+        close_adapters=close_adapters,
+    )
+
+
+def build_services(settings: Settings) -> Services:
+    """Wire the real adapters (Azure SDK clients, created without I/O) into the services."""
+    from function_app.adapters.factory import build_adapters  # keeps SDK imports lazy
+
+    adapters = build_adapters(settings)
+    return wire_services(
+        settings,
+        clock=SystemClock(),
+        event_log=adapters.event_log,
+        uploads=adapters.uploads,
+        job_queue=adapters.job_queue,
+        queue_stats=adapters.queue_stats,
+        probes=adapters.probes,
+        job_types=build_registry(settings.MAX_UPLOAD_BYTES).as_mapping(),
         close_adapters=adapters.close,
     )
 

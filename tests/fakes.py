@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from function_app.bootstrap import Services, stream_config
+from function_app.bootstrap import Services, wire_services
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
 from function_app.domain.jobs import EventDraft, Job, JobEvent, TransitionRefused
 from function_app.domain.uploads import upload_blob_name
@@ -28,13 +28,6 @@ from function_app.ports import (
     JobMissing,
     QueueCounts,
 )
-from function_app.services.health import HealthService
-from function_app.services.identity import Authenticator, UserTokenVerifier
-from function_app.services.jobs import JobPolicy, JobService
-from function_app.services.stream_tokens import StreamTokens
-from function_app.services.streaming import StreamHub
-from function_app.services.uploads import UploadPolicy, UploadService
-from function_app.services.worker import WorkerPolicy, WorkerService
 from function_app.settings import DEFAULT_QUEUES, Settings
 
 
@@ -343,58 +336,15 @@ def fake_world(
     queue = FakeJobQueue(settings.queues)
     stats = FakeQueueStats(settings.queues, queue)
     probes = [FakeProbe("storage"), FakeProbe("servicebus")]
-    tokens = StreamTokens.from_settings(
-        settings.STREAM_TOKEN_SECRET, log, clock, settings.STREAM_TOKEN_TTL_SECONDS
-    )
-    user_tokens = None
-    if settings.AUTH_MODE == "jwt":
-        user_tokens = UserTokenVerifier(
-            secret=settings.JWT_SECRET,
-            issuer=settings.JWT_ISSUER,
-            audience=settings.JWT_AUDIENCE,
-            jwks_url=settings.JWT_JWKS_URL,
-        )
-    services = Services(
-        settings=settings,
+    services = wire_services(
+        settings,
         clock=clock,
-        authenticator=Authenticator(settings.AUTH_MODE, tokens, user_tokens),
-        stream_tokens=tokens,
-        uploads=UploadService(
-            uploads,
-            clock,
-            UploadPolicy(
-                max_bytes=settings.MAX_UPLOAD_BYTES,
-                allowed_content_types=settings.allowed_content_types,
-                url_ttl_seconds=settings.UPLOAD_URL_TTL_SECONDS,
-                container=settings.UPLOADS_CONTAINER,
-            ),
-        ),
-        jobs=JobService(
-            log=log,
-            keys=log,
-            queue=queue,
-            uploads=uploads,
-            stats=stats,
-            tokens=tokens,
-            clock=clock,
-            policy=JobPolicy(
-                queues=settings.queues,
-                max_bytes=settings.MAX_UPLOAD_BYTES,
-                allowed_content_types=settings.allowed_content_types,
-            ),
-        ),
-        worker=WorkerService(
-            log,
-            uploads,
-            job_types if job_types is not None else build_registry().as_mapping(),
-            WorkerPolicy(
-                max_delivery_count=settings.SERVICEBUS_MAX_DELIVERY_COUNT,
-                allow_fault_injection=settings.ALLOW_FAULT_INJECTION,
-            ),
-        ),
-        health=HealthService(probes, timeout_seconds=0.2),
         event_log=log,
+        uploads=uploads,
+        job_queue=queue,
         queue_stats=stats,
-        streams=StreamHub(log, clock, stream_config(settings), stats, frozenset(settings.queues)),
+        probes=probes,
+        job_types=job_types if job_types is not None else build_registry().as_mapping(),
+        health_timeout_seconds=0.2,
     )
     return FakeWorld(clock, log, uploads, queue, stats, probes, services)
