@@ -16,16 +16,14 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 async def health(req: Request) -> Response:
     svc = services()
     report = await svc.health.check()
-    checks = {r.name: "ok" if r.ok else "failing" for r in report.results}
-    for r in report.results:  # a dependency is failing if any of its probes fails
-        if not r.ok:
-            checks[r.name] = "failing"
+    failing = report.failing  # a dependency is failing if any of its probes fails
+    checks = {r.name: "failing" if r.name in failing else "ok" for r in report.results}
     if report.healthy:
         body = ok({"status": "healthy", "checks": checks, "timestamp": iso(svc.clock.now())})
         return JSONResponse(body, headers=NO_STORE)
-    failing = ", ".join(report.failing)
     details = [{"dependency": r.name, "problem": r.detail} for r in report.results if not r.ok]
-    body = error_body("dependency_unavailable", f"not answering: {failing}", details)
+    message = f"not answering: {', '.join(failing)}"
+    body = error_body("dependency_unavailable", message, details)
     return JSONResponse(body, 503, headers={**NO_STORE, "Retry-After": "5"})
 
 
