@@ -17,7 +17,7 @@ from typing import Any
 
 from function_app.bootstrap import Services, wire_services
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
-from function_app.domain.jobs import EventDraft, Job, JobEvent, TransitionRefused
+from function_app.domain.jobs import EventDraft, Job, JobEvent
 from function_app.domain.uploads import upload_blob_name
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
@@ -78,13 +78,10 @@ class FakeEventLog:
             job = self.jobs.get(job_id)
             if job is None:
                 raise JobMissing(job_id)
-            draft = decide(job)
-            if draft is None:
+            decided = job.record_decided(decide, self._clock)
+            if decided is None:
                 return job, None
-            try:
-                recorded, event = job.record(draft, self._clock())
-            except TransitionRefused:
-                return job, None
+            recorded, event = decided
             self.jobs[job_id] = recorded
             self.events[job_id].append(event)
             self.writes += 1

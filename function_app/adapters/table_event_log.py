@@ -52,7 +52,6 @@ from function_app.domain.jobs import (
     JobError,
     JobEvent,
     JobStatus,
-    TransitionRefused,
 )
 from function_app.ports import JobAlreadyExists, JobMissing
 
@@ -320,13 +319,10 @@ class TableEventLog:
             if entity is None:
                 raise JobMissing(job_id)
             job = job_from_entity(entity)
-            draft = decide(job)
-            if draft is None:
+            decided = job.record_decided(decide, self._clock)
+            if decided is None:
                 return job, None
-            try:
-                recorded, event = job.record(draft, self._clock())
-            except TransitionRefused:
-                return job, None
+            recorded, event = decided
             operations: list[Any] = [
                 (
                     "update",

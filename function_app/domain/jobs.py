@@ -6,7 +6,7 @@ recorded and produces the next `Job` and the stored `JobEvent` with the next seq
 The event log adapter runs `record` under optimistic concurrency, so the sequence is gapless.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -164,3 +164,18 @@ class Job:
             error=draft.error if draft.error is not None else self.error,
         )
         return job, event
+
+    def record_decided(
+        self, decide: Callable[["Job"], EventDraft | None], now: Callable[[], datetime]
+    ) -> tuple["Job", JobEvent] | None:
+        """What an event log's `append` records: `decide`'s draft, recorded at `now()`.
+
+        None when `decide` declines or the transition is refused (the job already ended).
+        """
+        draft = decide(self)
+        if draft is None:
+            return None
+        try:
+            return self.record(draft, now())
+        except TransitionRefused:
+            return None
