@@ -1,10 +1,13 @@
-"""Headless Debian Chromium driven by Playwright (no browser download: /usr/bin/chromium)."""
+"""Headless Debian Chromium driven by Playwright (no browser download: /usr/bin/chromium),
+and the stack as `make run` starts it (AUTH_MODE=none) for code that sends no token."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, sync_playwright
+
+from tests.support.stack import LocalStack, launch_default_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,3 +38,10 @@ def chromium_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brows
             yield context
         finally:
             context.close()
+
+
+@pytest.fixture(scope="session")
+def anonymous_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The local stack in its default AUTH_MODE=none: every caller is `anonymous`."""
+    with launch_default_stack(tmp_path_factory.mktemp("anonymous-stack")) as stack:
+        yield stack

@@ -9,16 +9,17 @@ Azurite, the way the worker does: tests can drive a job step by step while watch
 """
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 
 from devstack.azurite import DEV_ACCOUNT, DEV_KEY
 from function_app.adapters.table_event_log import TableEventLog
-from function_app.domain.jobs import EventDraft, Job, JobError, JobEvent, JobStatus
+from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from tests.support.stack import LocalStack, launch_stack
 
 STREAM_SETTINGS = {
@@ -90,13 +91,6 @@ def completed() -> EventDraft:
     return EventDraft(JobStatus.COMPLETED, 100, "done", "Done", result={"score": 42})
 
 
-def failed() -> EventDraft:
-    return EventDraft(
-        JobStatus.FAILED, 30, "parsing", "Cannot read it",
-        error=JobError("unreadable_file", "not a readable PDF", retryable=False),
-    )  # fmt: skip
-
-
 @dataclass(frozen=True)
 class StreamStack:
     stack: LocalStack
@@ -116,32 +110,41 @@ class StreamStack:
     def token(self, owner: str) -> str:
         return self.stack.token(owner)
 
-    def submit(self, owner: str, text: str, file_name: str = "resume.txt") -> dict[str, object]:
-        """Presign, upload and enqueue a real job through the API; returns the 202 data."""
-        auth = self.headers(owner)
-        with httpx.Client(timeout=30) as http:
-            data = text.encode()
-            presigned = http.post(
-                f"{self.api}/upload/presigned-url",
-                json={"fileName": file_name, "contentType": "text/plain", "size": len(data)},
-                headers=auth,
-            )
-            assert presigned.status_code == 201, presigned.text
-            upload = presigned.json()["data"]
-            put = http.put(upload["uploadUrl"], content=data, headers=upload["headers"])
-            assert put.status_code == 201, put.text
-            enqueued = http.post(
-                f"{self.api}/jobs",
-                json={
-                    "queueName": "resume-analysis",
-                    "jobName": "analyze-resume",
-                    "data": {"blobName": upload["blobName"], "fileName": file_name},
-                },
-                headers=auth,
-            )
-            assert enqueued.status_code == 202, enqueued.text
-            job: dict[str, object] = enqueued.json()["data"]
-            return job
+
+def submit_job(
+    api: str,
+    file_name: str,
+    content_type: str,
+    data: bytes,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Presign, PUT the bytes to Azurite, enqueue `analyze-resume` through the API.
+
+    Returns the 202 data. `headers` carries the caller's identity (none in AUTH_MODE=none).
+    """
+    auth = dict(headers or {})
+    with httpx.Client(timeout=30) as http:
+        presigned = http.post(
+            f"{api}/upload/presigned-url",
+            json={"fileName": file_name, "contentType": content_type, "size": len(data)},
+            headers=auth,
+        )
+        assert presigned.status_code == 201, presigned.text
+        upload = presigned.json()["data"]
+        put = http.put(upload["uploadUrl"], content=data, headers=upload["headers"])
+        assert put.status_code == 201, put.text
+        enqueued = http.post(
+            f"{api}/jobs",
+            json={
+                "queueName": "resume-analysis",
+                "jobName": "analyze-resume",
+                "data": {"blobName": upload["blobName"], "fileName": file_name},
+            },
+            headers=auth,
+        )
+        assert enqueued.status_code == 202, enqueued.text
+        job: dict[str, Any] = enqueued.json()["data"]
+        return job
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,10 @@
 """Live progress in a real browser: the demo page, the seed frontend's snippet, resume after a cut.
 
-Runs headless Debian Chromium against `stream_stack` (the local stack with a 5 s stream max
-age, so the server cuts streams mid-job and EventSource has to resume by itself).
+Runs headless Debian Chromium. The token-handling tests use `stream_stack` (AUTH_MODE=jwt, a
+5 s stream max age, so the server cuts streams mid-job and EventSource has to resume by
+itself). The seed frontend's snippet, loaded from ../shared/seeds at test time, runs as
+written against `anonymous_stack` (AUTH_MODE=none, the local default), with nothing changed
+on the wire, for real jobs uploaded and run by the worker.
 """
 
 import asyncio
@@ -14,15 +17,19 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, Route
+from playwright.sync_api import BrowserContext, Page
 
-from tests.browser.stream_stack import StreamStack, completed, failed, progress, started
+from tests.browser.stream_stack import StreamStack, completed, progress, started, submit_job
+from tests.samples.documents import corrupt_pdf, make_pdf, paginate, resume_text
+from tests.support.stack import LocalStack
 
 pytestmark = pytest.mark.browser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEEDS = REPO_ROOT.parent / "shared" / "seeds"
+JOB_WAIT_MS = 90_000
 
 
 @pytest.fixture
@@ -49,17 +56,6 @@ def seed_monitor_job() -> str:
     function = re.search(r"^function monitorJob\(.*?^\}$", code, re.DOTALL | re.MULTILINE)
     assert function is not None
     return function.group(0)
-
-
-def authorize_streams(page: Page, token: str) -> None:
-    """The stack runs AUTH_MODE=jwt; the snippet's EventSource cannot send a header, so the
-    test adds `?token=` on the wire (as a page would through its own configuration)."""
-
-    def add_token(route: Route) -> None:
-        url = route.request.url
-        route.continue_(url=f"{url}{'&' if '?' in url else '?'}token={token}")
-
-    page.route(re.compile(r".*/api/v1/sse/job/.*"), add_token)
 
 
 def in_background(coro_factory: Callable[[], Coroutine[Any, Any, None]]) -> threading.Thread:
@@ -112,45 +108,71 @@ def test_demo_page_uploads_starts_and_shows_the_job_live(
     assert page.is_hidden("#error")
 
 
-def test_the_seed_frontends_vanilla_snippet_works_unchanged(
-    stream_stack: StreamStack, page: Page
-) -> None:
-    snippet = seed_monitor_job()
-    job = stream_stack.submit("erin", "Erin Example\nData engineer\nSkills: Python, Spark\n")
-    page.goto(f"{stream_stack.base_url}/")
-    authorize_streams(page, str(job["streamToken"]))
-    page.add_script_tag(content=snippet)
-    outcome = page.evaluate(
-        """(jobId) => new Promise((resolve) => {
+def run_seed_snippet(page: Page, base_url: str, job_id: str) -> tuple[dict[str, Any], list[str]]:
+    """Load the seed's `monitorJob` as written into a page of the stack and run it to the end.
+
+    Nothing is routed or rewritten: returns what its callbacks got and every stream URL the
+    page requested, so a test can check the snippet's own URL went out untouched.
+    """
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/sse/job/" in r.url else None)
+    page.goto(f"{base_url}/")
+    page.add_script_tag(content=seed_monitor_job())
+    page.evaluate(
+        """(jobId) => {
             const updates = [];
-            monitorJob(jobId, (data) => updates.push(data),
-                       (result, error) => resolve({ updates, result, error: error ?? null }));
-        })""",
-        job["jobId"],
+            monitorJob(jobId, (data) => updates.push(data), (result, error) => {
+                window.__outcome = { updates, result, error: error ?? null };
+            });
+        }""",
+        job_id,
     )
+    page.wait_for_function("window.__outcome !== undefined", timeout=JOB_WAIT_MS)
+    outcome: dict[str, Any] = page.evaluate("window.__outcome")
+    return outcome, streams
+
+
+def job_status(stack: LocalStack, job_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{stack.api}/jobs/{job_id}", timeout=30)
+    assert response.status_code == 200, response.text
+    job: dict[str, Any] = response.json()["data"]
+    return job
+
+
+def test_the_seed_frontends_vanilla_snippet_works_unchanged(
+    anonymous_stack: LocalStack, page: Page
+) -> None:
+    resume = make_pdf(paginate(resume_text().splitlines()))
+    job = submit_job(anonymous_stack.api, "erin.pdf", "application/pdf", resume)
+
+    outcome, streams = run_seed_snippet(page, anonymous_stack.base_url, job["jobId"])
+
+    assert streams == [f"{anonymous_stack.api}/sse/job/{job['jobId']}"]
     assert outcome["error"] is None
     assert isinstance(outcome["result"], dict)
+    assert outcome["result"] == job_status(anonymous_stack, job["jobId"])["result"]
     statuses = [u["status"] for u in outcome["updates"]]
     assert statuses[0] == "queued"
+    assert "started" in statuses
     assert statuses[-1] == "completed"
 
 
 def test_the_seed_snippet_reports_a_failure_with_its_error(
-    stream_stack: StreamStack, page: Page
+    anonymous_stack: LocalStack, page: Page
 ) -> None:
-    snippet = seed_monitor_job()
-    job_id = run_async(lambda: stream_stack.jobs.create("erin"))
-    run_async(lambda: stream_stack.jobs.record(job_id, started(), progress(30), failed()))
-    page.goto(f"{stream_stack.base_url}/")
-    authorize_streams(page, stream_stack.token("erin"))
-    page.add_script_tag(content=snippet)
-    outcome = page.evaluate(
-        """(jobId) => new Promise((resolve) => {
-            monitorJob(jobId, () => {}, (result, error) => resolve({ result, error }));
-        })""",
-        job_id,
-    )
-    assert outcome == {"result": None, "error": "not a readable PDF"}
+    job = submit_job(anonymous_stack.api, "broken.pdf", "application/pdf", corrupt_pdf())
+
+    outcome, streams = run_seed_snippet(page, anonymous_stack.base_url, job["jobId"])
+
+    assert streams == [f"{anonymous_stack.api}/sse/job/{job['jobId']}"]
+    failed_job = job_status(anonymous_stack, job["jobId"])
+    assert failed_job["status"] == "failed"
+    assert failed_job["error"]["code"] == "corrupt_file"
+    assert outcome["result"] is None
+    assert isinstance(outcome["error"], str)
+    assert outcome["error"]
+    assert outcome["error"] == failed_job["error"]["message"]
+    assert outcome["updates"][-1]["status"] == "failed"
 
 
 def test_a_stream_cut_by_the_server_mid_job_resumes_with_nothing_lost_or_repeated(

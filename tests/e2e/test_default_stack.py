@@ -10,16 +10,15 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Api
-from tests.support.stack import LocalStack, launch_stack
+from tests.support.stack import LocalStack, launch_default_stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def default_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with launch_stack(
-        tmp_path_factory.mktemp("default-stack"), {"AUTH_MODE": "none", "JWT_SECRET": ""}
-    ) as stack:
+    # Module-scoped, not shared: the last test here stops this stack's Service Bus emulator.
+    with launch_default_stack(tmp_path_factory.mktemp("default-stack")) as stack:
         yield stack
 
 

@@ -197,6 +197,17 @@ def launch_stack(
         stop_process(process)
 
 
+# `make run`'s defaults: no authentication, every caller is the owner `anonymous`.
+DEFAULT_AUTH_ENV = {"AUTH_MODE": "none", "JWT_SECRET": ""}
+
+
+def launch_default_stack(
+    workdir: Path, extra_env: Mapping[str, str] | None = None
+) -> contextlib.AbstractContextManager[LocalStack]:
+    """`launch_stack` in the local default AUTH_MODE=none (no token anywhere)."""
+    return launch_stack(workdir, {**DEFAULT_AUTH_ENV, **(extra_env or {})})
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with launch_stack(tmp_path_factory.mktemp("stack")) as stack:
