@@ -1,8 +1,21 @@
 """Shared pytest configuration: real-process fixtures live in tests/support/."""
 
+import pytest
+
 pytest_plugins = [
     "tests.support.azurite",
     "tests.support.servicebus",
     "tests.support.stack",
     "tests.browser.stream_stack",
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last.
+
+    Playwright's sync API keeps its own event loop running in the main thread while its
+    session-scoped browser lives; an asyncio test after it could not start its loop
+    ("Runner.run() cannot be called from a running event loop"). The sort is stable, so
+    every other test keeps its order.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -15,7 +15,14 @@ import httpx
 import pytest
 
 from jobstream_client.sse import Event, SseParser
-from tests.browser.stream_stack import StreamStack, completed, progress, run_drafts, started
+from tests.browser.stream_stack import (
+    StreamStack,
+    completed,
+    progress,
+    run_drafts,
+    started,
+    submit_job,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -78,6 +85,11 @@ async def watch(
     return received
 
 
+def submit_text_resume(stack: StreamStack, owner: str, text: str) -> dict[str, Any]:
+    """A real job: presign, PUT to Azurite, enqueue through the API, as `owner`."""
+    return submit_job(stack.api, "resume.txt", "text/plain", text.encode(), stack.headers(owner))
+
+
 def stream_url(stack: StreamStack, job_id: str, route: str = "jobs") -> str:
     if route == "sse":
         return f"{stack.api}/sse/job/{job_id}"
@@ -88,7 +100,10 @@ async def test_a_real_job_streams_gapless_ordered_ids_and_closes_after_the_end(
     stream_stack: StreamStack,
 ) -> None:
     job = await asyncio.to_thread(
-        stream_stack.submit, "alice", "Jane Doe\nPython developer\nSkills: Azure, SQL\n"
+        submit_text_resume,
+        stream_stack,
+        "alice",
+        "Jane Doe\nPython developer\nSkills: Azure, SQL\n",
     )
     received = await watch(
         stream_url(stream_stack, str(job["jobId"])), params={"token": str(job["streamToken"])}
@@ -189,7 +204,9 @@ async def test_a_user_jwt_in_the_query_also_opens_a_stream(stream_stack: StreamS
 
 
 async def test_a_stream_token_reads_its_job_only(stream_stack: StreamStack) -> None:
-    job_a = await asyncio.to_thread(stream_stack.submit, "alice", "Jane Doe\nEngineer\n")
+    job_a = await asyncio.to_thread(
+        submit_text_resume, stream_stack, "alice", "Jane Doe\nEngineer\n"
+    )
     token = str(job_a["streamToken"])
     job_b, _ = await stream_stack.jobs.finished("alice")  # same owner, another job
 
