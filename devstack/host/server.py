@@ -140,3 +140,8 @@ class FunctionsHost:
                 if isinstance(result, BaseException):
                     log.error("%s stopped with %r", runner.trigger.function_name, result)
             self._socket.close()
+            # The app's SDK clients live as long as the process, as under the Azure worker,
+            # which never closes them either; at exit aiohttp reports their sessions as
+            # "unclosed" through the asyncio logger. That is noise, not a leak: mute it now
+            # that nothing runs any more.
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
