@@ -341,6 +341,13 @@ def print_result(r: Result) -> None:
     )
 
 
+def ratio(naive: float, hub: float) -> str:
+    """`x<naive / hub>`, or `n/a` when the hub's figure is zero (or not a number)."""
+    if not hub > 0 or naive != naive:
+        return "   n/a"
+    return f"x{naive / hub:5.1f}"
+
+
 def print_ratios(results: list[Result]) -> None:
     by_key = {(r.mode, r.streams): r for r in results}
     print("\nnaive / hub ratios (higher = the hub is better):")
@@ -348,10 +355,11 @@ def print_ratios(results: list[Result]) -> None:
         hub, naive = by_key.get(("hub", streams)), by_key.get(("naive", streams))
         if hub is None or naive is None:
             continue
-        queries = naive.queries_per_second / hub.queries_per_second
+        queries = ratio(naive.queries_per_second, hub.queries_per_second)
         print(
-            f"  {streams:>5} streams: table q/s x{queries:5.1f}"
-            f"  p50 x{naive.p50_ms / hub.p50_ms:5.1f}  p99 x{naive.p99_ms / hub.p99_ms:5.1f}"
+            f"  {streams:>5} streams: table q/s {queries}"
+            f"  p50 {ratio(naive.p50_ms, hub.p50_ms)}  p99 {ratio(naive.p99_ms, hub.p99_ms)}"
+            f"  mem/stream {ratio(naive.kib_per_stream, hub.kib_per_stream)}"
         )
     hub_rows = [r for r in results if r.mode == "hub"]
     if hub_rows:
