@@ -4,6 +4,9 @@
 free ports, in-memory Azurite, temp dir, stopped by pid) but with a short stream max age
 (5 s), a 1 s heartbeat and a 200 ms retry hint, so timeouts, resumes and heartbeats happen
 within a test.
+`long_stream_stack` is the same with a 300 s max age and the host's access log on: there a
+stream ends within a test only if the server closes it for a reason other than its age (a
+terminal event, the client going away), and the log shows every request line as logged.
 `SeededJobs` records jobs and events through the real Table event log adapter on the stack's
 Azurite, the way the worker does: tests can drive a job step by step while watching it.
 """
@@ -26,6 +29,12 @@ STREAM_SETTINGS = {
     "STREAM_MAX_AGE_SECONDS": "5",
     "STREAM_HEARTBEAT_SECONDS": "1",
     "STREAM_RETRY_MS": "200",
+}
+# Long enough that no test outlives a stream: what ends one is never its age.
+LONG_STREAM_MAX_AGE_SECONDS = 300
+LONG_STREAM_SETTINGS = {
+    **STREAM_SETTINGS,
+    "STREAM_MAX_AGE_SECONDS": str(LONG_STREAM_MAX_AGE_SECONDS),
 }
 JOBS_TABLE = "jobs"
 
@@ -150,4 +159,13 @@ def submit_job(
 @pytest.fixture(scope="session")
 def stream_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamStack]:
     with launch_stack(tmp_path_factory.mktemp("stream-stack"), STREAM_SETTINGS) as stack:
+        yield StreamStack(stack, SeededJobs(stack.table_endpoint))
+
+
+@pytest.fixture(scope="session")
+def long_stream_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamStack]:
+    """`stream_stack` with a 300 s stream max age and the host's access log on."""
+    with launch_stack(
+        tmp_path_factory.mktemp("long-stream-stack"), LONG_STREAM_SETTINGS, ["--access-log"]
+    ) as stack:
         yield StreamStack(stack, SeededJobs(stack.table_endpoint))

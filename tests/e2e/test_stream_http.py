@@ -3,10 +3,14 @@
 Jobs come either through the API (presign, upload, enqueue, the worker) or are written step by
 step through the real Table event log adapter (`stream_stack.jobs`), so a test can hold a job
 open, append while it watches, and know exactly which events exist.
+
+Tests about what ends a stream run on `long_stream_stack` (300 s max age, access log on), so a
+stream that ends within the test was ended by what the test is about, not by its age.
 """
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +31,8 @@ from tests.browser.stream_stack import (
 pytestmark = pytest.mark.e2e
 
 TERMINAL = {"completed", "failed", "cancelled"}
+# How soon after the client closes its socket the server must have freed the stream.
+DISCONNECT_FREED_WITHIN_SECONDS = 1.5
 
 
 @dataclass
@@ -36,6 +42,8 @@ class Received:
     body: bytes = b""
     events: list[Event] = field(default_factory=list)
     retry_ms: int | None = None
+    # Why reading stopped: "server" (the response ended), "stop" (`stop(event)`), "timeout".
+    ended_by: str = "server"
 
     def updates(self) -> list[dict[str, Any]]:
         return [json.loads(e.data) for e in self.events if e.event == "job_update"]
@@ -78,9 +86,10 @@ async def watch(
                         continue
                     received.events.append(event)
                     if stop(event):
+                        received.ended_by = "stop"
                         break
         except TimeoutError:
-            pass
+            received.ended_by = "timeout"
     received.retry_ms = parser.retry_ms
     return received
 
@@ -303,20 +312,33 @@ async def test_live_events_arrive_in_order_then_timeout_and_resume_loses_and_rep
 
 
 async def test_a_client_that_disconnects_frees_its_stream_and_the_poller(
-    stream_stack: StreamStack,
+    long_stream_stack: StreamStack,
 ) -> None:
-    job_id = await stream_stack.jobs.create("carol")
-    auth = stream_stack.headers("carol")
+    # The stream could live 300 s: only noticing the disconnect frees it within the test.
+    stack = long_stream_stack
+    job_id = await stack.jobs.create("carol")
+    auth = stack.headers("carol")
     async with httpx.AsyncClient(timeout=10) as http:
 
         async def stats() -> dict[str, Any]:
-            answer = await http.get(f"{stream_stack.api}/sse/stats", headers=auth)
+            answer = await http.get(f"{stack.api}/sse/stats", headers=auth)
             assert answer.status_code == 200
             data: dict[str, Any] = answer.json()["data"]
             return data
 
+        def freed(now: dict[str, Any]) -> bool:
+            return (
+                all(c["jobId"] != job_id for c in now["connections"])
+                and now["totalConnections"] == before["totalConnections"]
+                and now["totalJobSubscriptions"] == before["totalJobSubscriptions"]
+            )
+
         before = await stats()
-        async with http.stream("GET", stream_url(stream_stack, job_id), headers=auth) as response:
+        # Its own client: leaving both blocks closes the stream's socket for certain.
+        async with (
+            httpx.AsyncClient(timeout=10) as viewer,
+            viewer.stream("GET", stream_url(stack, job_id), headers=auth) as response,
+        ):
             parser = SseParser()
             async for line in response.aiter_lines():
                 event = parser.feed(line)
@@ -329,16 +351,53 @@ async def test_a_client_that_disconnects_frees_its_stream_and_the_poller(
             ]
             assert during["totalConnections"] == before["totalConnections"] + 1
             assert during["totalJobSubscriptions"] == before["totalJobSubscriptions"] + 1
+        closed_at = time.monotonic()
         # The client is gone; the server notices and frees the viewer and the job's poller.
         after = await stats()
-        for _ in range(50):
-            if after["totalConnections"] == before["totalConnections"]:
-                break
-            await asyncio.sleep(0.1)
+        while (
+            not freed(after) and time.monotonic() - closed_at < 2 * DISCONNECT_FREED_WITHIN_SECONDS
+        ):
+            await asyncio.sleep(0.05)
             after = await stats()
+        freed_in = time.monotonic() - closed_at
         assert all(c["jobId"] != job_id for c in after["connections"])
         assert after["totalConnections"] == before["totalConnections"]
         assert after["totalJobSubscriptions"] == before["totalJobSubscriptions"]
+        assert freed_in < DISCONNECT_FREED_WITHIN_SECONDS, f"freed {freed_in:.2f} s after the close"
+
+
+async def test_a_running_jobs_stream_ends_with_its_terminal_update_and_the_server_closes_it(
+    long_stream_stack: StreamStack,
+) -> None:
+    stack = long_stream_stack
+    job_id = await stack.jobs.create("lena")
+    await stack.jobs.record(job_id, started())  # running when the stream opens
+    finished_at: list[float] = []
+
+    async def worker() -> None:
+        for percent in (25, 50, 75):
+            await asyncio.sleep(0.3)
+            await stack.jobs.record(job_id, progress(percent))
+        await stack.jobs.record(job_id, completed())
+        finished_at.append(time.monotonic())
+
+    writing = asyncio.create_task(worker())
+    # No `stop`: reading ends only when the server ends the response (or after 30 s).
+    received = await watch(stream_url(stack, job_id), headers=stack.headers("lena"), seconds=30)
+    ended_at = time.monotonic()
+    await writing
+    assert received.status == 200
+    assert received.ended_by == "server"
+    assert received.ids() == [1, 2, 3, 4, 5, 6]
+    last = received.events[-1]
+    assert last.event == "job_update"
+    assert last.id == "6"
+    assert json.loads(last.data)["status"] == "completed"
+    assert [i for i, e in enumerate(received.events) if is_terminal(e)] == [
+        len(received.events) - 1
+    ]
+    # Without the close, heartbeats (every 1 s) would have kept it open for up to 300 s.
+    assert ended_at - finished_at[0] < 5.0
 
 
 async def test_many_viewers_of_one_job_all_get_every_event(stream_stack: StreamStack) -> None:
@@ -357,14 +416,36 @@ async def test_many_viewers_of_one_job_all_get_every_event(stream_stack: StreamS
         assert received.ids() == list(range(1, 9))
 
 
-async def test_tokens_in_the_query_never_reach_the_logs(stream_stack: StreamStack) -> None:
-    job_id, last = await stream_stack.jobs.finished("ivan")
-    token = stream_stack.token("ivan")
-    received = await watch(stream_url(stream_stack, job_id), params={"token": token})
+async def test_tokens_in_the_query_never_reach_the_logs(long_stream_stack: StreamStack) -> None:
+    # The host's access log is on here: it writes every request line, query string included.
+    stack = long_stream_stack
+    job = await asyncio.to_thread(submit_text_resume, stack, "ivan", "Ivan Petrov\nEngineer\n")
+    job_id, stream_token = str(job["jobId"]), str(job["streamToken"])
+    by_stream_token = await watch(stream_url(stack, job_id), params={"token": stream_token})
+    assert by_stream_token.updates()[-1]["status"] == "completed"
+    seen = await watch(
+        stream_url(stack, job_id, "sse"), params={"token": stream_token, "since": "1"}
+    )
+    assert seen.status == 200
+    refused_stream_token = await watch(
+        stream_url(stack, job_id), params={"token": stream_token + "x"}
+    )
+    assert refused_stream_token.status == 401
+
+    seeded_id, last = await stack.jobs.finished("ivan")
+    user_token = stack.token("ivan")
+    received = await watch(stream_url(stack, seeded_id), params={"token": user_token})
     assert received.ids() == list(range(1, last + 1))
-    refused = await watch(stream_url(stream_stack, job_id), params={"token": token + "x"})
+    refused = await watch(stream_url(stack, seeded_id), params={"token": user_token + "x"})
     assert refused.status == 401
-    log = stream_stack.stack.log_path.read_text(encoding="utf-8", errors="replace")
-    assert job_id in log  # the stream was logged ...
-    assert token not in log  # ... its credentials were not
-    assert token.split(".")[2] not in log
+
+    log = stack.stack.log_path.read_text(encoding="utf-8", errors="replace")
+    assert seeded_id in log  # the streams were logged ...
+    for token in (stream_token, user_token):
+        assert token not in log  # ... their credentials were not
+        assert token.split(".")[2] not in log
+        assert token.split(".")[1] not in log
+    # The access log did write the request lines, with the credential's value replaced.
+    assert f"/api/v1/jobs/{job_id}/stream?token=[redacted]" in log
+    assert f"/api/v1/jobs/{seeded_id}/stream?token=[redacted]" in log
+    assert f"/api/v1/sse/job/{job_id}?token=[redacted]&since=1" in log
