@@ -25,9 +25,13 @@ class Clock(Protocol):
 
 @dataclass(frozen=True)
 class BlobInfo:
+    """What the store says about one blob. `etag` names this version of its content: an
+    opaque string (None when a store cannot tell), passed back to `UploadStore.read`."""
+
     name: str
     size: int
     content_type: str | None
+    etag: str | None = None
 
 
 class UploadSigner(Protocol):
@@ -47,13 +51,23 @@ class UploadStore(Protocol):
         """Size and content type, or None when the blob does not exist."""
         ...
 
-    def read(self, blob_name: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
-        """The blob's bytes as a stream of chunks. Raises BlobMissing if it is gone."""
+    def read(
+        self, blob_name: str, chunk_size: int = 256 * 1024, *, etag: str | None = None
+    ) -> AsyncIterator[bytes]:
+        """The blob's bytes as a stream of chunks. Raises BlobMissing if it is gone.
+
+        With `etag` (from `describe`), only that version is read: if the blob's content has
+        changed since, or changes while it streams, raises BlobChanged.
+        """
         ...
 
 
 class BlobMissing(Exception):
     """The blob does not exist (any more)."""
+
+
+class BlobChanged(Exception):
+    """The blob is no longer the version the reader named (its ETag moved)."""
 
 
 # --- Table Storage: the event log ---------------------------------------------------------------

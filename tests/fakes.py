@@ -8,6 +8,7 @@ message id as the broker does; queue statistics refuse a queue the namespace lac
 """
 
 import asyncio
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -22,6 +23,7 @@ from function_app.domain.uploads import upload_blob_name
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
 from function_app.ports import (
+    BlobChanged,
     BlobInfo,
     BlobMissing,
     JobAlreadyExists,
@@ -132,14 +134,27 @@ class FakeEventLog:
         return [str(e.status) for e in self.events.get(job_id, [])]
 
 
+_etags = itertools.count(1)
+
+
+def _new_etag() -> str:
+    return f'"0x{next(_etags):016X}"'
+
+
 @dataclass
 class StoredBlob:
     data: bytes
     content_type: str | None
+    etag: str = ""
+
+    def __post_init__(self) -> None:
+        self.etag = self.etag or _new_etag()
 
 
 class FakeUploads:
-    """UploadSigner + UploadStore over a dict of blobs."""
+    """UploadSigner + UploadStore over a dict of blobs. Every `put` is a new version with a
+    new ETag; a read pinned to another ETag, or a blob replaced while it streams, raises
+    `BlobChanged` (as Blob Storage's If-Match does)."""
 
     def __init__(self, container: str = "uploads") -> None:
         self.container = container
@@ -161,15 +176,28 @@ class FakeUploads:
         blob = self.blobs.get(blob_name)
         if blob is None:
             return None
-        return BlobInfo(name=blob_name, size=len(blob.data), content_type=blob.content_type)
+        return BlobInfo(
+            name=blob_name, size=len(blob.data), content_type=blob.content_type, etag=blob.etag
+        )
 
-    async def read(self, blob_name: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+    async def read(
+        self, blob_name: str, chunk_size: int = 256 * 1024, *, etag: str | None = None
+    ) -> AsyncIterator[bytes]:
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
         blob = self.blobs.get(blob_name)
         if blob is None:
             raise BlobMissing(blob_name)
+        if etag is not None and etag != blob.etag:
+            raise BlobChanged(blob_name)
         self.reads += 1
         for start in range(0, len(blob.data), chunk_size):
             await asyncio.sleep(0)
+            current = self.blobs.get(blob_name)
+            if current is None:
+                raise BlobMissing(blob_name)
+            if current is not blob:
+                raise BlobChanged(blob_name)
             yield blob.data[start : start + chunk_size]
 
 

@@ -9,7 +9,8 @@ Blob SDK. One signer, two key sources:
 
 Every SAS names exactly one blob, grants create+write only (no read, list, delete),
 starts a minute in the past (clock skew), is HTTPS-only when the endpoint is HTTPS, and
-expires when the caller says. SDK exceptions stop here: callers see `BlobMissing` or
+expires when the caller says. SDK exceptions stop here: callers see `BlobMissing`,
+`BlobChanged` (a read pinned to an ETag found another version) or
 `DependencyUnavailable("storage", ...)`.
 """
 
@@ -18,13 +19,14 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobSasPermissions, UserDelegationKey, generate_blob_sas
 from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
 
 from function_app.domain.errors import DependencyUnavailable
-from function_app.ports import BlobInfo, BlobMissing
+from function_app.ports import BlobChanged, BlobInfo, BlobMissing
 
 SAS_START_SKEW = timedelta(minutes=1)
 # A user delegation key may live up to 7 days; we ask for a few hours and renew early.
@@ -160,17 +162,34 @@ class BlobUploads:
         except AzureError as exc:
             raise _unavailable("describe", exc) from exc
         content_type = props.content_settings.content_type if props.content_settings else None
-        return BlobInfo(name=blob_name, size=int(props.size), content_type=content_type or None)
+        return BlobInfo(
+            name=blob_name,
+            size=int(props.size),
+            content_type=content_type or None,
+            etag=props.etag or None,
+        )
 
-    async def read(self, blob_name: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
-        """The blob's bytes in chunks of at most `chunk_size`. Raises BlobMissing."""
+    async def read(
+        self, blob_name: str, chunk_size: int = 256 * 1024, *, etag: str | None = None
+    ) -> AsyncIterator[bytes]:
+        """The blob's bytes in chunks of at most `chunk_size`. Raises BlobMissing.
+
+        With `etag`, every request is conditional on it (If-Match): another version of the
+        blob raises BlobChanged. Without it the SDK still pins its later range requests to
+        the ETag of the first, so a blob rewritten mid-read raises BlobChanged too.
+        """
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         blob = self._container.get_blob_client(blob_name)
+        conditions: dict[str, Any] = (
+            {} if etag is None else {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        )
         try:
-            downloader = await blob.download_blob()
+            downloader = await blob.download_blob(**conditions)
         except ResourceNotFoundError as exc:
             raise BlobMissing(blob_name) from exc
+        except ResourceModifiedError as exc:
+            raise await self._changed_or_missing(blob_name) from exc
         except AzureError as exc:
             raise _unavailable("read", exc) from exc
         try:
@@ -180,8 +199,18 @@ class BlobUploads:
                     yield bytes(view[start : start + chunk_size])
         except ResourceNotFoundError as exc:
             raise BlobMissing(blob_name) from exc
+        except ResourceModifiedError as exc:
+            raise await self._changed_or_missing(blob_name) from exc
         except AzureError as exc:
             raise _unavailable("read", exc) from exc
+
+    async def _changed_or_missing(self, blob_name: str) -> BlobChanged | BlobMissing:
+        """What a failed If-Match meant: Azurite answers 412 for a deleted blob as well."""
+        return (
+            BlobMissing(blob_name)
+            if await self.describe(blob_name) is None
+            else BlobChanged(blob_name)
+        )
 
     # --- health / lifecycle ---------------------------------------------------------------
 

@@ -181,6 +181,7 @@ def job_to_entity(job: Job) -> dict[str, Any]:
         "lastEventId": job.last_event_id,
         "cancelRequested": job.cancel_requested,
         "idempotencyKey": job.idempotency_key,
+        "uploadETag": job.upload_etag,
     }
     _put_json(entity, "data", dict(job.data))
     _put_json(entity, "result", None if job.result is None else dict(job.result))
@@ -211,6 +212,7 @@ def job_from_entity(entity: Mapping[str, Any]) -> Job:
         error=_error_from_json(_get_json(entity, "error")),
         cancel_requested=bool(entity.get("cancelRequested", False)),
         idempotency_key=entity.get("idempotencyKey"),
+        upload_etag=entity.get("uploadETag"),
         extra=_get_json(entity, "extra") or {},
     )
 

@@ -115,6 +115,9 @@ class Job:
     error: JobError | None = None
     cancel_requested: bool = False
     idempotency_key: str | None = None
+    # The ETag of the upload as enqueue validated it (an opaque string): the worker reads
+    # only that version. None for jobs recorded before uploads were pinned.
+    upload_etag: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,7 +1,9 @@
 """Jobs: enqueue (validate, claim the idempotency key, record, send), status, cancel, stats.
 
 Enqueue checks everything it can before it writes anything: the queue and job name, the
-blob (the caller's, present, within the size and type limits). Only then does it claim the
+blob (the caller's, present, within the size and type limits). The job records the blob's
+ETag as validated, so the worker reads that version only (the upload URL can rewrite the
+blob until it expires). Only then does it claim the
 Idempotency-Key, record the job with its `queued` event and send one message whose id is the
 job id. If the send fails, the job ends `failed` (enqueue_failed, retryable) and the key is
 released, so the client may retry with the same key.
@@ -28,6 +30,7 @@ from function_app.domain.identity import Caller
 from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
 from function_app.domain.uploads import content_type_for, is_owned_upload, normalize_content_type
 from function_app.ports import (
+    BlobInfo,
     Clock,
     EventLog,
     IdempotencyKeys,
@@ -125,7 +128,7 @@ class JobService:
                 "Idempotency-Key must be 1-200 printable ASCII characters without spaces",
                 code="invalid_idempotency_key",
             )
-        await self._validate(caller, request)
+        upload = await self._validate(caller, request)
 
         job_id = self._new_id()
         if idempotency_key is not None:
@@ -141,6 +144,7 @@ class JobService:
             data=dict(request.data),
             created_at=self._clock.now(),
             idempotency_key=idempotency_key,
+            upload_etag=upload.etag,
         )
         try:
             recorded, _ = await self._log.create(job, queued_event())
@@ -165,7 +169,8 @@ class JobService:
             ) from exc
         return await self._accepted(recorded)
 
-    async def _validate(self, caller: Caller, request: EnqueueRequest) -> None:
+    async def _validate(self, caller: Caller, request: EnqueueRequest) -> BlobInfo:
+        """The upload as validated; its ETag pins the version the worker will read."""
         jobs = self._policy.queues.get(request.queue_name)
         if jobs is None:
             raise InvalidRequest(
@@ -209,6 +214,7 @@ class JobService:
                 f"the upload's content type {str(content_type)[:100]!r} is not allowed",
                 details=[{"allowed": sorted(self._policy.allowed_content_types)}],
             )
+        return info
 
     async def _replay(self, caller: Caller, holder: str, request: EnqueueRequest) -> JobAccepted:
         existing = await self._log.get(holder)

@@ -4,8 +4,8 @@ Settlement follows the Functions host: returning completes the message, raising 
 (Service Bus redelivers, and dead-letters after MaxDeliveryCount). So:
 - job missing or already ended (a redelivery after completion): return, write nothing;
 - cancel requested: record `cancelled`, return;
-- a permanent error (unreadable file, unknown job type, blob gone): record `failed`
-  (retryable false), return;
+- a permanent error (unreadable file, unknown job type, blob gone, blob changed since
+  enqueue validated it): record `failed` (retryable false), return;
 - anything else on the last delivery: record `failed` (max_deliveries_exceeded, retryable
   true), return; before that: record `retrying` and re-raise so Service Bus redelivers.
 
@@ -15,14 +15,14 @@ has `"simulateTransientFailures": N` fails transiently on its first N deliveries
 
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from function_app.domain.errors import JobFailure, PermanentJobError, TransientJobError
 from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
 from function_app.jobtypes.base import JobCancelled, JobType
-from function_app.ports import BlobInfo, BlobMissing, EventLog, UploadStore
+from function_app.ports import BlobChanged, BlobInfo, BlobMissing, EventLog, UploadStore
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,18 @@ def _unless_ended(draft: EventDraft) -> Callable[[Job], EventDraft | None]:
     return lambda job: None if job.is_terminal else draft
 
 
+def _upload_changed() -> PermanentJobError:
+    return PermanentJobError(
+        "upload_changed", "the uploaded file was replaced after the job was enqueued"
+    )
+
+
 class _RunContext:
-    """What a job type sees while it runs (implements `JobContext`)."""
+    """What a job type sees while it runs (implements `JobContext`).
+
+    `read` streams exactly the blob version `blob.etag` names (the one enqueue validated) and
+    never more than `blob.size` bytes.
+    """
 
     def __init__(self, job: Job, blob: BlobInfo, log: EventLog, uploads: UploadStore) -> None:
         self._job = job
@@ -97,8 +107,11 @@ class _RunContext:
         total = max(self._blob.size, 1)
         done = 0
         reported = 0.0
-        async for chunk in self._uploads.read(self._blob.name, chunk_size):
+        chunks = self._uploads.read(self._blob.name, chunk_size, etag=self._blob.etag)
+        async for chunk in chunks:
             done += len(chunk)
+            if done > self._blob.size:  # only a store ignoring the ETag gets here
+                raise _upload_changed()
             fraction = min(done / total, 1.0)
             if fraction - reported >= FETCH_REPORT_FRACTION or (fraction >= 1.0 > reported):
                 reported = fraction
@@ -213,12 +226,21 @@ class WorkerService:
         blob = await self._uploads.describe(blob_name) if isinstance(blob_name, str) else None
         if blob is None:
             raise PermanentJobError("blob_missing", "the uploaded file no longer exists")
+        if job.upload_etag is not None:
+            # The upload URL may rewrite its blob until it expires: read only the version
+            # enqueue validated. (Jobs recorded before uploads were pinned have no ETag and
+            # read the version described here.)
+            if blob.etag is not None and blob.etag != job.upload_etag:
+                raise _upload_changed()
+            blob = replace(blob, etag=job.upload_etag)
         ctx = _RunContext(job, blob, self._log, self._uploads)
         await ctx.checkpoint()
         try:
             return await job_type.run(ctx)
         except BlobMissing:
             raise PermanentJobError("blob_missing", "the uploaded file no longer exists") from None
+        except BlobChanged:
+            raise _upload_changed() from None
 
     def _inject_fault(self, job: Job, delivery: JobDelivery) -> None:
         if not self._policy.allow_fault_injection:

@@ -60,6 +60,26 @@ async def test_create_stores_job_and_first_event(log: EventLog) -> None:
     ]
 
 
+async def test_the_pinned_upload_etag_survives_every_write(log: EventLog) -> None:
+    pinned = '"0x8DC1234567890AB"'
+    job = new_job(upload_etag=pinned)
+    await log.create(job, QUEUED)
+    stored = await log.get(job.job_id)
+    assert stored is not None
+    assert stored.upload_etag == pinned
+    await log.append(job.job_id, lambda _job: progress(5))
+    flagged = await log.request_cancel(job.job_id)
+    assert flagged.upload_etag == pinned
+    again = await log.get(job.job_id)
+    assert again is not None
+    assert again.upload_etag == pinned
+    unpinned = new_job()
+    await log.create(unpinned, QUEUED)
+    stored = await log.get(unpinned.job_id)
+    assert stored is not None
+    assert stored.upload_etag is None
+
+
 async def test_create_twice_is_refused(log: EventLog) -> None:
     job = new_job()
     await log.create(job, QUEUED)

@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from function_app.domain.errors import InvalidRequest
-from function_app.ports import BlobMissing
+from function_app.ports import BlobChanged, BlobMissing
 
 from .conftest import QueueUnderTest, UploadsUnderTest
 
@@ -46,6 +46,75 @@ async def test_missing_upload(uploads_under_test: UploadsUnderTest) -> None:
     with pytest.raises(BlobMissing):
         async for _ in uploads_under_test.uploads.read(name):
             pass
+
+
+async def test_describe_names_the_version_and_a_rewrite_gets_a_new_one(
+    uploads_under_test: UploadsUnderTest,
+) -> None:
+    store, name = uploads_under_test.uploads, blob_name()
+    await uploads_under_test.put(name, b"first", "text/plain")
+    first = await store.describe(name)
+    assert first is not None
+    assert isinstance(first.etag, str)
+    assert first.etag
+    again = await store.describe(name)
+    assert again is not None
+    assert again.etag == first.etag
+    await uploads_under_test.put(name, b"other", "text/plain")  # same size, same type
+    second = await store.describe(name)
+    assert second is not None
+    assert (second.size, second.content_type) == (first.size, first.content_type)
+    assert second.etag != first.etag
+
+
+async def test_read_pinned_to_an_etag_reads_only_that_version(
+    uploads_under_test: UploadsUnderTest,
+) -> None:
+    store, name = uploads_under_test.uploads, blob_name()
+    await uploads_under_test.put(name, b"validated", "text/plain")
+    validated = await store.describe(name)
+    assert validated is not None
+    assert b"".join([c async for c in store.read(name, etag=validated.etag)]) == b"validated"
+    await uploads_under_test.put(name, b"swapped!!", "text/plain")
+    with pytest.raises(BlobChanged):
+        async for _ in store.read(name, etag=validated.etag):
+            pass
+    current = await store.describe(name)
+    assert current is not None
+    assert b"".join([c async for c in store.read(name, etag=current.etag)]) == b"swapped!!"
+    # no etag: whatever is there now (jobs enqueued before uploads were pinned)
+    assert b"".join([c async for c in store.read(name)]) == b"swapped!!"
+
+
+async def test_a_pinned_read_of_a_deleted_blob_is_missing(
+    uploads_under_test: UploadsUnderTest,
+) -> None:
+    name = blob_name()
+    with pytest.raises(BlobMissing):
+        async for _ in uploads_under_test.uploads.read(name, etag='"0x8DC0000000000000"'):
+            pass
+
+
+@pytest.mark.parametrize("pinned", [True, False], ids=["pinned", "unpinned"])
+async def test_a_blob_rewritten_while_it_streams_raises_blob_changed(
+    uploads_under_test: UploadsUnderTest, pinned: bool
+) -> None:
+    # Bigger than the adapter's 1 MiB download ranges, so the read takes several requests.
+    store, name, data = uploads_under_test.uploads, blob_name(), b"a" * (3 * 1024 * 1024)
+    await uploads_under_test.put(name, data, "text/plain")
+    info = await store.describe(name)
+    assert info is not None
+    stream = store.read(name, chunk_size=256 * 1024, etag=info.etag if pinned else None)
+    seen = [await anext(stream)]
+    await uploads_under_test.put(name, b"b" * len(data), "text/plain")
+
+    async def read_the_rest() -> None:
+        async for chunk in stream:
+            seen.append(chunk)
+
+    with pytest.raises(BlobChanged):
+        await read_the_rest()
+    assert set(b"".join(seen)) == {ord("a")}  # never a byte of the new version
 
 
 async def test_send_delivers_the_body_once_per_job_id(queue_under_test: QueueUnderTest) -> None:

@@ -6,8 +6,10 @@ tests use plain httpx, never the SDK, to act as that client.
 
 import base64
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import httpx
@@ -15,7 +17,16 @@ import pytest
 
 from devstack.azurite import AzuriteProcess, ensure_storage
 from function_app.adapters.blob_uploads import BlobUploads
-from function_app.ports import BlobMissing
+from function_app.bootstrap import Services, wire_services
+from function_app.domain.identity import Caller
+from function_app.domain.jobs import JobStatus
+from function_app.domain.uploads import upload_blob_name
+from function_app.jobtypes.base import JobContext, JobType
+from function_app.jobtypes.registry import build_registry
+from function_app.ports import BlobChanged, BlobMissing
+from function_app.services.jobs import EnqueueRequest
+from function_app.services.worker import JobDelivery
+from tests.fakes import FakeEventLog, FakeJobQueue, FakeQueueStats, FixedClock, test_settings
 
 pytestmark = pytest.mark.integration
 
@@ -193,3 +204,113 @@ async def test_cors_lets_the_configured_origin_put_and_nothing_else(
     assert (await preflight("http://elsewhere.example", "PUT", "x-ms-blob-type")).status_code == 403
     assert (await preflight(origin, "DELETE", "x-ms-blob-type")).status_code == 403
     assert (await preflight(origin, "PUT", "authorization")).status_code == 403
+
+
+# --- the job reads only the version enqueue validated ----------------------------------------
+
+
+def app_over(
+    uploads: BlobUploads, job_types: Mapping[str, JobType] | None = None
+) -> tuple[Services, FakeEventLog]:
+    """Enqueue and the worker over the real blob adapter (everything else in memory)."""
+    settings = test_settings(UPLOADS_CONTAINER=uploads.container)
+    clock = FixedClock(datetime.now(UTC))
+    log = FakeEventLog(clock.now)
+    queue = FakeJobQueue(settings.queues)
+    services = wire_services(
+        settings,
+        clock=clock,
+        event_log=log,
+        uploads=uploads,
+        job_queue=queue,
+        queue_stats=FakeQueueStats(settings.queues, queue),
+        probes=[],
+        job_types=job_types if job_types is not None else build_registry().as_mapping(),
+    )
+    return services, log
+
+
+async def uploaded(
+    uploads: BlobUploads, http: httpx.AsyncClient, content: bytes
+) -> tuple[str, str]:
+    """A blob uploaded by alice through its presigned URL: (blob name, the URL)."""
+    name = upload_blob_name("alice", uuid.uuid4().hex, "notes.txt")
+    url = await uploads.sign_upload(name, "text/plain", in_minutes(5))
+    assert (await http.put(url, content=content, headers=PUT_HEADERS)).status_code == 201
+    return name, url
+
+
+async def enqueue_and_run(services: Services, name: str, before_run: Any = None) -> str:
+    request = EnqueueRequest(
+        "document-analysis", "analyze-document", {"blobName": name, "fileName": "notes.txt"}
+    )
+    accepted = await services.jobs.enqueue(Caller("alice"), request)
+    if before_run is not None:
+        await before_run(accepted.job_id)
+    await services.worker.handle(JobDelivery(accepted.job_id, {"jobId": accepted.job_id}, 1))
+    return accepted.job_id
+
+
+async def test_a_blob_rewritten_through_its_url_after_enqueue_is_not_processed(
+    uploads: BlobUploads, http: httpx.AsyncClient
+) -> None:
+    services, log = app_over(uploads)
+    name, url = await uploaded(uploads, http, b"validated text")
+    validated = await uploads.describe(name)
+    assert validated is not None
+
+    async def rewrite(job_id: str) -> None:
+        assert log.jobs[job_id].upload_etag == validated.etag
+        # sp=cw: the same URL may still replace the blob (same size, same type)
+        rewritten = await http.put(url, content=b"TAMPERED TEXT!", headers=PUT_HEADERS)
+        assert rewritten.status_code == 201
+        with pytest.raises(BlobChanged):  # the read pinned to the validated version
+            async for _ in uploads.read(name, etag=validated.etag):
+                pass
+
+    job_id = await enqueue_and_run(services, name, rewrite)
+    job = log.jobs[job_id]
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert (job.error.code, job.error.retryable) == ("upload_changed", False)
+    assert job.result is None
+
+
+async def test_the_workers_read_is_refused_when_the_blob_changes_after_its_checks(
+    uploads: BlobUploads, http: httpx.AsyncClient
+) -> None:
+    urls: dict[str, str] = {}
+
+    async def rewrite_then_read(ctx: JobContext) -> Mapping[str, Any]:
+        url = urls[str(ctx.data["blobName"])]
+        assert (await http.put(url, content=b"TAMPERED!", headers=PUT_HEADERS)).status_code == 201
+        return {"read": len(b"".join([chunk async for chunk in ctx.read()]))}
+
+    class RewriteThenRead:
+        name = "analyze-document"
+        run = staticmethod(rewrite_then_read)
+
+    services, log = app_over(uploads, {"analyze-document": RewriteThenRead()})
+    name, urls[name] = await uploaded(uploads, http, b"validated")
+    job_id = await enqueue_and_run(services, name)
+    job = log.jobs[job_id]
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert (job.error.code, job.error.retryable) == ("upload_changed", False)
+
+
+async def test_a_job_recorded_without_an_etag_reads_the_current_blob(
+    uploads: BlobUploads, http: httpx.AsyncClient
+) -> None:
+    services, log = app_over(uploads)
+    name, url = await uploaded(uploads, http, b"first version")
+
+    async def as_before_pinning(job_id: str) -> None:
+        log.jobs[job_id] = replace(log.jobs[job_id], upload_etag=None)
+        assert (await http.put(url, content=b"second", headers=PUT_HEADERS)).status_code == 201
+
+    job_id = await enqueue_and_run(services, name, as_before_pinning)
+    job = log.jobs[job_id]
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert job.result is not None
+    assert job.result["sizeBytes"] == len(b"second")

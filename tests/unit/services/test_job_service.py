@@ -53,6 +53,21 @@ async def test_enqueue_records_the_job_and_sends_one_message(world: FakeWorld) -
     assert scoped == Caller("alice", job_scope=accepted.job_id)
 
 
+async def test_enqueue_pins_the_validated_upload_version(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    validated = await world.uploads.describe(blob)
+    assert validated is not None
+    accepted = await world.services.jobs.enqueue(ALICE, doc_request(blob))
+    job = world.log.jobs[accepted.job_id]
+    assert job.upload_etag == validated.etag
+    assert job.upload_etag
+    world.uploads.put(blob, b"HELLO", "text/plain")  # a rewrite via the upload URL
+    rewritten = await world.uploads.describe(blob)
+    assert rewritten is not None
+    assert rewritten.etag != job.upload_etag
+    assert "etag" not in {k.lower() for k in job.data}  # data stays the caller's request
+
+
 @pytest.mark.parametrize(
     ("queue", "job", "code"),
     [

@@ -1,6 +1,7 @@
 """WorkerService: one delivery, every outcome, and what it leaves in the event log."""
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -306,3 +307,83 @@ async def test_long_error_messages_are_cut_short() -> None:
     assert job.error is not None
     assert len(job.error.message) == 1000
     assert len(job.message) == 1000
+
+
+# --- the upload is pinned to the version enqueue validated ------------------------------------
+
+
+def blob_of(world: FakeWorld, job_id: str) -> str:
+    return str(world.log.jobs[job_id].data["blobName"])
+
+
+def assert_upload_changed(world: FakeWorld, job_id: str) -> None:
+    job = world.log.jobs[job_id]
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert (job.error.code, job.error.retryable) == ("upload_changed", False)
+
+
+async def test_a_blob_replaced_after_enqueue_fails_the_job_without_running() -> None:
+    world, job_type = world_with(read_all)
+    job_id = await enqueue(world, b"x" * 1000)
+    # The upload URL (sp=cw) can still rewrite the blob: same size, same type, other bytes.
+    world.uploads.put(blob_of(world, job_id), b"y" * 1000, "text/plain")
+    await world.services.worker.handle(delivery(job_id))  # returns: message completes
+    assert_upload_changed(world, job_id)
+    assert job_type.runs == 0
+    assert world.uploads.reads == 0
+
+
+async def test_a_blob_replaced_just_before_the_read_is_refused_by_the_read() -> None:
+    world: FakeWorld
+
+    async def replaced_then_read(ctx: JobContext) -> Mapping[str, Any]:
+        world.uploads.put(str(ctx.data["blobName"]), b"y" * 1000, "text/plain")
+        return await read_all(ctx)
+
+    world, job_type = world_with(replaced_then_read)
+    job_id = await enqueue(world, b"x" * 1000)
+    await world.services.worker.handle(delivery(job_id))
+    assert_upload_changed(world, job_id)
+    assert job_type.runs == 1
+    assert "completed" not in world.log.statuses(job_id)
+
+
+async def test_a_blob_replaced_while_it_is_read_fails_the_job() -> None:
+    world: FakeWorld
+
+    async def replaced_midway(ctx: JobContext) -> Mapping[str, Any]:
+        async for _ in ctx.read(chunk_size=100):
+            world.uploads.put(str(ctx.data["blobName"]), b"y" * 1000, "text/plain")
+        return {}
+
+    world, _ = world_with(replaced_midway)
+    job_id = await enqueue(world, b"x" * 1000)
+    await world.services.worker.handle(delivery(job_id))
+    assert_upload_changed(world, job_id)
+
+
+async def test_the_read_never_goes_past_the_validated_size() -> None:
+    world, _ = world_with(read_all)
+    job_id = await enqueue(world, b"x" * 1000)
+    real_describe = world.uploads.describe
+
+    async def understated(name: str) -> Any:  # a store that ignores what it was asked for
+        info = await real_describe(name)
+        return None if info is None else replace(info, size=info.size - 1)
+
+    world.uploads.describe = understated  # type: ignore[method-assign]
+    await world.services.worker.handle(delivery(job_id))
+    assert_upload_changed(world, job_id)
+
+
+async def test_a_job_recorded_without_an_etag_still_runs() -> None:
+    """Jobs enqueued before uploads were pinned (no upload_etag) read the current blob."""
+    world, _ = world_with(read_all)
+    job_id = await enqueue(world, b"x" * 1000)
+    world.log.jobs[job_id] = replace(world.log.jobs[job_id], upload_etag=None)
+    world.uploads.put(blob_of(world, job_id), b"y" * 700, "text/plain")
+    await world.services.worker.handle(delivery(job_id))
+    job = world.log.jobs[job_id]
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert job.result == {"bytes": 700}
