@@ -3,7 +3,7 @@
 Field names are the app-setting names, exactly as they appear in `local.settings.sample.json`
 and in both IaC stacks (a test checks the three agree). Settings are built lazily, on first
 use, never at import time: a bad setting must not hide every function from the host. Building
-fails fast with a message naming the bad setting.
+fails fast with a one-line message naming the bad setting.
 """
 
 from functools import lru_cache
@@ -38,8 +38,10 @@ class Settings(BaseSettings):
     # HS256 shared secret (AUTH_MODE=jwt without an issuer's JWKS).
     JWT_SECRET: str | None = None
     # OIDC issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0); JWKS is discovered
-    # from its /.well-known/openid-configuration unless JWT_JWKS_URL is set.
+    # from its /.well-known/openid-configuration unless JWT_JWKS_URL is set (which then still
+    # needs JWT_ISSUER: a JWKS token's `iss` is always checked).
     JWT_ISSUER: str | None = None
+    # Required with AUTH_MODE=jwt: a token's `aud` must name this API.
     JWT_AUDIENCE: str | None = None
     JWT_JWKS_URL: str | None = None
     # Optional override of the stream-token signing key. When unset, a random key is created
@@ -94,32 +96,55 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
-        if self.AUTH_MODE == "jwt" and not (self.JWT_SECRET or self.JWT_ISSUER):
-            raise ValueError("AUTH_MODE=jwt needs JWT_SECRET (HS256) or JWT_ISSUER (JWKS)")
+        problems = []
+        if self.AUTH_MODE == "jwt":
+            if not (self.JWT_SECRET or self.JWT_ISSUER):
+                problems.append(
+                    "JWT_SECRET or JWT_ISSUER: AUTH_MODE=jwt needs JWT_SECRET (HS256) or "
+                    "JWT_ISSUER (JWKS)"
+                )
+            if not self.JWT_AUDIENCE:
+                problems.append(
+                    "JWT_AUDIENCE: AUTH_MODE=jwt needs the audience its tokens are issued for"
+                )
+            if self.JWT_JWKS_URL and not self.JWT_ISSUER:
+                problems.append(
+                    "JWT_ISSUER: JWT_JWKS_URL is set, so tokens from that JWKS need the issuer "
+                    "they must name"
+                )
         if not self.STORAGE_CONNECTION_STRING and not (
             self.STORAGE_BLOB_ENDPOINT and self.STORAGE_TABLE_ENDPOINT
         ):
-            raise ValueError(
-                "set STORAGE_CONNECTION_STRING (local) or both STORAGE_BLOB_ENDPOINT and "
+            problems.append(
+                "STORAGE_CONNECTION_STRING: set it (local) or both STORAGE_BLOB_ENDPOINT and "
                 "STORAGE_TABLE_ENDPOINT (Azure, managed identity)"
             )
         if not (self.ServiceBusConnection or self.ServiceBusConnection__fullyQualifiedNamespace):
-            raise ValueError(
-                "set ServiceBusConnection (connection string, local) or "
+            problems.append(
+                "ServiceBusConnection: set it (connection string, local) or "
                 "ServiceBusConnection__fullyQualifiedNamespace (Azure, managed identity)"
             )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
 def load_settings() -> Settings:
-    """Build settings from the environment; raise SettingsError naming each bad setting."""
+    """Build settings from the environment; raise SettingsError naming each bad setting.
+
+    The message is one line: `invalid app settings: NAME: problem; NAME: problem`.
+    """
     try:
         return Settings()
     except ValidationError as exc:
         problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "settings"
-            problems.append(f"{where}: {err['msg']}")
+        for err in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(p) for p in err["loc"])
+            message = str(err["msg"])
+            if not where:  # a combination of settings: the message names them itself
+                problems.append(message.removeprefix("Value error, "))
+            else:
+                problems.append(f"{where}: {message}")
         raise SettingsError("invalid app settings: " + "; ".join(problems)) from None
 
 

@@ -307,12 +307,14 @@ async def test_jwt_mode_refuses_missing_and_bad_tokens_and_isolates_owners(
     import jwt
 
     secret = "entrypoint-test-secret-0123456789abcdef"
-    world = fake_world(test_settings(AUTH_MODE="jwt", JWT_SECRET=secret))
+    world = fake_world(
+        test_settings(AUTH_MODE="jwt", JWT_SECRET=secret, JWT_AUDIENCE="api://jobstream")
+    )
     override_services(world.services)
 
     def bearer(sub: str) -> dict[str, str]:
-        token = jwt.encode({"sub": sub, "exp": int(time.time()) + 60}, secret, "HS256")
-        return {"Authorization": f"Bearer {token}"}
+        claims = {"sub": sub, "aud": "api://jobstream", "exp": int(time.time()) + 60}
+        return {"Authorization": f"Bearer {jwt.encode(claims, secret, 'HS256')}"}
 
     missing = await api.post("/api/v1/upload/presigned-url", json={"fileName": "a.pdf"})
     assert missing.status_code == 401
