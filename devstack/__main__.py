@@ -8,7 +8,7 @@ from pathlib import Path
 from devstack.azurite import AzuriteError
 from devstack.host.__main__ import configure_logging
 from devstack.host.host_json import HostJsonError
-from devstack.host.loader import AppLoadError
+from devstack.host.loader import AppLoadError, AppSettingsError
 from devstack.host.server import PortInUseError
 from devstack.host.servicebus_trigger import TriggerConfigError
 from devstack.local_settings import LocalSettingsError
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except (
         StackError,
         PortInUseError,
+        AppSettingsError,
         AppLoadError,
         HostJsonError,
         LocalSettingsError,

@@ -8,7 +8,8 @@
 3. points the app at them: settings that name the local emulators (UseDevelopmentStorage,
    the dev account, UseDevelopmentEmulator) are replaced with the actual endpoints; a
    setting pointing anywhere else is kept, so real Azure settings run the app against Azure;
-4. creates the uploads container and jobs table, checks the trigger queues exist;
+4. builds the app's settings once (a bad one stops the stack, naming it), creates the
+   uploads container and jobs table, checks the trigger queues exist;
 5. serves the app with the local Functions host and prints the URLs;
 6. on Ctrl-C / SIGTERM stops the host (in-flight invocations finish), then the emulator,
    then Azurite, each by its pid.
@@ -28,6 +29,7 @@ from typing import Any
 import httpx
 
 from devstack.azurite import AzuriteProcess, ensure_storage, start_azurite
+from devstack.host.loader import check_app_settings
 from devstack.host.server import FunctionsHost
 from devstack.local_settings import LocalSettings, read_local_settings
 from devstack.servicebus.launcher import EmulatorProcess, start_emulator
@@ -250,6 +252,8 @@ async def run_stack(options: StackOptions) -> None:
             stack.stops.append(stack.emulator.stop)
         changed = point_app_at_emulators(os.environ, stack.azurite, stack.emulator)
         log.info("settings pointed at the local emulators: %s", ", ".join(changed) or "none")
+        # The settings the app will run with are final now: build them once, before serving.
+        check_app_settings(options.root)
         if stack.azurite is not None:
             await ensure_storage(
                 stack.azurite.connection_string,

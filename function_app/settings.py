@@ -3,7 +3,8 @@
 Field names are the app-setting names, exactly as they appear in `local.settings.sample.json`
 and in both IaC stacks (a test checks the three agree). Settings are built lazily, on first
 use, never at import time: a bad setting must not hide every function from the host. Building
-fails fast with a one-line message naming the bad setting.
+fails fast with a one-line message naming the bad setting. The local host (devstack/host)
+builds them once at start-up and refuses to serve when they are bad.
 """
 
 from functools import lru_cache

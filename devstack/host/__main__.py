@@ -1,5 +1,6 @@
 """`python -m devstack.host`: run only the local Functions host (Azure or emulators set up
-elsewhere). Reads local.settings.json into the environment first, as Core Tools does."""
+elsewhere). Reads local.settings.json into the environment first, as Core Tools does, then
+builds the app's settings once: a bad one stops it (exit 2) with one line naming it."""
 
 import argparse
 import asyncio
@@ -8,8 +9,16 @@ import signal
 import sys
 from pathlib import Path
 
-from devstack.host.server import FunctionsHost
-from devstack.local_settings import load_into_environ
+from devstack.host.host_json import HostJsonError
+from devstack.host.loader import (
+    DEFAULT_SETTINGS_CHECK,
+    AppLoadError,
+    AppSettingsError,
+    check_app_settings,
+)
+from devstack.host.server import FunctionsHost, PortInUseError
+from devstack.host.servicebus_trigger import TriggerConfigError
+from devstack.local_settings import LocalSettingsError, load_into_environ
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -27,12 +36,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default 7071)")
     parser.add_argument("--web-root", type=Path, default=None, help="static files served at /")
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    parser.add_argument(
+        "--settings-check",
+        default=DEFAULT_SETTINGS_CHECK,
+        metavar="MODULE:FUNCTION",
+        help="the app's settings builder, called once before serving "
+        f"(default {DEFAULT_SETTINGS_CHECK}; skipped if the app has no such module)",
+    )
     return parser.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> None:
     root: Path = args.root.resolve()
     settings = load_into_environ(root)
+    check_app_settings(root, args.settings_check)
     port = args.port if args.port is not None else (settings.http_port or 7071)
     host = FunctionsHost(
         root,
@@ -53,9 +70,25 @@ async def run(args: argparse.Namespace) -> None:
     await serving
 
 
+# Start-up problems the user can fix: one line on stderr, exit 2, no traceback.
+STARTUP_ERRORS = (
+    AppSettingsError,
+    AppLoadError,
+    HostJsonError,
+    LocalSettingsError,
+    PortInUseError,
+    TriggerConfigError,
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
-    asyncio.run(run(parse_args(sys.argv[1:] if argv is None else argv)))
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        asyncio.run(run(args))
+    except STARTUP_ERRORS as exc:
+        print(f"devstack.host: {exc}", file=sys.stderr, flush=True)
+        return 2
     return 0
 
 
