@@ -1,18 +1,21 @@
-"""The CLIs refuse to start on bad input, naming it:
+"""The CLIs refuse to start on bad input, naming it, and stop cleanly:
 - `python -m devstack` on a taken port, before starting anything;
-- `python -m devstack.host` and `python -m devstack` on a bad app setting, before serving."""
+- `python -m devstack.host` and `python -m devstack` on a bad app setting, before serving;
+- `python -m devstack` on SIGINT (Ctrl-C): exit 0, every child gone."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from function_app.settings import Settings
-from tests.support.stack import REPO_ROOT, free_port, stack_environment
+from tests.support.stack import REPO_ROOT, free_port, launch_stack, log_tail, stack_environment
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +139,37 @@ def test_the_stack_exits_on_a_bad_setting_and_stops_what_it_started(tmp_path: Pa
     assert "local stack is up" not in done.stdout
     assert refuses_to_listen(port)
     assert processes_mentioning(str(tmp_path)) == []
+
+
+def gone(pid: int) -> bool:
+    """True when no process is left in `pid`'s process group (the emulators run in their
+    own sessions, so this also covers anything they started)."""
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_the_stack_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    with launch_stack(tmp_path) as stack:
+        assert stack.process is not None
+        assert stack.azurite_pid is not None
+        assert stack.servicebus_pid is not None
+        assert httpx.get(f"{stack.api}/health", timeout=10).status_code == 200
+        assert not gone(stack.azurite_pid)
+        assert not gone(stack.servicebus_pid)
+        assert stack.pid in processes_mentioning(str(tmp_path))
+
+        started = time.monotonic()
+        os.kill(stack.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground process
+        code = stack.process.wait(timeout=30)
+        took = time.monotonic() - started
+
+        assert code == 0, log_tail(stack.log_path)
+        assert gone(stack.azurite_pid), "Azurite still running"
+        assert gone(stack.servicebus_pid), "the Service Bus emulator still running"
+        assert refuses_to_listen(int(stack.base_url.rsplit(":", 1)[1]))  # the host
+        assert processes_mentioning(str(tmp_path)) == []
+        assert "local stack stopped" in stack.log_path.read_text(encoding="utf-8")
+        assert took < 20, took

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -106,6 +106,8 @@ class LocalStack:
     log_path: Path
     azurite_pid: int | None = None
     servicebus_pid: int | None = None
+    # The `python -m devstack` process itself (this test process is its parent).
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def api(self) -> str:
@@ -192,6 +194,7 @@ def launch_stack(
             log_path=log_path,
             azurite_pid=state.get("azuritePid"),
             servicebus_pid=state.get("serviceBusPid"),
+            process=process,
         )
     finally:
         stop_process(process)
