@@ -5,6 +5,10 @@
 `ValidationError` becomes 400 `invalid_request` with the fields at fault; anything else is
 logged with a correlation id and answered 500 `internal_error` with that id and nothing more:
 never a stack trace.
+
+`WWW-Authenticate` follows RFC 6750: a request without a token gets `Bearer realm="..."` only;
+a bad token adds `error="invalid_token"`; a valid stream token used beyond its one job's
+reads adds `error="insufficient_scope"`.
 """
 
 import functools
@@ -44,6 +48,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
 )
 
 NO_STORE = {"Cache-Control": "no-store"}
+REALM = "jobstream"
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -64,6 +69,15 @@ def status_for(error: DomainError) -> int:
     return 400
 
 
+def www_authenticate(error: Unauthenticated) -> str:
+    """The RFC 6750 challenge: no `error` attribute when no token was sent."""
+    if error.code == "unauthenticated":
+        return f'Bearer realm="{REALM}"'
+    if error.code == "read_only_token":
+        return f'Bearer realm="{REALM}", error="insufficient_scope"'
+    return f'Bearer realm="{REALM}", error="invalid_token"'
+
+
 def domain_error_response(error: DomainError) -> JSONResponse:
     status = status_for(error)
     details = list(error.details)
@@ -72,7 +86,7 @@ def domain_error_response(error: DomainError) -> JSONResponse:
         details.append({"dependency": error.dependency})
         headers["Retry-After"] = "5"
     if isinstance(error, Unauthenticated):
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        headers["WWW-Authenticate"] = www_authenticate(error)
     return JSONResponse(error_body(error.code, error.message, details), status, headers=headers)
 
 

@@ -347,3 +347,70 @@ async def test_oversized_chunked_bodies_are_413_without_a_length(
     assert r.status_code == 413
     assert error_of(r)["code"] == "request_too_large"
     assert world.uploads.signed == []
+
+
+# --- WWW-Authenticate (RFC 6750) ------------------------------------------------------------
+
+JWT_TEST_SECRET = "entrypoint-test-secret-0123456789abcdef"
+JWT_TEST_AUDIENCE = "api://jobstream"
+
+
+def jwt_world() -> FakeWorld:
+    world = fake_world(
+        test_settings(AUTH_MODE="jwt", JWT_SECRET=JWT_TEST_SECRET, JWT_AUDIENCE=JWT_TEST_AUDIENCE)
+    )
+    override_services(world.services)
+    return world
+
+
+def user_bearer(sub: str, **claims: Any) -> dict[str, str]:
+    import time
+
+    import jwt
+
+    body = {"sub": sub, "aud": JWT_TEST_AUDIENCE, "exp": int(time.time()) + 60, **claims}
+    return {"Authorization": f"Bearer {jwt.encode(body, JWT_TEST_SECRET, 'HS256')}"}
+
+
+async def test_no_token_gets_a_bare_bearer_challenge(api: httpx.AsyncClient) -> None:
+    jwt_world()
+    r = await api.post("/api/v1/upload/presigned-url", json={"fileName": "a.pdf"})
+    assert r.status_code == 401
+    assert error_of(r)["code"] == "unauthenticated"
+    assert r.headers["www-authenticate"] == 'Bearer realm="jobstream"'
+
+
+@pytest.mark.parametrize(
+    ("authorization", "code"),
+    [
+        ("Bearer x.y.z", "invalid_token"),
+        ("Basic YWxpY2U6c2VjcmV0", "invalid_token"),
+        ("expired", "token_expired"),
+        ("wrong-audience", "invalid_token"),
+    ],
+)
+async def test_a_bad_token_gets_an_invalid_token_challenge(
+    api: httpx.AsyncClient, authorization: str, code: str
+) -> None:
+    import time
+
+    jwt_world()
+    headers = {
+        "expired": user_bearer("alice", exp=int(time.time()) - 3600),
+        "wrong-audience": user_bearer("alice", aud="api://someone-else"),
+    }.get(authorization, {"Authorization": authorization})
+    r = await api.get("/api/v1/jobs/" + "0" * 32, headers=headers)
+    assert r.status_code == 401
+    assert error_of(r)["code"] == code
+    assert r.headers["www-authenticate"] == 'Bearer realm="jobstream", error="invalid_token"'
+
+
+async def test_a_stream_token_beyond_its_scope_gets_insufficient_scope(
+    api: httpx.AsyncClient, world: FakeWorld
+) -> None:
+    job = await _job(api, world)
+    auth = {"Authorization": f"Bearer {job['streamToken']}"}
+    r = await api.post(f"/api/v1/jobs/{job['jobId']}/cancel", headers=auth)
+    assert r.status_code == 401
+    assert error_of(r)["code"] == "read_only_token"
+    assert r.headers["www-authenticate"] == 'Bearer realm="jobstream", error="insufficient_scope"'
