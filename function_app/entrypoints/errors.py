@@ -6,6 +6,10 @@
 logged with a correlation id and answered 500 `internal_error` with that id and nothing more:
 never a stack trace.
 
+A `DependencyUnavailable` (503) carries text built from SDK exceptions (host names, request
+ids, sometimes account names): it is logged with a correlation id, and the client gets only a
+fixed message per dependency, the dependency's name and that id.
+
 `WWW-Authenticate` follows RFC 6750: a request without a token gets `Bearer realm="..."` only;
 a bad token adds `error="invalid_token"`; a valid stream token used beyond its one job's
 reads adds `error="insufficient_scope"`.
@@ -50,6 +54,14 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
 NO_STORE = {"Cache-Control": "no-store"}
 REALM = "jobstream"
 
+# What a client is told when a dependency fails: fixed text, never the SDK's.
+DEPENDENCY_MESSAGES = {
+    "storage": "storage is unavailable; try again shortly",
+    "servicebus": "servicebus is unavailable; try again shortly",
+    "identity": "the identity provider is unavailable; try again shortly",
+}
+UNKNOWN_DEPENDENCY_MESSAGE = "a dependency is unavailable; try again shortly"
+
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -69,6 +81,10 @@ def status_for(error: DomainError) -> int:
     return 400
 
 
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
 def www_authenticate(error: Unauthenticated) -> str:
     """The RFC 6750 challenge: no `error` attribute when no token was sent."""
     if error.code == "unauthenticated":
@@ -78,16 +94,37 @@ def www_authenticate(error: Unauthenticated) -> str:
     return f'Bearer realm="{REALM}", error="invalid_token"'
 
 
-def domain_error_response(error: DomainError) -> JSONResponse:
-    status = status_for(error)
-    details = list(error.details)
-    headers = dict(NO_STORE)
+def dependency_message(dependency: str) -> str:
+    return DEPENDENCY_MESSAGES.get(dependency, UNKNOWN_DEPENDENCY_MESSAGE)
+
+
+def dependency_unavailable_response(dependency: str, correlation_id: str) -> JSONResponse:
+    """503 with a fixed message: the failure's own text stays in the log."""
+    details = [{"dependency": dependency}, {"correlationId": correlation_id}]
+    return JSONResponse(
+        error_body(DependencyUnavailable.code, dependency_message(dependency), details),
+        503,
+        headers={**NO_STORE, "Retry-After": "5"},
+    )
+
+
+def domain_error_response(error: DomainError, where: str = "request") -> JSONResponse:
+    """The envelope for `error`; `where` (e.g. "POST /api/v1/jobs") goes to the log only."""
     if isinstance(error, DependencyUnavailable):
-        details.append({"dependency": error.dependency})
-        headers["Retry-After"] = "5"
+        correlation_id = new_correlation_id()
+        logger.warning(
+            "%s: %s unavailable: %s; correlation id %s",
+            where,
+            error.dependency,
+            error.message,
+            correlation_id,
+        )
+        return dependency_unavailable_response(error.dependency, correlation_id)
+    headers = dict(NO_STORE)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = www_authenticate(error)
-    return JSONResponse(error_body(error.code, error.message, details), status, headers=headers)
+    body = error_body(error.code, error.message, error.details)
+    return JSONResponse(body, status_for(error), headers=headers)
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
@@ -108,9 +145,7 @@ def answers_errors(handler: Handler) -> Handler:
         try:
             return await handler(req)
         except DomainError as exc:
-            if status_for(exc) >= 500:
-                logger.warning("%s %s: %s (%s)", req.method, req.url.path, exc.code, exc.message)
-            return domain_error_response(exc)
+            return domain_error_response(exc, f"{req.method} {req.url.path}")
         except ValidationError as exc:
             return JSONResponse(
                 error_body("invalid_request", "the request is invalid", validation_details(exc)),
@@ -118,7 +153,7 @@ def answers_errors(handler: Handler) -> Handler:
                 headers=NO_STORE,
             )
         except Exception:
-            correlation_id = uuid.uuid4().hex
+            correlation_id = new_correlation_id()
             logger.exception(
                 "%s %s failed; correlation id %s", req.method, req.url.path, correlation_id
             )

@@ -1,14 +1,28 @@
-"""Health (200 / 503 naming the failing dependency) and queue statistics."""
+"""Health (200 / 503 naming the failing dependency) and queue statistics.
+
+Health is unauthenticated: a failing probe's own text (SDK messages with host names) is
+logged with a correlation id; the answer only names the dependency, a fixed problem and
+that id.
+"""
+
+import logging
 
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
 
 from function_app.bootstrap import services
 from function_app.entrypoints.auth import caller_of
-from function_app.entrypoints.errors import NO_STORE, answers_errors, error_body, ok
+from function_app.entrypoints.errors import (
+    NO_STORE,
+    answers_errors,
+    error_body,
+    new_correlation_id,
+    ok,
+)
 from function_app.entrypoints.schemas import iso, queue_counts_out
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
+logger = logging.getLogger(__name__)
 
 
 @bp.route(route="v1/health", methods=["GET"])
@@ -21,7 +35,20 @@ async def health(req: Request) -> Response:
     if report.healthy:
         body = ok({"status": "healthy", "checks": checks, "timestamp": iso(svc.clock.now())})
         return JSONResponse(body, headers=NO_STORE)
-    details = [{"dependency": r.name, "problem": r.detail} for r in report.results if not r.ok]
+    correlation_id = new_correlation_id()
+    problems: dict[str, str] = {}
+    for r in report.results:
+        if not r.ok:
+            logger.warning(
+                "health: %s failing: %s; correlation id %s", r.name, r.detail, correlation_id
+            )
+            # One entry per dependency; a plain failure says more than a timeout.
+            if problems.get(r.name) != "not answering":
+                problems[r.name] = r.problem
+    details = [
+        {"dependency": name, "problem": problems[name], "correlationId": correlation_id}
+        for name in failing
+    ]
     message = f"not answering: {', '.join(failing)}"
     body = error_body("dependency_unavailable", message, details)
     return JSONResponse(body, 503, headers={**NO_STORE, "Retry-After": "5"})

@@ -1,13 +1,14 @@
-"""Health: ask every dependency at once, each within a timeout; name the ones that fail."""
+"""Health: ask every dependency at once, each within a timeout; name the ones that fail.
+
+A result's `detail` is for the log only (it can hold SDK text: host names, request ids);
+`problem` is what a client may be told.
+"""
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from function_app.ports import HealthProbe
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,14 @@ class ProbeResult:
     name: str
     ok: bool
     detail: str
+    timed_out: bool = False
+
+    @property
+    def problem(self) -> str:
+        """Fixed text for clients: never the failure's own message."""
+        if self.ok:
+            return "ok"
+        return "no answer in time" if self.timed_out else "not answering"
 
 
 @dataclass(frozen=True)
@@ -44,10 +53,11 @@ class HealthService:
             async with asyncio.timeout(self._timeout):
                 await probe.check()
         except TimeoutError:
-            return ProbeResult(probe.name, False, f"no answer within {self._timeout:g}s")
+            return ProbeResult(
+                probe.name, False, f"no answer within {self._timeout:g}s", timed_out=True
+            )
         except Exception as exc:
-            logger.warning("health probe %s failed: %r", probe.name, exc)
             # The domain's DependencyUnavailable carries a readable message; others do not.
-            detail = getattr(exc, "message", None) or type(exc).__name__
-            return ProbeResult(probe.name, False, str(detail)[:200])
+            detail = getattr(exc, "message", None) or repr(exc)
+            return ProbeResult(probe.name, False, str(detail)[:500])
         return ProbeResult(probe.name, True, "ok")

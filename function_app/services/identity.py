@@ -7,10 +7,12 @@ cached by PyJWT's JWKS client). Issuer, audience and expiry are checked.
 Stream tokens (see `stream_tokens`) are accepted in either mode, from the Authorization header
 or, on stream routes only, from `?token=`: they yield a read-only caller scoped to one job.
 Any token presented must be valid: a bad one is refused (401) even in AUTH_MODE=none, so a
-client never silently runs as someone else. Tokens are never logged.
+client never silently runs as someone else. Tokens are never logged. A failure to reach the
+issuer is logged here with its cause; the error raised carries no exception text.
 """
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -25,6 +27,8 @@ ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 MAX_OWNER_CHARS = 256
 JWKS_CACHE_SECONDS = 3600
 HTTP_TIMEOUT_SECONDS = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 class UserTokenVerifier:
@@ -68,7 +72,8 @@ class UserTokenVerifier:
                 response.raise_for_status()
                 jwks_uri = response.json().get("jwks_uri")
         except (httpx.HTTPError, ValueError) as exc:
-            raise DependencyUnavailable("identity", f"OIDC discovery failed: {exc}") from None
+            logger.warning("OIDC discovery at %s failed: %r", url, exc)
+            raise DependencyUnavailable("identity", "OIDC discovery failed") from None
         if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
             raise DependencyUnavailable("identity", "OIDC discovery document has no jwks_uri")
         return jwks_uri
@@ -84,7 +89,8 @@ class UserTokenVerifier:
             client = await self._jwks_client()
             try:
                 signing_key = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
-            except jwt.PyJWKClientConnectionError:
+            except jwt.PyJWKClientConnectionError as exc:
+                logger.warning("fetching the issuer's JWKS failed: %r", exc)
                 raise DependencyUnavailable(
                     "identity", "the issuer's JWKS is unreachable"
                 ) from None

@@ -414,3 +414,69 @@ async def test_a_stream_token_beyond_its_scope_gets_insufficient_scope(
     assert r.status_code == 401
     assert error_of(r)["code"] == "read_only_token"
     assert r.headers["www-authenticate"] == 'Bearer realm="jobstream", error="insufficient_scope"'
+
+
+# --- no infrastructure detail reaches a client ---------------------------------------------
+
+SDK_TEXT = (
+    "blob storage describe failed: ServiceRequestError: Cannot connect to host "
+    "leakyaccount.blob.core.windows.net:443 ssl:default [Name or service not known]"
+)
+
+
+async def test_a_storage_failure_is_a_fixed_503_and_the_detail_is_logged(
+    api: httpx.AsyncClient, world: FakeWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    from function_app.domain.errors import DependencyUnavailable
+
+    async def unreachable(blob_name: str) -> None:
+        raise DependencyUnavailable("storage", SDK_TEXT)
+
+    world.uploads.describe = unreachable  # type: ignore[method-assign]
+    blob = world.upload("anonymous", "a.txt", b"hello")
+    with caplog.at_level("WARNING"):
+        r = await api.post("/api/v1/jobs", json=enqueue_body(blob))
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "5"
+    error = error_of(r)
+    assert error["code"] == "dependency_unavailable"
+    assert error["message"] == "storage is unavailable; try again shortly"
+    assert "leakyaccount" not in r.text
+    assert "ServiceRequestError" not in r.text
+    assert {"dependency": "storage"} in error["details"]
+    (correlation_id,) = [d["correlationId"] for d in error["details"] if "correlationId" in d]
+    logged = [rec.getMessage() for rec in caplog.records if correlation_id in rec.getMessage()]
+    assert len(logged) == 1
+    assert "leakyaccount.blob.core.windows.net" in logged[0]
+    assert world.log.writes == 0
+
+
+async def test_health_names_the_dependency_without_its_error_text(
+    api: httpx.AsyncClient, world: FakeWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    from function_app.domain.errors import DependencyUnavailable
+
+    async def unreachable() -> None:
+        raise DependencyUnavailable("storage", SDK_TEXT)
+
+    world.probes[0].check = unreachable  # type: ignore[method-assign]
+    world.probes[1].hang = True
+    with caplog.at_level("WARNING"):
+        r = await api.get("/api/v1/health")
+    assert r.status_code == 503
+    assert "leakyaccount" not in r.text
+    assert "ServiceRequestError" not in r.text
+    error = error_of(r)
+    assert error["message"] == "not answering: servicebus, storage"
+    correlation_id = error["details"][0]["correlationId"]
+    assert len(correlation_id) == 32
+    assert error["details"] == [
+        {
+            "dependency": "servicebus",
+            "problem": "no answer in time",
+            "correlationId": correlation_id,
+        },
+        {"dependency": "storage", "problem": "not answering", "correlationId": correlation_id},
+    ]
+    logged = " | ".join(rec.getMessage() for rec in caplog.records)
+    assert f"storage failing: {SDK_TEXT}; correlation id {correlation_id}" in logged

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from function_app.domain.errors import Unauthenticated
+from function_app.domain.errors import DependencyUnavailable, Unauthenticated
 from function_app.domain.identity import Caller
 from function_app.services.identity import Authenticator, UserTokenVerifier
 from function_app.services.stream_tokens import SECRET_NAME, StreamTokens
@@ -282,3 +282,17 @@ async def test_hs256_is_refused_when_only_jwks_is_configured(
     verifier = UserTokenVerifier(issuer=issuer.url, audience="api://jobstream")
     with pytest.raises(Unauthenticated):
         await verifier.owner(user_token(iss=issuer.url, aud="api://jobstream"))
+
+
+async def test_an_unreachable_issuer_is_unavailable_without_echoing_the_error(
+    issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The discovery document is not there (404): httpx's error text names the full URL.
+    broken = issuer.url + "/no-such-tenant"
+    verifier = UserTokenVerifier(issuer=broken, audience="api://jobstream")
+    with caplog.at_level("WARNING"), pytest.raises(DependencyUnavailable) as info:
+        await verifier.owner(issuer.token(iss=broken))
+    assert info.value.dependency == "identity"
+    assert info.value.message == "OIDC discovery failed"
+    assert "no-such-tenant" in caplog.text  # the cause is logged server-side
+    assert "404" in caplog.text
