@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from function_app.domain.idempotency import KeyClaim
 from function_app.domain.jobs import EventDraft, Job, JobEvent
 
 
@@ -115,10 +116,28 @@ class EventLog(Protocol):
 
 
 class IdempotencyKeys(Protocol):
-    """Remembers which job an (owner, Idempotency-Key) pair created."""
+    """Remembers which job an (owner, Idempotency-Key) pair created.
 
-    async def claim(self, owner: str, key: str, job_id: str) -> str:
-        """Claim the key for `job_id`; returns the job id that holds it (ours, or an earlier)."""
+    A claim starts unconfirmed, leased for `domain.idempotency.CLAIM_LEASE`; `confirm` makes
+    it permanent once the job is recorded. An unconfirmed claim past its lease may be taken
+    over by the next `claim` (conditionally on the stored claim: one taker wins).
+    """
+
+    async def claim(self, owner: str, key: str, job_id: str, now: datetime | None = None) -> str:
+        """Claim the key for `job_id` at `now` (default: the store's clock).
+
+        Returns the job id that holds the key: ours (a new claim, or an abandoned one taken
+        over), or the current holder's.
+        """
+        ...
+
+    async def lookup(self, owner: str, key: str) -> KeyClaim | None:
+        """The key's claim, or None. Read-only."""
+        ...
+
+    async def confirm(self, owner: str, key: str, job_id: str) -> bool:
+        """Make our claim permanent (our job is recorded). False: the claim is not ours any
+        more (it was taken over after its lease expired, or released)."""
         ...
 
     async def release(self, owner: str, key: str, job_id: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from function_app.bootstrap import Services, wire_services
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
+from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import EventDraft, Job, JobEvent
 from function_app.domain.uploads import upload_blob_name
 from function_app.jobtypes.base import JobType
@@ -46,16 +47,52 @@ class FixedClock:
         self.at += timedelta(seconds=seconds)
 
 
-class FakeEventLog:
-    """EventLog + IdempotencyKeys + SecretStore in memory, like the one-table adapter."""
+class InMemoryKeyClaims:
+    """`IdempotencyKeys` over a dict, with the adapter's lease rules (`KeyClaim`): an
+    unconfirmed claim past its lease is taken over by the next claim; confirm fails once the
+    claim is someone else's. Every step is one synchronous block, so concurrent callers see
+    each other's claims as the ETag-guarded table writes make them."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.keys: dict[tuple[str, str], KeyClaim] = {}
+        self.writes = 0
+
+    async def claim(self, owner: str, key: str, job_id: str, now: datetime | None = None) -> str:
+        now = now or self._clock()
+        current = self.keys.get((owner, key))
+        if current is not None and (current.job_id == job_id or not current.is_abandoned(now)):
+            return current.job_id
+        self.keys[(owner, key)] = new_claim(job_id, now)
+        self.writes += 1
+        return job_id
+
+    async def lookup(self, owner: str, key: str) -> KeyClaim | None:
+        return self.keys.get((owner, key))
+
+    async def confirm(self, owner: str, key: str, job_id: str) -> bool:
+        current = self.keys.get((owner, key))
+        if current is None or current.job_id != job_id:
+            return False
+        if not current.confirmed:
+            self.keys[(owner, key)] = replace(current, confirmed=True)
+            self.writes += 1
+        return True
+
+    async def release(self, owner: str, key: str, job_id: str) -> None:
+        current = self.keys.get((owner, key))
+        if current is not None and current.job_id == job_id:
+            del self.keys[(owner, key)]
+
+
+class FakeEventLog(InMemoryKeyClaims):
+    """EventLog + IdempotencyKeys + SecretStore in memory, like the one-table adapter."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(clock)
         self.jobs: dict[str, Job] = {}
         self.events: dict[str, list[JobEvent]] = {}
-        self.keys: dict[tuple[str, str], str] = {}
         self.secrets: dict[str, bytes] = {}
-        self.writes = 0
         self._lock = asyncio.Lock()
 
     # --- EventLog ---------------------------------------------------------------------------
@@ -105,20 +142,6 @@ class FakeEventLog:
         if limit <= 0:
             return []
         return [e for e in self.events.get(job_id, []) if e.sequence > after][:limit]
-
-    # --- IdempotencyKeys --------------------------------------------------------------------
-
-    async def claim(self, owner: str, key: str, job_id: str) -> str:
-        async with self._lock:
-            holder = self.keys.setdefault((owner, key), job_id)
-            if holder == job_id:
-                self.writes += 1
-            return holder
-
-    async def release(self, owner: str, key: str, job_id: str) -> None:
-        async with self._lock:
-            if self.keys.get((owner, key)) == job_id:
-                del self.keys[(owner, key)]
 
     # --- SecretStore ------------------------------------------------------------------------
 
@@ -266,18 +289,8 @@ class FakeQueueStats:
         return QueueCounts(queue_name, active=active, dead_letter=0, scheduled=0)
 
 
-class FakeIdempotencyKeys:
+class FakeIdempotencyKeys(InMemoryKeyClaims):
     """Stand-alone IdempotencyKeys (FakeEventLog also implements the port)."""
-
-    def __init__(self) -> None:
-        self.keys: dict[tuple[str, str], str] = {}
-
-    async def claim(self, owner: str, key: str, job_id: str) -> str:
-        return self.keys.setdefault((owner, key), job_id)
-
-    async def release(self, owner: str, key: str, job_id: str) -> None:
-        if self.keys.get((owner, key)) == job_id:
-            del self.keys[(owner, key)]
 
 
 class FakeSecretStore:

@@ -7,7 +7,7 @@ async Tables SDK. Layout of the one table:
 |-------------------------|---------------------|----------------------------------------|
 | `<job id>`              | `job`               | the job record (current state, ETag)   |
 | `<job id>`              | `evt-0000000001`... | its events, zero-padded sequence       |
-| `idem-<sha256(owner)>`  | `<sha256(key)>`     | which job an Idempotency-Key created   |
+| `idem-<sha256(owner)>`  | `<sha256(key)>`     | which job an Idempotency-Key is for    |
 | `config`                | `<secret name>`     | app secrets generated at run time      |
 
 Sequence numbers are gapless because each append is one entity-group transaction: replace
@@ -46,6 +46,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from function_app.domain.errors import DependencyUnavailable
+from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import (
     EventDraft,
     Job,
@@ -65,6 +66,7 @@ CHUNK_CHARS = 30_000  # ASCII characters: 60,000 bytes as UTF-16, under the 64 K
 MAX_JSON_CHARS = 8 * CHUNK_CHARS  # 240,000 characters per JSON value
 MAX_TEXT_CHARS = 8_000
 MAX_WRITE_ATTEMPTS = 64
+MAX_CLAIM_ATTEMPTS = 8
 MAX_EVENTS_PAGE = 1000  # Table queries return at most 1000 entities per page
 
 # Fail within seconds when storage is down (the SDK default retries for minutes).
@@ -258,6 +260,28 @@ def event_from_entity(entity: Mapping[str, Any]) -> JobEvent:
     )
 
 
+def _claim_to_entity(partition: str, row: str, claim: KeyClaim) -> dict[str, Any]:
+    return _without_none(
+        {
+            "PartitionKey": partition,
+            "RowKey": row,
+            "jobId": claim.job_id,
+            "confirmed": claim.confirmed,
+            "leaseUntil": claim.lease_until,
+        }
+    )
+
+
+def _claim_from_entity(entity: Mapping[str, Any]) -> KeyClaim:
+    """A claim row; one stored before leases existed (only `jobId`) counts as confirmed."""
+    confirmed = entity.get("confirmed")
+    return KeyClaim(
+        job_id=str(entity["jobId"]),
+        confirmed=True if confirmed is None else bool(confirmed),
+        lease_until=_dt(entity.get("leaseUntil")),
+    )
+
+
 # --- the adapter --------------------------------------------------------------------------------
 
 
@@ -407,10 +431,13 @@ class TableEventLog:
     def _idempotency_address(owner: str, key: str) -> tuple[str, str]:
         return IDEMPOTENCY_PREFIX + _sha(owner), _sha(key)
 
-    async def claim(self, owner: str, key: str, job_id: str) -> str:
+    async def claim(self, owner: str, key: str, job_id: str, now: datetime | None = None) -> str:
+        """Insert our claim; if one exists, return its job id unless it is abandoned, in which
+        case replace it under its ETag (a concurrent taker or confirm makes ours fail: re-read)."""
+        now = now or self._clock()
         partition, row = self._idempotency_address(owner, key)
-        entity = {"PartitionKey": partition, "RowKey": row, "jobId": job_id}
-        for _ in range(3):
+        entity = _claim_to_entity(partition, row, new_claim(job_id, now))
+        for attempt in range(MAX_CLAIM_ATTEMPTS):
             try:
                 await self._table.create_entity(entity)
                 return job_id
@@ -419,9 +446,61 @@ class TableEventLog:
             except AzureError as exc:
                 raise _unavailable("claim idempotency key", exc) from exc
             holder = await self._get_entity(partition, row)
-            if holder is not None:
-                return str(holder["jobId"])
-            # released between our create and our read: try to claim again
+            if holder is None:
+                continue  # released between our create and our read: try again
+            current = _claim_from_entity(holder)
+            if current.job_id == job_id or not current.is_abandoned(now):
+                return current.job_id
+            try:
+                await self._table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=holder.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return job_id
+            except (ResourceModifiedError, ResourceNotFoundError):
+                pass
+            except HttpResponseError as exc:
+                if exc.status_code not in (404, 412):
+                    raise _unavailable("take over idempotency key", exc) from exc
+            except AzureError as exc:
+                raise _unavailable("take over idempotency key", exc) from exc
+            await _backoff(attempt)  # lost the race: the winner's claim is read next time
+        raise ConcurrencyExhausted("idempotency key changed hands too often")
+
+    async def lookup(self, owner: str, key: str) -> KeyClaim | None:
+        holder = await self._get_entity(*self._idempotency_address(owner, key))
+        return None if holder is None else _claim_from_entity(holder)
+
+    async def confirm(self, owner: str, key: str, job_id: str) -> bool:
+        partition, row = self._idempotency_address(owner, key)
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            holder = await self._get_entity(partition, row)
+            if holder is None:
+                return False
+            current = _claim_from_entity(holder)
+            if current.job_id != job_id:
+                return False
+            if current.confirmed:
+                return True
+            confirmed = KeyClaim(job_id, confirmed=True, lease_until=current.lease_until)
+            try:
+                await self._table.update_entity(
+                    _claim_to_entity(partition, row, confirmed),
+                    mode=UpdateMode.REPLACE,
+                    etag=holder.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return True
+            except (ResourceModifiedError, ResourceNotFoundError):
+                pass
+            except HttpResponseError as exc:
+                if exc.status_code not in (404, 412):
+                    raise _unavailable("confirm idempotency key", exc) from exc
+            except AzureError as exc:
+                raise _unavailable("confirm idempotency key", exc) from exc
+            await _backoff(attempt)
         raise ConcurrencyExhausted("idempotency key changed hands too often")
 
     async def release(self, owner: str, key: str, job_id: str) -> None:

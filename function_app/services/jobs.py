@@ -4,9 +4,11 @@ Enqueue checks everything it can before it writes anything: the queue and job na
 blob (the caller's, present, within the size and type limits). The job records the blob's
 ETag as validated, so the worker reads that version only (the upload URL can rewrite the
 blob until it expires). Only then does it claim the
-Idempotency-Key, record the job with its `queued` event and send one message whose id is the
-job id. If the send fails, the job ends `failed` (enqueue_failed, retryable) and the key is
-released, so the client may retry with the same key.
+Idempotency-Key, record the job with its `queued` event, confirm the key's claim and send one
+message whose id is the job id. If the send fails, the job ends `failed` (enqueue_failed,
+retryable) and the key is released, so the client may retry with the same key. A claim that
+is never confirmed (the process died before recording the job) is leased
+(`domain.idempotency.CLAIM_LEASE`): a retry after the lease may take the key over.
 """
 
 import logging
@@ -48,6 +50,13 @@ logger = logging.getLogger(__name__)
 JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 API_PREFIX = "/api/v1"
+
+ENQUEUE_FAILED = JobError("enqueue_failed", "the job queue did not accept the job", True)
+CLAIM_LOST = JobError(
+    "idempotency_claim_lost",
+    "another request with the same Idempotency-Key took the key over; this job was not queued",
+    False,
+)
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,9 @@ class JobService:
 
         job_id = self._new_id()
         if idempotency_key is not None:
-            holder = await self._keys.claim(caller.owner, idempotency_key, job_id)
+            holder = await self._keys.claim(
+                caller.owner, idempotency_key, job_id, now=self._clock.now()
+            )
             if holder != job_id:
                 return await self._replay(caller, holder, request)
 
@@ -151,6 +162,8 @@ class JobService:
         except BaseException:
             await self._release(caller.owner, idempotency_key, job_id)
             raise
+        if idempotency_key is not None:
+            await self._confirm(caller.owner, idempotency_key, job_id)
 
         body = {
             "jobId": job_id,
@@ -235,13 +248,27 @@ class JobService:
             )
         return replace(await self._accepted(existing), replayed=True)
 
-    async def _fail_unsent(self, job_id: str) -> None:
+    async def _confirm(self, owner: str, key: str, job_id: str) -> None:
+        """Make the key's claim permanent before the job is sent; a claim that was taken over
+        (its lease ran out before we got here) means another request owns the key now: this
+        job ends unsent and the caller is told the key is in use."""
+        try:
+            confirmed = await self._keys.confirm(owner, key, job_id)
+        except BaseException:
+            await self._fail_unsent(job_id)
+            await self._release(owner, key, job_id)
+            raise
+        if not confirmed:
+            logger.warning("job %s: its idempotency claim was taken over; not sent", job_id)
+            await self._fail_unsent(job_id, CLAIM_LOST)
+            raise Conflict(
+                "a request with this Idempotency-Key is still being processed",
+                code="idempotency_in_progress",
+            )
+
+    async def _fail_unsent(self, job_id: str, error: JobError = ENQUEUE_FAILED) -> None:
         draft = EventDraft(
-            JobStatus.FAILED,
-            0,
-            Stage.QUEUED,
-            "The job could not be queued",
-            error=JobError("enqueue_failed", "the job queue did not accept the job", True),
+            JobStatus.FAILED, 0, Stage.QUEUED, "The job could not be queued", error=error
         )
         try:
             await self._log.append(job_id, lambda _job: draft)

@@ -1,5 +1,8 @@
 """JobService: validation before any write, idempotency, send failure, status and cancel."""
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from function_app.domain.errors import (
@@ -12,8 +15,9 @@ from function_app.domain.errors import (
     Unprocessable,
     UnsupportedType,
 )
+from function_app.domain.idempotency import CLAIM_LEASE
 from function_app.domain.identity import Caller
-from function_app.domain.jobs import EventDraft, JobStatus
+from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.uploads import owner_prefix
 from function_app.ports import QueueCounts
 from function_app.services.jobs import EnqueueRequest
@@ -248,3 +252,108 @@ async def test_queue_stats_for_known_queues_only(world: FakeWorld) -> None:
     assert counts.dead_letter == 1
     with pytest.raises(NotFound):
         await world.services.jobs.queue_stats(ALICE, "secret-queue")
+
+
+# --- idempotency claims are leased until the job is recorded ---------------------------------
+
+
+async def crashed_after_claiming(world: FakeWorld, key: str) -> str:
+    """What a process that died between claiming `key` and recording its job leaves behind."""
+    dead_job = "d" * 32
+    assert await world.log.claim("alice", key, dead_job, now=world.clock.now()) == dead_job
+    return dead_job
+
+
+async def test_a_claim_left_by_a_crash_is_taken_over_after_its_lease(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    await crashed_after_claiming(world, "key-crash")
+    for wait in (0, CLAIM_LEASE.total_seconds() - 1):
+        world.clock.advance(wait)
+        with pytest.raises(Conflict) as info:
+            await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-crash")
+        assert info.value.code == "idempotency_in_progress"
+    assert world.queue.sent == []
+    world.clock.advance(1)  # the lease has run out
+    accepted = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-crash")
+    assert not accepted.replayed
+    assert world.log.jobs[accepted.job_id].status is JobStatus.QUEUED
+    assert [m.message_id for m in world.queue.sent] == [accepted.job_id]
+    claim = await world.log.lookup("alice", "key-crash")
+    assert claim is not None
+    assert (claim.job_id, claim.confirmed) == (accepted.job_id, True)
+    again = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-crash")
+    assert (again.job_id, again.replayed) == (accepted.job_id, True)
+    assert len(world.queue.sent) == 1
+
+
+async def test_a_recorded_job_keeps_its_key_long_after_the_lease(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    first = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-kept")
+    world.clock.advance(24 * 3600)
+    again = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-kept")
+    assert (again.job_id, again.replayed) == (first.job_id, True)
+    assert len(world.queue.sent) == 1
+
+
+async def test_an_enqueue_whose_claim_was_taken_over_sends_nothing(world: FakeWorld) -> None:
+    """The slow request records its job after its lease ran out and a retry took the key:
+    its confirm fails, so only the retry's job is queued."""
+    blob = world.upload("alice", "a.txt", b"hello")
+    real_create = world.log.create
+    stalled: list[str] = []
+    retry: list[Any] = []
+
+    async def create_then_stall(job: Job, first: EventDraft) -> tuple[Job, JobEvent]:
+        created = await real_create(job, first)
+        if not stalled:  # the first (slow) request only
+            stalled.append(job.job_id)
+            world.clock.advance(CLAIM_LEASE.total_seconds())
+            retry.append(await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-slow"))
+        return created
+
+    world.log.create = create_then_stall  # type: ignore[method-assign]
+    with pytest.raises(Conflict) as info:
+        await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-slow")
+    assert info.value.code == "idempotency_in_progress"
+    (taker,) = retry
+    assert [m.message_id for m in world.queue.sent] == [taker.job_id]
+    slow = world.log.jobs[stalled[0]]
+    assert slow.job_id != taker.job_id
+    assert slow.status is JobStatus.FAILED
+    assert slow.error is not None
+    assert slow.error.code == "idempotency_claim_lost"
+    replay = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-slow")
+    assert (replay.job_id, replay.replayed) == (taker.job_id, True)
+
+
+async def test_concurrent_retries_after_the_lease_queue_one_job(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    await crashed_after_claiming(world, "key-race")
+    world.clock.advance(CLAIM_LEASE.total_seconds())
+    outcomes = await asyncio.gather(
+        *(world.services.jobs.enqueue(ALICE, doc_request(blob), "key-race") for _ in range(5)),
+        return_exceptions=True,
+    )
+    (sent,) = world.queue.sent
+    for outcome in outcomes:
+        if isinstance(outcome, Conflict):
+            assert outcome.code == "idempotency_in_progress"
+        else:
+            assert not isinstance(outcome, BaseException), outcome
+            assert outcome.job_id == sent.message_id
+    assert len(world.log.jobs) == 1
+
+
+async def test_a_confirm_that_fails_ends_the_job_and_frees_the_key(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+
+    async def storage_down(owner: str, key: str, job_id: str) -> bool:
+        raise DependencyUnavailable("storage", "down")
+
+    world.log.confirm = storage_down  # type: ignore[method-assign]
+    with pytest.raises(DependencyUnavailable):
+        await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-down")
+    (job,) = world.log.jobs.values()
+    assert job.status is JobStatus.FAILED
+    assert world.queue.sent == []
+    assert world.log.keys == {}
