@@ -9,55 +9,14 @@ resource "azurerm_service_plan" "main" {
   tags                = local.tags
 }
 
-resource "azurerm_function_app_flex_consumption" "api" {
-  name                = "${local.abbrs.webSitesFunctions}api-${local.resource_token}"
-  resource_group_name = data.azurerm_resource_group.main.name
-  location            = local.location
-  service_plan_id     = azurerm_service_plan.main.id
-  # azd finds the app to deploy by this tag (azure.yaml service "api").
-  tags = merge(local.tags, { "azd-service-name" = "api" })
-
-  runtime_name    = "python"
-  runtime_version = "3.13"
-
-  storage_container_type            = "blobContainer"
-  storage_container_endpoint        = "${azurerm_storage_account.host.primary_blob_endpoint}${azurerm_storage_container.deployment.name}"
-  storage_authentication_type       = "UserAssignedIdentity"
-  storage_user_assigned_identity_id = azurerm_user_assigned_identity.api.id
-
-  maximum_instance_count = var.maximum_instance_count
-  instance_memory_in_mb  = var.instance_memory_mb
-  # Python defaults to 1: each open SSE stream would hold a whole instance.
-  http_concurrency = var.http_per_instance_concurrency
-
-  https_only                    = true
-  public_network_access_enabled = true
-  # No publishing with basic credentials: deployments authenticate with Entra ID.
-  webdeploy_publish_basic_authentication_enabled = false
-
-  identity {
-    type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.api.id]
-  }
-
-  site_config {
-    minimum_tls_version = "1.2"
-    http2_enabled       = true
-    # The provider writes this to the APPLICATIONINSIGHTS_CONNECTION_STRING app setting. It
-    # holds the ingestion endpoint and instrumentation key only; with local auth disabled the
-    # key alone cannot send telemetry, so it is not a secret.
-    application_insights_connection_string = azurerm_application_insights.main.connection_string
-
-    # The API is called cross-origin when the page is hosted elsewhere.
-    cors {
-      allowed_origins     = var.allowed_origins
-      support_credentials = false
-    }
-  }
-
-  # App settings: the names function_app/settings.py reads (tests/infra check both stacks set
-  # every one). FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION are not set: Flex
-  # Consumption takes the runtime from runtime_name / runtime_version.
+# App settings: the names function_app/settings.py reads (tests/infra check both stacks set
+# every one, and nothing else). FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION are
+# not set: Flex Consumption takes the runtime from functionAppConfig.runtime.
+#
+# There is deliberately no plain `AzureWebJobsStorage`: the host would take that connection
+# string over the AzureWebJobsStorage__* identity settings below, and with shared keys off
+# the host could not start (tests/infra/test_host_storage.py).
+locals {
   app_settings = {
     PYTHON_SCRIPT_FILE_NAME = "main.py"
 
@@ -68,7 +27,10 @@ resource "azurerm_function_app_flex_consumption" "api" {
     AzureWebJobsStorage__credential      = "managedidentity"
     AzureWebJobsStorage__clientId        = azurerm_user_assigned_identity.api.client_id
 
-    # Telemetry, Entra-authenticated ingestion.
+    # Telemetry, Entra-authenticated ingestion. The connection string holds the ingestion
+    # endpoint and instrumentation key only; with local auth disabled the key alone cannot
+    # send telemetry, so it is not a secret.
+    APPLICATIONINSIGHTS_CONNECTION_STRING     = azurerm_application_insights.main.connection_string
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD;ClientId=${azurerm_user_assigned_identity.api.client_id}"
 
     # The identity DefaultAzureCredential picks for the app's own SDK clients.
@@ -101,6 +63,82 @@ resource "azurerm_function_app_flex_consumption" "api" {
     STREAM_RETRY_MS          = "2000"
     STREAM_TOKEN_TTL_SECONDS = "3600"
   }
+}
+
+# The site is an azapi_resource (the same ARM body as app/api.bicep), not
+# azurerm_function_app_flex_consumption. With storage_authentication_type set to an identity,
+# azurerm 4.x still writes its own `AzureWebJobsStorage` app setting, a connection string
+# built with an empty account key, and re-adds it on every update; that plain setting wins
+# over AzureWebJobsStorage__* and the host fails to reach its storage with shared keys off:
+#   https://github.com/hashicorp/terraform-provider-azurerm/issues/29693
+#   https://github.com/hashicorp/terraform-provider-azurerm/issues/29149
+#   https://github.com/hashicorp/terraform-provider-azurerm/issues/30732
+#   https://github.com/Azure/azure-functions-host/issues/11796
+# Workarounds on top of the azurerm resource (an empty `AzureWebJobsStorage`, or an
+# azapi_update_resource rewriting config/appsettings) leave a setting the host still reads,
+# or never converge (the provider strips the setting on read and re-injects it on update,
+# #33211). Writing the site through ARM directly, as Azure's own Terraform module for web
+# sites does since v0.21.0, sends exactly the settings below. Revisit when
+# hashicorp/terraform-provider-azurerm#29099 (flex consumption backend storage) ships.
+resource "azapi_resource" "api" {
+  type      = "Microsoft.Web/sites@2024-04-01"
+  name      = "${local.abbrs.webSitesFunctions}api-${local.resource_token}"
+  parent_id = data.azurerm_resource_group.main.id
+  location  = local.location
+  # azd finds the app to deploy by this tag (azure.yaml service "api").
+  tags = merge(local.tags, { "azd-service-name" = "api" })
+
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.api.id]
+  }
+
+  body = {
+    kind = "functionapp,linux"
+    properties = {
+      serverFarmId = azurerm_service_plan.main.id
+      httpsOnly    = true
+      siteConfig = {
+        minTlsVersion = "1.2"
+        ftpsState     = "Disabled"
+        http20Enabled = true
+        appSettings   = [for name, value in local.app_settings : { name = name, value = value }]
+        # The API is called cross-origin when the page is hosted elsewhere.
+        cors = {
+          allowedOrigins     = var.allowed_origins
+          supportCredentials = false
+        }
+      }
+      functionAppConfig = {
+        deployment = {
+          storage = {
+            type  = "blobContainer"
+            value = "${azurerm_storage_account.host.primary_blob_endpoint}${azurerm_storage_container.deployment.name}"
+            authentication = {
+              type                           = "UserAssignedIdentity"
+              userAssignedIdentityResourceId = azurerm_user_assigned_identity.api.id
+            }
+          }
+        }
+        scaleAndConcurrency = {
+          maximumInstanceCount = var.maximum_instance_count
+          instanceMemoryMB     = var.instance_memory_mb
+          triggers = {
+            http = {
+              # Python defaults to 1: each open SSE stream would hold a whole instance.
+              perInstanceConcurrency = var.http_per_instance_concurrency
+            }
+          }
+        }
+        runtime = {
+          name    = "python"
+          version = "3.13"
+        }
+      }
+    }
+  }
+
+  response_export_values = ["properties.defaultHostName"]
 
   # The app must not start before it may read its package and host storage.
   depends_on = [
@@ -108,4 +146,27 @@ resource "azurerm_function_app_flex_consumption" "api" {
     azurerm_role_assignment.queue_sender,
     azurerm_role_assignment.queue_receiver,
   ]
+}
+
+# No publishing with basic credentials: deployments authenticate with Entra ID.
+resource "azapi_resource" "ftp_basic_auth" {
+  type      = "Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01"
+  name      = "ftp"
+  parent_id = azapi_resource.api.id
+  body = {
+    properties = {
+      allow = false
+    }
+  }
+}
+
+resource "azapi_resource" "scm_basic_auth" {
+  type      = "Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01"
+  name      = "scm"
+  parent_id = azapi_resource.api.id
+  body = {
+    properties = {
+      allow = false
+    }
+  }
 }

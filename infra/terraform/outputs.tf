@@ -11,12 +11,12 @@ output "AZURE_TENANT_ID" {
 
 output "AZURE_FUNCTION_APP_NAME" {
   description = "Name of the function app (code deployment target)."
-  value       = azurerm_function_app_flex_consumption.api.name
+  value       = azapi_resource.api.name
 }
 
 output "API_BASE_URL" {
   description = "Base URL of the API; the demo page's API base."
-  value       = "https://${azurerm_function_app_flex_consumption.api.default_hostname}/api/v1"
+  value       = "https://${azapi_resource.api.output.properties.defaultHostName}/api/v1"
 }
 
 output "AZURE_CLIENT_ID" {

@@ -1,5 +1,6 @@
-# Version pins. azurerm >= 4.40 for azurerm_function_app_flex_consumption.http_concurrency;
-# azapi for the jobs table, which azurerm can only create over the shared-key data plane.
+# Version pins. azapi for the function app (main.api.tf: azurerm's flex consumption resource
+# writes a key-based AzureWebJobsStorage) and the jobs table (azurerm can only create it over
+# the shared-key data plane); azapi 2.x takes `body` as an HCL object and exposes `output`.
 terraform {
   required_version = ">= 1.9.0, < 2.0.0"
 

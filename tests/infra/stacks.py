@@ -49,7 +49,6 @@ TERRAFORM_KINDS: dict[str, str] = {
     "azurerm_servicebus_namespace": "servicebus_namespace",
     "azurerm_servicebus_queue": "servicebus_queue",
     "azurerm_service_plan": "plan",
-    "azurerm_function_app_flex_consumption": "function_app",
     "azurerm_role_assignment": "role_assignment",
     # azapi_resource: kind taken from its ARM `type` through ARM_KINDS.
 }
@@ -83,7 +82,11 @@ TERRAFORM_SCOPES = {
     "azurerm_application_insights.main.id": "app_insights",
 }
 
-TF_APP_INSIGHTS_ATTRIBUTE = "application_insights_connection_string"
+# The Terraform site (an azapi_resource, like the Bicep one) lists its app settings from the
+# local map `app_settings`, one {name, value} object per entry.
+TF_APP_SETTINGS_EXPRESSION = (
+    "[for name, value in local.app_settings : {name = name, value = value}]"
+)
 
 
 @dataclass(frozen=True)
@@ -207,13 +210,10 @@ def terraform() -> Stack:
                 scope = TERRAFORM_SCOPES[_tf_expression(body["scope"]) or ""]
                 assignments[(role_guid(body["role_definition_id"]), scope)] += count(body)
         elif kind == "function_app":
-            for key, value in body["app_settings"].items():
+            listed = body["body"]["properties"]["siteConfig"]["appSettings"]
+            assert _tf_expression(listed) == TF_APP_SETTINGS_EXPRESSION, listed
+            for key, value in locals_["app_settings"].items():
                 settings[key] = _tf_setting(value)
-            site_config = body["site_config"][0]
-            if TF_APP_INSIGHTS_ATTRIBUTE in site_config:
-                settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] = _tf_setting(
-                    site_config[TF_APP_INSIGHTS_ATTRIBUTE]
-                )
 
     return Stack(
         name="terraform",

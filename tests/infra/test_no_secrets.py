@@ -65,8 +65,14 @@ def test_key_based_auth_is_disabled_everywhere() -> None:
     assert namespace["local_auth_enabled"] is False
     insights = stacks.terraform_resource("azurerm_application_insights", "main")
     assert insights["local_authentication_disabled"] is True
-    app = stacks.terraform_resource("azurerm_function_app_flex_consumption", "api")
-    assert app["webdeploy_publish_basic_authentication_enabled"] is False
-    for policy in ("ftpBasicAuth", "scmBasicAuth"):
+    for policy, name in (("ftpBasicAuth", "ftp"), ("scmBasicAuth", "scm")):
         resource = stacks.bicep_document("app/api.bicep")["resources"][policy]["config"]
         assert resource["properties"]["allow"] is False
+        assert resource["name"] == name
+        tf_policy = stacks.terraform_resource("azapi_resource", f"{name}_basic_auth")
+        assert tf_policy["type"].startswith(
+            "Microsoft.Web/sites/basicPublishingCredentialsPolicies@"
+        )
+        assert tf_policy["name"] == name
+        assert tf_policy["body"]["properties"]["allow"] is False
+        assert tf_policy["parent_id"] == "${azapi_resource.api.id}"

@@ -45,5 +45,5 @@ def test_azure_yaml_deploys_the_function_app_from_the_bicep_stack() -> None:
     api = stacks.bicep_document("app/api.bicep")["resources"]["functionApp"]["config"]
     assert "azd-service-name" in str(api["tags"])
     assert "api" in str(api["tags"])
-    tf_app = stacks.terraform_resource("azurerm_function_app_flex_consumption", "api")
+    tf_app = stacks.terraform_resource("azapi_resource", "api")
     assert '"azd-service-name" = "api"' in tf_app["tags"]

@@ -2,6 +2,7 @@
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -143,11 +144,51 @@ def test_flex_consumption_runtime_and_http_concurrency() -> None:
     main_params = stacks.bicep_document("main.bicep")["parameters"]
     assert main_params["httpPerInstanceConcurrency"]["default"] >= 100
 
-    app = stacks.terraform_resource("azurerm_function_app_flex_consumption", "api")
-    assert (app["runtime_name"], app["runtime_version"]) == ("python", "3.13")
-    assert app["storage_authentication_type"] == "UserAssignedIdentity"
-    assert app["http_concurrency"] == "${var.http_per_instance_concurrency}"
+    tf_config = stacks.terraform_resource("azapi_resource", "api")["body"]["properties"][
+        "functionAppConfig"
+    ]
+    assert tf_config["runtime"] == {"name": "python", "version": "3.13"}
+    assert tf_config["deployment"]["storage"]["authentication"]["type"] == "UserAssignedIdentity"
+    http = tf_config["scaleAndConcurrency"]["triggers"]["http"]
+    assert http["perInstanceConcurrency"] == "${var.http_per_instance_concurrency}"
     assert stacks.terraform_variable_default("http_per_instance_concurrency") >= 100
+
+
+def _site_shape(value: Any, is_expression: Callable[[Any], bool], path: str = "") -> dict[str, Any]:
+    """Key path -> literal leaf, or None for a value the deployment computes."""
+    if isinstance(value, dict) and not is_expression(value):
+        shape: dict[str, Any] = {}
+        for key, item in value.items():
+            shape.update(_site_shape(item, is_expression, f"{path}.{key}"))
+        return shape
+    return {path: None if is_expression(value) else value}
+
+
+def test_both_stacks_send_the_same_site_body() -> None:
+    """The Terraform site is an azapi_resource with the Bicep site's ARM properties."""
+    bicep_doc = stacks.bicep_document("app/api.bicep")
+    params = set(bicep_doc["parameters"])
+    bicep_site = dict(bicep_doc["resources"]["functionApp"]["config"]["properties"])
+    tf_resource = stacks.terraform_resource("azapi_resource", "api")
+    tf_site = dict(tf_resource["body"]["properties"])
+    # App settings are compared name by name elsewhere (same names, same literal values).
+    for site in (bicep_site, tf_site):
+        site["siteConfig"] = {k: v for k, v in site["siteConfig"].items() if k != "appSettings"}
+
+    def bicep_expression(value: Any) -> bool:
+        return (isinstance(value, dict) and bool({"operator", "function"} & set(value))) or (
+            isinstance(value, str) and value in params
+        )
+
+    def tf_expression(value: Any) -> bool:
+        return isinstance(value, str) and "${" in value
+
+    assert _site_shape(bicep_site, bicep_expression) == _site_shape(tf_site, tf_expression)
+    assert tf_resource["body"]["kind"] == bicep_doc["resources"]["functionApp"]["config"]["kind"]
+    assert tf_resource["type"].split("@") == [
+        bicep_doc["resources"]["functionApp"]["type"],
+        bicep_doc["resources"]["functionApp"]["api_version"],
+    ]
 
 
 def test_blob_cors_allows_browser_uploads_and_nothing_else() -> None:
