@@ -1,14 +1,16 @@
 """Jobs: enqueue (validate, claim the idempotency key, record, send), status, cancel, stats.
 
-Enqueue checks everything it can before it writes anything: the queue and job name, the
-blob (the caller's, present, within the size and type limits). The job records the blob's
-ETag as validated, so the worker reads that version only (the upload URL can rewrite the
-blob until it expires). Only then does it claim the
-Idempotency-Key, record the job with its `queued` event, confirm the key's claim and send one
-message whose id is the job id. If the send fails, the job ends `failed` (enqueue_failed,
-retryable) and the key is released, so the client may retry with the same key. A claim that
-is never confirmed (the process died before recording the job) is leased
-(`domain.idempotency.CLAIM_LEASE`): a retry after the lease may take the key over.
+A request repeating an Idempotency-Key the caller already used for the same request is
+answered from the recorded job first (even if its blob is gone by now). Otherwise enqueue
+checks everything it can before it writes anything: the queue and job name, the blob (the
+caller's, present, within the size and type limits). The job records the blob's ETag as
+validated, so the worker reads that version only (the upload URL can rewrite the blob
+until it expires). Only then does it claim the Idempotency-Key, record the job with its
+`queued` event, confirm the key's claim and send one message whose id is the job id. If
+the send fails, the job ends `failed` (enqueue_failed, retryable) and the key is released,
+so the client may retry with the same key. A claim that is never confirmed (the process
+died before recording the job) is leased (`domain.idempotency.CLAIM_LEASE`): a retry after
+the lease may take the key over.
 """
 
 import logging
@@ -98,6 +100,14 @@ def stream_url(job_id: str) -> str:
     return f"{API_PREFIX}/jobs/{job_id}/stream"
 
 
+def _same_request(job: Job, request: EnqueueRequest) -> bool:
+    return (
+        job.queue_name == request.queue_name
+        and job.job_name == request.job_name
+        and dict(job.data) == dict(request.data)
+    )
+
+
 def queued_event() -> EventDraft:
     return EventDraft(JobStatus.QUEUED, 0, Stage.QUEUED, "Job queued")
 
@@ -137,6 +147,12 @@ class JobService:
                 "Idempotency-Key must be 1-200 printable ASCII characters without spaces",
                 code="invalid_idempotency_key",
             )
+        if idempotency_key is not None:
+            # A replay answers from what was recorded, before validation: the blob may have
+            # been deleted since (or the job may have consumed it); the key is the caller's.
+            replayed = await self._replay_recorded(caller, idempotency_key, request)
+            if replayed is not None:
+                return replayed
         upload = await self._validate(caller, request)
 
         job_id = self._new_id()
@@ -229,6 +245,21 @@ class JobService:
             )
         return info
 
+    async def _replay_recorded(
+        self, caller: Caller, key: str, request: EnqueueRequest
+    ) -> JobAccepted | None:
+        """The caller's job this key already created for this same request, else None (then
+        enqueue goes the usual way: validate, claim, and answer any conflict there)."""
+        claim = await self._keys.lookup(caller.owner, key)
+        if claim is None or claim.is_abandoned(self._clock.now()):
+            return None
+        existing = await self._log.get(claim.job_id)
+        if existing is None or existing.owner != caller.owner:
+            return None
+        if not _same_request(existing, request):
+            return None
+        return replace(await self._accepted(existing), replayed=True)
+
     async def _replay(self, caller: Caller, holder: str, request: EnqueueRequest) -> JobAccepted:
         existing = await self._log.get(holder)
         if existing is None or existing.owner != caller.owner:
@@ -236,12 +267,7 @@ class JobService:
                 "a request with this Idempotency-Key is still being processed",
                 code="idempotency_in_progress",
             )
-        same = (
-            existing.queue_name == request.queue_name
-            and existing.job_name == request.job_name
-            and dict(existing.data) == dict(request.data)
-        )
-        if not same:
+        if not _same_request(existing, request):
             raise Conflict(
                 "this Idempotency-Key was used for a different request",
                 code="idempotency_key_reused",

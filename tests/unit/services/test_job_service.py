@@ -357,3 +357,61 @@ async def test_a_confirm_that_fails_ends_the_job_and_frees_the_key(world: FakeWo
     assert job.status is JobStatus.FAILED
     assert world.queue.sent == []
     assert world.log.keys == {}
+
+
+# --- a replay answers from the recorded job, before validation --------------------------------
+
+
+async def test_a_replay_returns_the_job_even_after_its_blob_was_deleted(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    first = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-gone")
+    del world.uploads.blobs[blob]
+    again = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-gone")
+    assert (again.job_id, again.replayed) == (first.job_id, True)
+    assert again.status is JobStatus.QUEUED
+    assert len(world.queue.sent) == 1
+    # without the key, the same request is validated and refused
+    with pytest.raises(NotFound) as info:
+        await world.services.jobs.enqueue(ALICE, doc_request(blob))
+    assert info.value.code == "blob_not_found"
+
+
+async def test_a_replay_after_the_limits_changed_still_returns_the_job(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    first = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-swapped")
+    world.uploads.put(blob, b"x" * 5000, "text/plain")  # over the 1000-byte limit now
+    again = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-swapped")
+    assert (again.job_id, again.replayed) == (first.job_id, True)
+
+
+async def test_the_replay_lookup_is_per_owner(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    await world.services.jobs.enqueue(ALICE, doc_request(blob), "shared-key")
+    del world.uploads.blobs[blob]
+    # Bob sends the same key and Alice's request: validated as his own, so 404, not a replay
+    with pytest.raises(NotFound) as info:
+        await world.services.jobs.enqueue(BOB, doc_request(blob), "shared-key")
+    assert info.value.code == "blob_not_found"
+    assert len(world.log.jobs) == 1
+
+
+async def test_a_different_request_with_a_used_key_is_still_validated_first(
+    world: FakeWorld,
+) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-other")
+    del world.uploads.blobs[blob]
+    with pytest.raises(NotFound):  # as before: the missing blob, not the key
+        await world.services.jobs.enqueue(ALICE, doc_request(blob, extra=1), "key-other")
+    other = world.upload("alice", "b.txt", b"hello")
+    with pytest.raises(Conflict) as info:
+        await world.services.jobs.enqueue(ALICE, doc_request(other), "key-other")
+    assert info.value.code == "idempotency_key_reused"
+
+
+async def test_a_replay_does_not_write(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-read")
+    writes = world.log.writes
+    await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-read")
+    assert world.log.writes == writes
