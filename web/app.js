@@ -16,9 +16,25 @@ function setBar(bar, label, percent) {
   $(label).textContent = `${p}%`;
 }
 
-function showError(message) {
-  $('error').textContent = message;
-  $('error').hidden = false;
+// The message as text, then the machine-readable code (e.g. corrupt_file) in its own <code>.
+function showError(message, code = null) {
+  const box = $('error');
+  box.textContent = message;
+  if (code) {
+    const tag = document.createElement('code');
+    tag.className = 'error-code';
+    tag.textContent = code;
+    box.append(' (', tag, ')');
+  }
+  box.hidden = false;
+}
+
+// A terminal update's error: the stream sends `error` (text) and `errorCode` beside it; the
+// status route (the client's fallback after a 204) sends `error` as {code, message}.
+function failureOf(final) {
+  const error = final.error;
+  if (error && typeof error === 'object') return { message: error.message, code: error.code };
+  return { message: error, code: final.errorCode };
 }
 
 function reset() {
@@ -67,12 +83,12 @@ async function start(event) {
       $('result').textContent = JSON.stringify(final.result ?? {}, null, 2);
       $('result-box').hidden = false;
     } else {
-      const reason = typeof final.error === "object" && final.error ? final.error.message : final.error;
-      showError(`Job ${final.status}: ${reason || final.message}`);
+      const { message, code } = failureOf(final);
+      showError(`Job ${final.status}: ${message || final.message}`, code);
     }
     document.body.dataset.state = final.status;
   } catch (err) {
-    showError(err.message || String(err));
+    showError(err.message || String(err), err.code);
     document.body.dataset.state = 'error';
   } finally {
     $('start').disabled = false;

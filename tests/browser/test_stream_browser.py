@@ -5,6 +5,8 @@ Runs headless Debian Chromium. The token-handling tests use `stream_stack` (AUTH
 itself). The seed frontend's snippet, loaded from ../shared/seeds at test time, runs as
 written against `anonymous_stack` (AUTH_MODE=none, the local default), with nothing changed
 on the wire, for real jobs uploaded and run by the worker.
+The demo page's upload runs throttled (Chromium's network emulation) so its progress bar
+has to move before it is full; a corrupt PDF shows the failure's text and code.
 """
 
 import asyncio
@@ -76,17 +78,51 @@ def run_async[T](coro_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return results[0]
 
 
+def throttle_uploads(page: Page, bytes_per_second: int) -> None:
+    """Chromium's network emulation (DevTools protocol): uploads at `bytes_per_second`."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_second,
+        },
+    )
+
+
+def record_values(page: Page, selector: str) -> None:
+    """Record every value the element's `value` is set to, in order, in `window.__values`."""
+    page.evaluate(
+        """(selector) => {
+            const bar = document.querySelector(selector);
+            window.__values = [];
+            new MutationObserver(() => window.__values.push(Number(bar.value)))
+                .observe(bar, { attributes: true, attributeFilter: ['value'] });
+        }""",
+        selector,
+    )
+
+
 def test_demo_page_uploads_starts_and_shows_the_job_live(
     stream_stack: StreamStack, page: Page, tmp_path: Path
 ) -> None:
     resume = tmp_path / "jane-doe.txt"
-    resume.write_text(
+    head = (
         "Jane Doe\njane@example.com\nExperience: 6 years Python, Azure Functions, SQL\n"
-        "Education: MSc Computer Science\nSkills: Python, TypeScript, Docker, Kubernetes\n",
-        encoding="utf-8",
+        "Education: MSc Computer Science\nSkills: Python, TypeScript, Docker, Kubernetes\n"
     )
+    notes = "".join(f"Project {i}: streamed job progress to the browser.\n" for i in range(6000))
+    resume.write_text(head + notes, encoding="utf-8")
+    size = resume.stat().st_size
+    assert size > 250_000
     page.goto(f"{stream_stack.base_url}/")
     page.wait_for_selector("body[data-state='ready']")
+    # ~3 s to upload: the page gets several upload progress events before the end.
+    throttle_uploads(page, size // 3)
+    record_values(page, "#upload-progress")
     page.set_input_files("#file", str(resume))
     page.select_option("#job-name", "analyze-resume")
     page.fill("#token", stream_stack.token("dora"))
@@ -94,6 +130,13 @@ def test_demo_page_uploads_starts_and_shows_the_job_live(
     page.wait_for_selector("body[data-state='completed']", timeout=60_000)
 
     assert page.eval_on_selector("#upload-progress", "e => e.value") == 100
+    # The bar moved while the bytes left: values strictly between 0 and 100 before 100.
+    # (The client's final onProgress(size, size) after the PUT only ever sets 100.)
+    values: list[float] = page.evaluate("window.__values")
+    assert 100 in values, values
+    before_full = values[: values.index(100)]
+    assert [v for v in before_full if 0 < v < 100], values
+    assert values == sorted(values), values
     assert page.eval_on_selector("#job-progress", "e => e.value") == 100
     assert page.text_content("#job-status") == "completed"
     assert page.text_content("#job-id")
@@ -106,6 +149,39 @@ def test_demo_page_uploads_starts_and_shows_the_job_live(
     assert sequences == list(range(1, len(sequences) + 1))
     assert len(sequences) >= 3
     assert page.is_hidden("#error")
+
+
+def test_demo_page_shows_a_failed_jobs_error_text_and_code(
+    stream_stack: StreamStack, page: Page, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(corrupt_pdf())
+    page.goto(f"{stream_stack.base_url}/")
+    page.wait_for_selector("body[data-state='ready']")
+    assert page.is_hidden("#error")
+    page.set_input_files("#file", str(broken))
+    page.select_option("#job-name", "analyze-resume")
+    page.fill("#token", stream_stack.token("oscar"))
+    page.click("#start")
+    page.wait_for_selector("body[data-state='failed']", timeout=JOB_WAIT_MS)
+
+    job_id = page.text_content("#job-id") or ""
+    assert job_id
+    answer = httpx.get(
+        f"{stream_stack.api}/jobs/{job_id}", headers=stream_stack.headers("oscar"), timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    error = answer.json()["data"]["error"]
+    assert error["code"] == "corrupt_file"
+    assert error["message"]
+    assert page.is_visible("#error")
+    shown = page.inner_text("#error")
+    assert error["message"] in shown
+    codes = page.eval_on_selector_all("#error code", "tags => tags.map(t => t.textContent)")
+    assert codes == ["corrupt_file"]
+    assert shown == f"Job failed: {error['message']} (corrupt_file)"
+    assert page.text_content("#job-status") == "failed"
+    assert page.is_hidden("#result-box")
 
 
 def run_seed_snippet(page: Page, base_url: str, job_id: str) -> tuple[dict[str, Any], list[str]]:
