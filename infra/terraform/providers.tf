@@ -1,7 +1,19 @@
 provider "azurerm" {
-  features {}
-  # Shared-key access is disabled on every storage account: the provider must use Entra ID
-  # for any storage data-plane call it makes.
+  features {
+    storage {
+      # Every storage resource here goes through ARM: accounts (blob_properties is the ARM
+      # blobServices resource), containers (created by storage_account_id), the lifecycle
+      # policy, and the jobs table (azapi). Without this, azurerm 4.x also reads each
+      # account's queue and static-website properties over the storage data plane at
+      # plan/apply: with shared keys off that is an Entra call the deployer may not be
+      # authorised for (403), and it needs a network path to the accounts. Consequence:
+      # queue_properties and static_website cannot be set; neither is used
+      # (tests/infra/test_terraform_provider.py).
+      data_plane_available = false
+    }
+  }
+  # Shared-key access is disabled on every storage account: should a storage data-plane call
+  # ever be made, it must use Entra ID.
   storage_use_azuread = true
 }
 

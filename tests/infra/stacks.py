@@ -348,6 +348,12 @@ def terraform_resource(rtype: str, rname: str) -> dict[str, Any]:
     raise KeyError(f"{rtype}.{rname}")
 
 
+def terraform_resource_types() -> set[str]:
+    return {
+        rtype for _, doc in _tf_documents() for block in doc.get("resource", []) for rtype in block
+    }
+
+
 def terraform_variable_default(name: str) -> Any:
     for _, doc in _tf_documents():
         for block in doc.get("variable", []):

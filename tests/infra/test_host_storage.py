@@ -35,15 +35,6 @@ SETTING_INJECTING_RESOURCES = {
 }
 
 
-def _terraform_resource_types() -> set[str]:
-    return {
-        rtype
-        for doc in stacks.terraform().documents
-        for block in doc.get("resource", [])
-        for rtype in block
-    }
-
-
 def test_host_storage_is_identity_based_in_both_stacks() -> None:
     for stack in stacks.both():
         settings = stack.app_settings
@@ -56,7 +47,7 @@ def test_host_storage_is_identity_based_in_both_stacks() -> None:
 
 
 def test_terraform_site_is_not_left_to_azurerms_function_app_resources() -> None:
-    used = _terraform_resource_types() & SETTING_INJECTING_RESOURCES
+    used = stacks.terraform_resource_types() & SETTING_INJECTING_RESOURCES
     assert not used, f"{sorted(used)} would add a key-based AzureWebJobsStorage setting"
     site = stacks.terraform_resource("azapi_resource", "api")
     assert site["type"].startswith("Microsoft.Web/sites@")
