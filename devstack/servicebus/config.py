@@ -16,7 +16,12 @@ _ISO_DURATION = re.compile(
 _TIMESPAN = re.compile(
     r"^(?:(?P<days>\d+)\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{1,2}):(?P<seconds>\d{1,2}(?:\.\d+)?)$"
 )
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,259}$")
+# Azure: letters, digits, '.', '-', '_' (and '/' as a path separator, which the emulator
+# cannot serve), starting and ending with a letter or digit, at most 260 characters.
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?$", re.ASCII)
+MAX_QUEUE_NAME = 260
+_USER_CONFIG_KEYS = {"Namespaces", "Logging"}
+_LOGGING_TYPES = {"Console", "File"}
 
 MAX_LOCK_DURATION_S = 300.0
 _KNOWN_PROPERTIES = {
@@ -72,26 +77,90 @@ def parse_duration(value: object, field: str) -> float:
     return seconds
 
 
+ROOT = "(root)"
+_KIND_NAMES: dict[type, str] = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+}
+
+
 def _expect[T](value: object, kind: type[T], field: str) -> T:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{field}: expected {kind.__name__}, got {value!r}")
+        wanted = _KIND_NAMES.get(kind, kind.__name__)
+        raise ConfigError(f"{field}: expected {wanted}, got {_json_type(value)} {value!r}")
     return value
 
 
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def _path(field: str, key: str) -> str:
+    return key if field == ROOT else f"{field}.{key}"
+
+
+def _require[T](entry: dict[str, Any], key: str, kind: type[T], field: str) -> T:
+    if key not in entry:
+        wanted = _KIND_NAMES.get(kind, kind.__name__)
+        raise ConfigError(f"{_path(field, key)}: missing (expected {wanted})")
+    return _expect(entry[key], kind, _path(field, key))
+
+
+def _object(value: object, known: set[str], field: str) -> dict[str, Any]:
+    """A JSON object whose keys are all known; an unknown key is refused by its path."""
+    entry: dict[str, Any] = _expect(value, dict, field)
+    for key in entry:
+        if key not in known:
+            raise ConfigError(
+                f"{_path(field, str(key))}: unknown field (known: {', '.join(sorted(known))})"
+            )
+    return entry
+
+
+def _queue_name(entry: dict[str, Any], field: str) -> str:
+    name = _require(entry, "Name", str, field)
+    where = f"{field}.Name"
+    if not name:
+        raise ConfigError(f"{where}: empty; a queue needs a name")
+    if "/" in name:
+        raise ConfigError(
+            f"{where}: {name!r} contains '/', which Azure reads as a path separator; this "
+            "emulator serves only plain names (letters, digits, '.', '-' and '_')"
+        )
+    if len(name) > MAX_QUEUE_NAME:
+        raise ConfigError(f"{where}: {name!r} is longer than {MAX_QUEUE_NAME} characters")
+    if not _QUEUE_NAME.match(name):
+        raise ConfigError(
+            f"{where}: {name!r} is not a valid queue name: only letters, digits, '.', '-' and "
+            "'_', starting and ending with a letter or digit"
+        )
+    return name
+
+
 def _queue(raw: object, field: str) -> QueueConfig:
-    entry = _expect(raw, dict, field)
-    name = _expect(entry.get("Name"), str, f"{field}.Name")
-    if not _QUEUE_NAME.match(name) or "$" in name:
-        raise ConfigError(f"{field}.Name: {name!r} is not a valid queue name")
-    props: dict[str, Any] = _expect(entry.get("Properties", {}), dict, f"{field}.Properties")
+    entry = _object(raw, {"Name", "Properties"}, field)
+    name = _queue_name(entry, field)
+    props = _object(entry.get("Properties", {}), _KNOWN_PROPERTIES, f"{field}.Properties")
     where = f"{field}.Properties"
-    for key in props:
-        if key not in _KNOWN_PROPERTIES:
-            raise ConfigError(f"{where}.{key}: unknown queue property")
     for key in ("ForwardTo", "ForwardDeadLetteredMessagesTo"):
-        if props.get(key):
+        if props.get(key) is not None and _expect(props[key], str, f"{where}.{key}"):
             raise ConfigError(f"{where}.{key}: auto-forwarding is not supported by this emulator")
-    if props.get("RequiresSession", False) is not False:
+    if _expect(props.get("RequiresSession", False), bool, f"{where}.RequiresSession"):
         raise ConfigError(f"{where}.RequiresSession: sessions are not supported by this emulator")
     defaults = QueueConfig(name=name)
     lock = defaults.lock_duration_s
@@ -132,24 +201,40 @@ def _queue(raw: object, field: str) -> QueueConfig:
     )
 
 
+def _logging(raw: object, field: str) -> None:
+    entry = _object(raw, {"Type"}, field)
+    if "Type" in entry and entry["Type"] not in _LOGGING_TYPES:
+        raise ConfigError(
+            f"{field}.Type: expected one of {', '.join(sorted(_LOGGING_TYPES))}, "
+            f"got {entry['Type']!r}"
+        )
+
+
 def parse_config(document: object) -> EmulatorConfig:
-    root = _expect(document, dict, "(root)")
-    user = _expect(root.get("UserConfig"), dict, "UserConfig")
-    namespaces = _expect(user.get("Namespaces"), list, "UserConfig.Namespaces")
+    root = _object(document, {"UserConfig"}, ROOT)
+    user = _object(_require(root, "UserConfig", dict, ROOT), _USER_CONFIG_KEYS, "UserConfig")
+    if "Logging" in user:
+        _logging(user["Logging"], "UserConfig.Logging")
+    namespaces = _require(user, "Namespaces", list, "UserConfig")
     if len(namespaces) != 1:
-        raise ConfigError("UserConfig.Namespaces: exactly one namespace is supported")
-    ns = _expect(namespaces[0], dict, "UserConfig.Namespaces[0]")
-    ns_name = _expect(ns.get("Name"), str, "UserConfig.Namespaces[0].Name")
-    if ns.get("Topics"):
-        raise ConfigError("UserConfig.Namespaces[0].Topics: topics are not supported, only queues")
-    raw_queues = _expect(ns.get("Queues", []), list, "UserConfig.Namespaces[0].Queues")
-    queues = tuple(
-        _queue(q, f"UserConfig.Namespaces[0].Queues[{i}]") for i, q in enumerate(raw_queues)
-    )
+        raise ConfigError(
+            f"UserConfig.Namespaces: exactly one namespace is supported, got {len(namespaces)}"
+        )
+    where = "UserConfig.Namespaces[0]"
+    ns = _object(namespaces[0], {"Name", "Queues", "Topics"}, where)
+    ns_name = _require(ns, "Name", str, where)
+    if not ns_name:
+        raise ConfigError(f"{where}.Name: empty; the namespace needs a name")
+    if _expect(ns.get("Topics", []), list, f"{where}.Topics"):
+        raise ConfigError(f"{where}.Topics: topics are not supported, only queues")
+    raw_queues = _require(ns, "Queues", list, where)
+    queues = tuple(_queue(q, f"{where}.Queues[{i}]") for i, q in enumerate(raw_queues))
     seen: set[str] = set()
     for i, q in enumerate(queues):
         if q.name.lower() in seen:
-            raise ConfigError(f"UserConfig.Namespaces[0].Queues[{i}].Name: duplicate {q.name!r}")
+            raise ConfigError(
+                f"{where}.Queues[{i}].Name: duplicate {q.name!r} (names are case-insensitive)"
+            )
         seen.add(q.name.lower())
     return EmulatorConfig(namespace=ns_name, queues=queues)
 
