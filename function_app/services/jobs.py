@@ -54,6 +54,12 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 API_PREFIX = "/api/v1"
 
 ENQUEUE_FAILED = JobError("enqueue_failed", "the job queue did not accept the job", True)
+ABANDONED = JobError(
+    "enqueue_abandoned",
+    "the request that created this job stopped before queueing it; a retry with the same "
+    "Idempotency-Key created another job",
+    True,
+)
 CLAIM_LOST = JobError(
     "idempotency_claim_lost",
     "another request with the same Idempotency-Key took the key over; this job was not queued",
@@ -147,12 +153,17 @@ class JobService:
                 "Idempotency-Key must be 1-200 printable ASCII characters without spaces",
                 code="invalid_idempotency_key",
             )
+        abandoned: str | None = None
         if idempotency_key is not None:
-            # A replay answers from what was recorded, before validation: the blob may have
-            # been deleted since (or the job may have consumed it); the key is the caller's.
-            replayed = await self._replay_recorded(caller, idempotency_key, request)
-            if replayed is not None:
-                return replayed
+            claim = await self._keys.lookup(caller.owner, idempotency_key)
+            if claim is not None and claim.is_abandoned(self._clock.now()):
+                abandoned = claim.job_id
+            elif claim is not None:
+                # A replay answers from what was recorded, before validation: the blob may
+                # have been deleted since; the claim and the job are the caller's.
+                replayed = await self._replay_recorded(caller, claim.job_id, request)
+                if replayed is not None:
+                    return replayed
         upload = await self._validate(caller, request)
 
         job_id = self._new_id()
@@ -162,6 +173,8 @@ class JobService:
             )
             if holder != job_id:
                 return await self._replay(caller, holder, request)
+            if abandoned is not None and abandoned != job_id:
+                await self._end_abandoned(caller.owner, abandoned)
 
         job = Job(
             job_id=job_id,
@@ -246,14 +259,11 @@ class JobService:
         return info
 
     async def _replay_recorded(
-        self, caller: Caller, key: str, request: EnqueueRequest
+        self, caller: Caller, holder: str, request: EnqueueRequest
     ) -> JobAccepted | None:
-        """The caller's job this key already created for this same request, else None (then
+        """The caller's job `holder` if it was recorded for this same request, else None (then
         enqueue goes the usual way: validate, claim, and answer any conflict there)."""
-        claim = await self._keys.lookup(caller.owner, key)
-        if claim is None or claim.is_abandoned(self._clock.now()):
-            return None
-        existing = await self._log.get(claim.job_id)
+        existing = await self._log.get(holder)
         if existing is None or existing.owner != caller.owner:
             return None
         if not _same_request(existing, request):
@@ -291,6 +301,23 @@ class JobService:
                 "a request with this Idempotency-Key is still being processed",
                 code="idempotency_in_progress",
             )
+
+    async def _end_abandoned(self, owner: str, job_id: str) -> None:
+        """We took the key over from a claim never confirmed: if that request got as far as
+        recording its job, the job was never sent (sending needs the confirm) and nobody
+        will; end it rather than leave it `queued` forever."""
+        try:
+            job = await self._log.get(job_id)
+            if job is None or job.owner != owner:
+                return
+            draft = EventDraft(
+                JobStatus.FAILED, 0, Stage.QUEUED, "The job was never queued", error=ABANDONED
+            )
+            await self._log.append(
+                job_id, lambda current: draft if current.status is JobStatus.QUEUED else None
+            )
+        except Exception as exc:  # best effort: the new job goes ahead regardless
+            logger.warning("job %s: could not end the abandoned job: %r", job_id, exc)
 
     async def _fail_unsent(self, job_id: str, error: JobError = ENQUEUE_FAILED) -> None:
         draft = EventDraft(

@@ -321,9 +321,30 @@ async def test_an_enqueue_whose_claim_was_taken_over_sends_nothing(world: FakeWo
     assert slow.job_id != taker.job_id
     assert slow.status is JobStatus.FAILED
     assert slow.error is not None
-    assert slow.error.code == "idempotency_claim_lost"
+    assert slow.error.code == "enqueue_abandoned"  # the taker ended it first
     replay = await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-slow")
     assert (replay.job_id, replay.replayed) == (taker.job_id, True)
+
+
+async def test_a_lost_confirm_fails_its_own_job(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    real_create = world.log.create
+
+    async def create_then_lose_the_key(job: Job, first: EventDraft) -> tuple[Job, JobEvent]:
+        created = await real_create(job, first)
+        world.clock.advance(CLAIM_LEASE.total_seconds())
+        assert await world.log.claim("alice", "key-lost", "t" * 32, now=world.clock.now())
+        return created
+
+    world.log.create = create_then_lose_the_key  # type: ignore[method-assign]
+    with pytest.raises(Conflict) as info:
+        await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-lost")
+    assert info.value.code == "idempotency_in_progress"
+    assert world.queue.sent == []
+    (job,) = world.log.jobs.values()
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert (job.error.code, job.error.retryable) == ("idempotency_claim_lost", False)
 
 
 async def test_concurrent_retries_after_the_lease_queue_one_job(world: FakeWorld) -> None:
@@ -415,3 +436,36 @@ async def test_a_replay_does_not_write(world: FakeWorld) -> None:
     writes = world.log.writes
     await world.services.jobs.enqueue(ALICE, doc_request(blob), "key-read")
     assert world.log.writes == writes
+
+
+async def test_a_job_recorded_but_never_confirmed_is_ended_when_its_key_is_taken_over(
+    world: FakeWorld,
+) -> None:
+    """The process died after recording its job and before confirming the key (so before
+    sending): a retry after the lease queues a new job and ends the orphan."""
+    blob = world.upload("alice", "a.txt", b"hello")
+    orphan = await crashed_after_claiming(world, "key-orphan")
+    request = doc_request(blob)
+    await world.log.create(
+        Job(
+            job_id=orphan,
+            owner="alice",
+            queue_name=request.queue_name,
+            job_name=request.job_name,
+            data=dict(request.data),
+            created_at=world.clock.now(),
+            idempotency_key="key-orphan",
+        ),
+        EventDraft(JobStatus.QUEUED, 0, "queued", "Job queued"),
+    )
+    world.clock.advance(CLAIM_LEASE.total_seconds())
+    accepted = await world.services.jobs.enqueue(ALICE, request, "key-orphan")
+    assert accepted.job_id != orphan
+    assert not accepted.replayed
+    assert [m.message_id for m in world.queue.sent] == [accepted.job_id]
+    ended = world.log.jobs[orphan]
+    assert ended.status is JobStatus.FAILED
+    assert ended.error is not None
+    assert (ended.error.code, ended.error.retryable) == ("enqueue_abandoned", True)
+    again = await world.services.jobs.enqueue(ALICE, request, "key-orphan")
+    assert (again.job_id, again.replayed) == (accepted.job_id, True)
