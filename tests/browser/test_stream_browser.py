@@ -6,15 +6,19 @@ itself). The seed frontend's snippet, loaded from ../shared/seeds at test time, 
 written against `anonymous_stack` (AUTH_MODE=none, the local default), with nothing changed
 on the wire, for real jobs uploaded and run by the worker.
 The demo page's upload runs throttled (Chromium's network emulation) so its progress bar
-has to move before it is full; a corrupt PDF shows the failure's text and code.
+has to move before it is full; a corrupt PDF shows the failure's text and code. Cross-origin:
+with CORS "*", and against a second host whose `Host.CORS` allows one origin only, where a
+page on any other origin is refused by the browser.
 """
 
 import asyncio
+import contextlib
 import functools
 import json
+import os
 import re
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,9 +27,23 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from tests.browser.stream_stack import StreamStack, completed, progress, started, submit_job
+from tests.browser.stream_stack import (
+    STREAM_SETTINGS,
+    StreamStack,
+    completed,
+    progress,
+    started,
+    submit_job,
+)
 from tests.samples.documents import corrupt_pdf, make_pdf, paginate, resume_text
-from tests.support.stack import LocalStack
+from tests.support.stack import (
+    LocalStack,
+    free_port,
+    stack_environment,
+    start_python,
+    stop_process,
+    wait_for_http,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -290,10 +308,9 @@ def test_a_stream_cut_by_the_server_mid_job_resumes_with_nothing_lost_or_repeate
     assert seen["ids"] == list(range(1, 28))
 
 
-@pytest.fixture
-def elsewhere(tmp_path: Path) -> Iterator[str]:
-    """The demo page served from another origin (a plain static server on its own port)."""
-    site = tmp_path / "site"
+@contextlib.contextmanager
+def static_site(site: Path) -> Iterator[str]:
+    """The demo page served from its own origin (a plain static server on a free port)."""
     site.mkdir()
     (site / "web").symlink_to(REPO_ROOT / "web", target_is_directory=True)
     (site / "index.html").symlink_to(REPO_ROOT / "web" / "index.html")
@@ -306,6 +323,13 @@ def elsewhere(tmp_path: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path) -> Iterator[str]:
+    """The demo page served from another origin than the API's."""
+    with static_site(tmp_path / "site") as origin:
+        yield origin
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -328,3 +352,104 @@ def test_the_demo_page_hosted_on_another_origin_works_through_cors(
     page.wait_for_selector("body[data-state='completed']", timeout=60_000)
     assert page.eval_on_selector("#upload-progress", "e => e.value") == 100
     assert json.loads(page.text_content("#result") or "null")
+
+
+@contextlib.contextmanager
+def host_allowing(stack: StreamStack, workdir: Path, origins: Sequence[str]) -> Iterator[str]:
+    """A second Functions host (`python -m devstack.host`) whose CORS allows only `origins`.
+
+    The app root is a directory of its own, so its local.settings.json can set `Host.CORS`
+    (the full stack reads the repository's): host.json and main.py link to the real ones,
+    the Values are the sample's. It shares `stack`'s Azurite and Service Bus emulator (a
+    second instance of the same app, as Azure scales out). Yields its API base URL.
+    """
+    root = workdir / "app"
+    root.mkdir(parents=True)
+    for name in ("host.json", "main.py"):
+        (root / name).symlink_to(REPO_ROOT / name)
+    settings = json.loads((REPO_ROOT / "local.settings.sample.json").read_text(encoding="utf-8"))
+    settings["Host"] = {"CORS": ",".join(origins)}
+    (root / "local.settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    env = stack_environment(os.environ)
+    env.update(STREAM_SETTINGS)
+    env.update(
+        {
+            "AzureWebJobsStorage": stack.stack.storage_connection_string,
+            "STORAGE_CONNECTION_STRING": stack.stack.storage_connection_string,
+            "ServiceBusConnection": stack.stack.servicebus_connection_string,
+            "SERVICEBUS_EMULATOR_ADMIN_URL": stack.stack.servicebus_admin_url,
+        }
+    )
+    port = free_port()
+    log_path = workdir / "host.log"
+    process = start_python(
+        ["-m", "devstack.host", "--root", str(root), "--port", str(port)], env, log_path
+    )
+    try:
+        api = f"http://127.0.0.1:{port}/api/v1"
+        wait_for_http(f"{api}/sse/stats", process, log_path)
+        yield api
+    finally:
+        stop_process(process)
+
+
+def fetch_outcome(page: Page, url: str, token: str) -> dict[str, Any]:
+    """A credentialed API call from the page: {ok, status} or {error} when fetch rejects."""
+    outcome: dict[str, Any] = page.evaluate(
+        """async ([url, token]) => {
+            try {
+                const r = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+                return { ok: r.ok, status: r.status };
+            } catch (e) {
+                return { error: `${e.name}: ${e.message}` };
+            }
+        }""",
+        [url, token],
+    )
+    return outcome
+
+
+def test_the_api_refuses_a_page_on_an_origin_its_cors_does_not_allow(
+    stream_stack: StreamStack, page: Page, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n\nA short document about origins.\n", encoding="utf-8")
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    with (
+        static_site(tmp_path / "allowed") as allowed,
+        static_site(tmp_path / "other") as other,
+        host_allowing(stream_stack, tmp_path / "host", [allowed]) as api,
+    ):
+        token = stream_stack.token("ines")
+        # The allowed origin: the whole flow works (presign, enqueue, the stream).
+        page.goto(f"{allowed}/?api={api}")
+        page.wait_for_selector("body[data-state='ready']")
+        assert fetch_outcome(page, f"{api}/sse/stats", token) == {"ok": True, "status": 200}
+        page.set_input_files("#file", str(notes))
+        page.select_option("#job-name", "analyze-document")
+        page.fill("#token", token)
+        page.click("#start")
+        page.wait_for_selector("body[data-state='completed']", timeout=JOB_WAIT_MS)
+        # (The static server's 404 for /favicon.ico is also a console message: not CORS.)
+        assert [m for m in console if "CORS" in m] == []
+
+        # Another origin: the browser refuses to hand the page the API's answers.
+        page.goto(f"{other}/?api={api}")
+        page.wait_for_selector("body[data-state='ready']")
+        assert page.evaluate("location.origin") == other != allowed
+        refused = fetch_outcome(page, f"{api}/sse/stats", token)
+        assert refused == {"error": "TypeError: Failed to fetch"}
+        page.set_input_files("#file", str(notes))
+        page.select_option("#job-name", "analyze-document")
+        page.fill("#token", token)
+        page.click("#start")
+        page.wait_for_selector("body[data-state='error']", timeout=30_000)
+        assert page.is_visible("#error")
+        assert page.inner_text("#error") == "Failed to fetch"
+        assert page.text_content("#job-id") == ""  # nothing was enqueued
+        blocked = [m for m in console if "blocked by CORS policy" in m]
+        assert blocked, console
+        assert all(f"from origin '{other}'" in m for m in blocked), blocked
+        assert any(f"{api}/sse/stats" in m for m in blocked), blocked
+        assert any(f"{api}/upload/presigned-url" in m for m in blocked), blocked
