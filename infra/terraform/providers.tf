@@ -15,9 +15,15 @@ provider "azurerm" {
   # Shared-key access is disabled on every storage account: should a storage data-plane call
   # ever be made, it must use Entra ID.
   storage_use_azuread = true
+
+  # azurerm 4.x requires a subscription: this variable, or (null) ARM_SUBSCRIPTION_ID.
+  subscription_id = var.subscription_id
 }
 
-provider "azapi" {}
+# The same subscription for azapi (null: ARM_SUBSCRIPTION_ID).
+provider "azapi" {
+  subscription_id = var.subscription_id
+}
 
 data "azurerm_client_config" "current" {}
 

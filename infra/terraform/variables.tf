@@ -1,3 +1,13 @@
+variable "subscription_id" {
+  type        = string
+  description = "Subscription to deploy into (a GUID). null: the ARM_SUBSCRIPTION_ID environment variable, which azurerm 4.x then requires (it no longer falls back to the Azure CLI's default subscription)."
+  default     = null
+  validation {
+    condition     = var.subscription_id == null || can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.subscription_id))
+    error_message = "subscription_id must be a subscription GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), or null to use ARM_SUBSCRIPTION_ID."
+  }
+}
+
 variable "resource_group_name" {
   type        = string
   description = "Existing resource group to deploy into (the Bicep stack deploys into one too)."
