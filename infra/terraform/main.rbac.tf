@@ -7,8 +7,7 @@ locals {
     storage_blob_data_contributor  = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
     storage_blob_delegator         = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"
     storage_table_data_contributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
-    service_bus_data_sender        = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
-    service_bus_data_receiver      = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
+    service_bus_data_owner         = "090c5cfd-751d-490a-894a-3ce6f1109419"
     monitoring_metrics_publisher   = "3913510d-42f4-4e42-8a64-420c390055eb"
   }
   role_definition_prefix = "/subscriptions/${data.azurerm_client_config.current.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/"
@@ -61,25 +60,25 @@ resource "azurerm_role_assignment" "app" {
   principal_type     = "ServicePrincipal"
 }
 
-# JobQueue.send (POST /api/v1/jobs): send one message per job to its queue.
-resource "azurerm_role_assignment" "queue_sender" {
+# Service Bus, one assignment per queue (never the namespace). Azure Service Bus Data Owner
+# is the only built-in data role holding Manage, and three code paths need, between them,
+# Send, Listen and Manage on each queue:
+# - JobQueue.send (POST /api/v1/jobs): send (Send);
+# - the Service Bus triggers in function_app/entrypoints/sb_worker.py, on each queue and its
+#   dead-letter sub-queue: receive, complete, abandon, dead-letter (Listen);
+# - reading the queue's runtime counts, which Service Bus serves only to Manage: the Functions
+#   scale controller's target-based scaling (queue length / per-instance target; without
+#   Manage it cannot read the length and scales less accurately) and QueueStats
+#   (ServiceBusAdministrationClient.get_queue_runtime_properties): without it
+#   /api/v1/queues/{name}/stats answers 503 and job streams send no queue snapshots.
+# Data Owner covers all three, so Sender and Receiver would only repeat it. Its extra power
+# is management of these queues alone. docs/deploy.md gives the sources and the
+# Sender + Receiver alternative. Same assignments as app/rbac.bicep.
+resource "azurerm_role_assignment" "queue_data_owner" {
   for_each = azurerm_servicebus_queue.jobs
 
   scope              = each.value.id
-  role_definition_id = "${local.role_definition_prefix}${local.role_ids.service_bus_data_sender}"
-  principal_id       = azurerm_user_assigned_identity.api.principal_id
-  principal_type     = "ServicePrincipal"
-}
-
-# The Service Bus trigger (receive, complete, abandon, dead-letter) and QueueStats
-# (ServiceBusAdministrationClient.get_queue_runtime_properties). Reading an entity's runtime
-# properties needs the Microsoft.ServiceBus/*/queues/read action, which Data Receiver (and
-# Sender) include; Data Owner (manage) is not needed. Queue scope, not namespace.
-resource "azurerm_role_assignment" "queue_receiver" {
-  for_each = azurerm_servicebus_queue.jobs
-
-  scope              = each.value.id
-  role_definition_id = "${local.role_definition_prefix}${local.role_ids.service_bus_data_receiver}"
+  role_definition_id = "${local.role_definition_prefix}${local.role_ids.service_bus_data_owner}"
   principal_id       = azurerm_user_assigned_identity.api.principal_id
   principal_type     = "ServicePrincipal"
 }

@@ -14,8 +14,7 @@ STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 STORAGE_BLOB_DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
-SERVICE_BUS_DATA_SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
-SERVICE_BUS_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
+SERVICE_BUS_DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 
 # The least-privilege contract: exactly these (role, scope) pairs, nothing broader.
@@ -26,8 +25,8 @@ EXPECTED_ASSIGNMENTS = Counter(
         (STORAGE_BLOB_DATA_CONTRIBUTOR, "uploads_container"): 1,
         (STORAGE_BLOB_DELEGATOR, "data_storage_account"): 1,
         (STORAGE_TABLE_DATA_CONTRIBUTOR, "jobs_table"): 1,
-        (SERVICE_BUS_DATA_SENDER, "queue"): len(DEFAULT_QUEUES),
-        (SERVICE_BUS_DATA_RECEIVER, "queue"): len(DEFAULT_QUEUES),
+        # Send + Listen + Manage (runtime counts: scale controller, QueueStats), per queue.
+        (SERVICE_BUS_DATA_OWNER, "queue"): len(DEFAULT_QUEUES),
         (MONITORING_METRICS_PUBLISHER, "app_insights"): 1,
     }
 )
@@ -79,6 +78,24 @@ def test_role_assignments_are_exactly_the_least_privilege_set(
     built = stack()
     assert built.role_assignments == EXPECTED_ASSIGNMENTS
     assert built.role_ids == {guid for guid, _ in EXPECTED_ASSIGNMENTS}
+
+
+def test_service_bus_data_owner_is_per_queue_and_says_why() -> None:
+    """Data Owner (Manage) only because runtime counts need it; both stacks name the readers."""
+    queue_stats = (stacks.ROOT / "function_app" / "adapters" / "queue_stats.py").read_text("utf-8")
+    assert "get_queue_runtime_properties" in queue_stats
+    for stack in stacks.both():
+        owner_scopes = {
+            scope for role, scope in stack.role_assignments if role == SERVICE_BUS_DATA_OWNER
+        }
+        assert owner_scopes == {"queue"}, stack.name
+    for path in (
+        stacks.BICEP_DIR / "app" / "rbac.bicep",
+        stacks.TERRAFORM_DIR / "main.rbac.tf",
+    ):
+        text = " ".join(path.read_text("utf-8").split())
+        for reason in ("get_queue_runtime_properties", "scale controller", "sb_worker.py"):
+            assert reason in text, (path.name, reason)
 
 
 def test_app_settings_have_the_same_names_and_literal_values_in_both_stacks() -> None:
