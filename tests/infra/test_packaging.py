@@ -1,10 +1,14 @@
 """What `azd deploy` / zip deploy ships: .funcignore leaves only the app; azure.yaml points azd
-at the Bicep stack and the function app service."""
+at the Bicep stack and the function app service; docs/deploy.md builds the same zip."""
 
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pathspec
+import pytest
 
 from tests.infra import stacks
 
@@ -47,3 +51,46 @@ def test_azure_yaml_deploys_the_function_app_from_the_bicep_stack() -> None:
     assert "api" in str(api["tags"])
     tf_app = stacks.terraform_resource("azapi_resource", "api")
     assert '"azd-service-name" = "api"' in tf_app["tags"]
+
+
+def _deploy_code_section() -> str:
+    text = (stacks.ROOT / "docs" / "deploy.md").read_text("utf-8")
+    start = text.index("## Deploy the code")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def _archive_paths(section: str) -> list[str]:
+    match = re.search(r"git archive --format=zip -o app\.zip HEAD ([^\n]+)", section)
+    assert match, "docs/deploy.md: the zip is built with git archive"
+    return match.group(1).split()
+
+
+def test_docs_lead_code_deployment_with_azd_then_a_zip_push() -> None:
+    section = _deploy_code_section()
+    assert section.index("azd deploy") < section.index("config-zip")
+    first_block = section.split("```")[1]
+    assert "func azure functionapp publish" not in first_block
+    assert "az functionapp deployment source config-zip" in first_block
+    assert "--src app.zip --build-remote true" in first_block
+    # Core Tools stay an alternative, after the CLI path.
+    assert section.index("config-zip") < section.index("func azure functionapp publish")
+
+
+def test_the_documented_zip_holds_exactly_what_funcignore_ships() -> None:
+    paths = _archive_paths(_deploy_code_section())
+    assert set(paths) == SHIPPED_TOP_LEVEL
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git not on PATH: the archive's tracked file set not checked")
+    listed = subprocess.run(
+        [git, "-C", str(stacks.ROOT), "ls-files", "-z", "--", *paths],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    archived = {p for p in listed.split("\0") if p}
+    assert {"main.py", "host.json", "requirements.txt"} <= archived
+    assert any(p.startswith("function_app/") for p in archived)
+    # Nothing git archive would add is something .funcignore keeps out (e.g. bytecode).
+    assert archived <= _shipped_files(), sorted(archived - _shipped_files())
