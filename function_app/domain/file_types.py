@@ -121,10 +121,20 @@ def _text_or_none(text: str, encoding: str) -> DecodedText | None:
     return DecodedText(text=text, encoding=encoding)
 
 
+def _first_non_space(text: str) -> int | None:
+    """Index of the first character `str.strip()` would keep (None: all whitespace)."""
+    for index, char in enumerate(text):
+        if not char.isspace():
+            return index
+    return None
+
+
 def looks_like_json(text: str) -> bool:
-    stripped = text.strip()
-    if not stripped or stripped[0] not in "[{":
+    # Check the first character before copying anything: plain text is never stripped whole.
+    start = _first_non_space(text)
+    if start is None or text[start] not in "[{":
         return False
+    stripped = text.strip()
     try:
         json.loads(stripped)
     except (ValueError, RecursionError):  # too deeply nested to be data anyone reads
@@ -132,9 +142,20 @@ def looks_like_json(text: str) -> bool:
     return True
 
 
+def first_lines(text: str, count: int) -> list[str]:
+    """`text.splitlines()[:count]`, splitting only as much of `text` as those lines need."""
+    size = 4096
+    while True:
+        lines = text[:size].splitlines()
+        # More than `count` lines in the prefix: the first `count` ended inside it.
+        if len(lines) > count or size >= len(text):
+            return lines[:count]
+        size *= 4
+
+
 def looks_like_csv(text: str, *, sample_lines: int = 20) -> bool:
     """At least two non-empty lines that split into the same number (>= 2) of fields."""
-    lines = [line for line in text.splitlines()[:sample_lines] if line.strip()]
+    lines = [line for line in first_lines(text, sample_lines) if line.strip()]
     if len(lines) < 2:
         return False
     for delimiter in CSV_DELIMITERS:

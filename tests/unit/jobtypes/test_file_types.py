@@ -1,6 +1,8 @@
 """File kinds come from the bytes, not the name: a table of real and tricky samples."""
 
 import json
+import random
+import tracemalloc
 
 import pytest
 
@@ -8,7 +10,10 @@ from function_app.domain.file_types import (
     FileKind,
     decode_text,
     detect_file_type,
+    first_lines,
     image_dimensions,
+    looks_like_csv,
+    looks_like_json,
 )
 from tests.samples.documents import make_docx, make_pdf, make_png, zip_archive
 
@@ -67,3 +72,62 @@ def test_image_sizes_are_read_from_headers() -> None:
     assert image_dimensions(FileKind.GIF, GIF_1x1) == (1, 1)
     assert image_dimensions(FileKind.JPEG, JPEG_HEAD) == (64, 32)
     assert image_dimensions(FileKind.JPEG, b"\xff\xd8\xff") is None
+
+
+# --- detection looks at as little of a big text as its answer needs ---------------------------
+
+SEPARATORS = ["\n", "\r\n", "\r", "\v", "\f", "\x1c", "\u2028", "\x85", ""]
+
+
+def test_first_lines_is_splitlines_of_the_whole_text() -> None:
+    rng = random.Random(20260301)
+    texts = [
+        "",
+        "one line, no end",
+        "a\r\nb\r\n",
+        "x" * 4095 + "\r\n" + "y\n" * 30,  # a CRLF across the first prefix boundary
+        "\n" * 5000,
+        "long " * 5000 + "\nshort\n" * 25,  # the first line is longer than the first prefix
+    ]
+    for _ in range(200):
+        parts = [
+            "z" * rng.choice([0, 1, 50, 1000, 4094, 4095, 4096]) + rng.choice(SEPARATORS)
+            for _ in range(rng.randint(0, 40))
+        ]
+        texts.append("".join(parts))
+    for text in texts:
+        for count in (1, 2, 20, 21):
+            assert first_lines(text, count) == text.splitlines()[:count], (text[:40], count)
+
+
+def test_csv_detection_reads_only_the_first_lines() -> None:
+    head = "name,age\nada,36\n" * 10
+    assert looks_like_csv(head + "free text without commas\n" * 100_000)
+    assert not looks_like_csv("free text\n" * 25 + head)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\u3000 [1, 2]\u3000", True),  # str.strip() whitespace, as before
+        ("\n\t{}", True),
+        ("   ", False),
+        ("", False),
+        ("x[1]", False),
+        (" [1, 2", False),
+    ],
+)
+def test_json_detection_is_unchanged(text: str, expected: bool) -> None:
+    assert looks_like_json(text) is expected
+
+
+def test_plain_text_is_not_copied_to_rule_json_or_csv_out() -> None:
+    text = ("a" * 79 + "\n") * 62_500  # 5 MB of short lines
+    tracemalloc.start()
+    try:
+        assert not looks_like_json(text)
+        assert not looks_like_csv(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # well under the text's own 5 MB
