@@ -1,8 +1,14 @@
 // jobstream on Azure: Flex Consumption function app + storage + Service Bus + monitoring, all
 // reached with one user-assigned managed identity. This file only wires the modules in app/.
-// Deploy into an existing resource group:
-//   az deployment group create -g <rg> -f infra/bicep/main.bicep -p infra/bicep/main.parameters.json
-// or with azd (azure.yaml). infra/terraform/ builds the same system (tests/infra prove parity).
+// Deploy into an existing resource group with azd (azure.yaml; azd fills the ${...}
+// placeholders in main.parameters.json), or with plain az, parameters inline:
+//   az deployment group create -g <rg> -f infra/bicep/main.bicep \
+//     -p environmentName=dev jwtAudience=api://<client-id> allowedOrigins='["http://localhost:8000"]'
+// (main.parameters.json is azd's: az would pass its placeholders through as literal text.)
+// Not enforced here: jwtAudience is required when authMode is 'jwt' (Bicep cannot make one
+// parameter depend on another; the app's settings check fails every call without it, and the
+// Terraform stack validates it). infra/terraform/ builds the same system (tests/infra prove
+// parity).
 targetScope = 'resourceGroup'
 
 @minLength(1)
@@ -26,7 +32,7 @@ param authMode string = 'jwt'
 @description('JWT_ISSUER: the OIDC issuer whose tokens are accepted (JWKS discovered from it). Defaults to this tenant\'s Entra ID v2 issuer.')
 param jwtIssuer string = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
 
-@description('JWT_AUDIENCE: the API\'s app registration (Application ID URI or client id). Required when authMode is "jwt"; with it empty every token is refused.')
+@description('JWT_AUDIENCE: the API\'s app registration (Application ID URI or client id). Required when authMode is "jwt" (not enforced by the template: left empty, every function call fails the app\'s settings check).')
 param jwtAudience string = ''
 
 @minValue(40)

@@ -94,3 +94,24 @@ def test_the_documented_zip_holds_exactly_what_funcignore_ships() -> None:
     assert any(p.startswith("function_app/") for p in archived)
     # Nothing git archive would add is something .funcignore keeps out (e.g. bytecode).
     assert archived <= _shipped_files(), sorted(archived - _shipped_files())
+
+
+def test_main_bicep_header_gives_a_plain_az_command_that_works() -> None:
+    lines = (stacks.BICEP_DIR / "main.bicep").read_text("utf-8").splitlines()
+    header = []
+    for line in lines:
+        if not line.startswith("//"):
+            break
+        header.append(line.removeprefix("//").strip())
+    start = next(i for i, line in enumerate(header) if "az deployment group create" in line)
+    command = " ".join(header[start : start + 2]).replace("\\", " ")
+    # azd's parameter file holds ${...} placeholders that plain az would pass on verbatim.
+    assert "${" in (stacks.BICEP_DIR / "main.parameters.json").read_text("utf-8")
+    assert "main.parameters.json" not in command
+    assert "-f infra/bicep/main.bicep" in command
+    params = stacks.bicep_document("main.bicep")["parameters"]
+    required = {name for name, spec in params.items() if spec.get("default") is None}
+    assert required == {"environmentName"}
+    # Every parameter without a default, and the audience the default authMode (jwt) needs.
+    for name in required | {"jwtAudience"}:
+        assert f" {name}=" in command, name
