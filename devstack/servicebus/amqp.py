@@ -44,6 +44,12 @@ CBS_TOKEN_TYPES = {"servicebus.windows.net:sastoken", "jwt"}
 NOT_FOUND = "amqp:not-found"
 LOCK_LOST = "com.microsoft:message-lock-lost"
 DEAD_LETTER = "com.microsoft:dead-letter"
+NOT_ALLOWED = "amqp:not-allowed"
+SESSION_FILTER = "com.microsoft:session-filter"
+SESSIONS_REFUSED = (
+    "A sessionful message receiver cannot be created on an entity that does not require "
+    "sessions: the local Service Bus emulator does not support sessions (RequiresSession)."
+)
 
 
 def now_ms() -> int:
@@ -262,15 +268,18 @@ class AmqpConnection:
         if lowered.endswith("/$management"):
             entity = self.namespace.entity(path[: -len("/$management")])
             if entity is None:
-                self._refuse(link, path)
+                self._refuse_missing(link, path)
                 return
             self._open_request_link(link, lowered)
             return
         entity = self.namespace.entity(path)
         if entity is None:
-            self._refuse(link, path)
+            self._refuse_missing(link, path)
             return
         if link.is_sender:
+            if _asks_for_a_session(link.remote_source):
+                self._refuse(link, NOT_ALLOWED, f"{SESSIONS_REFUSED} Entity: '{path}'.")
+                return
             peek_lock = link.remote_snd_settle_mode != Link.SND_SETTLED
             consumer = ConsumerLink(self, link, entity, peek_lock)
             self.consumers[link] = consumer
@@ -291,17 +300,20 @@ class AmqpConnection:
         if link.is_receiver:
             link.flow(LINK_CREDIT)
 
-    def _refuse(self, link: Link, path: str) -> None:
+    def _refuse_missing(self, link: Link, path: str) -> None:
         description = (
             f"The messaging entity '{self.namespace.name}:queue:{path}' could not be found."
         )
+        # amqp:not-found: the SDK raises MessagingEntityNotFoundError.
+        self._refuse(link, NOT_FOUND, description)
+
+    def _refuse(self, link: Link, condition: str, description: str) -> None:
+        """As Azure does: answer the attach with a null terminus, then detach with the error."""
         log.warning("connection from %s: %s", self.peer, description)
-        # As Azure does: answer the attach with a null terminus for the missing entity, then
-        # detach with amqp:not-found (the SDK raises MessagingEntityNotFoundError).
         missing = link.source if link.is_sender else link.target
         missing.type = Terminus.UNSPECIFIED
         link.open()
-        link.condition = _error(NOT_FOUND, description)
+        link.condition = _error(condition, description)
         link.close()
 
     def _detach(self, link: Link) -> None:
@@ -504,6 +516,20 @@ def _dead_letter_details(condition: Condition | None) -> tuple[str | None, str |
         None if reason is None else str(reason),
         None if description is None else str(description),
     )
+
+
+def _asks_for_a_session(source: Terminus) -> bool:
+    """A session receiver attaches with a ``com.microsoft:session-filter`` in its source's filter
+    map (the session id, or null for the next available session)."""
+    data = source.filter
+    data.rewind()
+    if not data.next():
+        return False
+    try:
+        value = data.get_object()
+    except Exception:  # an undecodable filter is not a session filter
+        return False
+    return isinstance(value, dict) and any(str(key) == SESSION_FILTER for key in value)
 
 
 def _is_noise(condition: Condition) -> bool:

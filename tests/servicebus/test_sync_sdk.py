@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.servicebus import (
+    NEXT_AVAILABLE_SESSION,
     ServiceBusClient,
     ServiceBusMessage,
     ServiceBusReceiveMode,
@@ -17,6 +18,7 @@ from azure.servicebus.exceptions import (
     MessageLockLostError,
     MessageSizeExceededError,
     MessagingEntityNotFoundError,
+    ServiceBusError,
 )
 
 from devstack.servicebus.launcher import PROJECT_ROOT, EmulatorProcess
@@ -342,6 +344,27 @@ def test_unknown_queue_raises_messaging_entity_not_found(client: ServiceBusClien
         client.get_queue_receiver("no-such", max_wait_time=1) as r,
     ):
         r.receive_messages(max_wait_time=1)
+
+
+@pytest.mark.parametrize("session_id", ["order-1", NEXT_AVAILABLE_SESSION])
+def test_a_session_receiver_on_a_queue_without_sessions_is_refused(
+    client: ServiceBusClient, servicebus_emulator: EmulatorProcess, session_id: str
+) -> None:
+    with client.get_queue_sender("sessions-refused") as sender:
+        sender.send_messages(ServiceBusMessage("plain"))
+    started = time.monotonic()
+    with (
+        pytest.raises(ServiceBusError, match="does not support sessions") as refused,
+        client.get_queue_receiver("sessions-refused", session_id=session_id) as receiver,
+    ):
+        receiver.receive_messages(max_wait_time=5)
+    assert time.monotonic() - started < 10  # refused at attach, not left to time out
+    assert "amqp:not-allowed" in str(refused.value)
+    assert not isinstance(refused.value, MessagingEntityNotFoundError)
+    # the queue itself is untouched and still serves a plain receiver
+    assert runtime(servicebus_emulator, "sessions-refused")["activeMessageCount"] == 1
+    (plain,) = drain(client, "sessions-refused")
+    assert str(plain) == "plain"
 
 
 def test_prefetched_messages_given_back_on_close_return_uncounted(

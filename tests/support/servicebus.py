@@ -40,6 +40,7 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
         "DuplicateDetectionHistoryTimeWindow": "PT1M",
     },
     "peek": {},
+    "sessions-refused": {},
     "stats": {},
     "async-roundtrip": {},
     "async-settle": _SHORT_LOCK,
