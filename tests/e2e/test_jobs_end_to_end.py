@@ -1,12 +1,18 @@
 """Upload -> enqueue -> worker -> status, over HTTP only, against the real local stack."""
 
+import asyncio
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
+from azure.storage.blob.aio import BlobServiceClient
 
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import UPLOADS_CONTAINER, Api, new_owner
 from tests.samples.documents import corrupt_pdf, make_docx, make_pdf, paginate, resume_text
-from tests.support.stack import LocalStack
+from tests.support.stack import LocalStack, launch_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -163,3 +169,94 @@ async def test_queue_stats_of_an_unknown_queue_is_404(alice: Api) -> None:
 
     assert response.status_code == 404
     assert response.json()["success"] is False
+
+
+# --- the upload URL the API returns: one PUT of one blob, nothing else ----------------------
+
+
+def blob_url(upload_url: str, path: str) -> str:
+    """`upload_url`'s SAS query on another path of the same account."""
+    parts = urlsplit(upload_url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+async def stored_blob(stack: LocalStack, blob_name: str) -> bytes | None:
+    """The blob's bytes, read with the account key (not the SAS), or None when absent."""
+    async with BlobServiceClient.from_connection_string(stack.storage_connection_string) as bs:
+        blob = bs.get_blob_client(UPLOADS_CONTAINER, blob_name)
+        if not await blob.exists():
+            return None
+        return await (await blob.download_blob()).readall()
+
+
+def refused(response: httpx.Response, error_code: str) -> None:
+    """403 with Azurite's reason: `AuthorizationPermissionMismatch` (the SAS is valid here but
+    does not grant this), `AuthorizationFailure` (it is not valid here: other resource, expired)."""
+    assert response.status_code == 403, (response.status_code, response.text)
+    assert response.headers.get("x-ms-error-code") == error_code, response.headers
+
+
+async def test_the_upload_url_puts_its_blob_and_refuses_everything_else(alice: Api) -> None:
+    presigned = (await alice.presign("sas.txt", "text/plain", 12)).json()["data"]
+    url = presigned["uploadUrl"]
+    blob_name = presigned["blobName"]
+    path = urlsplit(url).path
+    assert url.startswith(alice.stack.blob_endpoint)  # plain HTTP, straight to Azurite
+    assert path.endswith(f"/{presigned['container']}/{blob_name}")
+    http = alice.http
+
+    put = await http.put(url, content=b"secret words", headers=presigned["headers"])
+    assert put.status_code == 201, put.text
+    assert await stored_blob(alice.stack, blob_name) == b"secret words"
+
+    read = await http.get(url)
+    refused(read, "AuthorizationPermissionMismatch")
+    assert b"secret words" not in read.content
+    refused(await http.head(url), "AuthorizationPermissionMismatch")
+
+    container_path = path[: -len(blob_name) - 1]
+    listing = await http.get(f"{blob_url(url, container_path)}&restype=container&comp=list")
+    refused(listing, "AuthorizationFailure")
+    assert blob_name not in listing.text
+
+    refused(await http.delete(url), "AuthorizationPermissionMismatch")
+    assert await stored_blob(alice.stack, blob_name) == b"secret words"
+
+    other_name = blob_name.rsplit("/", 1)[0] + "/other.txt"
+    other = await http.put(
+        blob_url(url, path.replace(blob_name, other_name)),
+        content=b"sneaky",
+        headers=presigned["headers"],
+    )
+    refused(other, "AuthorizationFailure")
+    assert await stored_blob(alice.stack, other_name) is None
+
+
+SHORT_TTL_SECONDS = 60  # the smallest UPLOAD_URL_TTL_SECONDS the settings allow
+
+
+@pytest.fixture(scope="module")
+def short_ttl_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    workdir = tmp_path_factory.mktemp("short-ttl-stack")
+    with launch_stack(workdir, {"UPLOAD_URL_TTL_SECONDS": str(SHORT_TTL_SECONDS)}) as stack:
+        yield stack
+
+
+async def test_the_upload_url_is_refused_after_it_expires(short_ttl_stack: LocalStack) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        api = Api(short_ttl_stack, http, new_owner("late"))
+        presigned = (await api.presign("late.txt", "text/plain", 5)).json()["data"]
+        expires_at = datetime.fromisoformat(presigned["expiresAt"].replace("Z", "+00:00"))
+        left = (expires_at - datetime.now(UTC)).total_seconds()
+        assert SHORT_TTL_SECONDS - 10 < left <= SHORT_TTL_SECONDS, left
+        url, headers = presigned["uploadUrl"], presigned["headers"]
+        early = await http.put(url, content=b"early", headers=headers)
+        assert early.status_code == 201, early.text
+
+        await asyncio.sleep(left + 2)
+        late = await http.put(url, content=b"late!", headers=headers)
+        block = await http.put(f"{url}&comp=block&blockid=YmxvY2stMDAwMQ%3D%3D", content=b"x")
+
+    refused(late, "AuthorizationFailure")
+    refused(block, "AuthorizationFailure")
+    assert await stored_blob(short_ttl_stack, presigned["blobName"]) == b"early"
