@@ -46,6 +46,19 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
     "async-settle": _SHORT_LOCK,
     "async-schedule": {},
     "async-dead-letter": {},
+    "async-fields": {},
+    "async-renew": _SHORT_LOCK,
+    "async-max-delivery": {"LockDuration": "PT2S", "MaxDeliveryCount": 2},
+    "async-ttl-dead-letter": {
+        "DefaultMessageTimeToLive": "PT1S",
+        "DeadLetteringOnMessageExpiration": True,
+    },
+    "async-receive-and-delete": {},
+    "async-scheduled-arrival": {},
+    "async-duplicates": {
+        "RequiresDuplicateDetection": True,
+        "DuplicateDetectionHistoryTimeWindow": "PT1M",
+    },
     "bench": {},
 }
 
