@@ -66,6 +66,9 @@ param maxUploadBytes int = 20971520
 @description('Tags added to every resource.')
 param tags object = {}
 
+@description('Create a custom role holding only Microsoft.ServiceBus/namespaces/queues/read and assign it on each queue, so the app can read queue runtime counts (GET /api/v1/queues/{name}/stats, queue_stats stream events, the Service Bus scale monitor). Needs Microsoft.Authorization/roleDefinitions/write (Owner or User Access Administrator); false skips it: jobs still run, the stats route answers 503 and scaling falls back to peeking.')
+param grantQueueCountReader bool = true
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName, location))
 var allTags = union(tags, { 'azd-env-name': environmentName })
@@ -168,6 +171,8 @@ module api 'app/api.bicep' = {
 module rbac 'app/rbac.bicep' = {
   name: 'rbac'
   params: {
+    environmentName: environmentName
+    grantQueueCountReader: grantQueueCountReader
     principalId: identity.outputs.principalId
     hostStorageName: hostStorage.outputs.name
     dataStorageName: dataStorage.outputs.name

@@ -143,7 +143,9 @@ resource "azapi_resource" "api" {
   # The app must not start before it may read its package and host storage.
   depends_on = [
     azurerm_role_assignment.app,
-    azurerm_role_assignment.queue_data_owner,
+    azurerm_role_assignment.queue_sender,
+    azurerm_role_assignment.queue_receiver,
+    azurerm_role_assignment.queue_count_reader,
   ]
 }
 

@@ -1,5 +1,6 @@
-# Role assignments for the app's user-assigned identity: built-in data roles only, each at
-# the narrowest scope the code path that needs it allows (same set as app/rbac.bicep).
+# Role assignments for the app's user-assigned identity: built-in data roles, plus one custom
+# role holding a single read action (below), each at the narrowest scope the code path that
+# needs it allows (same set as app/rbac.bicep).
 locals {
   # Built-in role definition ids (same in every tenant).
   role_ids = {
@@ -7,7 +8,8 @@ locals {
     storage_blob_data_contributor  = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
     storage_blob_delegator         = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"
     storage_table_data_contributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
-    service_bus_data_owner         = "090c5cfd-751d-490a-894a-3ce6f1109419"
+    service_bus_data_sender        = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
+    service_bus_data_receiver      = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
     monitoring_metrics_publisher   = "3913510d-42f4-4e42-8a64-420c390055eb"
   }
   role_definition_prefix = "/subscriptions/${data.azurerm_client_config.current.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/"
@@ -60,25 +62,64 @@ resource "azurerm_role_assignment" "app" {
   principal_type     = "ServicePrincipal"
 }
 
-# Service Bus, one assignment per queue (never the namespace). Azure Service Bus Data Owner
-# is the only built-in data role holding Manage, and three code paths need, between them,
-# Send, Listen and Manage on each queue:
-# - JobQueue.send (POST /api/v1/jobs): send (Send);
-# - the Service Bus triggers in function_app/entrypoints/sb_worker.py, on each queue and its
-#   dead-letter sub-queue: receive, complete, abandon, dead-letter (Listen);
-# - reading the queue's runtime counts, which Service Bus serves only to Manage: the Functions
-#   scale controller's target-based scaling (queue length / per-instance target; without
-#   Manage it cannot read the length and scales less accurately) and QueueStats
-#   (ServiceBusAdministrationClient.get_queue_runtime_properties): without it
-#   /api/v1/queues/{name}/stats answers 503 and job streams send no queue snapshots.
-# Data Owner covers all three, so Sender and Receiver would only repeat it. Its extra power
-# is management of these queues alone. docs/deploy.md gives the sources and the
-# Sender + Receiver alternative. Same assignments as app/rbac.bicep.
-resource "azurerm_role_assignment" "queue_data_owner" {
+# Service Bus: every assignment is on a queue, none on the namespace.
+
+# JobQueue.send (POST /api/v1/jobs): send one message per job to its queue.
+resource "azurerm_role_assignment" "queue_sender" {
   for_each = azurerm_servicebus_queue.jobs
 
   scope              = each.value.id
-  role_definition_id = "${local.role_definition_prefix}${local.role_ids.service_bus_data_owner}"
+  role_definition_id = "${local.role_definition_prefix}${local.role_ids.service_bus_data_sender}"
+  principal_id       = azurerm_user_assigned_identity.api.principal_id
+  principal_type     = "ServicePrincipal"
+}
+
+# The Service Bus triggers in function_app/entrypoints/sb_worker.py, on each queue and its
+# dead-letter sub-queue: receive, complete, abandon, dead-letter.
+resource "azurerm_role_assignment" "queue_receiver" {
+  for_each = azurerm_servicebus_queue.jobs
+
+  scope              = each.value.id
+  role_definition_id = "${local.role_definition_prefix}${local.role_ids.service_bus_data_receiver}"
+  principal_id       = azurerm_user_assigned_identity.api.principal_id
+  principal_type     = "ServicePrincipal"
+}
+
+# Queue runtime counts (active, dead-lettered, scheduled messages), read by:
+# - QueueStats (function_app/adapters/queue_stats.py,
+#   ServiceBusAdministrationClient.get_queue_runtime_properties): GET /api/v1/queues/{name}/stats
+#   and the queue_stats events of job streams; without the right the route answers 503;
+# - the Functions Service Bus extension's scale monitor (GetQueueRuntimePropertiesAsync), which
+#   otherwise falls back to peek-based estimation and scales less accurately.
+# MicrosoftDocs/azure-docs PR #128626 ("Scaling permissions"): identity-based connections need
+# Azure Service Bus Data Owner or a custom role with Microsoft.ServiceBus/namespaces/*/read.
+# Data Owner would add Microsoft.ServiceBus/* (update and delete the queue) and every data
+# action, so this role holds only the one read action, no data actions, and is assigned on
+# each queue. grant_queue_count_reader = false skips it where the deployer may not create role
+# definitions (docs/deploy.md says what degrades). Same role as app/rbac.bicep.
+resource "azurerm_role_definition" "queue_count_reader" {
+  count = var.grant_queue_count_reader ? 1 : 0
+
+  # A uuid of a stable seed (known at plan), so the definition keeps its id across applies.
+  role_definition_id = uuidv5("url", "${data.azurerm_resource_group.main.id}/jobstream-servicebus-queue-count-reader/${azurerm_servicebus_namespace.main.name}")
+  name               = "jobstream Service Bus queue reader (${var.environment_name}, ${azurerm_servicebus_namespace.main.name})"
+  description        = "Read a Service Bus queue's description and runtime counts (jobstream: queue stats, Functions scale monitor). No data actions."
+  scope              = data.azurerm_resource_group.main.id
+  assignable_scopes  = [data.azurerm_resource_group.main.id]
+
+  permissions {
+    actions          = ["Microsoft.ServiceBus/namespaces/queues/read"]
+    not_actions      = []
+    data_actions     = []
+    not_data_actions = []
+  }
+}
+
+resource "azurerm_role_assignment" "queue_count_reader" {
+  for_each = var.grant_queue_count_reader ? azurerm_servicebus_queue.jobs : {}
+
+  scope              = each.value.id
+  role_definition_id = azurerm_role_definition.queue_count_reader[0].role_definition_resource_id
   principal_id       = azurerm_user_assigned_identity.api.principal_id
   principal_type     = "ServicePrincipal"
 }

@@ -127,3 +127,9 @@ variable "tags" {
   description = "Tags added to every resource."
   default     = {}
 }
+
+variable "grant_queue_count_reader" {
+  type        = bool
+  description = "Create a custom role holding only Microsoft.ServiceBus/namespaces/queues/read and assign it on each queue, so the app can read queue runtime counts (GET /api/v1/queues/{name}/stats, queue_stats stream events, the Service Bus scale monitor). Needs Microsoft.Authorization/roleDefinitions/write (Owner or User Access Administrator); false skips it: jobs still run, the stats route answers 503 and scaling falls back to peeking."
+  default     = true
+}

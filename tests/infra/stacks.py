@@ -1,13 +1,18 @@
 """Both IaC stacks parsed into one comparable shape (pycep for Bicep, python-hcl2 for Terraform).
 
 Only what the parity tests compare is extracted: resource kinds, queue properties, container
-and table names, role assignments, app settings, outputs. Anything the mapping does not know
-raises, so a new resource type forces a deliberate update here instead of slipping through.
+and table names, custom role definitions, role assignments, app settings, outputs. Anything the
+mapping does not know raises, so a new resource type forces a deliberate update here instead of
+slipping through.
+
+Conditions are evaluated with the parameter / variable defaults; `bicep(("name", value))` and
+`terraform(("name", value))` build a stack with some of them overridden (main.bicep parameters,
+Terraform variables).
 """
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,7 @@ ARM_KINDS: dict[str, str | None] = {
     "Microsoft.Web/sites": "function_app",
     "Microsoft.Web/sites/basicPublishingCredentialsPolicies": None,
     "Microsoft.Authorization/roleAssignments": "role_assignment",
+    "Microsoft.Authorization/roleDefinitions": "role_definition",
 }
 
 TERRAFORM_KINDS: dict[str, str] = {
@@ -50,6 +56,7 @@ TERRAFORM_KINDS: dict[str, str] = {
     "azurerm_servicebus_queue": "servicebus_queue",
     "azurerm_service_plan": "plan",
     "azurerm_role_assignment": "role_assignment",
+    "azurerm_role_definition": "role_definition",
     # azapi_resource: kind taken from its ARM `type` through ARM_KINDS.
 }
 
@@ -64,7 +71,7 @@ QUEUE_PROPERTIES = {
     "requires_session": "requiresSession",
 }
 
-# Role-assignment scopes, named the same way for both stacks.
+# Role-assignment and role-definition scopes, named the same way for both stacks.
 BICEP_SCOPES = {
     "hostStorage": "host_storage_account",
     "dataStorage": "data_storage_account",
@@ -72,6 +79,7 @@ BICEP_SCOPES = {
     "jobsTable": "jobs_table",
     "queues[i]": "queue",
     "appInsights": "app_insights",
+    "resourceGroup().id": "resource_group",
 }
 TERRAFORM_SCOPES = {
     "azurerm_storage_account.host.id": "host_storage_account",
@@ -80,7 +88,14 @@ TERRAFORM_SCOPES = {
     "azapi_resource.jobs_table.id": "jobs_table",
     "each.value.id": "queue",
     "azurerm_application_insights.main.id": "app_insights",
+    "data.azurerm_resource_group.main.id": "resource_group",
 }
+
+# Custom role definitions (Bicep symbolic name / Terraform resource name -> one name). An
+# assignment of one appears in Stack.role_assignments as `custom:<name>` instead of a guid.
+BICEP_ROLE_DEFINITIONS = {"queueCountReaderRole": "queue_count_reader"}
+TERRAFORM_ROLE_DEFINITIONS = {"queue_count_reader": "queue_count_reader"}
+CUSTOM_ROLE_PREFIX = "custom:"
 
 # The Terraform site (an azapi_resource, like the Bicep one) lists its app settings from the
 # local map `app_settings`, one {name, value} object per entry.
@@ -98,6 +113,20 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class RoleDefinition:
+    """A custom role the stack creates. The display name's expression syntax differs between
+    the stacks, so it is kept for reading but not compared."""
+
+    name: str = field(compare=False)
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+    data_actions: tuple[str, ...]
+    not_data_actions: tuple[str, ...]
+    scope: str
+    assignable_scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Stack:
     name: str
     resource_kinds: Counter[str]
@@ -105,7 +134,8 @@ class Stack:
     queue_properties: dict[str, Any]
     containers: frozenset[str]
     tables: frozenset[str]
-    role_ids: frozenset[str]
+    role_ids: frozenset[str]  # the built-in role ids the stack lists
+    role_definitions: dict[str, RoleDefinition]
     role_assignments: Counter[tuple[str, str]]
     app_settings: dict[str, Setting]
     outputs: frozenset[str]
@@ -140,33 +170,60 @@ def _tf_documents() -> list[tuple[Path, dict[str, Any]]]:
     return docs
 
 
+# `var.flag ? a : b`, the only conditional form the stack uses in count and for_each.
+_TF_CONDITIONAL = re.compile(r"var\.(\w+)\s*\?\s*(.+?)\s*:\s*(.+)", flags=re.S)
+
+
 @cache
-def terraform() -> Stack:
+def terraform(*overrides: tuple[str, Any]) -> Stack:
     docs = _tf_documents()
     locals_: dict[str, Any] = {}
+    variables: dict[str, Any] = {}
     resources: list[tuple[str, str, dict[str, Any]]] = []
     outputs: set[str] = set()
     for _, doc in docs:
         for block in doc.get("locals", []):
             locals_.update(block)
+        for block in doc.get("variable", []):
+            for vname, spec in block.items():
+                variables[vname] = spec.get("default")
         for block in doc.get("resource", []):
             for rtype, named in block.items():
                 for rname, body in named.items():
                     resources.append((rtype, rname, body))
         for block in doc.get("output", []):
             outputs.update(block)
+    for vname, value in overrides:
+        assert vname in variables, f"no variable {vname}"
+        variables[vname] = value
 
     queue_names = list(locals_["queue_names"])
 
+    def branch(expr: str) -> str:
+        """The branch of `var.flag ? a : b` the variables select; other expressions as they are."""
+        match = _TF_CONDITIONAL.fullmatch(expr)
+        if not match:
+            return expr
+        flag = variables[match.group(1)]
+        assert isinstance(flag, bool), f"var.{match.group(1)} is not a bool"
+        return match.group(2) if flag else match.group(3)
+
     def count(body: dict[str, Any]) -> int:
+        if "count" in body:
+            assert "for_each" not in body
+            expr = branch(_tf_expression(str(body["count"])) or str(body["count"]))
+            assert re.fullmatch(r"\d+", expr), f"unknown count {body['count']!r}"
+            return int(expr)
         for_each = body.get("for_each")
         if for_each is None:
             return 1
-        expr = _tf_expression(for_each)
+        expr = branch(_tf_expression(for_each) or "")
         if expr == "toset(local.queue_names)" or expr == "azurerm_servicebus_queue.jobs":
             return len(queue_names)
         if expr == "local.role_assignments":
             return len(locals_["role_assignments"])
+        if expr == "{}":
+            return 0
         raise AssertionError(f"unknown for_each {for_each!r}")
 
     kinds: Counter[str] = Counter()
@@ -174,6 +231,7 @@ def terraform() -> Stack:
     tables: set[str] = set()
     queue_props: dict[str, Any] = {}
     assignments: Counter[tuple[str, str]] = Counter()
+    definitions: dict[str, RoleDefinition] = {}
     settings: dict[str, Setting] = {}
 
     def local_value(expr: str) -> Any:
@@ -181,18 +239,24 @@ def terraform() -> Stack:
         return locals_[expr.removeprefix("local.")]
 
     def role_guid(text: str) -> str:
+        custom = re.fullmatch(
+            r"\$\{azurerm_role_definition\.(\w+)\[0\]\.role_definition_resource_id\}", text
+        )
+        if custom:
+            return CUSTOM_ROLE_PREFIX + TERRAFORM_ROLE_DEFINITIONS[custom.group(1)]
         match = re.search(r"local\.role_ids\.(\w+)", text)
         assert match, f"role not taken from local.role_ids: {text!r}"
         return str(locals_["role_ids"][match.group(1)])
 
-    for rtype, _rname, body in resources:
+    for rtype, rname, body in resources:
         if rtype == "azapi_resource":
             kind = ARM_KINDS[body["type"].split("@")[0]]
         else:
             kind = TERRAFORM_KINDS[rtype]
         if kind is None:
             continue
-        kinds[kind] += count(body)
+        copies = count(body)
+        kinds[kind] += copies
         name = body.get("name", "")
         if kind in ("blob_container", "table"):
             expr = _tf_expression(name)
@@ -201,6 +265,10 @@ def terraform() -> Stack:
             )
         elif kind == "servicebus_queue":
             queue_props = {QUEUE_PROPERTIES[k]: body[k] for k in QUEUE_PROPERTIES}
+        elif kind == "role_definition":
+            if copies:
+                assert copies == 1, f"{rname}: one definition per deployment"
+                definitions[TERRAFORM_ROLE_DEFINITIONS[rname]] = _tf_role_definition(body)
         elif kind == "role_assignment":
             if _tf_expression(body["for_each"]) == "local.role_assignments":
                 for entry in locals_["role_assignments"].values():
@@ -208,7 +276,7 @@ def terraform() -> Stack:
                     assignments[(role_guid(entry["role"]), scope)] += 1
             else:
                 scope = TERRAFORM_SCOPES[_tf_expression(body["scope"]) or ""]
-                assignments[(role_guid(body["role_definition_id"]), scope)] += count(body)
+                assignments[(role_guid(body["role_definition_id"]), scope)] += copies
         elif kind == "function_app":
             listed = body["body"]["properties"]["siteConfig"]["appSettings"]
             assert _tf_expression(listed) == TF_APP_SETTINGS_EXPRESSION, listed
@@ -223,11 +291,29 @@ def terraform() -> Stack:
         containers=frozenset(containers),
         tables=frozenset(tables),
         role_ids=frozenset(locals_["role_ids"].values()),
-        role_assignments=assignments,
+        role_definitions=definitions,
+        role_assignments=+assignments,
         app_settings=settings,
         outputs=frozenset(outputs),
         documents=tuple(doc for _, doc in docs),
         files=tuple(path for path, _ in docs),
+    )
+
+
+def _tf_role_definition(body: dict[str, Any]) -> RoleDefinition:
+    (permissions,) = body["permissions"]
+
+    def scope(value: str) -> str:
+        return TERRAFORM_SCOPES[_tf_expression(value) or ""]
+
+    return RoleDefinition(
+        name=body["name"],
+        actions=tuple(permissions.get("actions", [])),
+        not_actions=tuple(permissions.get("not_actions", [])),
+        data_actions=tuple(permissions.get("data_actions", [])),
+        not_data_actions=tuple(permissions.get("not_data_actions", [])),
+        scope=scope(body["scope"]),
+        assignable_scopes=frozenset(scope(s) for s in body["assignable_scopes"]),
     )
 
 
@@ -248,72 +334,141 @@ def _bicep_documents() -> dict[str, dict[str, Any]]:
     }
 
 
-def _resolve(value: Any, file: str, docs: dict[str, dict[str, Any]]) -> Any:
-    """Follow a bare identifier through variables, module params and param defaults."""
+def _resolve(
+    value: Any, file: str, docs: dict[str, dict[str, Any]], overrides: dict[str, Any]
+) -> Any:
+    """Follow a bare identifier through variables, module params and param defaults (main.bicep
+    parameters in `overrides` replace their defaults); evaluate `cond ? a : b`."""
+    if isinstance(value, dict) and value.get("operator", {}).get("type") == "conditional":
+        operands = value["operator"]["operands"]
+        condition = _resolve(operands["condition"], file, docs, overrides)
+        assert isinstance(condition, bool), f"{file}: condition {operands['condition']!r}"
+        chosen = operands["true_value"] if condition else operands["false_value"]
+        return _resolve(chosen, file, docs, overrides)
     if not isinstance(value, str):
         return value
     doc = docs[file]
     if value in doc.get("variables", {}):
-        return _resolve(doc["variables"][value]["value"], file, docs)
+        return _resolve(doc["variables"][value]["value"], file, docs, overrides)
     if value in doc.get("parameters", {}):
         for caller, caller_doc in docs.items():
             for module in caller_doc.get("modules", {}).values():
                 if module["detail"]["path"] == file and value in module["config"]["params"]:
-                    return _resolve(module["config"]["params"][value], caller, docs)
-        return _resolve(doc["parameters"][value].get("default"), file, docs)
+                    return _resolve(module["config"]["params"][value], caller, docs, overrides)
+        if file == "main.bicep" and value in overrides:
+            return overrides[value]
+        return _resolve(doc["parameters"][value].get("default"), file, docs, overrides)
     return value
 
 
 def _bicep_scope(scope: Any) -> str:
     if isinstance(scope, dict):
-        operands = scope["operator"]["operands"]
-        scope = f"{operands['operand_1']}[{operands['operand_2']}]"
+        operator = scope["operator"]
+        operands = operator["operands"]
+        if operator["type"] == "index_accessor":
+            scope = f"{operands['operand_1']}[{operands['operand_2']}]"
+        elif (
+            operator["type"] == "property_accessor"
+            and operands["operand_1"].get("function", {}).get("type") == "resource_group"
+            and operands["operand_2"] == "id"
+        ):
+            scope = "resourceGroup().id"
+        else:
+            raise AssertionError(f"unknown scope {scope!r}")
     return BICEP_SCOPES[scope]
 
 
+def _bicep_role_definition(config: dict[str, Any]) -> RoleDefinition:
+    properties = config["properties"]
+    assert properties["type"] == "CustomRole"
+    (permissions,) = properties["permissions"]
+    return RoleDefinition(
+        name=properties["roleName"],
+        actions=tuple(permissions.get("actions", [])),
+        not_actions=tuple(permissions.get("notActions", [])),
+        data_actions=tuple(permissions.get("dataActions", [])),
+        not_data_actions=tuple(permissions.get("notDataActions", [])),
+        # A resource-group deployment creates it in its resource group (no `scope` property).
+        scope=_bicep_scope(config.get("scope", "resourceGroup().id")),
+        assignable_scopes=frozenset(_bicep_scope(s) for s in properties["assignableScopes"]),
+    )
+
+
 @cache
-def bicep() -> Stack:
+def bicep(*overrides: tuple[str, Any]) -> Stack:
     docs = _bicep_documents()
-    queue_names = _resolve("queueNames", "main.bicep", docs)
+    params = dict(overrides)
+    for name in params:
+        assert name in docs["main.bicep"]["parameters"], f"no parameter {name}"
+
+    def resolve(value: Any, file: str) -> Any:
+        return _resolve(value, file, docs, params)
+
+    queue_names = resolve("queueNames", "main.bicep")
     kinds: Counter[str] = Counter()
     containers: set[str] = set()
     tables: set[str] = set()
     queue_props: dict[str, Any] = {}
     assignments: Counter[tuple[str, str]] = Counter()
+    definitions: dict[str, RoleDefinition] = {}
     role_ids: set[str] = set()
     settings: dict[str, Setting] = {}
 
     for file, doc in docs.items():
-        params = set(doc.get("parameters", {}))
-        for resource in doc.get("resources", {}).values():
+        file_params = set(doc.get("parameters", {}))
+        resources = doc.get("resources", {})
+        # Custom role definitions by the identifier that names them (a variable).
+        definition_names = {
+            resource["config"].get("config", resource["config"])["name"]: symbol
+            for symbol, resource in resources.items()
+            if resource["type"] == "Microsoft.Authorization/roleDefinitions"
+        }
+        for symbol, resource in resources.items():
             if resource["existing"]:
                 continue
             kind = ARM_KINDS[resource["type"]]
             config = resource["config"]
             copies = 1
             if "loop_type" in config:
-                copies = len(_resolve(config["loop_type"]["detail"]["array_name"], file, docs))
+                assert config.get("condition") is None, f"{symbol}: use `in (cond ? list : [])`"
+                copies = len(resolve(config["loop_type"]["detail"]["array_name"], file))
+                config = config["config"]
+            elif "condition" in config:
+                condition = resolve(config["condition"], file)
+                assert isinstance(condition, bool), f"{symbol}: condition {config['condition']!r}"
+                copies = int(condition)
                 config = config["config"]
             if kind is None:
                 continue
             kinds[kind] += copies
             if kind == "blob_container":
-                containers.add(_resolve(config["name"], file, docs))
+                containers.add(resolve(config["name"], file))
             elif kind == "table":
-                tables.add(_resolve(config["name"], file, docs))
+                tables.add(resolve(config["name"], file))
             elif kind == "servicebus_queue":
                 queue_props = dict(config["properties"])
+            elif kind == "role_definition":
+                if copies:
+                    definitions[BICEP_ROLE_DEFINITIONS[symbol]] = _bicep_role_definition(config)
             elif kind == "role_assignment":
                 role_fn = config["properties"]["roleDefinitionId"]["function"]
-                accessor = role_fn["parameters"]["resource_name_1"]["operator"]["operands"]
-                guid = _resolve(accessor["operand_1"], file, docs)[accessor["operand_2"]]
+                role_name = role_fn["parameters"]["resource_name_1"]
+                if isinstance(role_name, str):
+                    definition = definition_names[role_name]
+                    assert definition in config.get("dependsOn", []), (
+                        f"{symbol}: depend on {definition}, ARM does not infer it from a name"
+                    )
+                    guid = CUSTOM_ROLE_PREFIX + BICEP_ROLE_DEFINITIONS[definition]
+                else:
+                    accessor = role_name["operator"]["operands"]
+                    guid = resolve(accessor["operand_1"], file)[accessor["operand_2"]]
                 assignments[(guid, _bicep_scope(config["scope"]))] += copies
         if "roles" in doc.get("variables", {}):
             role_ids.update(doc["variables"]["roles"]["value"].values())
         if "appSettings" in doc.get("variables", {}):
             for entry in doc["variables"]["appSettings"]["value"]:
                 value = entry["value"]
-                literal = isinstance(value, str) and value not in params and "${" not in value
+                literal = isinstance(value, str) and value not in file_params and "${" not in value
                 settings[entry["name"]] = Setting(value=str(value), literal=literal)
 
     return Stack(
@@ -324,7 +479,8 @@ def bicep() -> Stack:
         containers=frozenset(containers),
         tables=frozenset(tables),
         role_ids=frozenset(role_ids),
-        role_assignments=assignments,
+        role_definitions=definitions,
+        role_assignments=+assignments,
         app_settings=settings,
         outputs=frozenset(docs["main.bicep"].get("outputs", {})),
         documents=tuple(docs.values()),
@@ -354,9 +510,13 @@ def terraform_resource_types() -> set[str]:
     }
 
 
-def terraform_variable_default(name: str) -> Any:
+def terraform_variable_spec(name: str) -> dict[str, Any]:
     for _, doc in _tf_documents():
         for block in doc.get("variable", []):
             if name in block:
-                return block[name].get("default")
+                return dict(block[name])
     raise KeyError(name)
+
+
+def terraform_variable_default(name: str) -> Any:
+    return terraform_variable_spec(name).get("default")

@@ -14,8 +14,18 @@ STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 STORAGE_BLOB_DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
-SERVICE_BUS_DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
+SERVICE_BUS_DATA_SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
+SERVICE_BUS_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+# Not granted: Actions Microsoft.ServiceBus/* (update, delete the queue) and every data action.
+SERVICE_BUS_DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
+
+# The custom role both stacks define (stacks.RoleDefinition), and its one action: read a queue
+# (description + runtime counts). Azure RBAC permissions reference, Microsoft.ServiceBus;
+# MicrosoftDocs/azure-docs PR #128626 ("Scaling permissions").
+QUEUE_COUNT_READER = stacks.CUSTOM_ROLE_PREFIX + "queue_count_reader"
+QUEUE_READ_ACTION = "Microsoft.ServiceBus/namespaces/queues/read"
+GRANT_FLAG = {"bicep": "grantQueueCountReader", "terraform": "grant_queue_count_reader"}
 
 # The least-privilege contract: exactly these (role, scope) pairs, nothing broader.
 EXPECTED_ASSIGNMENTS = Counter(
@@ -25,8 +35,10 @@ EXPECTED_ASSIGNMENTS = Counter(
         (STORAGE_BLOB_DATA_CONTRIBUTOR, "uploads_container"): 1,
         (STORAGE_BLOB_DELEGATOR, "data_storage_account"): 1,
         (STORAGE_TABLE_DATA_CONTRIBUTOR, "jobs_table"): 1,
-        # Send + Listen + Manage (runtime counts: scale controller, QueueStats), per queue.
-        (SERVICE_BUS_DATA_OWNER, "queue"): len(DEFAULT_QUEUES),
+        (SERVICE_BUS_DATA_SENDER, "queue"): len(DEFAULT_QUEUES),
+        (SERVICE_BUS_DATA_RECEIVER, "queue"): len(DEFAULT_QUEUES),
+        # Runtime counts (QueueStats, the Service Bus scale monitor); grantQueueCountReader.
+        (QUEUE_COUNT_READER, "queue"): len(DEFAULT_QUEUES),
         (MONITORING_METRICS_PUBLISHER, "app_insights"): 1,
     }
 )
@@ -77,25 +89,122 @@ def test_role_assignments_are_exactly_the_least_privilege_set(
 ) -> None:
     built = stack()
     assert built.role_assignments == EXPECTED_ASSIGNMENTS
-    assert built.role_ids == {guid for guid, _ in EXPECTED_ASSIGNMENTS}
+    assert built.role_ids == {
+        guid for guid, _ in EXPECTED_ASSIGNMENTS if not guid.startswith(stacks.CUSTOM_ROLE_PREFIX)
+    }
+    assert set(built.role_definitions) == {
+        QUEUE_COUNT_READER.removeprefix(stacks.CUSTOM_ROLE_PREFIX)
+    }
 
 
-def test_service_bus_data_owner_is_per_queue_and_says_why() -> None:
-    """Data Owner (Manage) only because runtime counts need it; both stacks name the readers."""
+@STACKS
+def test_queue_count_reader_is_one_read_action_assigned_only_on_queues(
+    stack: Callable[[], stacks.Stack],
+) -> None:
+    built = stack()
+    role = built.role_definitions["queue_count_reader"]
+    assert role.actions == (QUEUE_READ_ACTION,)
+    assert role.not_actions == ()
+    assert role.data_actions == ()
+    assert role.not_data_actions == ()
+    assert "*" not in QUEUE_READ_ACTION
+    # Created in, and assignable only within, the deployment's resource group.
+    assert role.scope == "resource_group"
+    assert role.assignable_scopes == {"resource_group"}
+    # Custom role names are unique per tenant: the environment and the (globally unique)
+    # namespace name keep two deployments apart.
+    assert role.name.startswith("jobstream Service Bus queue reader (")
+    assert ("environmentName" if built.name == "bicep" else "var.environment_name") in role.name
+    assert {
+        scope for role_id, scope in built.role_assignments if role_id == QUEUE_COUNT_READER
+    } == {"queue"}
+
+
+def test_both_stacks_define_the_same_custom_role() -> None:
+    bicep, terraform = stacks.both()
+    assert bicep.role_definitions == terraform.role_definitions
+
+
+def test_service_bus_roles_are_sender_receiver_and_the_reader_per_queue_and_say_why() -> None:
+    """No Data Owner: Send, Listen and the one read action, each on each queue only."""
     queue_stats = (stacks.ROOT / "function_app" / "adapters" / "queue_stats.py").read_text("utf-8")
     assert "get_queue_runtime_properties" in queue_stats
+    service_bus = {SERVICE_BUS_DATA_SENDER, SERVICE_BUS_DATA_RECEIVER, QUEUE_COUNT_READER}
     for stack in stacks.both():
-        owner_scopes = {
-            scope for role, scope in stack.role_assignments if role == SERVICE_BUS_DATA_OWNER
-        }
-        assert owner_scopes == {"queue"}, stack.name
+        assert SERVICE_BUS_DATA_OWNER not in stack.role_ids, stack.name
+        assert all(role != SERVICE_BUS_DATA_OWNER for role, _ in stack.role_assignments)
+        scopes = {scope for role, scope in stack.role_assignments if role in service_bus}
+        assert scopes == {"queue"}, stack.name
     for path in (
         stacks.BICEP_DIR / "app" / "rbac.bicep",
         stacks.TERRAFORM_DIR / "main.rbac.tf",
     ):
         text = " ".join(path.read_text("utf-8").split())
-        for reason in ("get_queue_runtime_properties", "scale controller", "sb_worker.py"):
+        for reason in (
+            "JobQueue.send",
+            "sb_worker.py",
+            "get_queue_runtime_properties",
+            "GET /api/v1/queues/{name}/stats",
+            "queue_stats",
+            "scale monitor",
+            "GetQueueRuntimePropertiesAsync",
+            "MicrosoftDocs/azure-docs PR #128626",
+            "Scaling permissions",
+            "Microsoft.ServiceBus/namespaces/*/read",
+        ):
             assert reason in text, (path.name, reason)
+
+
+def test_the_queue_count_reader_is_on_by_default_and_one_flag_skips_all_of_it() -> None:
+    bicep_param = stacks.bicep_document("main.bicep")["parameters"][GRANT_FLAG["bicep"]]
+    assert bicep_param["type"] == "bool"
+    assert bicep_param["default"] is True
+    assert stacks.terraform_variable_spec(GRANT_FLAG["terraform"])["type"] == "bool"
+    assert stacks.terraform_variable_default(GRANT_FLAG["terraform"]) is True
+    (bicep_description,) = (
+        d["argument"] for d in bicep_param["decorators"] if d["type"] == "description"
+    )
+    for spec_description in (
+        bicep_description,
+        stacks.terraform_variable_spec(GRANT_FLAG["terraform"])["description"],
+    ):
+        for fact in (QUEUE_READ_ACTION, "Microsoft.Authorization/roleDefinitions/write", "503"):
+            assert fact in spec_description, fact
+
+    without = {
+        "bicep": stacks.bicep((GRANT_FLAG["bicep"], False)),
+        "terraform": stacks.terraform((GRANT_FLAG["terraform"], False)),
+    }
+    expected = EXPECTED_ASSIGNMENTS - Counter({(QUEUE_COUNT_READER, "queue"): len(DEFAULT_QUEUES)})
+    for name, built in without.items():
+        assert built.role_assignments == expected, name
+        assert built.role_definitions == {}, name
+        assert built.resource_kinds["role_definition"] == 0, name
+    assert without["bicep"].resource_kinds == without["terraform"].resource_kinds
+
+
+def test_deploy_doc_states_the_service_bus_roles_and_what_the_flag_costs() -> None:
+    text = " ".join((stacks.ROOT / "docs" / "deploy.md").read_text("utf-8").split())
+    for fact in (
+        "Azure Service Bus Data Sender + Data Receiver on each queue (not the namespace)",
+        f"exactly `{QUEUE_READ_ACTION}`",
+        "DataActions | none",
+        "`Microsoft.ServiceBus/namespaces/*/read`",
+        "https://github.com/MicrosoftDocs/azure-docs/pull/128626",
+        f"`{GRANT_FLAG['bicep']}=false`",
+        f"`{GRANT_FLAG['terraform']} = false`",
+        "`Microsoft.Authorization/roleDefinitions/write`",
+        "Role Based Access Control Administrator does not",
+        # What degrades without the reader.
+        "`GET /api/v1/queues/{name}/stats` answers 503",
+        "no `queue_stats` events",
+        "peek-based estimation",
+        # Data Owner: named as the coarse alternative, with its reach, and not granted.
+        "**Why not Data Owner.** It is the coarse alternative",
+        "`Microsoft.ServiceBus/*`",
+    ):
+        assert fact in text, fact
+    assert "grant **Azure Service Bus Data Owner" not in text
 
 
 def test_app_settings_have_the_same_names_and_literal_values_in_both_stacks() -> None:

@@ -1,7 +1,11 @@
-// Role assignments for the app's user-assigned identity: built-in data roles only, each at
-// the narrowest scope the code path that needs it allows. Names are guid(scope, principal, role)
-// so redeployments are idempotent.
+// Role assignments for the app's user-assigned identity: built-in data roles, plus one custom
+// role holding a single read action (below), each at the narrowest scope the code path that
+// needs it allows. Names are guid(scope, principal, role) so redeployments are idempotent.
 
+@description('Environment name; part of the custom role\'s display name.')
+param environmentName string
+@description('Create the custom queue-count reader role and assign it on each queue (see below).')
+param grantQueueCountReader bool
 param principalId string
 param hostStorageName string
 param dataStorageName string
@@ -17,7 +21,8 @@ var roles = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
+  serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+  serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
@@ -124,29 +129,84 @@ resource jobsTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
-// Service Bus, one assignment per queue (never the namespace). Azure Service Bus Data Owner
-// is the only built-in data role holding Manage, and three code paths need, between them,
-// Send, Listen and Manage on each queue:
-// - JobQueue.send (POST /api/v1/jobs): send (Send);
-// - the Service Bus triggers in function_app/entrypoints/sb_worker.py, on each queue and its
-//   dead-letter sub-queue: receive, complete, abandon, dead-letter (Listen);
-// - reading the queue's runtime counts, which Service Bus serves only to Manage: the Functions
-//   scale controller's target-based scaling (queue length / per-instance target; without
-//   Manage it cannot read the length and scales less accurately) and QueueStats
-//   (ServiceBusAdministrationClient.get_queue_runtime_properties): without it
-//   /api/v1/queues/{name}/stats answers 503 and job streams send no queue snapshots.
-// Data Owner covers all three, so Sender and Receiver would only repeat it. Its extra power
-// is management of these queues alone. docs/deploy.md gives the sources and the
-// Sender + Receiver alternative.
-resource queueDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+// Service Bus: every assignment is on a queue, none on the namespace.
+
+// JobQueue.send (POST /api/v1/jobs): send one message per job to its queue.
+resource queueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for (queueName, i) in queueNames: {
-    name: guid(queues[i].id, principalId, roles.serviceBusDataOwner)
+    name: guid(queues[i].id, principalId, roles.serviceBusDataSender)
     scope: queues[i]
     properties: {
       principalId: principalId
       principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
     }
+  }
+]
+
+// The Service Bus triggers in function_app/entrypoints/sb_worker.py, on each queue and its
+// dead-letter sub-queue: receive, complete, abandon, dead-letter.
+resource queueReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (queueName, i) in queueNames: {
+    name: guid(queues[i].id, principalId, roles.serviceBusDataReceiver)
+    scope: queues[i]
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
+    }
+  }
+]
+
+// Queue runtime counts (active, dead-lettered, scheduled messages), read by:
+// - QueueStats (function_app/adapters/queue_stats.py,
+//   ServiceBusAdministrationClient.get_queue_runtime_properties): GET /api/v1/queues/{name}/stats
+//   and the queue_stats events of job streams; without the right the route answers 503;
+// - the Functions Service Bus extension's scale monitor (GetQueueRuntimePropertiesAsync), which
+//   otherwise falls back to peek-based estimation and scales less accurately.
+// MicrosoftDocs/azure-docs PR #128626 ("Scaling permissions"): identity-based connections need
+// Azure Service Bus Data Owner or a custom role with Microsoft.ServiceBus/namespaces/*/read.
+// Data Owner would add Microsoft.ServiceBus/* (update and delete the queue) and every data
+// action, so this role holds only the one read action, no data actions, and is assigned on
+// each queue. grantQueueCountReader = false skips it where the deployer may not create role
+// definitions (docs/deploy.md says what degrades).
+// The definition's name is a guid of a stable seed, so redeployments update it in place.
+var queueCountReaderRoleName = guid(resourceGroup().id, serviceBusName, 'jobstream-servicebus-queue-count-reader')
+
+resource queueCountReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (grantQueueCountReader) {
+  name: queueCountReaderRoleName
+  properties: {
+    roleName: 'jobstream Service Bus queue reader (${environmentName}, ${serviceBusName})'
+    description: 'Read a Service Bus queue\'s description and runtime counts (jobstream: queue stats, Functions scale monitor). No data actions.'
+    type: 'CustomRole'
+    assignableScopes: [
+      resourceGroup().id
+    ]
+    permissions: [
+      {
+        actions: [
+          'Microsoft.ServiceBus/namespaces/queues/read'
+        ]
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+resource queueCountReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (queueName, i) in (grantQueueCountReader ? queueNames : []): {
+    name: guid(queues[i].id, principalId, queueCountReaderRoleName)
+    scope: queues[i]
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', queueCountReaderRoleName)
+    }
+    dependsOn: [
+      queueCountReaderRole
+    ]
   }
 ]
 
