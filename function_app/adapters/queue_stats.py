@@ -1,8 +1,10 @@
 """Queue statistics (active, dead-lettered, scheduled messages): `QueueStats`, two ways.
 
 - Azure: the Service Bus administration API (`get_queue_runtime_properties`), with the
-  same connection string or managed identity as the sender (needs the Manage right or a
-  data-owner role; without it the call fails and is reported as `servicebus` unavailable).
+  same connection string or managed identity as the sender. Reading runtime counts needs
+  the Manage right under SAS; with an identity, both stacks grant a custom role holding
+  only `Microsoft.ServiceBus/namespaces/queues/read` on each queue (docs/deploy.md). If
+  the call is refused, it is reported as `servicebus` unavailable (503).
 - The local emulator: its HTTP admin endpoint,
   `GET {SERVICEBUS_EMULATOR_ADMIN_URL}/queues/{name}/runtime` ->
   `{"name", "activeMessageCount", "deadLetterMessageCount", "scheduledMessageCount",
