@@ -162,9 +162,14 @@ class AmqpConnection:
             self.writer.close()
             with contextlib.suppress(Exception):
                 await self.writer.wait_closed()
+            # A transport error is reported here, once, in the connection's own line.
             condition = self.transport.condition
-            if condition is not None and not _is_noise(condition):
-                reason = f"ended with {condition.name}: {condition.description}"
+            if condition is not None:
+                if _is_noise(condition):
+                    reason = "closed by client"  # the SDK's detach after end; it has gone
+                else:
+                    self.errors += 1
+                    reason = f"ended with {condition.name}: {condition.description}"
             log.info(
                 "connection from %s %s after %.1f s: %d messages in, %d delivered, %d errors",
                 self.peer,
@@ -195,11 +200,26 @@ class AmqpConnection:
         while (event := self.collector.peek()) is not None:
             try:
                 self._dispatch(event)
-            except Exception:
-                self.errors += 1
-                log.exception("error handling %s on connection from %s", event.type, self.peer)
+            except Exception as exc:
+                self._internal_error(f"handling {event.type}", exc)
             self.collector.pop()
         self._flush()
+
+    def _log_error(self, message: str) -> None:
+        """An expected protocol error (the client's doing): counted, one line."""
+        self.errors += 1
+        log.warning("connection from %s: %s", self.peer, message)
+
+    def _internal_error(self, what: str, exc: Exception) -> None:
+        """A bug in the emulator: counted, one line; the traceback too at DEBUG."""
+        self.errors += 1
+        log.error(
+            "connection from %s: internal error %s: %r",
+            self.peer,
+            what,
+            exc,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
 
     def _flush(self) -> None:
         if self.writer.is_closing():
@@ -249,10 +269,7 @@ class AmqpConnection:
                 self._incoming(delivery)
             else:
                 self._settled_by_client(delivery)
-        elif kind == Event.TRANSPORT_ERROR:
-            condition = self.transport.condition
-            if condition is not None and not _is_noise(condition):
-                log.warning("connection from %s: %s", self.peer, condition.description)
+        # Event.TRANSPORT_ERROR: reported once, in the connection's line when it ends.
 
     def _attach(self, link: Link) -> None:
         link.source.copy(link.remote_source)
@@ -309,7 +326,7 @@ class AmqpConnection:
 
     def _refuse(self, link: Link, condition: str, description: str) -> None:
         """As Azure does: answer the attach with a null terminus, then detach with the error."""
-        log.warning("connection from %s: %s", self.peer, description)
+        self._log_error(description)
         missing = link.source if link.is_sender else link.target
         missing.type = Terminus.UNSPECIFIED
         link.open()
@@ -350,21 +367,20 @@ class AmqpConnection:
         condition: Condition | None = None
         try:
             if len(raw) > MAX_MESSAGE_SIZE:
-                self.errors += 1
                 description = (
                     f"The message is {len(raw)} bytes; at most {MAX_MESSAGE_SIZE} allowed."
                 )
-                log.warning("connection from %s: %s", self.peer, description)
+                self._log_error(description)
                 condition = _error("amqp:link:message-size-exceeded", description)
             elif link in self.producers:
                 condition = self._send_to_queue(self.producers[link], raw)
             elif link in self.requests:
                 self._request(self.requests[link], raw)
             else:
-                condition = _error("amqp:not-allowed", "this link takes no transfers")
+                self._log_error(f"a transfer on link {link.name!r}, which takes none")
+                condition = _error(NOT_ALLOWED, "this link takes no transfers")
         except Exception as exc:
-            self.errors += 1
-            log.exception("connection from %s: failed to take a transfer", self.peer)
+            self._internal_error("taking a transfer", exc)
             condition = _error("amqp:internal-error", f"emulator error: {exc!r}")
         outcome = Disposition.ACCEPTED if condition is None else Disposition.REJECTED
         self._settle(delivery, outcome, condition)
@@ -375,8 +391,7 @@ class AmqpConnection:
         try:
             messages = decode_transfer(raw)
         except CodecError as exc:
-            self.errors += 1
-            log.warning("connection from %s: rejected a message: %s", self.peer, exc)
+            self._log_error(f"rejected a message for {entity.name}: {exc}")
             return _error("amqp:decode-error", str(exc))
         now = now_ms()
         for incoming in messages:
@@ -412,20 +427,26 @@ class AmqpConnection:
         entity = consumer.entity
         now = now_ms()
         condition: Condition | None = None
+        action = "settle"
         try:
             if outcome == Disposition.ACCEPTED:
+                action = "complete"
                 entity.complete(token, now)
             elif outcome == Disposition.MODIFIED:
                 if delivery.remote.undeliverable:
+                    action = "defer"
                     entity.defer(token, now)
                 else:
+                    action = "abandon"
                     entity.abandon(token, now)
             elif outcome == Disposition.REJECTED:
+                action = "dead-letter"
                 reason, description = _dead_letter_details(delivery.remote.condition)
                 entity.dead_letter_locked(token, now, reason, description)
             elif outcome == Disposition.RELEASED:
                 entity.release(token, now)
         except LockLostError as exc:
+            self._log_error(f"{action} on {entity.name}: lock lost (expired or already settled)")
             outcome = Disposition.REJECTED
             condition = _error(LOCK_LOST, str(exc))
         self._settle(delivery, outcome, condition)
@@ -447,15 +468,8 @@ class AmqpConnection:
                     entity, str(props.get("operation", "")), request.body, now_ms()
                 )
         if reply.status >= 400:
-            self.errors += 1
-            log.warning(
-                "connection from %s: %s on %s: %s %s",
-                self.peer,
-                props.get("operation"),
-                node,
-                reply.status,
-                reply.description,
-            )
+            operation = props.get("operation")
+            self._log_error(f"{operation} on {node}: {reply.status} {reply.description}")
         status_key, description_key = (
             ("status-code", "status-description")
             if node == "$cbs"
@@ -470,7 +484,7 @@ class AmqpConnection:
         answer = Message(correlation_id=request.id, properties=answer_props, body=reply.body)
         target = self._reply_link(node, request.reply_to)
         if target is None:
-            log.warning("connection from %s: no reply link for %s", self.peer, node)
+            self._log_error(f"no reply link for {node}; the answer is dropped")
             return
         target.pending.append(bytes(answer.encode()))
         self._send_replies(target)
@@ -533,10 +547,11 @@ def _asks_for_a_session(source: Terminus) -> bool:
 
 
 def _is_noise(condition: Condition) -> bool:
-    """The SDK sends a detach after end on connections that used `$management`; proton reports
-    it as an error after the client has gone. Harmless, so not logged."""
+    """The SDK sends a detach after end on connections that used `$management`; proton answers
+    it with ``amqp:not-allowed`` "no such channel: N" after the client has gone. Harmless, so
+    neither logged nor counted. Every other transport error (framing errors included) is."""
     description = condition.description or ""
-    return condition.name == "amqp:connection:framing-error" or "no such channel" in description
+    return condition.name == NOT_ALLOWED and description.startswith("no such channel")
 
 
 def _error(name: str, description: str) -> Condition:

@@ -48,8 +48,12 @@ class Emulator:
                 now_s = time.monotonic()
                 for connection in list(self.connections):
                     connection.tick(now_s)
-            except Exception:
-                log.exception("error in the emulator clock")
+            except Exception as exc:  # a bug: one line, the traceback too at DEBUG
+                log.error(
+                    "internal error in the emulator clock: %r",
+                    exc,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
 
     async def stop(self) -> None:
         if self._ticker is not None:
