@@ -100,7 +100,8 @@ class Entity:
     def _store(self, incoming: IncomingMessage, now: int, scheduled_ms: int | None) -> int:
         seq = self._next_sequence
         self._next_sequence += 1
-        enqueued = scheduled_ms if scheduled_ms is not None else now
+        # A scheduled time in the past means "now": enqueued now, TTL counted from now.
+        enqueued = scheduled_ms if scheduled_ms is not None and scheduled_ms > now else now
         ttl_ms = int(self.config.default_ttl_s * 1000)
         if incoming.ttl_ms is not None and 0 < incoming.ttl_ms < ttl_ms:
             ttl_ms = incoming.ttl_ms
@@ -247,8 +248,26 @@ class Entity:
         self, sequence_numbers: list[int], now: int, peek_lock: bool
     ) -> list[tuple[StoredMessage, int]]:
         out: list[tuple[StoredMessage, int]] = []
+        # As in Azure, a deferred message's TTL is checked only when it is asked for: an expired
+        # one is dead-lettered (or dropped) now and is not found.
+        expired: set[int] = set()
         for seq in sequence_numbers:
             message = self.messages.get(seq)
+            if (
+                message is not None
+                and message.state is MessageState.DEFERRED
+                and not self.is_dead_letter
+                and message.expires_at_ms <= now
+            ):
+                self._expire(message)
+                expired.add(seq)
+        for seq in sequence_numbers:
+            message = self.messages.get(seq)
+            if seq in expired:
+                where = "dead-lettered" if self.config.dead_letter_on_expiration else "dropped"
+                raise MessageNotFoundError(
+                    f"deferred message with sequence {seq} expired ({where})"
+                )
             if message is None or message.state is not MessageState.DEFERRED:
                 raise MessageNotFoundError(f"no deferred message with sequence {seq}")
         for seq in sequence_numbers:

@@ -18,6 +18,7 @@ from azure.servicebus import (
 )
 from azure.servicebus.exceptions import (
     MessageLockLostError,
+    MessageNotFoundError,
     MessageSizeExceededError,
     MessagingEntityNotFoundError,
     ServiceBusError,
@@ -204,6 +205,55 @@ def test_defer_then_receive_deferred_by_sequence_number(client: ServiceBusClient
         receiver.complete_message(deferred)
         with pytest.raises(Exception, match="sequence"):
             receiver.receive_deferred_messages([message.sequence_number])
+
+
+def test_an_expired_deferred_message_is_dead_lettered_when_asked_for(
+    client: ServiceBusClient, servicebus_emulator: EmulatorProcess
+) -> None:
+    with (
+        client.get_queue_sender("deferred-ttl") as sender,
+        client.get_queue_receiver("deferred-ttl") as receiver,
+    ):
+        sent = time.monotonic()
+        sender.send_messages(ServiceBusMessage("stale", time_to_live=timedelta(seconds=3)))
+        (message,) = receive_exactly(receiver, 1)
+        receiver.defer_message(message)
+        assert time.monotonic() - sent < 3, "the machine was too slow to defer within the TTL"
+        time.sleep(max(0.0, sent + 3.5 - time.monotonic()))
+        # As in Azure: a deferred message's TTL is checked when it is asked for, not before
+        assert runtime(servicebus_emulator, "deferred-ttl")["activeMessageCount"] == 1
+        with pytest.raises(MessageNotFoundError, match="expired"):
+            receiver.receive_deferred_messages([message.sequence_number])
+    counts = runtime(servicebus_emulator, "deferred-ttl")
+    assert (counts["activeMessageCount"], counts["deadLetterMessageCount"]) == (0, 1)
+    (dead,) = drain(client, "deferred-ttl", ServiceBusSubQueue.DEAD_LETTER)
+    assert str(dead) == "stale"
+    assert dead.dead_letter_reason == "TTLExpiredException"
+    assert dead.sequence_number == message.sequence_number
+
+
+def test_a_scheduled_time_in_the_past_means_enqueued_now_with_ttl_from_now(
+    client: ServiceBusClient, servicebus_emulator: EmulatorProcess
+) -> None:
+    past = datetime.now(UTC) - timedelta(hours=1)  # far beyond the queue's 1 min TTL
+    sent_at = datetime.now(UTC)
+    ttl = timedelta(seconds=30)
+    with client.get_queue_sender("scheduled-past") as sender:
+        sender.send_messages(
+            ServiceBusMessage("by-property", scheduled_enqueue_time_utc=past, time_to_live=ttl)
+        )
+        sender.schedule_messages(ServiceBusMessage("by-schedule", time_to_live=ttl), past)
+    with client.get_queue_receiver("scheduled-past") as receiver:
+        got = receive_exactly(receiver, 2)
+        assert sorted(str(m) for m in got) == ["by-property", "by-schedule"]
+        for message in got:
+            assert message.enqueued_time_utc is not None
+            assert abs(message.enqueued_time_utc - sent_at) < timedelta(seconds=30)
+            assert message.expires_at_utc is not None
+            assert message.expires_at_utc > datetime.now(UTC)
+            receiver.complete_message(message)
+    counts = runtime(servicebus_emulator, "scheduled-past")
+    assert (counts["totalMessageCount"], counts["deadLetterMessageCount"]) == (0, 0)
 
 
 def test_renew_message_lock_keeps_the_message(client: ServiceBusClient) -> None:

@@ -26,6 +26,8 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
     "abandon": {},
     "dead-letter": {},
     "defer": {},
+    "deferred-ttl": {"DeadLetteringOnMessageExpiration": True},
+    "scheduled-past": {"DefaultMessageTimeToLive": "PT1M"},
     "renew": _SHORT_LOCK,
     "lock-expiry": _SHORT_LOCK,
     "receiver-dies": _SHORT_LOCK,
