@@ -382,24 +382,11 @@ class TableEventLog:
             if job.cancel_requested:
                 return job
             flagged = replace(job, cancel_requested=True)
-            try:
-                await self._table.update_entity(
-                    job_to_entity(flagged),
-                    mode=UpdateMode.REPLACE,
-                    etag=entity.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except (ResourceModifiedError, ResourceNotFoundError):
-                await _backoff(attempt)
-                continue
-            except HttpResponseError as exc:
-                if exc.status_code != 412:
-                    raise _unavailable("request cancel", exc) from exc
-                await _backoff(attempt)
-                continue
-            except AzureError as exc:
-                raise _unavailable("request cancel", exc) from exc
-            return flagged
+            if await self._replace_if_unchanged(
+                job_to_entity(flagged), entity.metadata["etag"], "request cancel"
+            ):
+                return flagged
+            await _backoff(attempt)
         raise ConcurrencyExhausted(f"job {job_id}: {MAX_WRITE_ATTEMPTS} lost write races")
 
     async def events_after(self, job_id: str, after: int, limit: int = 100) -> list[JobEvent]:
@@ -451,21 +438,10 @@ class TableEventLog:
             current = _claim_from_entity(holder)
             if current.job_id == job_id or not current.is_abandoned(now):
                 return current.job_id
-            try:
-                await self._table.update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=holder.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
+            if await self._replace_if_unchanged(
+                entity, holder.metadata["etag"], "take over idempotency key"
+            ):
                 return job_id
-            except (ResourceModifiedError, ResourceNotFoundError):
-                pass
-            except HttpResponseError as exc:
-                if exc.status_code not in (404, 412):
-                    raise _unavailable("take over idempotency key", exc) from exc
-            except AzureError as exc:
-                raise _unavailable("take over idempotency key", exc) from exc
             await _backoff(attempt)  # lost the race: the winner's claim is read next time
         raise ConcurrencyExhausted("idempotency key changed hands too often")
 
@@ -485,21 +461,12 @@ class TableEventLog:
             if current.confirmed:
                 return True
             confirmed = KeyClaim(job_id, confirmed=True, lease_until=current.lease_until)
-            try:
-                await self._table.update_entity(
-                    _claim_to_entity(partition, row, confirmed),
-                    mode=UpdateMode.REPLACE,
-                    etag=holder.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
+            if await self._replace_if_unchanged(
+                _claim_to_entity(partition, row, confirmed),
+                holder.metadata["etag"],
+                "confirm idempotency key",
+            ):
                 return True
-            except (ResourceModifiedError, ResourceNotFoundError):
-                pass
-            except HttpResponseError as exc:
-                if exc.status_code not in (404, 412):
-                    raise _unavailable("confirm idempotency key", exc) from exc
-            except AzureError as exc:
-                raise _unavailable("confirm idempotency key", exc) from exc
             await _backoff(attempt)
         raise ConcurrencyExhausted("idempotency key changed hands too often")
 
@@ -570,6 +537,26 @@ class TableEventLog:
         if not _is_valid_key(job_id):
             return None
         return await self._get_entity(job_id, JOB_ROW)
+
+    async def _replace_if_unchanged(self, entity: Any, etag: str, what: str) -> bool:
+        """Replace `entity` only if the stored one still has `etag`. False when another
+        writer changed or deleted it first (the caller re-reads and decides again)."""
+        try:
+            await self._table.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        except HttpResponseError as exc:
+            if exc.status_code not in (404, 412):
+                raise _unavailable(what, exc) from exc
+            return False
+        except AzureError as exc:
+            raise _unavailable(what, exc) from exc
+        return True
 
     async def _get_entity(self, partition: str, row: str) -> Any:
         try:
