@@ -20,6 +20,17 @@ from tests.support.stack import REPO_ROOT, free_port, launch_stack, log_tail, st
 pytestmark = pytest.mark.integration
 
 
+def devstack_command(port: int, workdir: Path) -> list[str]:
+    """`python -m devstack` with the host on `port`, everything else on free ports, in memory."""
+    return [
+        sys.executable, "-m", "devstack",
+        "--port", str(port),
+        "--any-free-ports",
+        "--in-memory",
+        "--workdir", str(workdir),
+    ]  # fmt: skip
+
+
 def test_a_taken_host_port_stops_the_stack_with_a_message_naming_it(tmp_path: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -27,20 +38,14 @@ def test_a_taken_host_port_stops_the_stack_with_a_message_naming_it(tmp_path: Pa
         port = holder.getsockname()[1]
 
         done = subprocess.run(
-            [
-                sys.executable, "-m", "devstack",
-                "--port", str(port),
-                "--any-free-ports",
-                "--in-memory",
-                "--workdir", str(tmp_path),
-            ],
+            devstack_command(port, tmp_path),
             cwd=REPO_ROOT,
             env=dict(os.environ),
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
-        )  # fmt: skip
+        )
 
     assert done.returncode == 2
     assert f"{port} (Functions host)" in done.stderr
@@ -117,20 +122,14 @@ def test_the_stack_exits_on_a_bad_setting_and_stops_what_it_started(tmp_path: Pa
     env = {**stack_environment(os.environ), "JWT_AUDIENCE": ""}  # AUTH_MODE=jwt, no audience
     port = free_port()
     done = subprocess.run(
-        [
-            sys.executable, "-m", "devstack",
-            "--port", str(port),
-            "--any-free-ports",
-            "--in-memory",
-            "--workdir", str(tmp_path),
-        ],
+        devstack_command(port, tmp_path),
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-    )  # fmt: skip
+    )
 
     assert done.returncode == 2, done.stderr[-2000:]
     last = done.stderr.strip().splitlines()[-1]
