@@ -5,6 +5,11 @@ GET /health                 -> 200 {"status": "ok"}
 GET /queues                 -> 200 ["queue-a", ...]
 GET /queues/{name}/runtime  -> 200 {"name", "activeMessageCount", "deadLetterMessageCount",
                                     "scheduledMessageCount", "totalMessageCount"}; 404 if unknown
+GET /queues/{name}/message-ids/{id}
+                            -> 200 {"messageId", "sends"}: how many sends carried that MessageId
+                               within the queue's duplicate-detection window (1: sent once; more:
+                               sent again, the repeats dropped); 404 if not seen (or the queue
+                               does not detect duplicates)
 """
 
 import asyncio
@@ -29,6 +34,15 @@ def route(namespace: Namespace, method: str, target: str) -> tuple[int, Any]:
     if path == "/queues":
         return 200, [q.name for q in namespace.queues.values()]
     parts = path.split("/")
+    if len(parts) == 5 and parts[1] == "queues" and parts[3] == "message-ids":
+        queue = namespace.queue(parts[2])
+        if queue is None:
+            return 404, {"error": f"queue {parts[2]!r} does not exist"}
+        namespace.tick()
+        sends = queue.sends_of(parts[4])
+        if sends is None:
+            return 404, {"error": f"no send of message id {parts[4]!r} within the window"}
+        return 200, {"messageId": parts[4], "sends": sends}
     if len(parts) == 4 and parts[1] == "queues" and parts[3] == "runtime":
         queue = namespace.queue(parts[2])
         if queue is None:

@@ -78,6 +78,7 @@ class Entity:
     _schedule_heap: list[tuple[int, int]] = field(default_factory=list)
     _expiry_heap: list[tuple[int, int]] = field(default_factory=list)
     _dedup: dict[str, int] = field(default_factory=dict)
+    _sends_by_id: dict[str, int] = field(default_factory=dict)
     _dedup_heap: list[tuple[int, str]] = field(default_factory=list)
     _next_sequence: int = 1
 
@@ -91,9 +92,11 @@ class Entity:
             return False
         until = self._dedup.get(message_id)
         if until is not None and until > now:
+            self._sends_by_id[message_id] += 1
             return True
         expires = now + int(self.config.duplicate_window_s * 1000)
         self._dedup[message_id] = expires
+        self._sends_by_id[message_id] = 1
         heapq.heappush(self._dedup_heap, (expires, message_id))
         return False
 
@@ -355,6 +358,13 @@ class Entity:
             until, message_id = heapq.heappop(self._dedup_heap)
             if self._dedup.get(message_id) == until:
                 del self._dedup[message_id]
+                self._sends_by_id.pop(message_id, None)
+
+    def sends_of(self, message_id: str) -> int | None:
+        """How many sends carried `message_id` within the duplicate-detection window (the
+        first was stored, the rest dropped); None when it was not seen, or the queue does
+        not detect duplicates."""
+        return self._sends_by_id.get(message_id)
 
     def runtime(self) -> dict[str, int]:
         active = sum(1 for m in self.messages.values() if m.state is not MessageState.SCHEDULED)
