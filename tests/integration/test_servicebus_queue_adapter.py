@@ -5,7 +5,9 @@ locks nothing, so messages other tests send are left alone). The emulator is the
 `servicebus_emulator` session fixture (tests/support/servicebus.py).
 """
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +17,11 @@ from azure.servicebus.aio import ServiceBusClient
 
 from devstack.azurite import free_port
 from function_app.adapters.queue_stats import EmulatorQueueStats, is_emulator_connection
-from function_app.adapters.servicebus_queue import ServiceBusJobQueue
+from function_app.adapters.servicebus_queue import (
+    ATTEMPT_TIMEOUT_SECONDS,
+    SendPolicy,
+    ServiceBusJobQueue,
+)
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
 
 pytestmark = pytest.mark.integration
@@ -83,6 +89,25 @@ async def test_duplicate_send_is_dropped_by_message_id(
     assert [json.loads(b"".join(m.body))["attempt"] for m in mine] == [1]
 
 
+async def test_concurrent_sends_each_reach_the_queue_once_in_few_transfers(
+    servicebus_emulator: Any, job_queue: ServiceBusJobQueue
+) -> None:
+    """The SDK's sender is not coroutine-safe: 200 enqueues at once share one sender through
+    the outbox, one batch at a time, and every message arrives exactly once."""
+    run = uuid.uuid4().hex[:8]
+    ids = [f"job-{run}-{i}" for i in range(200)]
+    await asyncio.gather(*(job_queue.send(QUEUE, i, {"jobId": i}) for i in ids))
+    arrived = [
+        m.message_id
+        for m in await peek_all(servicebus_emulator.connection_string, QUEUE)
+        if str(m.message_id).startswith(f"job-{run}-")
+    ]
+    assert sorted(arrived) == sorted(ids)
+    outbox = job_queue.outboxes[QUEUE]
+    assert outbox.senders_opened == 1
+    assert outbox.batches_sent < len(ids) / 5
+
+
 async def test_a_queue_the_app_does_not_know_is_refused_before_any_io(
     servicebus_emulator: Any,
 ) -> None:
@@ -93,7 +118,7 @@ async def test_a_queue_the_app_does_not_know_is_refused_before_any_io(
         with pytest.raises(InvalidRequest) as caught:
             await queue.send("no-such-queue", "job-x", {"jobId": "job-x"})
         assert caught.value.code == "unknown_queue"
-        assert queue._senders == {}  # nothing was opened
+        assert queue.outboxes == {}  # nothing was opened
     finally:
         await queue.close()
 
@@ -133,11 +158,15 @@ async def test_broker_down_is_dependency_unavailable() -> None:
         f"Endpoint=sb://127.0.0.1:{free_port()};SharedAccessKeyName=RootManageSharedAccessKey;"
         "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true"
     )
-    queue = ServiceBusJobQueue.from_connection_string(nobody, probe_queue=QUEUE)
+    queue = ServiceBusJobQueue.from_connection_string(
+        nobody, probe_queue=QUEUE, policy=SendPolicy(budget_seconds=1.0)
+    )
     try:
+        started = time.monotonic()
         with pytest.raises(DependencyUnavailable) as caught:
             await queue.send(QUEUE, "job-down", {"jobId": "job-down"})
         assert caught.value.dependency == "servicebus"
+        assert time.monotonic() - started < 1.0 + ATTEMPT_TIMEOUT_SECONDS  # within its budget
         with pytest.raises(DependencyUnavailable):
             await queue.check()
     finally:
