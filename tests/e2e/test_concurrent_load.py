@@ -1,0 +1,178 @@
+"""Many users at once against the real local stack, as a load test would drive it.
+
+64 owners (each with their own JWT and their own upload) enqueue at the same moment, while
+presigns, status reads and stream opens run beside them. Every request must succeed, every
+job must run to `completed`, and the emulator must have received each job's message
+exactly once (its admin endpoint counts sends per MessageId). One request at a time, the
+suite once passed while 599 of 600 concurrent enqueues failed: this is the test that sees it.
+"""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from jobstream_client.sse import SseParser
+from tests.e2e.conftest import TERMINAL
+from tests.samples.documents import resume_text
+from tests.support.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+OWNERS = 64
+QUEUE = "resume-analysis"
+JOB = "analyze-resume"
+DONE_WITHIN_SECONDS = 120.0
+
+
+@dataclass
+class Owner:
+    name: str
+    headers: dict[str, str]
+    blob_name: str = ""
+    job_id: str = ""
+    stream_token: str = ""
+
+
+@dataclass
+class Load:
+    """What every request answered; failures are kept with their status and body."""
+
+    stack: LocalStack
+    http: httpx.AsyncClient
+    failures: list[str] = field(default_factory=list)
+    answered: dict[str, int] = field(default_factory=dict)
+
+    def record(self, what: str, response: httpx.Response, expected: int) -> bool:
+        self.answered[what] = self.answered.get(what, 0) + 1
+        if response.status_code == expected:
+            return True
+        self.failures.append(f"{what}: {response.status_code} {response.text[:300]}")
+        return False
+
+    async def presign(self, owner: Owner) -> dict[str, Any] | None:
+        response = await self.http.post(
+            f"{self.stack.api}/upload/presigned-url",
+            json={"fileName": "cv.txt", "contentType": "text/plain"},
+            headers=owner.headers,
+        )
+        return response.json()["data"] if self.record("presign", response, 201) else None
+
+    async def upload(self, owner: Owner, text: bytes) -> None:
+        upload = await self.presign(owner)
+        assert upload is not None, self.failures
+        put = await self.http.put(upload["uploadUrl"], content=text, headers=upload["headers"])
+        assert put.status_code == 201, put.text
+        owner.blob_name = upload["blobName"]
+
+    async def enqueue(self, owner: Owner, idempotency_key: str | None) -> None:
+        headers = dict(owner.headers)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        response = await self.http.post(
+            f"{self.stack.api}/jobs",
+            json={"queueName": QUEUE, "jobName": JOB, "data": {"blobName": owner.blob_name}},
+            headers=headers,
+        )
+        if self.record("enqueue", response, 202):
+            accepted = response.json()["data"]
+            owner.job_id, owner.stream_token = accepted["jobId"], accepted["streamToken"]
+
+    async def status(self, owner: Owner, job_id: str) -> str | None:
+        response = await self.http.get(f"{self.stack.api}/jobs/{job_id}", headers=owner.headers)
+        return (
+            str(response.json()["data"]["status"]) if self.record("status", response, 200) else None
+        )
+
+    async def watch(self, owner: Owner) -> list[dict[str, Any]]:
+        """The job's stream from its start to its terminal event."""
+        updates: list[dict[str, Any]] = []
+        parser = SseParser()
+        url = f"{self.stack.api}/jobs/{owner.job_id}/stream"
+        async with self.http.stream(
+            "GET", url, params={"token": owner.stream_token}, timeout=DONE_WITHIN_SECONDS
+        ) as response:
+            if response.status_code != 200:
+                await response.aread()
+                self.record("stream", response, 200)
+                return updates
+            self.answered["stream"] = self.answered.get("stream", 0) + 1
+            async for line in response.aiter_lines():
+                event = parser.feed(line)
+                if event is None or event.event != "job_update":
+                    continue
+                updates.append(json.loads(event.data))
+                if updates[-1]["status"] in TERMINAL:
+                    break
+        return updates
+
+
+@pytest.fixture
+async def load(local_stack: LocalStack) -> AsyncIterator[Load]:
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        yield Load(local_stack, http)
+
+
+def owners(stack: LocalStack, count: int) -> list[Owner]:
+    run = uuid.uuid4().hex[:8]
+    names = [f"load-{run}-{i}" for i in range(count)]
+    return [Owner(name, stack.headers(name)) for name in names]
+
+
+async def sends_of(stack: LocalStack, http: httpx.AsyncClient, job_id: str) -> int:
+    response = await http.get(f"{stack.servicebus_admin_url}/queues/{QUEUE}/message-ids/{job_id}")
+    return int(response.json()["sends"]) if response.status_code == 200 else 0
+
+
+async def until_done(
+    check: Callable[[], Awaitable[bool]], what: str, within: float = DONE_WITHIN_SECONDS
+) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within {within}s")
+        await asyncio.sleep(0.25)
+
+
+async def test_64_concurrent_enqueues_with_presigns_status_reads_and_streams(
+    load: Load, local_stack: LocalStack
+) -> None:
+    users = owners(local_stack, OWNERS)
+    text = resume_text().encode()
+    await asyncio.gather(*(load.upload(u, text) for u in users))
+    # A few jobs exist before the burst, so status reads and streams have something to read.
+    early = users[:8]
+    await asyncio.gather(*(load.enqueue(u, None) for u in early))
+    assert not load.failures, load.failures
+    early_jobs = [(u, u.job_id) for u in early]
+    early_watches = [asyncio.create_task(load.watch(u)) for u in early]
+
+    burst = users[8:]
+    await asyncio.gather(
+        # every owner at once; half with an Idempotency-Key (that path writes more)
+        *(load.enqueue(u, f"key-{u.name}" if i % 2 else None) for i, u in enumerate(burst)),
+        *(load.presign(u) for u in users),
+        *(load.status(u, job_id) for u, job_id in early_jobs * 4),
+    )
+    assert not load.failures, load.failures
+    assert load.answered["enqueue"] == OWNERS
+    watches = await asyncio.gather(*early_watches, *(load.watch(u) for u in burst))
+    assert not load.failures, load.failures
+
+    for user, updates in zip(early + burst, watches, strict=True):
+        statuses = [u["status"] for u in updates]
+        assert statuses, user.job_id
+        assert statuses[-1] == "completed", (user.job_id, updates)
+        sequences = [u["sequence"] for u in updates]
+        assert sequences == list(range(1, len(sequences) + 1)), (user.job_id, sequences)
+    for user in users:
+        assert await load.status(user, user.job_id) == "completed"
+    sends = await asyncio.gather(*(sends_of(local_stack, load.http, u.job_id) for u in users))
+    assert sends == [1] * OWNERS  # each job's message reached Service Bus exactly once
