@@ -13,10 +13,11 @@ died before recording the job) is leased (`domain.idempotency.CLAIM_LEASE`): a r
 the lease may take the key over.
 """
 
+import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -140,6 +141,7 @@ class JobService:
         self._clock = clock
         self._policy = policy
         self._new_id = new_id
+        self._unfinished: set[asyncio.Future[Job]] = set()
 
     # --- enqueue --------------------------------------------------------------------------
 
@@ -186,30 +188,49 @@ class JobService:
             idempotency_key=idempotency_key,
             upload_etag=upload.etag,
         )
+        # Once the job may be recorded it must be sent or end failed, even if this request
+        # is cancelled meanwhile (its client went away): that part runs shielded.
+        recorded = await self._shielded(self._record_and_send(job))
+        return await self._accepted(recorded)
+
+    async def _shielded(self, work: Coroutine[Any, Any, Job]) -> Job:
+        task = asyncio.ensure_future(work)
+        self._unfinished.add(task)  # a strong reference until it ends, cancelled caller or not
+        task.add_done_callback(self._finished)
+        return await asyncio.shield(task)
+
+    def _finished(self, task: asyncio.Future[Job]) -> None:
+        self._unfinished.discard(task)
+        if not task.cancelled():
+            # Retrieved here: a caller that was cancelled never will (the log has the cause).
+            _ = task.exception()
+
+    async def _record_and_send(self, job: Job) -> Job:
+        owner, key, job_id = job.owner, job.idempotency_key, job.job_id
         try:
             recorded, _ = await self._log.create(job, queued_event())
         except BaseException:
-            await self._release(caller.owner, idempotency_key, job_id)
+            await self._release(owner, key, job_id)
             raise
-        if idempotency_key is not None:
-            await self._confirm(caller.owner, idempotency_key, job_id)
+        if key is not None:
+            await self._confirm(owner, key, job_id)
 
         body = {
             "jobId": job_id,
-            "queueName": request.queue_name,
-            "jobName": request.job_name,
-            "owner": caller.owner,
+            "queueName": job.queue_name,
+            "jobName": job.job_name,
+            "owner": owner,
         }
         try:
-            await self._queue.send(request.queue_name, job_id, body)
+            await self._queue.send(job.queue_name, job_id, body)
         except Exception as exc:
-            logger.warning("job %s: send to %s failed: %r", job_id, request.queue_name, exc)
+            logger.warning("job %s: send to %s failed: %r", job_id, job.queue_name, exc)
             await self._fail_unsent(job_id)
-            await self._release(caller.owner, idempotency_key, job_id)
+            await self._release(owner, key, job_id)
             raise DependencyUnavailable(
                 "servicebus", "the job could not be queued; try again"
             ) from exc
-        return await self._accepted(recorded)
+        return recorded
 
     async def _validate(self, caller: Caller, request: EnqueueRequest) -> BlobInfo:
         """The upload as validated; its ETag pins the version the worker will read."""

@@ -469,3 +469,56 @@ async def test_a_job_recorded_but_never_confirmed_is_ended_when_its_key_is_taken
     assert (ended.error.code, ended.error.retryable) == ("enqueue_abandoned", True)
     again = await world.services.jobs.enqueue(ALICE, request, "key-orphan")
     assert (again.job_id, again.replayed) == (accepted.job_id, True)
+
+
+async def test_a_cancelled_enqueue_still_sends_its_recorded_job(world: FakeWorld) -> None:
+    """The client went away while the send was in flight: the job is not left `queued`
+    without a message; the send finishes (or the job ends failed) regardless."""
+    blob = world.upload("alice", "a.txt", b"hello")
+    gate = asyncio.Event()
+    send = world.queue.send
+
+    async def slow_send(queue_name: str, job_id: str, body: Any) -> None:
+        await gate.wait()
+        await send(queue_name, job_id, body)
+
+    world.queue.send = slow_send  # type: ignore[method-assign]
+    request = asyncio.create_task(world.services.jobs.enqueue(ALICE, doc_request(blob), "key-c"))
+    while not world.log.jobs:
+        await asyncio.sleep(0)
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    gate.set()
+    for _ in range(100):
+        if world.queue.sent:
+            break
+        await asyncio.sleep(0)
+    (job,) = world.log.jobs.values()
+    assert [m.message_id for m in world.queue.sent] == [job.job_id]
+    assert job.status is JobStatus.QUEUED
+
+
+async def test_a_cancelled_enqueue_whose_send_fails_ends_the_job(world: FakeWorld) -> None:
+    blob = world.upload("alice", "a.txt", b"hello")
+    gate = asyncio.Event()
+
+    async def failing_send(queue_name: str, job_id: str, body: Any) -> None:
+        await gate.wait()
+        raise DependencyUnavailable("servicebus", "down")
+
+    world.queue.send = failing_send  # type: ignore[method-assign]
+    request = asyncio.create_task(world.services.jobs.enqueue(ALICE, doc_request(blob), "key-d"))
+    while not world.log.jobs:
+        await asyncio.sleep(0)
+    request.cancel()
+    gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    for _ in range(100):
+        (job,) = world.log.jobs.values()
+        if job.status is JobStatus.FAILED:
+            break
+        await asyncio.sleep(0)
+    assert job.status is JobStatus.FAILED
+    assert world.log.keys == {}  # released: a retry with the same key may queue a new job
