@@ -4,6 +4,7 @@ Azurite's `--oauth basic` checks a bearer token's shape, audience, issuer and li
 its signature), so a locally minted JWT stands in for the managed identity's token.
 """
 
+import asyncio
 import ssl
 import time
 import uuid
@@ -160,3 +161,40 @@ async def test_delegation_key_is_cached_then_renewed_before_it_expires(
     assert key_window(renewed) != key_window(first)
     put = await http.put(renewed, content=b"ok", headers=PUT_HEADERS)
     assert put.status_code == 201, put.text
+
+
+async def test_concurrent_first_signings_fetch_one_delegation_key_and_one_token(
+    azurite_https: HttpsAzurite, container: str, clock: Clock, http: httpx.AsyncClient
+) -> None:
+    """Fifty presigns on a cold adapter: one key request (single-flight under the adapter's
+    lock), one token from the credential (azure-core's bearer policy locks its refresh)."""
+    credential = LocalTokenCredential()
+    service = BlobServiceClient(
+        azurite_https.process.blob_endpoint,
+        credential=credential,
+        connection_verify=str(azurite_https.cert.cert_path),
+    )
+    fetch = service.get_user_delegation_key
+    fetches = 0
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal fetches
+        fetches += 1
+        return await fetch(*args, **kwargs)
+
+    service.get_user_delegation_key = counted  # type: ignore[method-assign]
+    uploads = BlobUploads(service, container, clock=clock)
+    try:
+        names = [blob_name() for _ in range(50)]
+        urls = await asyncio.gather(
+            *(uploads.sign_upload(n, None, clock.now + timedelta(minutes=5)) for n in names)
+        )
+    finally:
+        await uploads.close()
+    assert fetches == 1
+    assert credential.calls == 1
+    assert len({parse_qs(urlsplit(u).query)["skt"][0] for u in urls}) == 1
+    puts = await asyncio.gather(
+        *(http.put(u, content=b"ok", headers=PUT_HEADERS) for u in urls[:5])
+    )
+    assert [p.status_code for p in puts] == [201] * 5

@@ -1,5 +1,6 @@
 """Adapter factory and storage health probes against Azurite (and against nothing)."""
 
+import asyncio
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from function_app.adapters.queue_stats import AdministrationQueueStats, Emulator
 from function_app.adapters.table_event_log import TableEventLog, ValueTooLarge
 from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.idempotency import KeyClaim
-from function_app.domain.jobs import EventDraft, Job, JobStatus
+from function_app.domain.jobs import EventDraft, Job, JobStatus, Stage
 from function_app.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -61,6 +62,35 @@ async def test_factory_builds_working_storage_adapters_once(azurite: AzuriteProc
         assert info.size == 10
     finally:
         await adapters.close()
+
+
+async def test_fresh_adapters_serve_many_concurrent_first_requests(
+    azurite: AzuriteProcess,
+) -> None:
+    """The SDK clients open their HTTP session on first use (a check-and-set with no await
+    between: one session); a hundred requests racing to that first use all succeed."""
+    container, table = f"c{uuid.uuid4().hex[:12]}", f"c{uuid.uuid4().hex[:12]}"
+    await ensure_storage(azurite.connection_string, container, table)
+    adapters = Adapters(
+        settings_for(azurite.connection_string, UPLOADS_CONTAINER=container, JOBS_TABLE=table)
+    )
+    now = datetime.now(UTC)
+    jobs = [
+        Job(f"job-{uuid.uuid4().hex}", "alice", "resume-analysis", "analyze-resume", {}, now)
+        for _ in range(50)
+    ]
+    first = EventDraft(JobStatus.QUEUED, 0, Stage.QUEUED, "queued")
+    try:
+        created = await asyncio.gather(*(adapters.event_log.create(j, first) for j in jobs))
+        read = await asyncio.gather(*(adapters.event_log.get(j.job_id) for j in jobs))
+        missing = await asyncio.gather(
+            *(adapters.uploads.describe(f"alice/{uuid.uuid4().hex}/x.txt") for _ in range(50))
+        )
+    finally:
+        await adapters.close()
+    assert [job.job_id for job, _ in created] == [j.job_id for j in jobs]
+    assert [job.job_id if job else None for job in read] == [j.job_id for j in jobs]
+    assert missing == [None] * 50
 
 
 def test_factory_picks_the_administration_api_outside_the_emulator(

@@ -1,9 +1,10 @@
 """Authenticator and stream tokens: modes, algorithms, issuer/audience/expiry, scope, refusals."""
 
+import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -259,6 +260,18 @@ async def test_jwks_keys_are_cached(tokens: StreamTokens, issuer: Issuer) -> Non
     assert issuer.requests.count("/keys") == fetched
 
 
+async def test_concurrent_first_requests_discover_and_fetch_the_keys_once(
+    tokens: StreamTokens, issuer: Issuer
+) -> None:
+    before = list(issuer.requests)
+    verifier = UserTokenVerifier(issuer=issuer.url, audience="api://jobstream")
+    owners = await asyncio.gather(*(verifier.owner(issuer.token(sub=f"u{i}")) for i in range(50)))
+    assert owners == [f"u{i}" for i in range(50)]
+    new = issuer.requests[len(before) :]
+    assert new.count("/.well-known/openid-configuration") == 1
+    assert new.count("/keys") == 1
+
+
 async def test_jwks_tokens_with_wrong_audience_or_foreign_key_are_refused(
     tokens: StreamTokens, issuer: Issuer
 ) -> None:
@@ -296,3 +309,23 @@ async def test_an_unreachable_issuer_is_unavailable_without_echoing_the_error(
     assert info.value.message == "OIDC discovery failed"
     assert "no-such-tenant" in caplog.text  # the cause is logged server-side
     assert "404" in caplog.text
+
+
+async def test_concurrent_first_uses_of_the_stream_token_key_read_it_once(
+    clock: FixedClock,
+) -> None:
+    """The key comes from the table (a round trip): fifty first requests wait for one read."""
+    reads = 0
+
+    class SlowSecretStore(FakeSecretStore):
+        async def get_or_create(self, name: str, factory: Callable[[], bytes]) -> bytes:
+            nonlocal reads
+            reads += 1
+            await asyncio.sleep(0.01)
+            return await super().get_or_create(name, factory)
+
+    fresh = StreamTokens.from_settings(None, SlowSecretStore(), clock, 600)
+    issued = await asyncio.gather(*(fresh.issue("alice", f"job-{i}") for i in range(50)))
+    assert reads == 1
+    callers = await asyncio.gather(*(fresh.verify(t) for t in issued))
+    assert {c.job_scope for c in callers} == {f"job-{i}" for i in range(50)}
