@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
@@ -71,6 +72,7 @@ class BlobUploads:
         self._service = service
         self._container_name = container
         self._container = service.get_container_client(container)
+        self._container_url = self._container.url
         self._account_key = account_key
         self._clock = clock
         self._delegation_key: UserDelegationKey | None = None
@@ -95,6 +97,11 @@ class BlobUploads:
     @property
     def container(self) -> str:
         return self._container_name
+
+    def blob_url(self, blob_name: str) -> str:
+        """The blob's URL, as `BlobClient.url` spells it, without building a client (a whole
+        HTTP pipeline: a sixth of a presign's CPU, profiled)."""
+        return f"{self._container_url}/{quote(blob_name, safe='~/')}"
 
     @property
     def uses_delegation_key(self) -> bool:
@@ -126,8 +133,7 @@ class BlobUploads:
             expiry=expires_at.astimezone(UTC),
             protocol="https" if self._service.scheme == "https" else None,
         )
-        url: str = self._container.get_blob_client(blob_name).url
-        return f"{url}?{sas}"
+        return f"{self.blob_url(blob_name)}?{sas}"
 
     async def _user_delegation_key(self, needed_until: datetime) -> UserDelegationKey:
         """The cached delegation key, renewed when it would expire before `needed_until`."""
