@@ -13,6 +13,7 @@ issuer is logged here with its cause; the error raised carries no exception text
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ import jwt
 
 from function_app.domain.errors import DependencyUnavailable, Unauthenticated
 from function_app.domain.identity import ANONYMOUS, Caller
+from function_app.ports import Clock
 from function_app.services.stream_tokens import MAX_TOKEN_CHARS, StreamTokens, is_stream_token
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
@@ -100,6 +102,10 @@ class UserTokenVerifier:
         raise Unauthenticated("token algorithm not accepted", code="invalid_token")
 
     async def owner(self, token: str) -> str:
+        return (await self.verify(token))[0]
+
+    async def verify(self, token: str) -> tuple[str, int]:
+        """The token's `sub` and its expiry (epoch seconds). Raises Unauthenticated."""
         key, algorithms = await self._key_and_algorithms(token)
         required = ["exp", "sub"]
         if self._issuer:
@@ -123,7 +129,47 @@ class UserTokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub or len(sub) > MAX_OWNER_CHARS:
             raise Unauthenticated("token has no usable sub", code="invalid_token")
-        return sub
+        return sub, int(claims["exp"])
+
+
+class VerifiedTokens:
+    """Callers of tokens that verified recently, so a client's every request does not pay
+    for signature checks again (a fifth of a presign's CPU, profiled).
+
+    Safe because a token is its own bytes: one that verified once verifies again until it
+    expires. An entry lives until the token's `exp`, at most `max_age_seconds` (a signing
+    key the issuer withdraws stops working within that), and the cache holds at most
+    `max_entries` (least recently used go first). Only tokens that verified get in.
+    """
+
+    def __init__(
+        self, clock: Clock, *, max_entries: int = 4096, max_age_seconds: float = 300.0
+    ) -> None:
+        self._clock = clock
+        self._max_entries = max_entries
+        self._max_age = max_age_seconds
+        self._entries: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> Caller | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        caller, until = entry
+        if self._clock.now().timestamp() >= until:
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return caller
+
+    def put(self, token: str, caller: Caller, expires_at: float) -> None:
+        until = min(expires_at, self._clock.now().timestamp() + self._max_age)
+        self._entries[token] = (caller, until)
+        self._entries.move_to_end(token)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
 
 
 class Authenticator:
@@ -132,12 +178,15 @@ class Authenticator:
         mode: Literal["none", "jwt"],
         stream_tokens: StreamTokens,
         user_tokens: UserTokenVerifier | None = None,
+        *,
+        verified: VerifiedTokens | None = None,
     ) -> None:
         if mode == "jwt" and user_tokens is None:
             raise ValueError("AUTH_MODE=jwt needs a user token verifier")
         self._mode = mode
         self._stream_tokens = stream_tokens
         self._user_tokens = user_tokens
+        self._verified = VerifiedTokens(stream_tokens.clock) if verified is None else verified
 
     async def authenticate(
         self, authorization: str | None, query_token: str | None, *, allow_query_token: bool
@@ -155,14 +204,21 @@ class Authenticator:
             raise Unauthenticated("a Bearer token is required", code="unauthenticated")
         if len(token) > MAX_TOKEN_CHARS:
             raise Unauthenticated("token too long", code="invalid_token")
+        caller = self._verified.get(token)
+        if caller is not None:
+            return caller
         if is_stream_token(token):
-            return await self._stream_tokens.verify(token)
-        if self._user_tokens is None:
+            caller, expires_at = await self._stream_tokens.verify_with_expiry(token)
+        elif self._user_tokens is None:
             # AUTH_MODE=none: only stream tokens mean anything; refuse the rest clearly.
             raise Unauthenticated(
                 "only stream tokens are accepted when AUTH_MODE=none", code="invalid_token"
             )
-        return Caller(await self._user_tokens.owner(token))
+        else:
+            owner, expires_at = await self._user_tokens.verify(token)
+            caller = Caller(owner)
+        self._verified.put(token, caller, expires_at)
+        return caller
 
 
 def _bearer(authorization: str | None) -> str | None:

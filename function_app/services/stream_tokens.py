@@ -74,6 +74,10 @@ class StreamTokens:
         return cls(generated, clock, ttl_seconds)
 
     @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
     def ttl_seconds(self) -> int:
         return int(self._ttl.total_seconds())
 
@@ -99,6 +103,10 @@ class StreamTokens:
 
     async def verify(self, token: str) -> Caller:
         """The read-only caller the token stands for; Unauthenticated when it is not valid."""
+        return (await self.verify_with_expiry(token))[0]
+
+    async def verify_with_expiry(self, token: str) -> tuple[Caller, int]:
+        """`verify`, and when the token expires (epoch seconds)."""
         if len(token) > MAX_TOKEN_CHARS or not is_stream_token(token):
             raise Unauthenticated("invalid stream token", code="invalid_token")
         key = await self._signing_key()
@@ -125,4 +133,4 @@ class StreamTokens:
         sub, jid = claims.get("sub"), claims.get("jid")
         if not isinstance(sub, str) or not isinstance(jid, str) or not sub or not jid:
             raise Unauthenticated("invalid stream token", code="invalid_token")
-        return Caller(owner=sub, job_scope=jid)
+        return Caller(owner=sub, job_scope=jid), exp

@@ -15,7 +15,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from function_app.domain.errors import DependencyUnavailable, Unauthenticated
 from function_app.domain.identity import Caller
-from function_app.services.identity import Authenticator, UserTokenVerifier
+from function_app.services.identity import Authenticator, UserTokenVerifier, VerifiedTokens
 from function_app.services.stream_tokens import SECRET_NAME, StreamTokens
 from tests.fakes import FakeSecretStore, FixedClock
 
@@ -329,3 +329,62 @@ async def test_concurrent_first_uses_of_the_stream_token_key_read_it_once(
     assert reads == 1
     callers = await asyncio.gather(*(fresh.verify(t) for t in issued))
     assert {c.job_scope for c in callers} == {f"job-{i}" for i in range(50)}
+
+
+class CountingVerifier(UserTokenVerifier):
+    def __init__(self) -> None:
+        super().__init__(secret=SECRET)
+        self.verified = 0
+
+    async def verify(self, token: str) -> tuple[str, int]:
+        self.verified += 1
+        return await super().verify(token)
+
+
+async def test_a_verified_user_token_is_not_checked_again(tokens: StreamTokens) -> None:
+    verifier = CountingVerifier()
+    auth = Authenticator("jwt", tokens, verifier)
+    token = user_token()
+    for _ in range(5):
+        assert await auth.authenticate(f"Bearer {token}", None, allow_query_token=False) == Caller(
+            "alice"
+        )
+    assert verifier.verified == 1
+
+
+async def test_a_refused_token_is_checked_every_time(tokens: StreamTokens) -> None:
+    verifier = CountingVerifier()
+    auth = Authenticator("jwt", tokens, verifier)
+    forged = user_token(key="another-secret-that-is-long-enough-too")
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            await auth.authenticate(f"Bearer {forged}", None, allow_query_token=False)
+    assert verifier.verified == 3
+
+
+async def test_a_remembered_stream_token_still_expires(
+    tokens: StreamTokens, clock: FixedClock
+) -> None:
+    remembered = VerifiedTokens(clock, max_age_seconds=10 * tokens.ttl_seconds)
+    auth = Authenticator("none", tokens, verified=remembered)
+    token = await tokens.issue("alice", "job1")
+    assert await auth.authenticate(None, token, allow_query_token=True) == Caller(
+        "alice", job_scope="job1"
+    )
+    assert len(remembered) == 1
+    clock.advance(tokens.ttl_seconds + 1)
+    with pytest.raises(Unauthenticated) as info:
+        await auth.authenticate(None, token, allow_query_token=True)
+    assert info.value.code == "token_expired"
+
+
+async def test_remembered_tokens_are_forgotten_after_max_age_and_bounded(clock: FixedClock) -> None:
+    verified = VerifiedTokens(clock, max_entries=3, max_age_seconds=60)
+    far = clock.now().timestamp() + 3600
+    for name in "abcd":
+        verified.put(name, Caller(name), far)
+    assert len(verified) == 3
+    assert verified.get("a") is None  # the least recently used went first
+    assert verified.get("d") == Caller("d")
+    clock.advance(61)
+    assert verified.get("d") is None
