@@ -7,6 +7,7 @@ fails fast with a one-line message naming the bad setting. The local host (devst
 builds them once at start-up and refuses to serve when they are bad.
 """
 
+import urllib.request
 from functools import lru_cache
 from typing import Literal, Self
 
@@ -90,6 +91,12 @@ class Settings(BaseSettings):
     @property
     def allowed_content_types(self) -> frozenset[str]:
         return frozenset(t.strip().lower() for t in self.ALLOWED_CONTENT_TYPES.split(",") if t)
+
+    @property
+    def proxies_from_environment(self) -> bool:
+        """Whether proxy variables (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, ...) are set, read as
+        the standard library reads them. Only then need the HTTP clients look them up."""
+        return bool(urllib.request.getproxies_environment())
 
     @property
     def queues(self) -> dict[str, tuple[str, ...]]:

@@ -40,8 +40,9 @@ RETRY_TOTAL = 2
 CONNECTION_TIMEOUT_SECONDS = 5
 
 
-def _client_options() -> dict[str, Any]:
+def _client_options(env_proxies: bool) -> dict[str, Any]:
     return {
+        "use_env_settings": env_proxies,
         "max_single_get_size": DOWNLOAD_CHUNK_BYTES,
         "max_chunk_get_size": DOWNLOAD_CHUNK_BYTES,
         "retry_policy": ExponentialRetry(
@@ -80,8 +81,13 @@ class BlobUploads:
         self._delegation_lock = asyncio.Lock()
 
     @classmethod
-    def from_connection_string(cls, connection_string: str, container: str) -> "BlobUploads":
-        service = BlobServiceClient.from_connection_string(connection_string, **_client_options())
+    def from_connection_string(
+        cls, connection_string: str, container: str, *, env_proxies: bool = True
+    ) -> "BlobUploads":
+        """`env_proxies`: honour HTTP(S)_PROXY (see `Settings.proxies_from_environment`)."""
+        service = BlobServiceClient.from_connection_string(
+            connection_string, **_client_options(env_proxies)
+        )
         key = getattr(service.credential, "account_key", None)
         if not key:
             raise ValueError("STORAGE_CONNECTION_STRING must contain an AccountKey to sign SAS")
@@ -89,9 +95,14 @@ class BlobUploads:
 
     @classmethod
     def from_endpoint(
-        cls, endpoint: str, credential: AsyncTokenCredential, container: str
+        cls,
+        endpoint: str,
+        credential: AsyncTokenCredential,
+        container: str,
+        *,
+        env_proxies: bool = True,
     ) -> "BlobUploads":
-        service = BlobServiceClient(endpoint, credential=credential, **_client_options())
+        service = BlobServiceClient(endpoint, credential=credential, **_client_options(env_proxies))
         return cls(service, container)
 
     @property

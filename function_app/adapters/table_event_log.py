@@ -302,18 +302,37 @@ class TableEventLog:
         self._clock = clock
 
     @classmethod
-    def from_connection_string(cls, connection_string: str, table: str) -> "TableEventLog":
+    def from_connection_string(
+        cls, connection_string: str, table: str, *, env_proxies: bool = True
+    ) -> "TableEventLog":
+        """`env_proxies`: honour HTTP(S)_PROXY (see `Settings.proxies_from_environment`)."""
         return cls(
             TableClient.from_connection_string(
-                connection_string, table_name=table, **CLIENT_OPTIONS
+                connection_string,
+                table_name=table,
+                use_env_settings=env_proxies,
+                **CLIENT_OPTIONS,
             )
         )
 
     @classmethod
     def from_endpoint(
-        cls, endpoint: str, credential: AsyncTokenCredential, table: str
+        cls,
+        endpoint: str,
+        credential: AsyncTokenCredential,
+        table: str,
+        *,
+        env_proxies: bool = True,
     ) -> "TableEventLog":
-        return cls(TableClient(endpoint, table_name=table, credential=credential, **CLIENT_OPTIONS))
+        return cls(
+            TableClient(
+                endpoint,
+                table_name=table,
+                credential=credential,
+                use_env_settings=env_proxies,
+                **CLIENT_OPTIONS,
+            )
+        )
 
     # --- EventLog -------------------------------------------------------------------------
 

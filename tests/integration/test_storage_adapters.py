@@ -5,7 +5,9 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
@@ -91,6 +93,48 @@ async def test_fresh_adapters_serve_many_concurrent_first_requests(
     assert [job.job_id for job, _ in created] == [j.job_id for j in jobs]
     assert [job.job_id if job else None for job in read] == [j.job_id for j in jobs]
     assert missing == [None] * 50
+
+
+async def test_storage_clients_honour_proxy_variables_only_when_set(
+    azurite: AzuriteProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without proxy variables the clients skip aiohttp's per-request environment lookup;
+    with one set, requests go to it (here a closed port, so they fail)."""
+    container, table = f"p{uuid.uuid4().hex[:12]}", f"p{uuid.uuid4().hex[:12]}"
+    await ensure_storage(azurite.connection_string, container, table)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    settings = settings_for(
+        azurite.connection_string, UPLOADS_CONTAINER=container, JOBS_TABLE=table
+    )
+    assert not settings.proxies_from_environment
+    lookups = 0
+    lookup = aiohttp.client.get_env_proxy_for_url
+
+    def counted(url: Any) -> Any:
+        nonlocal lookups
+        lookups += 1
+        return lookup(url)
+
+    monkeypatch.setattr(aiohttp.client, "get_env_proxy_for_url", counted)
+    direct = Adapters(settings)
+    try:
+        assert await direct.event_log.get("no-such-job") is None
+        assert await direct.uploads.describe("alice/x/none.txt") is None
+    finally:
+        await direct.close()
+    assert lookups == 0  # no per-request environment lookup (a thread hop each)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    assert settings.proxies_from_environment
+    proxied = Adapters(settings)
+    try:
+        with pytest.raises(DependencyUnavailable):
+            await proxied.event_log.get("no-such-job")
+        with pytest.raises(DependencyUnavailable):
+            await proxied.uploads.describe("alice/x/none.txt")
+    finally:
+        await proxied.close()
 
 
 def test_factory_picks_the_administration_api_outside_the_emulator(

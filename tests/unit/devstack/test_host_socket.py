@@ -2,6 +2,7 @@ import asyncio
 import socket
 
 import pytest
+import uvicorn
 
 from devstack.host.server import PortInUseError, bind_socket
 
@@ -34,3 +35,15 @@ def test_a_taken_port_is_a_clear_error() -> None:
             bind_socket("127.0.0.1", port)
     finally:
         holder.close()
+
+
+def test_http_is_parsed_by_httptools_as_uvicorn_picks_it() -> None:
+    """The local host and the worker's FastAPI extension both leave uvicorn's `http="auto"`:
+    with httptools installed (requirements.txt) that is its C parser, not h11."""
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    config = uvicorn.Config(app, lifespan="off")
+    config.load()
+    assert config.http_protocol_class.__name__ == "HttpToolsProtocol"
