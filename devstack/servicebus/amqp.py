@@ -5,6 +5,7 @@ security), ``<queue>/$management``, the queues and their dead-letter queues
 (case-insensitive), and settles deliveries against the store.
 """
 
+import itertools
 import logging
 import time
 import uuid
@@ -106,7 +107,9 @@ class ConsumerLink:
     def deliver(self, message: StoredMessage, wire_delivery_count: int) -> None:
         payload = encode_for_delivery(message, wire_delivery_count, locked=self.peek_lock)
         token = message.lock_token if self.peek_lock else None
-        tag = (token or uuid.uuid4()).bytes_le
+        # the SDK reads a peek-lock tag as the lock token (uuid, bytes_le); a settled delivery's
+        # tag only has to be unique on its link
+        tag = token.bytes_le if token is not None else self.owner.next_tag()
         self.owner.send_transfer(self.link, tag, payload, token is None, token)
         self.owner.delivered += 1
 
@@ -126,6 +129,10 @@ class AmqpConnection(AmqpEngine):
         self.received = 0
         self.delivered = 0
         self.started = time.monotonic()
+        self._tags = itertools.count(1)
+
+    def next_tag(self) -> bytes:
+        return next(self._tags).to_bytes(8, "big")
 
     # ---- lifecycle ------------------------------------------------------------------------
     def on_connection_made(self) -> None:
@@ -398,7 +405,7 @@ class AmqpConnection(AmqpEngine):
     def _send_replies(self, reply: ReplyLink) -> None:
         while reply.pending and self.can_send(reply.link) > 0:
             payload = reply.pending.popleft()
-            self.send_transfer(reply.link, uuid.uuid4().bytes, payload, True, None)
+            self.send_transfer(reply.link, self.next_tag(), payload, True, None)
 
 
 def _dead_letter_details(err: Any) -> tuple[str | None, str | None]:
