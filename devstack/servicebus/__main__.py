@@ -1,4 +1,6 @@
-"""``python -m devstack.servicebus --host 127.0.0.1 --port 5672 --admin-port 5673 --config PATH``"""
+"""``python -m devstack.servicebus --host 127.0.0.1 --port 5672 --admin-port 5673 --config PATH``
+
+``--allow-faults`` enables the admin endpoint's fault hook (tests only)."""
 
 import argparse
 import asyncio
@@ -27,12 +29,17 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--config", type=Path, default=DEFAULT_CONFIG, help="Config.json (official format)"
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--allow-faults",
+        action="store_true",
+        help="enable POST /faults/drop-connections on the admin port (for tests)",
+    )
     return parser.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    emulator = Emulator(config)
+    emulator = Emulator(config, allow_faults=args.allow_faults)
     port, admin_port = await emulator.start(args.host, args.port, args.admin_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

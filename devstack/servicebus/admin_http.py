@@ -1,5 +1,5 @@
-"""A tiny read-only HTTP endpoint for queue runtime counts (the SDK's admin client speaks
-HTTPS/ATOM to Azure, which is out of scope for a local emulator).
+"""A tiny HTTP endpoint for queue runtime counts (the SDK's admin client speaks HTTPS/ATOM to
+Azure, which is out of scope for a local emulator), read-only, plus one fault hook for tests.
 
 GET /health                 -> 200 {"status": "ok"}
 GET /queues                 -> 200 ["queue-a", ...]
@@ -10,25 +10,43 @@ GET /queues/{name}/message-ids/{id}
                                within the queue's duplicate-detection window (1: sent once; more:
                                sent again, the repeats dropped); 404 if not seen (or the queue
                                does not detect duplicates)
+POST /faults/drop-connections
+                            -> 200 {"dropped": N}: every open AMQP connection is reset (no
+                               close frame). Only with --allow-faults; 403 otherwise.
 """
 
 import asyncio
 import contextlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from .store import Namespace
+if TYPE_CHECKING:
+    from .server import Emulator
 
 MAX_REQUEST_BYTES = 8192
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+}
+FAULTS = "/faults/drop-connections"
 
 
-def route(namespace: Namespace, method: str, target: str) -> tuple[int, Any]:
-    """The status and JSON body for one request; pure, so it is easy to test."""
+def route(emulator: "Emulator", method: str, target: str) -> tuple[int, Any]:
+    """The status and JSON body for one request."""
+    path = unquote(urlsplit(target).path).rstrip("/")
+    namespace = emulator.namespace
+    if path == FAULTS:
+        if method != "POST":
+            return 405, {"error": f"{method} is not allowed; POST drops the connections"}
+        if not emulator.allow_faults:
+            return 403, {"error": "fault hooks are off; start the emulator with --allow-faults"}
+        return 200, {"dropped": emulator.drop_connections()}
     if method not in ("GET", "HEAD"):
         return 405, {"error": f"{method} is not allowed; this endpoint is read-only"}
-    path = unquote(urlsplit(target).path).rstrip("/")
     if path == "/health":
         return 200, {"status": "ok"}
     if path == "/queues":
@@ -53,13 +71,13 @@ def route(namespace: Namespace, method: str, target: str) -> tuple[int, Any]:
 
 
 async def handle_client(
-    namespace: Namespace, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    emulator: "Emulator", reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
         request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
         method, target, _version = request_line.split(" ", 2)
-        status, body = route(namespace, method, target)
+        status, body = route(emulator, method, target)
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
         status, body = 400, {"error": "malformed request"}
         method = "GET"

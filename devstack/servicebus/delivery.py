@@ -1,6 +1,10 @@
-"""Build the bytes of a stored message as the broker hands it to a receiver."""
+"""Build the bytes of a stored message as the broker hands it to a receiver.
 
-from proton import timestamp
+Once per delivery, so the broker's own annotations are written from pre-encoded keys; the
+client's annotations (rare) are encoded once per message and kept.
+"""
+
+import struct
 
 from .codec import (
     DEAD_LETTER_SOURCE,
@@ -8,25 +12,60 @@ from .codec import (
     LOCKED_UNTIL,
     MESSAGE_STATE,
     SEQUENCE_NUMBER,
-    encode_message,
+    encode,
+    encode_annotation_items,
+    encode_message_raw,
 )
 from .store import MessageState, StoredMessage
 
+_OURS = {SEQUENCE_NUMBER, ENQUEUED_TIME, MESSAGE_STATE, LOCKED_UNTIL, DEAD_LETTER_SOURCE}
+_SEQUENCE = encode(SEQUENCE_NUMBER)
+_ENQUEUED = encode(ENQUEUED_TIME) + b"\x83"
+_LOCKED = encode(LOCKED_UNTIL) + b"\x83"
+_STATE = encode(MESSAGE_STATE)
+_SOURCE = encode(DEAD_LETTER_SOURCE)
+_I64 = struct.Struct(">q").pack
+
+
+def _client_annotations(message: StoredMessage) -> tuple[bytes, int]:
+    cached = message.encoded_annotations
+    if cached is None:
+        theirs = {k: v for k, v in message.annotations.items() if k not in _OURS}
+        cached = (encode_annotation_items(theirs), 2 * len(theirs))
+        message.encoded_annotations = cached
+    return cached
+
+
+def _long(value: int) -> bytes:
+    if -128 <= value <= 127:
+        return b"\x55" + struct.pack(">b", value)
+    return b"\x81" + _I64(value)
+
 
 def encode_for_delivery(message: StoredMessage, wire_delivery_count: int, *, locked: bool) -> bytes:
-    annotations = dict(message.annotations)
-    annotations[SEQUENCE_NUMBER] = int(message.sequence_number)
-    annotations[ENQUEUED_TIME] = timestamp(message.enqueued_time_ms)
+    items, count = _client_annotations(message)
     state = message.state if message.state is not MessageState.LOCKED else MessageState.ACTIVE
-    annotations[MESSAGE_STATE] = int(state)
+    parts = [
+        items,
+        _SEQUENCE,
+        _long(message.sequence_number),
+        _ENQUEUED,
+        _I64(message.enqueued_time_ms),
+        _STATE,
+        _long(int(state)),
+    ]
+    count += 6
     if locked:
-        annotations[LOCKED_UNTIL] = timestamp(message.locked_until_ms)
+        parts += (_LOCKED, _I64(message.locked_until_ms))
+        count += 2
     if message.dead_letter_source is not None:
-        annotations[DEAD_LETTER_SOURCE] = message.dead_letter_source
-    return encode_message(
+        parts += (_SOURCE, encode(message.dead_letter_source))
+        count += 2
+    return encode_message_raw(
         delivery_count=wire_delivery_count,
         ttl_ms=message.ttl_ms,
-        annotations=annotations,
+        annotation_items=b"".join(parts),
+        annotation_count=count,
         properties_raw=message.properties_raw,
         application_properties_raw=message.application_properties_raw,
         body_raw=message.body_raw,

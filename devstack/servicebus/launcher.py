@@ -72,14 +72,19 @@ def start_emulator(
     admin_port: int = 0,
     log_path: Path | None = None,
     timeout: float = 20.0,
+    allow_faults: bool = False,
 ) -> EmulatorProcess:
-    """Run ``python -m devstack.servicebus`` and wait for its ready line."""
+    """Run ``python -m devstack.servicebus`` and wait for its ready line.
+
+    ``allow_faults`` turns on the admin endpoint's ``POST /faults/drop-connections``."""
     log = log_path.open("a", encoding="utf-8") if log_path is not None else None
     command = [
         sys.executable, "-m", "devstack.servicebus",
         "--host", host, "--port", str(port), "--admin-port", str(admin_port),
         "--config", str(config_path),
     ]  # fmt: skip
+    if allow_faults:
+        command.append("--allow-faults")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(

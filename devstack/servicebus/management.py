@@ -10,9 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from proton import UNDESCRIBED, Array, Data, symbol, timestamp
-
-from .codec import CodecError, decode_message
+from .codec import SCHEDULED_ENQUEUE_TIME, Array, CodecError, Timestamp, decode_message
 from .delivery import encode_for_delivery
 from .store import Entity, LockLostError, MessageNotFoundError, StoredMessage
 
@@ -32,7 +30,7 @@ class Reply:
 
 def _elements(value: Any) -> list[Any]:
     if isinstance(value, Array):
-        return list(value.elements)
+        return list(value.items)
     if isinstance(value, list | tuple):
         return list(value)
     raise CodecError(f"expected an array, got {type(value).__name__}")
@@ -70,13 +68,13 @@ def handle(entity: Entity, operation: str, body: Any, now: int) -> Reply:
         return Reply(400, f"Bad request for {operation}: {exc!r}", condition=BAD_REQUEST)
 
 
-def _array(kind: int, values: list[Any]) -> Array:
-    return Array(UNDESCRIBED, kind, *values)  # type: ignore[arg-type]  # stub is too narrow
+TIMESTAMPS = 0x83
+LONGS = 0x81
 
 
 def _renew(entity: Entity, body: dict[str, Any], now: int) -> Reply:
-    expirations = [timestamp(entity.renew(t, now)) for t in _tokens(body)]
-    return Reply(200, "OK", {"expirations": _array(Data.TIMESTAMP, expirations)})
+    expirations = [Timestamp(entity.renew(t, now)) for t in _tokens(body)]
+    return Reply(200, "OK", {"expirations": Array(TIMESTAMPS, expirations)})
 
 
 def _peek(entity: Entity, body: dict[str, Any], now: int) -> Reply:
@@ -92,12 +90,12 @@ def _schedule(entity: Entity, body: dict[str, Any], now: int) -> Reply:
     sequence_numbers = []
     for item in body["messages"]:
         incoming = decode_message(bytes(item["message"]))
-        at = incoming.annotations.get(symbol("x-opt-scheduled-enqueue-time"))
+        at = incoming.annotations.get(SCHEDULED_ENQUEUE_TIME)
         if at is None:
             raise ValueError("x-opt-scheduled-enqueue-time is missing")
         sequence_numbers.append(entity.schedule(incoming, int(at), now))
     entity.pump(now)
-    return Reply(200, "OK", {"sequence-numbers": _array(Data.LONG, sequence_numbers)})
+    return Reply(200, "OK", {"sequence-numbers": Array(LONGS, sequence_numbers)})
 
 
 def _cancel(entity: Entity, body: dict[str, Any], now: int) -> Reply:

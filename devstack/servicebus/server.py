@@ -13,32 +13,35 @@ from .store import Namespace
 
 log = logging.getLogger("devstack.servicebus")
 TICK_SECONDS = 0.05
+DROPPED_BY_FAULT = "dropped by the fault hook (POST /faults/drop-connections)"
 
 
 class Emulator:
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, *, allow_faults: bool = False) -> None:
         self.namespace = Namespace(config, clock=now_ms)
         self.connections: set[AmqpConnection] = set()
+        self.allow_faults = allow_faults
         self._servers: list[asyncio.Server] = []
         self._ticker: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int, admin_port: int) -> tuple[int, int]:
-        amqp = await asyncio.start_server(self._accept, host, port)
+        loop = asyncio.get_running_loop()
+        amqp = await loop.create_server(
+            lambda: AmqpConnection(self.namespace, self.connections), host, port
+        )
         admin = await asyncio.start_server(
-            partial(handle_client, self.namespace), host, admin_port, limit=MAX_REQUEST_BYTES
+            partial(handle_client, self), host, admin_port, limit=MAX_REQUEST_BYTES
         )
         self._servers = [amqp, admin]
         self._ticker = asyncio.create_task(self._tick_forever())
         return _port(amqp), _port(admin)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = AmqpConnection(self.namespace, reader, writer)
-        self.connections.add(connection)
-        try:
-            await connection.run()
-        finally:
-            self.connections.discard(connection)
+    def drop_connections(self) -> int:
+        """Reset every open AMQP connection (no close frame): a network failure, on purpose."""
+        connections = list(self.connections)
+        for connection in connections:
+            connection.abort(DROPPED_BY_FAULT)
+        return len(connections)
 
     async def _tick_forever(self) -> None:
         while True:
@@ -48,6 +51,7 @@ class Emulator:
                 now_s = time.monotonic()
                 for connection in list(self.connections):
                     connection.tick(now_s)
+                    connection.flush()
             except Exception as exc:  # a bug: one line, the traceback too at DEBUG
                 log.error(
                     "internal error in the emulator clock: %r",
@@ -63,7 +67,8 @@ class Emulator:
         for server in self._servers:
             server.close()
         for connection in list(self.connections):
-            connection.writer.close()
+            connection.close_transport()
+        await asyncio.sleep(0)  # let the transports call connection_lost
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), timeout=2)

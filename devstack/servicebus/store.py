@@ -49,6 +49,8 @@ class StoredMessage:
     lock_token: uuid.UUID | None = None
     locked_until_ms: int = 0
     dead_letter_source: str | None = None
+    # the client's message annotations, encoded once for every delivery (delivery.py)
+    encoded_annotations: tuple[bytes, int] | None = None
 
 
 class Consumer(Protocol):
