@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ DEFAULT_SERVICEBUS_PORTS = (5672, 5673)
 STORAGE_SETTINGS = ("AzureWebJobsStorage", "STORAGE_CONNECTION_STRING")
 SERVICEBUS_SETTING = "ServiceBusConnection"
 SERVICEBUS_ADMIN_SETTING = "SERVICEBUS_EMULATOR_ADMIN_URL"
+FAULT_INJECTION_SETTING = "ALLOW_FAULT_INJECTION"
 
 
 class StackError(RuntimeError):
@@ -112,6 +113,13 @@ def is_local_storage(value: str | None) -> bool:
 
 def is_local_servicebus(value: str | None) -> bool:
     return not value or "UseDevelopmentEmulator=true" in value
+
+
+def faults_allowed(environ: Mapping[str, str]) -> bool:
+    """ALLOW_FAULT_INJECTION (the app's test hook, never on in Azure) also turns on the
+    emulator's fault hook (`POST /faults/drop-connections`), read as the app's settings read
+    a bool."""
+    return environ.get(FAULT_INJECTION_SETTING, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def is_local_url(value: str | None) -> bool:
@@ -248,6 +256,7 @@ async def run_stack(options: StackOptions) -> None:
                 HOST,
                 *bus_ports,
                 log_path=logs / "servicebus.log",
+                allow_faults=faults_allowed(os.environ),
             )
             stack.stops.append(stack.emulator.stop)
         changed = point_app_at_emulators(os.environ, stack.azurite, stack.emulator)

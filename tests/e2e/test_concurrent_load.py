@@ -11,17 +11,18 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from azure.data.tables.aio import TableServiceClient
 
 from jobstream_client.sse import SseParser
-from tests.e2e.conftest import TERMINAL
+from tests.e2e.conftest import JOBS_TABLE, TERMINAL
 from tests.samples.documents import resume_text
-from tests.support.stack import LocalStack
+from tests.support.stack import LocalStack, launch_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -176,3 +177,100 @@ async def test_64_concurrent_enqueues_with_presigns_status_reads_and_streams(
         assert await load.status(user, user.job_id) == "completed"
     sends = await asyncio.gather(*(sends_of(local_stack, load.http, u.job_id) for u in users))
     assert sends == [1] * OWNERS  # each job's message reached Service Bus exactly once
+
+
+# --- the same load while the emulator drops every AMQP connection ----------------------------
+
+RETRIES = 6
+
+
+@pytest.fixture(scope="module")
+def faulty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A stack of its own: dropping connections must not disturb the other tests' stack (a
+    receiver's locks are lost with its connection, so messages come back a minute later)."""
+    with launch_stack(tmp_path_factory.mktemp("faulty-stack")) as stack:
+        yield stack
+
+
+async def drop_connections(stack: LocalStack, http: httpx.AsyncClient) -> int:
+    response = await http.post(f"{stack.servicebus_admin_url}/faults/drop-connections")
+    assert response.status_code == 200, response.text
+    return int(response.json()["dropped"])
+
+
+async def enqueue_until_accepted(load: Load, owner: Owner, retry_afters: list[str]) -> None:
+    """A well-behaved client: on 503 wait for Retry-After, then retry with the same key."""
+    for _ in range(RETRIES):
+        headers = {**owner.headers, "Idempotency-Key": f"key-{owner.name}"}
+        response = await load.http.post(
+            f"{load.stack.api}/jobs",
+            json={"queueName": QUEUE, "jobName": JOB, "data": {"blobName": owner.blob_name}},
+            headers=headers,
+        )
+        if response.status_code == 202:
+            accepted = response.json()["data"]
+            owner.job_id, owner.stream_token = accepted["jobId"], accepted["streamToken"]
+            return
+        load.record("enqueue", response, 202)
+        if response.status_code != 503:
+            return
+        retry_afters.append(response.headers.get("Retry-After", ""))
+        await asyncio.sleep(min(float(response.headers.get("Retry-After") or 1), 2.0))
+    load.failures.append(f"enqueue for {owner.name}: no 202 after {RETRIES} tries")
+
+
+async def jobs_of(stack: LocalStack, names: set[str]) -> dict[str, str]:
+    """Every job recorded for these owners, with its status (and error code), straight from
+    the table."""
+    found: dict[str, str] = {}
+    async with TableServiceClient.from_connection_string(stack.storage_connection_string) as ts:
+        table = ts.get_table_client(JOBS_TABLE)
+        async for entity in table.query_entities("RowKey eq 'job'"):
+            if entity.get("owner") in names:
+                error = json.loads(entity["error"])["code"] if "error" in entity else None
+                found[str(entity["PartitionKey"])] = f"{entity['status']}" + (
+                    f" {error}" if error else ""
+                )
+    return found
+
+
+async def test_enqueues_survive_dropped_broker_connections(
+    faulty_stack: LocalStack,
+) -> None:
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        load = Load(faulty_stack, http)
+        users = owners(faulty_stack, OWNERS)
+        text = resume_text().encode()
+        await asyncio.gather(*(load.upload(u, text) for u in users))
+        warm = users[:4]  # the app's sender and the triggers' receivers are connected
+        await asyncio.gather(*(load.enqueue(u, f"key-{u.name}") for u in warm))
+        assert not load.failures, load.failures
+        assert await drop_connections(faulty_stack, http) >= 2
+
+        retry_afters: list[str] = []
+        burst = asyncio.gather(*(enqueue_until_accepted(load, u, retry_afters) for u in users[4:]))
+        drops = []
+        for _ in range(3):  # drop again while the burst is in flight
+            await asyncio.sleep(0.15)
+            drops.append(await drop_connections(faulty_stack, http))
+        await burst
+        assert not [f for f in load.failures if " 503 " not in f], load.failures
+        assert all(retry_afters), "every 503 carries Retry-After"
+        assert all(u.job_id for u in users), [u.name for u in users if not u.job_id]
+        assert sum(drops) >= 1  # the drops hit live connections
+
+        watches = await asyncio.gather(*(load.watch(u) for u in users))
+        for user, updates in zip(users, watches, strict=True):
+            assert updates, user.job_id
+            assert updates[-1]["status"] == "completed", (user.job_id, updates)
+        sends = await asyncio.gather(*(sends_of(faulty_stack, http, u.job_id) for u in users))
+        assert all(n >= 1 for n in sends), sends  # a resend after a drop is dropped as a repeat
+
+    # Nothing stuck: every job any of these requests recorded has ended; the only ones
+    # not completed are those whose send gave up (503), and they say so.
+    recorded = await jobs_of(faulty_stack, {u.name for u in users})
+    accepted = {u.job_id for u in users}
+    assert accepted <= set(recorded)
+    assert {recorded[j] for j in accepted} == {"completed"}
+    assert {s for j, s in recorded.items() if j not in accepted} <= {"failed enqueue_failed"}

@@ -51,6 +51,14 @@ async def test_the_demo_page_and_its_files_are_served(anonymous: Api) -> None:
     assert "<html" in page.text.lower()
 
 
+async def test_the_emulators_fault_hook_is_off(anonymous: Api) -> None:
+    """Only a stack with ALLOW_FAULT_INJECTION=true (the test stacks) may drop connections."""
+    response = await anonymous.http.post(
+        f"{anonymous.stack.servicebus_admin_url}/faults/drop-connections"
+    )
+    assert response.status_code == 403, response.text
+
+
 async def test_health_names_service_bus_when_it_stops_answering(anonymous: Api) -> None:
     # Runs last in this module: it stops this stack's emulator (a child of the stack).
     stack = anonymous.stack

@@ -200,15 +200,16 @@ def launch_stack(
         stop_process(process)
 
 
-# `make run`'s defaults: no authentication, every caller is the owner `anonymous`.
-DEFAULT_AUTH_ENV = {"AUTH_MODE": "none", "JWT_SECRET": ""}
+# `make run`'s defaults: no authentication (every caller is the owner `anonymous`), and no
+# fault injection (neither the worker's nor the Service Bus emulator's hook).
+MAKE_RUN_ENV = {"AUTH_MODE": "none", "JWT_SECRET": "", FAULT_INJECTION_SETTING: "false"}
 
 
 def launch_default_stack(
     workdir: Path, extra_env: Mapping[str, str] | None = None
 ) -> contextlib.AbstractContextManager[LocalStack]:
-    """`launch_stack` in the local default AUTH_MODE=none (no token anywhere)."""
-    return launch_stack(workdir, {**DEFAULT_AUTH_ENV, **(extra_env or {})})
+    """`launch_stack` with `make run`'s defaults (AUTH_MODE=none: no token anywhere)."""
+    return launch_stack(workdir, {**MAKE_RUN_ENV, **(extra_env or {})})
 
 
 @pytest.fixture(scope="session")
