@@ -68,6 +68,7 @@ import psutil
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
+LOGS_DIR = RESULTS_DIR / "api-logs"  # the last run's host, emulator and Azurite logs
 SCENARIOS = ("presign", "enqueue", "status", "stream")
 
 # Bench-only identity (never used outside this benchmark).
@@ -493,11 +494,17 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]
     return status, headers
 
 
+# uvicorn closes a keep-alive connection idle for 5 s (timeout_keep_alive); like any client,
+# open a new one rather than send on a connection the server may have closed.
+IDLE_REOPEN_SECONDS = 4.0
+
+
 class HttpConnection:
     def __init__(self, port: int) -> None:
         self.port = port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._last_used = 0.0
 
     async def request(
         self,
@@ -506,6 +513,8 @@ class HttpConnection:
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
     ) -> Reply:
+        if self._writer is not None and time.monotonic() - self._last_used > IDLE_REOPEN_SECONDS:
+            self.close()
         if self._writer is None or self._reader is None:
             self._reader, self._writer = await asyncio.open_connection(HOST, self.port)
         reader, writer = self._reader, self._writer
@@ -524,6 +533,7 @@ class HttpConnection:
         except BaseException:
             self.close()
             raise
+        self._last_used = time.monotonic()
         if response_headers.get("connection", "").lower() == "close":
             self.close()
         return Reply(status, data)
@@ -1025,11 +1035,18 @@ async def floor_for(
         await asyncio.sleep(max(0.0, end - time.perf_counter()))
         after = monitor.snapshot()
         floor.elapsed = after.at - before.at
-        floor.cpu_percent = {
-            name: 100 * (after.processes[name] - before.processes[name]) / floor.elapsed
-            for name in ("bench", "azurite", "emulator")
-            if name in after.processes and name in before.processes
+        used = {
+            name: after.processes[name] - before.processes[name]
+            for name in after.processes
+            if name in before.processes
         }
+        floor.cpu_percent = {
+            name: 100 * used[name] / floor.elapsed
+            for name in ("bench", "azurite", "emulator")
+            if name in used
+        }
+        others = (after.busy - before.busy) - sum(used.values())
+        floor.cpu_percent["other processes"] = max(0.0, 100 * others / floor.elapsed)
 
     await asyncio.gather(window(), *(task(n) for n in range(callers)))
     return floor
@@ -1813,6 +1830,16 @@ async def run_bench(options: Options) -> None:
             await asyncio.sleep(0.5)
             print(emulator_log_summary(workdir / "servicebus.log"))
             stack.stop_all()
+            keep_logs(workdir)
+
+
+def keep_logs(workdir: Path) -> None:
+    """Copy the run's logs to bench/results/api-logs/ (git-ignored), replacing the last ones."""
+    shutil.rmtree(LOGS_DIR, ignore_errors=True)
+    LOGS_DIR.mkdir(parents=True)
+    for log in workdir.glob("*.log"):
+        shutil.copyfile(log, LOGS_DIR / log.name)
+    print(f"logs of this run: {LOGS_DIR.relative_to(REPO_ROOT)}/")
 
 
 async def _run(stack: Stack, options: Options, results: list[Measured]) -> None:
