@@ -1548,6 +1548,9 @@ def failures_text(failures: Counter[str]) -> str:
 
 
 CPU_COLUMNS = ("host", "azurite", "emulator", "bench")
+# Other sessions share this box: a window where other processes used more than this share of
+# a core is marked DISTURBED (its figures are lower than the stack alone would give).
+DISTURBED_PERCENT = 20.0
 
 
 def print_measured(m: Measured) -> None:
@@ -1592,9 +1595,11 @@ def print_floors(callers: int, floors: Sequence[Floor], cpu: Mapping[str, float]
     for f in floors:
         errors = f"  {f.errors} ERRORS" if f.errors else ""
         shares = " ".join(f"{name} {share:3.0f}%" for name, share in f.cpu_percent.items())
+        disturbed = f.cpu_percent.get("other processes", 0.0) > DISTURBED_PERCENT
         print(
             f"  {f.label:<36} {f.per_second:>8,.0f}/s  p50 {1000 * f.p50_s:6.2f} ms  "
             f"p99 {1000 * f.p99_s:6.2f} ms  CPU {shares}{errors}"
+            + ("  DISTURBED" if disturbed else "")
         )
     for label, seconds in cpu.items():
         print(f"  {label:<36} {1e6 * seconds:8.1f} us per call (one core: {1 / seconds:,.0f}/s)")
