@@ -55,7 +55,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,7 +87,13 @@ BLOB = (
     b"Jane Doe\njane@example.com\n\nExperience\nPython developer, 2019-2025\n\n"
     b"Education\nBSc Computer Science\n\nSkills\nPython, Azure, SQL\n"
 )
-REQUEST_TIMEOUT_SECONDS = 60.0
+REQUEST_TIMEOUT_SECONDS = 45.0  # the app's own Service Bus send gives up after 30 s
+# A host whose event loop stops (today's shared sender can spin in the SDK without yielding)
+# is found by pinging it every PING_EVERY s: PINGS_MISSED pings in a row without an answer
+# within PING_TIMEOUT s and the scenario is cut short, the host restarted.
+PING_EVERY_SECONDS = 2.0
+PING_TIMEOUT_SECONDS = 5.0
+PINGS_MISSED = 2
 SEED_JOBS_PER_USER = 2
 # Enqueues counted one at a time (the success path while concurrency breaks the send).
 SEQUENTIAL_ENQUEUES = 8
@@ -347,6 +353,8 @@ class Host:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    app_root: Path
+    env: Mapping[str, str]
 
     @property
     def pid(self) -> int:
@@ -426,7 +434,7 @@ def start_host(name: str, app_root: Path, env: Mapping[str, str], workdir: Path)
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    host = Host(name, process, port, log_path)
+    host = Host(name, process, port, log_path, app_root, env)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
@@ -515,21 +523,22 @@ class HttpConnection:
     ) -> Reply:
         if self._writer is not None and time.monotonic() - self._last_used > IDLE_REOPEN_SECONDS:
             self.close()
-        if self._writer is None or self._reader is None:
-            self._reader, self._writer = await asyncio.open_connection(HOST, self.port)
-        reader, writer = self._reader, self._writer
         lines = [f"{method} {target} HTTP/1.1", f"Host: {HOST}:{self.port}"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         lines.append(f"Content-Length: {len(body)}")
         try:
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-            await writer.drain()
-            status, response_headers = await _read_head(reader)
-            data = (
-                b""
-                if method == "HEAD" or status in (204, 304)
-                else await _read_body(reader, response_headers)
-            )
+            async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
+                if self._writer is None or self._reader is None:
+                    self._reader, self._writer = await asyncio.open_connection(HOST, self.port)
+                reader, writer = self._reader, self._writer
+                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+                await writer.drain()
+                status, response_headers = await _read_head(reader)
+                data = (
+                    b""
+                    if method == "HEAD" or status in (204, 304)
+                    else await _read_body(reader, response_headers)
+                )
         except BaseException:
             self.close()
             raise
@@ -548,6 +557,11 @@ async def open_stream_until_connected(port: int, target: str) -> int:
     """Open an SSE stream on a new connection, read until the `connected` event, close.
 
     Returns the HTTP status (200 only once `connected` arrived)."""
+    async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
+        return await _stream_until_connected(port, target)
+
+
+async def _stream_until_connected(port: int, target: str) -> int:
     reader, writer = await asyncio.open_connection(HOST, port)
     try:
         head = f"GET {target} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept: text/event-stream\r\n"
@@ -689,6 +703,9 @@ class CpuMonitor:
     def __init__(self, processes: Mapping[str, int]) -> None:
         self._processes = {name: psutil.Process(pid) for name, pid in processes.items()}
 
+    def replace(self, name: str, pid: int) -> None:
+        self._processes[name] = psutil.Process(pid)
+
     def snapshot(self) -> CpuSnapshot:
         found: dict[str, float] = {}
         for name, process in self._processes.items():
@@ -710,6 +727,9 @@ class Measured:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds in the window
     others_cpu: float = 0.0  # CPU seconds of processes that are not the stack's
     note: str = ""
+    warmup_ok: int = 0  # successful untimed requests before the window (counted mode)
+    in_flight: int = 0
+    started: float = field(default_factory=time.perf_counter)
 
     @property
     def ok(self) -> int:
@@ -760,28 +780,33 @@ Action = Callable[[HttpConnection, User, int], Awaitable[int]]
 TRANSPORT_ERRORS = (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError, ValueError)
 
 
-async def attempt(conn: HttpConnection, user: User, index: int, action: Action) -> str | None:
+async def attempt(
+    conn: HttpConnection, user: User, index: int, action: Action, tracker: "Measured | None" = None
+) -> str | None:
     """One request: None when it succeeded (2xx), else what went wrong (status or error)."""
+    if tracker is not None:
+        tracker.in_flight += 1
     try:
-        async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
-            status = await action(conn, user, index)
+        status = await action(conn, user, index)
     except TRANSPORT_ERRORS as exc:
         conn.close()
         return outcome_of(exc)
+    finally:
+        if tracker is not None:
+            tracker.in_flight -= 1
     return None if 200 <= status < 300 else str(status)
 
 
 async def run_for_duration(
-    scenario: str,
+    measured: Measured,
     host: Host,
     users: Sequence[User],
     action: Action,
     monitor: CpuMonitor,
     warmup: float,
     seconds: float,
-) -> Measured:
+) -> None:
     """Every caller loops on `action` for warmup + seconds; completions inside the window count."""
-    measured = Measured(scenario, len(users))
     began = time.perf_counter()
     start, end = began + warmup, began + warmup + seconds
 
@@ -791,7 +816,7 @@ async def run_for_duration(
         try:
             while time.perf_counter() < end:
                 t0 = time.perf_counter()
-                outcome = await attempt(conn, user, index, action)
+                outcome = await attempt(conn, user, index, action, measured)
                 t1 = time.perf_counter()
                 index += 1
                 if start <= t1 <= end:
@@ -804,35 +829,35 @@ async def run_for_duration(
 
     async def window() -> None:
         await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        measured.started = time.perf_counter()
         before = monitor.snapshot()
         await asyncio.sleep(max(0.0, end - time.perf_counter()))
         after = monitor.snapshot()
         measured.close_window(before, after)
 
     await asyncio.gather(window(), *(caller(u) for u in users))
-    return measured
 
 
 async def run_counted(
-    scenario: str,
+    measured: Measured,
     host: Host,
     users: Sequence[User],
     action: Action,
     monitor: CpuMonitor,
     warmup_per_user: int,
     per_user: int,
-) -> Measured:
+) -> None:
     """Every caller makes `warmup_per_user` untimed requests, then (all together) `per_user`
     timed ones; the window runs from the common start to the last completion."""
-    measured = Measured(scenario, len(users))
     conns = {u.owner: HttpConnection(host.port) for u in users}
 
     async def requests(user: User, indices: range, timed: bool) -> None:
         conn = conns[user.owner]
         for index in indices:
             t0 = time.perf_counter()
-            outcome = await attempt(conn, user, index, action)
+            outcome = await attempt(conn, user, index, action, measured if timed else None)
             if not timed:
+                measured.warmup_ok += outcome is None
                 continue
             if outcome is None:
                 measured.ok_latencies.append(time.perf_counter() - t0)
@@ -841,6 +866,7 @@ async def run_counted(
 
     try:
         await asyncio.gather(*(requests(u, range(-warmup_per_user, 0), False) for u in users))
+        measured.started = time.perf_counter()
         before = monitor.snapshot()
         await asyncio.gather(*(requests(u, range(per_user), True) for u in users))
         after = monitor.snapshot()
@@ -848,7 +874,6 @@ async def run_counted(
     finally:
         for conn in conns.values():
             conn.close()
-    return measured
 
 
 # --- the scenarios' requests ----------------------------------------------------------------
@@ -915,6 +940,7 @@ class OpCount:
     labels: Counter[str]
     messages_in: int
     callers: int = 0
+    hung: bool = False  # the counting host stopped answering during this pass
 
     @property
     def sequential(self) -> bool:
@@ -1570,6 +1596,13 @@ def print_measured(m: Measured) -> None:
 
 
 def print_ops(ops: OpCount) -> None:
+    if ops.hung:
+        print(
+            f"  {'':<8} per request{f' ({ops.variant})' if ops.variant else ''}: not counted "
+            "(the counting host hung during this pass)",
+            flush=True,
+        )
+        return
     per = ops.per_request()
     statuses = ", ".join(f"{k} {n}" for k, n in sorted(ops.statuses.items()))
     text = ", ".join(f"{label} {n:.2f}" for label, n in per.items()) or "none"
@@ -1582,6 +1615,7 @@ def print_ops(ops: OpCount) -> None:
 
 def merged_ops(counts: Sequence[OpCount]) -> dict[str, float]:
     """Per-request operations over several counting passes (weighted by their requests)."""
+    counts = [c for c in counts if not c.hung]
     requests = sum(c.requests for c in counts)
     total: Counter[str] = Counter()
     for c in counts:
@@ -1714,6 +1748,7 @@ class Stack:
     proxy: Proxy | None = None
     stops: list[Callable[[], object]] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
+    monitor: "CpuMonitor | None" = None
 
     def stop_hosts(self) -> None:
         for host in (self.timed, self.counting):
@@ -1819,6 +1854,10 @@ async def run_bench(options: Options) -> None:
         flush=True,
     )
     results: list[Measured] = []
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    # SIGTERM (e.g. from `timeout`): cancel, so the `finally` below stops every process.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     with tempfile.TemporaryDirectory(prefix="api-bench-") as tmp:
         workdir = Path(tmp)
         stack = await asyncio.to_thread(start_stack, workdir)
@@ -1876,6 +1915,7 @@ async def _run(stack: Stack, options: Options, results: list[Measured]) -> None:
     seed_ids = [job for u in users for job, _ in u.jobs]
     await warm_counting_host(stack, users[0])
     monitor = CpuMonitor({k: v for k, v in stack.pids.items() if k != "counting host"})
+    stack.monitor = monitor
     cpu = cpu_floors()
     for callers in options.callers:
         group = users[:callers]
@@ -1886,14 +1926,24 @@ async def _run(stack: Stack, options: Options, results: list[Measured]) -> None:
             ops[scenario] = await count_scenario(stack, options, scenario, group)
             profiler = None
             if options.profile == scenario and options.py_spy:
+                assert stack.timed is not None
                 output = RESULTS_DIR / f"api-{scenario}-{callers}c.speedscope.json"
-                profiler = Profiler(options.py_spy, timed.pid, output, stack.workdir / "py-spy.log")
+                log = stack.workdir / "py-spy.log"
+                profiler = Profiler(options.py_spy, stack.timed.pid, output, log)
                 profiler.start()
+            m = Measured(scenario, len(group))
             try:
-                m = await time_scenario(stack, options, scenario, group, monitor)
+                _, hung = await supervised(
+                    stack, "timed", scenario, time_scenario(stack, options, m, group)
+                )
             finally:
                 if profiler is not None:
                     profiler.stop()
+            if hung:
+                m.failures["host hung (cut short)"] += m.in_flight
+                m.note = "HOST HUNG: the scenario was cut short and the host restarted"
+                if not m.elapsed:
+                    m.elapsed = time.perf_counter() - m.started
             measured[scenario] = m
             results.append(m)
             print_measured(m)
@@ -1902,7 +1952,8 @@ async def _run(stack: Stack, options: Options, results: list[Measured]) -> None:
             if profiler is not None:
                 print(f"  profile of the host: {profiler.output.relative_to(REPO_ROOT)}")
                 print("\n".join(summarize_profile(profiler.output)))
-        blob_names = await floor_blobs(timed, group)
+        assert stack.timed is not None
+        blob_names = await floor_blobs(stack.timed, group)
         floors = await io_floors(
             callers,
             monitor,
@@ -1918,9 +1969,10 @@ async def _run(stack: Stack, options: Options, results: list[Measured]) -> None:
         by_label = {f.label: f for f in floors}
         print("scenario vs. the floor its operations imply (same concurrency):")
         for scenario, m in measured.items():
-            concurrent = [c for c in ops[scenario] if not c.sequential]
-            print_comparison(m, merged_ops(concurrent), by_label, cpu, "ops as counted")
-            sequential = [c for c in ops[scenario] if c.sequential]
+            concurrent = [c for c in ops[scenario] if not c.sequential and not c.hung]
+            if concurrent:
+                print_comparison(m, merged_ops(concurrent), by_label, cpu, "ops as counted")
+            sequential = [c for c in ops[scenario] if c.sequential and not c.hung]
             if sequential:
                 print_comparison(
                     m, merged_ops(sequential), by_label, cpu, "ops counted one at a time"
@@ -1940,87 +1992,172 @@ async def floor_blobs(host: Host, group: Sequence[User]) -> list[str]:
 async def count_scenario(
     stack: Stack, options: Options, scenario: str, group: Sequence[User]
 ) -> list[OpCount]:
-    """Operations per request: counting passes on the proxied host, same concurrency."""
-    assert stack.counting is not None
-    assert stack.proxy is not None
+    """Operations per request: counting passes on the proxied host, same concurrency; each
+    pass watched on its own (a pass the host hung in is reported as such, the others stand)."""
     assert stack.timed is not None
-    counting, proxy, admin = stack.counting, stack.proxy, stack.admin_url
+    passes: list[tuple[str, Sequence[User], Action, int, float]]
     if scenario != "enqueue":
         settle = 1.0 if scenario == "stream" else 0.3
         action = SCENARIO_ACTIONS[scenario]
-        per = options.count_per_caller
-        return [
-            await count_operations(scenario, "", counting, proxy, admin, group, action, per, settle)
-        ]
-    half = max(1, options.count_per_caller // 2)
-    first = group[0]
-    await upload_blobs(stack.timed, group, 2 * half)
-    await upload_blobs(stack.timed, [first], 2 * SEQUENTIAL_ENQUEUES)
-    # The first user's blobs are consumed in order: the one-at-a-time passes take theirs first.
-    first.blobs = first.blobs[-2 * SEQUENTIAL_ENQUEUES :] + first.blobs[: -2 * SEQUENTIAL_ENQUEUES]
-    passes = []
-    for variant, keyed in (("no key", False), ("fresh Idempotency-Key", True)):
-        passes.append(
-            await count_operations(
-                scenario,
-                f"one caller, one at a time, {variant}",
-                counting,
-                proxy,
-                admin,
+        passes = [("", group, action, options.count_per_caller, settle)]
+    else:
+        half = max(1, options.count_per_caller // 2)
+        first = group[0]
+        await upload_blobs(stack.timed, group, 2 * half)
+        await upload_blobs(stack.timed, [first], 2 * SEQUENTIAL_ENQUEUES)
+        # The first user's blobs go in order: the one-at-a-time passes take theirs first.
+        n = 2 * SEQUENTIAL_ENQUEUES
+        first.blobs = first.blobs[-n:] + first.blobs[:-n]
+        plain, keyed = enqueue_action(never), enqueue_action(always)
+        passes = [
+            ("one caller, one at a time, no key", [first], plain, SEQUENTIAL_ENQUEUES, 0.3),
+            (
+                "one caller, one at a time, fresh Idempotency-Key",
                 [first],
-                enqueue_action(always if keyed else never),
+                keyed,
                 SEQUENTIAL_ENQUEUES,
                 0.3,
+            ),
+            ("no key", group, plain, half, 0.3),
+            ("fresh Idempotency-Key", group, keyed, half, 0.3),
+        ]
+    counted = []
+    for variant, users, action, per, settle in passes:
+        assert stack.counting is not None
+        assert stack.proxy is not None
+        work = count_operations(
+            scenario,
+            variant,
+            stack.counting,
+            stack.proxy,
+            stack.admin_url,
+            users,
+            action,
+            per,
+            settle,
+        )
+        result, _ = await supervised(stack, "counting", scenario, work)
+        counted.append(
+            result
+            or OpCount(
+                scenario, variant, per * len(users), Counter(), Counter(), 0, len(users), hung=True
             )
         )
-    for variant, keyed in (("no key", False), ("fresh Idempotency-Key", True)):
-        passes.append(
-            await count_operations(
-                scenario,
-                variant,
-                counting,
-                proxy,
-                admin,
-                group,
-                enqueue_action(always if keyed else never),
-                half,
-                0.3,
-            )
-        )
-    return passes
+    return counted
 
 
-async def time_scenario(
-    stack: Stack, options: Options, scenario: str, group: Sequence[User], monitor: CpuMonitor
-) -> Measured:
-    """The timed run on the direct host."""
-    timed = stack.timed
+async def time_scenario(stack: Stack, options: Options, m: Measured, group: Sequence[User]) -> None:
+    """The timed run on the direct host, into `m` (partly filled if it is cut short)."""
+    timed, monitor = stack.timed, stack.monitor
     assert timed is not None
-    if scenario == "enqueue":
+    assert monitor is not None
+    if m.scenario == "enqueue":
         await upload_blobs(timed, group, options.enqueues + 1)
         queued_before = await queue_active(stack.admin_url, QUEUE)
-        m = await run_counted(
-            scenario, timed, group, enqueue_action(odd), monitor, 1, options.enqueues
-        )
+        await run_counted(m, timed, group, enqueue_action(odd), monitor, 1, options.enqueues)
         sent = await queue_active(stack.admin_url, QUEUE) - queued_before
+        accepted = m.ok + m.warmup_ok
         m.note = (
             f"odd-numbered enqueues of each caller with a fresh Idempotency-Key; messages into "
-            f"the queue +{sent} for {m.ok} timed 202s (+ warm-up)"
+            f"the queue: {sent} for {accepted} 202s ({m.ok} timed, {m.warmup_ok} warm-up)"
         )
-        return m
-    m = await run_for_duration(
-        scenario,
-        timed,
-        group,
-        SCENARIO_ACTIONS[scenario],
-        monitor,
-        options.warmup,
-        options.seconds,
-    )
-    if scenario == "stream":
+        return
+    action = SCENARIO_ACTIONS[m.scenario]
+    await run_for_duration(m, timed, group, action, monitor, options.warmup, options.seconds)
+    if m.scenario == "stream":
         await asyncio.sleep(1.0)
         m.note = f"streams open on the host 1 s later: {await open_streams(timed, group[0])}"
-    return m
+
+
+# --- a host that stops answering ------------------------------------------------------------
+
+
+async def host_answers(host: Host) -> bool:
+    """Does the host's event loop answer at all (a 404 for an unknown route will do)?"""
+    try:
+        async with asyncio.timeout(PING_TIMEOUT_SECONDS):
+            reader, writer = await asyncio.open_connection(HOST, host.port)
+            try:
+                writer.write(f"GET /bench-ping HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+                await writer.drain()
+                await _read_head(reader)
+            finally:
+                writer.close()
+        return True
+    except (OSError, TimeoutError, ConnectionError, ValueError):
+        return False
+
+
+async def watch_host(host: Host, hung: asyncio.Event) -> None:
+    missed = 0
+    while missed < PINGS_MISSED:
+        await asyncio.sleep(PING_EVERY_SECONDS)
+        missed = 0 if await host_answers(host) else missed + 1
+    hung.set()
+
+
+async def supervised[T](
+    stack: Stack, which: str, scenario: str, work: Coroutine[Any, Any, T]
+) -> tuple[T | None, bool]:
+    """Run `work` while watching host `which`; if the host stops answering, cut `work` short,
+    report it, restart the host, and return (None, True)."""
+    host = stack.timed if which == "timed" else stack.counting
+    assert host is not None
+    hung = asyncio.Event()
+    job = asyncio.ensure_future(work)
+    watch = asyncio.create_task(watch_host(host, hung))
+    waiting = asyncio.create_task(hung.wait())
+    try:
+        await asyncio.wait({job, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        waiting.cancel()
+    if job.done():
+        return job.result(), False
+    job.cancel()
+    with contextlib.suppress(asyncio.CancelledError, *TRANSPORT_ERRORS):
+        await job
+    await asyncio.to_thread(restart_hung_host, stack, which, scenario)
+    return None, True
+
+
+def restart_hung_host(stack: Stack, which: str, scenario: str) -> None:
+    """Record where the hung host is stuck (py-spy dump), SIGKILL it (its loop cannot run a
+    SIGTERM handler), start a fresh one on the same settings."""
+    host = stack.timed if which == "timed" else stack.counting
+    assert host is not None
+    cpu = 0.0
+    with contextlib.suppress(psutil.Error):
+        cpu = psutil.Process(host.pid).cpu_percent(interval=0.5)
+    dump = stack.workdir / f"host-{which}-hung-{scenario}.log"
+    where = "py-spy is not installed: no stack"
+    py_spy = py_spy_path()
+    if py_spy is not None:
+        result = subprocess.run(
+            [py_spy, "dump", "--pid", str(host.pid)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        dump.write_text(result.stdout + result.stderr, encoding="utf-8")
+        frames = [line.strip() for line in result.stdout.splitlines() if line.startswith("    ")]
+        where = " <- ".join(frames[:5]) or "(empty dump)"
+    stop_popen(host.process, signal.SIGKILL)
+    fresh = start_host(host.name, host.app_root, host.env, stack.workdir)
+    if which == "timed":
+        stack.timed = fresh
+        if stack.monitor is not None:
+            stack.monitor.replace("host", fresh.pid)
+    else:
+        stack.counting = fresh
+    print(
+        f"  HOST HUNG during {scenario}: the {which} host (pid {host.pid}, {cpu:.0f}% CPU) did "
+        f"not answer {PINGS_MISSED} pings of {PING_TIMEOUT_SECONDS:g} s; its main thread: "
+        f"{where}; full dump in {LOGS_DIR.relative_to(REPO_ROOT)}/{dump.name}; restarted as "
+        f"pid {fresh.pid}",
+        flush=True,
+    )
 
 
 def parse_list(text: str) -> list[str]:
