@@ -1864,7 +1864,7 @@ async def run_bench(options: Options) -> None:
         try:
             await _run(stack, options, results)
             print_goals(results)
-        except BaseException:
+        except Exception:
             for host in (stack.timed, stack.counting):
                 if host is not None:
                     print(f"--- host {host.name} log tail:\n{log_tail(host.log_path)}")
@@ -2215,7 +2215,11 @@ def main(argv: list[str] | None = None) -> None:
         profile=args.profile,
         py_spy=py_spy,
     )
-    asyncio.run(run_bench(options))
+    try:
+        asyncio.run(run_bench(options))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("api bench: interrupted; the processes it started are stopped", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":
