@@ -1371,9 +1371,8 @@ async def io_floors(
                 )
             )
         finally:
-            for sender in senders:
-                with contextlib.suppress(Exception):
-                    await sender.close()
+            # Together: the SDK takes about 0.5 s to close each one (64 in turn: half a minute).
+            await asyncio.gather(*(sender.close() for sender in senders), return_exceptions=True)
     return floors
 
 
