@@ -36,7 +36,9 @@ Each prints requests/s (2xx), p50/p99 (2xx), failures by status, the host's CPU 
 and the CPU of every process of the stack during the window. Floors: the same bare SDK
 operations from this process, directly against Azurite and the emulator, at the same
 concurrency, and the CPU-only steps (SAS signing, JWT). Goals are printed as met or missed;
-the exit code is 0 unless the bench itself breaks.
+the exit code is 0 unless the bench itself breaks. A host whose event loop stops answering is
+reported, its stack dumped (py-spy), and restarted; the run goes on. The run's logs are kept in
+bench/results/api-logs/. What the figures mean, and today's: docs/performance.md.
 """
 
 import argparse
