@@ -1168,6 +1168,24 @@ CPU_STEPS: dict[str, tuple[str, ...]] = {
     "stream": ("cpu: stream token verify",),
 }
 
+
+def app_adapters(storage: str, servicebus: str, table: str) -> Any:
+    """The app's own adapters (`function_app.adapters.factory`) for these endpoints, built from
+    its Settings as the composition root builds them: the floors then use the app's SDK client
+    options, whatever they are."""
+    from function_app.adapters.factory import build_adapters
+    from function_app.settings import Settings
+
+    settings = Settings(
+        AUTH_MODE="none",
+        STORAGE_CONNECTION_STRING=storage,
+        UPLOADS_CONTAINER=CONTAINER,
+        JOBS_TABLE=table,
+        ServiceBusConnection=servicebus,
+    )
+    return build_adapters(settings)
+
+
 RAW_GET_ENTITY = "table get entity, raw HTTP (no SDK)"
 RAW_TABLE_HEADERS = {
     "Accept": "application/json;odata=minimalmetadata",
@@ -1213,15 +1231,11 @@ async def io_floors(
     """The app's storage and Service Bus calls, bare, with the app's SDK client options."""
     from azure.core import MatchConditions
     from azure.data.tables import UpdateMode
-    from azure.data.tables.aio import TableClient
     from azure.servicebus import ServiceBusMessage
     from azure.servicebus.aio import ServiceBusClient
-    from azure.storage.blob.aio import BlobServiceClient
 
     from devstack.azurite import DEV_ACCOUNT
-    from function_app.adapters.blob_uploads import _client_options as blob_client_options
     from function_app.adapters.table_event_log import (
-        CLIENT_OPTIONS,
         EVENT_PREFIX,
         event_row_key,
         event_to_entity,
@@ -1230,10 +1244,11 @@ async def io_floors(
     from function_app.domain.jobs import EventDraft, Job, JobStatus
 
     floors: list[Floor] = []
-    table = TableClient.from_connection_string(storage, table_name=TABLE, **CLIENT_OPTIONS)
-    writes = TableClient.from_connection_string(storage, table_name=FLOOR_TABLE, **CLIENT_OPTIONS)
-    blobs = BlobServiceClient.from_connection_string(storage, **blob_client_options())
-    container = blobs.get_container_client(CONTAINER)
+    reads = app_adapters(storage, servicebus, TABLE)
+    written = app_adapters(storage, servicebus, FLOOR_TABLE)
+    # The SDK clients themselves, as the app's composition root built them (its options).
+    table, writes = reads.event_log._table, written.event_log._table
+    container = reads.uploads._container
     run = uuid.uuid4().hex[:8]
     try:
 
@@ -1329,9 +1344,8 @@ async def io_floors(
         for conn in raw:
             conn.close()
     finally:
-        await table.close()
-        await writes.close()
-        await blobs.close()
+        await reads.close()
+        await written.close()
 
     def message() -> ServiceBusMessage:
         job_id = uuid.uuid4().hex
