@@ -1,7 +1,8 @@
 """Run every benchmark under bench/ in turn: `python -m bench` (or `make bench`).
 
-Each benchmark is a module `bench/<name>_bench.py` with a `main() -> None` that prints its
-numbers. `python -m bench NAME` runs just one (e.g. `python -m bench servicebus`).
+Each benchmark is a module `bench/<name>_bench.py` with a `main(argv) -> None` that prints
+its numbers. `python -m bench NAME` runs just one (e.g. `python -m bench servicebus`);
+options after one name go to that benchmark (`python -m bench api --quick`).
 """
 
 import importlib
@@ -20,6 +21,14 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) > 1 and argv[1].startswith("-"):
+        name, options = argv[0], argv[1:]
+        if name not in available():
+            print(f"unknown benchmark: {name}; available: {', '.join(available())}")
+            return 2
+        print(f"=== bench: {name}", flush=True)
+        importlib.import_module(f"bench.{name}_bench").main(options)
+        return 0
     names = argv or available()
     unknown = sorted(set(names) - set(available()))
     if unknown:
