@@ -378,6 +378,15 @@ def _describe(exc: BaseException) -> str:
 
 
 async def _close_quietly(sender: ServiceBusSender) -> None:
-    # closing a broken link: nothing left to release
-    with contextlib.suppress(ServiceBusError, OSError, TimeoutError, ValueError, AttributeError):
+    """Close a sender that failed or is no longer wanted: nothing left to release, so its
+    errors are dropped. The SDK's close can raise CancelledError of its own (it awaits its
+    cancelled keep-alive task): that is swallowed too, unless this task is being cancelled."""
+    try:
         await sender.close()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        logger.debug("closing a sender raised the SDK's own CancelledError; ignored")
+    except (ServiceBusError, OSError, TimeoutError, ValueError, AttributeError):
+        pass

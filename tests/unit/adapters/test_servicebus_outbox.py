@@ -36,6 +36,7 @@ class Broker:
         self.send_delay = 0.0
         self.batch_capacity = 1000
         self.gate: asyncio.Event | None = None
+        self.close_raises_cancelled = False
 
 
 class StandInBatch:
@@ -104,6 +105,9 @@ class StandInSender:
         if self._in_use:
             self._client.violations += 1  # closed under a send in flight
         self.shut_down = True
+        if self._broker.close_raises_cancelled:
+            # azure-servicebus 7.15 awaits its own cancelled keep-alive task while closing
+            raise asyncio.CancelledError
 
 
 class StandInClient:
@@ -197,6 +201,18 @@ async def test_a_broken_link_is_replaced_once_and_every_send_goes_through(
     assert sorted(broker.received) == sorted(["warm", *(f"job-{i}" for i in range(100))])
     assert sdk.opened == 2  # the broken sender was replaced exactly once
     assert sdk.violations == 0  # and never closed under a send in flight
+
+
+async def test_the_sdks_own_cancelled_error_on_close_does_not_escape(
+    job_queue: ServiceBusJobQueue, sdk: StandInClient, broker: Broker
+) -> None:
+    """Seen under load: the SDK's close raised CancelledError, which escaped as a 500 and
+    left the job queued without a message. The broken sender is dropped, the send retried."""
+    broker.close_raises_cancelled = True
+    broker.fail_next_sends = 1
+    await job_queue.send(QUEUE, "job-1", {"jobId": "job-1"})
+    assert broker.received == ["job-1"]
+    assert sdk.opened == 2
 
 
 async def test_a_send_that_keeps_failing_ends_within_its_budget(
