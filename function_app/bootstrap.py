@@ -151,6 +151,7 @@ def wire_services(
             job_types,
             WorkerPolicy(
                 max_delivery_count=settings.SERVICEBUS_MAX_DELIVERY_COUNT,
+                max_upload_bytes=settings.MAX_UPLOAD_BYTES,
                 allow_fault_injection=settings.ALLOW_FAULT_INJECTION,
             ),
         ),
@@ -181,7 +182,7 @@ def build_services(settings: Settings) -> Services:
         job_queue=adapters.job_queue,
         queue_stats=adapters.queue_stats,
         probes=adapters.probes,
-        job_types=build_registry(settings.MAX_UPLOAD_BYTES).as_mapping(),
+        job_types=build_registry(),
         close_adapters=adapters.close,
     )
 

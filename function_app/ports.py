@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.idempotency import KeyClaim
 from function_app.domain.jobs import EventDraft, Job, JobEvent
 
@@ -80,6 +81,19 @@ class JobAlreadyExists(Exception):
 
 class JobMissing(Exception):
     """No job with this id."""
+
+
+class ValueTooLarge(ValueError):
+    """A value does not fit the store's documented limits (nothing was written)."""
+
+
+class ConcurrencyExhausted(DependencyUnavailable):
+    """Too many concurrent writers: a conditional write lost its race too many times.
+
+    Reported as storage being unavailable (503 to a caller, a retry for the worker)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("storage", message)
 
 
 class EventLog(Protocol):

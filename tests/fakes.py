@@ -382,7 +382,7 @@ def fake_world(
         job_queue=queue,
         queue_stats=stats,
         probes=probes,
-        job_types=job_types if job_types is not None else build_registry().as_mapping(),
+        job_types=job_types if job_types is not None else build_registry(),
         health_timeout_seconds=0.2,
     )
     return FakeWorld(clock, log, uploads, queue, stats, probes, services)

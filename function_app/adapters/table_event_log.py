@@ -54,7 +54,7 @@ from function_app.domain.jobs import (
     JobEvent,
     JobStatus,
 )
-from function_app.ports import JobAlreadyExists, JobMissing
+from function_app.ports import ConcurrencyExhausted, JobAlreadyExists, JobMissing, ValueTooLarge
 
 JOB_ROW = "job"
 EVENT_PREFIX = "evt-"
@@ -80,19 +80,6 @@ CLIENT_OPTIONS: dict[str, Any] = {
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 # Characters Table Storage refuses in keys: a job id holding one cannot exist.
 _BAD_KEY_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
-
-
-class ValueTooLarge(ValueError):
-    """A value does not fit the documented Table Storage limits."""
-
-
-class ConcurrencyExhausted(DependencyUnavailable):
-    """Too many concurrent writers: the write lost the ETag race `MAX_WRITE_ATTEMPTS` times.
-
-    Reported as storage being unavailable (503 to a caller, a retry for the worker)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("storage", message)
 
 
 def event_row_key(sequence: int) -> str:

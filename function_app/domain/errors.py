@@ -1,7 +1,10 @@
-"""The few named errors the domain and services raise.
+"""Every error the domain, the services and the job types raise (the ports' own exceptions,
+which adapters raise, are in `function_app.ports`).
 
-Entry points map them to the contract's error envelope and HTTP status in one place
-(`function_app.entrypoints.errors`). Each error carries a stable snake_case `code`.
+Request errors (`DomainError` and its kinds) carry a stable snake_case `code`; entry points map
+them to the contract's error envelope and HTTP status in one place
+(`function_app.entrypoints.errors`). Job errors (`JobFailure` and its kinds, `JobCancelled`)
+are raised inside a job's steps and decide how the worker ends the delivery.
 """
 
 from collections.abc import Sequence
@@ -99,7 +102,9 @@ class TransientJobError(JobFailure):
         super().__init__(code, message, retryable=True)
 
 
-class Throttled(DomainError):
-    """Too many requests (429)."""
+class JobCancelled(Exception):
+    """The owner asked to cancel; raised by `JobContext.checkpoint()` between steps."""
 
-    code = "throttled"
+
+class TransitionRefused(Exception):
+    """An event cannot be recorded on this job (e.g. the job already ended)."""

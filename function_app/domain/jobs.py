@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from function_app.domain.errors import TransitionRefused
+
 
 class JobStatus(StrEnum):
     QUEUED = "queued"
@@ -89,10 +91,6 @@ class JobEvent:
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
-
-
-class TransitionRefused(Exception):
-    """The draft cannot be recorded on this job (e.g. the job already ended)."""
 
 
 @dataclass(frozen=True)

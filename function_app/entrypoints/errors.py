@@ -30,7 +30,6 @@ from function_app.domain.errors import (
     DomainError,
     InvalidRequest,
     NotFound,
-    Throttled,
     TooLarge,
     Unauthenticated,
     Unprocessable,
@@ -47,7 +46,6 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (TooLarge, 413),
     (UnsupportedType, 415),
     (Unprocessable, 422),
-    (Throttled, 429),
     (DependencyUnavailable, 503),
 )
 

@@ -10,18 +10,17 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from function_app.domain.file_types import (
+from function_app.jobtypes.base import JobContext
+from function_app.jobtypes.extraction import MAX_PDF_PAGES, docx_text, pdf_text
+from function_app.jobtypes.file_types import (
     MIME_TYPES,
     FileKind,
     decode_text,
     detect_file_type,
     image_dimensions,
 )
-from function_app.domain.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
-from function_app.jobtypes.base import JobContext
-from function_app.jobtypes.extraction import MAX_PDF_PAGES, docx_text, pdf_text
+from function_app.jobtypes.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
 from function_app.jobtypes.upload_reader import (
-    DEFAULT_MAX_BYTES,
     fetch_upload,
     upload_file_name,
 )
@@ -62,10 +61,7 @@ def describe_content(kind: FileKind, data: bytes) -> dict[str, Any]:
 
 
 class AnalyzeDocument:
-    """Document analysis; `max_bytes` bounds how much of the upload is read (MAX_UPLOAD_BYTES)."""
-
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        self._max_bytes = max_bytes
+    """Document analysis."""
 
     @property
     def name(self) -> str:
@@ -73,7 +69,7 @@ class AnalyzeDocument:
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         file_name = upload_file_name(ctx)
-        upload = await fetch_upload(ctx, self._max_bytes)
+        upload = await fetch_upload(ctx)
 
         await ctx.progress("parsing", 45, "Detecting the file type from its content")
         kind = await asyncio.to_thread(detect_file_type, upload.data)

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from function_app.domain.errors import PermanentJobError
-from function_app.domain.file_types import MIME_TYPES, FileKind, detect_file_type
-from function_app.domain.resume import analyse_resume
 from function_app.jobtypes.base import JobContext
 from function_app.jobtypes.extraction import (
     MAX_PDF_PAGES,
@@ -22,8 +20,9 @@ from function_app.jobtypes.extraction import (
     pdf_text,
     plain_text,
 )
+from function_app.jobtypes.file_types import MIME_TYPES, FileKind, detect_file_type
+from function_app.jobtypes.resume_scoring import analyse_resume
 from function_app.jobtypes.upload_reader import (
-    DEFAULT_MAX_BYTES,
     fetch_upload,
     upload_file_name,
 )
@@ -65,10 +64,7 @@ def extract_resume_text(kind: FileKind, data: bytes, *, claimed_docx: bool) -> E
 
 
 class AnalyzeResume:
-    """Resume analysis; `max_bytes` bounds how much of the upload is read (MAX_UPLOAD_BYTES)."""
-
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        self._max_bytes = max_bytes
+    """Resume analysis."""
 
     @property
     def name(self) -> str:
@@ -76,7 +72,7 @@ class AnalyzeResume:
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         file_name = upload_file_name(ctx)
-        upload = await fetch_upload(ctx, self._max_bytes)
+        upload = await fetch_upload(ctx)
 
         await ctx.progress("parsing", 45, "Detecting the file format", phase="detect")
         kind = await asyncio.to_thread(detect_file_type, upload.data)

@@ -13,10 +13,6 @@ from typing import Any, Protocol
 from function_app.ports import BlobInfo
 
 
-class JobCancelled(Exception):
-    """The owner asked to cancel; raised by `JobContext.checkpoint()` between steps."""
-
-
 class JobContext(Protocol):
     @property
     def job_id(self) -> str: ...

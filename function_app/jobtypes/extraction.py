@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError, LimitReachedError
 
 from function_app.domain.errors import PermanentJobError
-from function_app.domain.file_types import DOCX_MAIN_PART, decode_text
+from function_app.jobtypes.file_types import DOCX_MAIN_PART, decode_text
 
 MAX_PDF_PAGES = 50
 MAX_TEXT_CHARS = 200_000

@@ -19,9 +19,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from function_app.domain.errors import JobFailure, PermanentJobError, TransientJobError
+from function_app.domain.errors import (
+    JobCancelled,
+    JobFailure,
+    PermanentJobError,
+    TransientJobError,
+)
 from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
-from function_app.jobtypes.base import JobCancelled, JobType
+from function_app.jobtypes.base import JobType
 from function_app.ports import BlobChanged, BlobInfo, BlobMissing, EventLog, UploadStore
 
 logger = logging.getLogger(__name__)
@@ -48,6 +53,9 @@ class JobDelivery:
 @dataclass(frozen=True)
 class WorkerPolicy:
     max_delivery_count: int
+    # The one bound on what a job reads: a blob over it fails `file_too_large` before the job
+    # runs, and `read()` never yields more than the validated size.
+    max_upload_bytes: int
     allow_fault_injection: bool = False
 
 
@@ -228,11 +236,15 @@ class WorkerService:
             raise PermanentJobError("blob_missing", "the uploaded file no longer exists")
         if job.upload_etag is not None:
             # The upload URL may rewrite its blob until it expires: read only the version
-            # enqueue validated. (Jobs recorded before uploads were pinned have no ETag and
-            # read the version described here.)
+            # enqueue validated (a store that cannot tell versions records no ETag).
             if blob.etag is not None and blob.etag != job.upload_etag:
                 raise _upload_changed()
             blob = replace(blob, etag=job.upload_etag)
+        if blob.size > self._policy.max_upload_bytes:
+            raise PermanentJobError(
+                "file_too_large",
+                f"the upload is {blob.size} bytes; the limit is {self._policy.max_upload_bytes}",
+            )
         ctx = _RunContext(job, blob, self._log, self._uploads)
         await ctx.checkpoint()
         try:

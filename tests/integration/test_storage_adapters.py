@@ -15,10 +15,11 @@ from devstack.azurite import AzuriteProcess, ensure_storage, free_port, start_az
 from function_app.adapters.blob_uploads import BlobUploads
 from function_app.adapters.factory import Adapters
 from function_app.adapters.queue_stats import AdministrationQueueStats, EmulatorQueueStats
-from function_app.adapters.table_event_log import TableEventLog, ValueTooLarge
+from function_app.adapters.table_event_log import TableEventLog
 from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.idempotency import KeyClaim
 from function_app.domain.jobs import EventDraft, Job, JobStatus, Stage
+from function_app.ports import ValueTooLarge
 from function_app.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -225,7 +225,7 @@ def app_over(
         job_queue=queue,
         queue_stats=FakeQueueStats(settings.queues, queue),
         probes=[],
-        job_types=job_types if job_types is not None else build_registry().as_mapping(),
+        job_types=job_types if job_types is not None else build_registry(),
     )
     return services, log
 

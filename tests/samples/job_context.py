@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from function_app.jobtypes.base import JobCancelled
+from function_app.domain.errors import JobCancelled
 from function_app.ports import BlobInfo
 
 

@@ -5,9 +5,8 @@ import json
 
 import pytest
 
-from function_app.domain.errors import PermanentJobError
+from function_app.domain.errors import JobCancelled, PermanentJobError
 from function_app.jobtypes.analyze_document import AnalyzeDocument
-from function_app.jobtypes.base import JobCancelled
 from tests.samples.documents import (
     corrupt_pdf,
     make_docx,
@@ -113,10 +112,3 @@ async def test_a_cancel_is_honoured_at_every_checkpoint(checkpoint: int) -> None
     with pytest.raises(JobCancelled):
         await run(ctx)
     assert ctx.checkpoints == checkpoint
-
-
-async def test_an_upload_over_the_limit_is_refused() -> None:
-    ctx = FakeJobContext(b"x" * 100, chunk_size=10)
-    with pytest.raises(PermanentJobError) as caught:
-        await AnalyzeDocument(max_bytes=55).run(ctx)
-    assert caught.value.code == "file_too_large"

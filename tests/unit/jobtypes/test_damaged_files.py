@@ -9,7 +9,7 @@ import random
 import pytest
 
 from function_app.domain.errors import PermanentJobError
-from function_app.jobtypes.registry import get_job_type
+from function_app.jobtypes.registry import build_registry
 from tests.samples.documents import RESUME_LINES, make_docx, make_pdf, paginate
 from tests.samples.job_context import FakeJobContext
 
@@ -50,7 +50,7 @@ async def test_mutated_files_succeed_or_fail_permanently(job_name: str, source: 
     codes: list[str] = []
     for data in mutations(SOURCES[source], seed=len(source) * 7919):
         try:
-            await get_job_type(job_name).run(FakeJobContext(data, file_name=f"cv.{source}"))
+            await build_registry()[job_name].run(FakeJobContext(data, file_name=f"cv.{source}"))
         except PermanentJobError as exc:
             codes.append(exc.code)
         else:

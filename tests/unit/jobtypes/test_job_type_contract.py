@@ -9,7 +9,7 @@ import pytest
 
 from function_app.domain.errors import PermanentJobError
 from function_app.jobtypes import analyze_document, analyze_resume, extraction
-from function_app.jobtypes.registry import get_job_type, job_type_names
+from function_app.jobtypes.registry import build_registry
 from tests.samples.documents import (
     RESUME_LINES,
     make_docx,
@@ -29,11 +29,11 @@ SAMPLES: dict[str, Callable[[], bytes]] = {
 }
 
 
-@pytest.mark.parametrize("job_name", job_type_names())
+@pytest.mark.parametrize("job_name", sorted(build_registry()))
 @pytest.mark.parametrize("sample", sorted(SAMPLES))
 async def test_results_are_plain_json(job_name: str, sample: str) -> None:
     ctx = FakeJobContext(SAMPLES[sample](), file_name=f"sample-{sample}")
-    result = await get_job_type(job_name).run(ctx)
+    result = await build_registry()[job_name].run(ctx)
     assert json.loads(json.dumps(result)) == result
     assert result["jobType"] == job_name
     assert ctx.percentages == sorted(ctx.percentages)
@@ -58,7 +58,7 @@ async def test_resume_parsing_and_scoring_run_off_the_event_loop(
     record_thread(monkeypatch, analyze_resume, "pdf_text", threads)
     record_thread(monkeypatch, analyze_resume, "analyse_resume", threads)
     record_thread(monkeypatch, analyze_resume, "detect_file_type", threads)
-    await get_job_type("analyze-resume").run(FakeJobContext(SAMPLES["pdf"]()))
+    await build_registry()["analyze-resume"].run(FakeJobContext(SAMPLES["pdf"]()))
     assert len(threads) == 3
     assert threading.get_ident() not in threads
 
@@ -67,7 +67,7 @@ async def test_document_analysis_runs_off_the_event_loop(monkeypatch: pytest.Mon
     threads: list[int] = []
     record_thread(monkeypatch, analyze_document, "describe_content", threads)
     record_thread(monkeypatch, analyze_document, "detect_file_type", threads)
-    await get_job_type("analyze-document").run(FakeJobContext(make_png()))
+    await build_registry()["analyze-document"].run(FakeJobContext(make_png()))
     assert len(threads) == 2
     assert threading.get_ident() not in threads
 
@@ -78,5 +78,5 @@ async def test_a_docx_that_would_inflate_past_the_limit_is_refused_unread(
     monkeypatch.setattr(extraction, "MAX_DOCX_UNCOMPRESSED_BYTES", 64 * 1024)
     bomb = zip_archive({"word/document.xml": b"<w:document/>", "word/media/pad.bin": bytes(10**5)})
     with pytest.raises(PermanentJobError) as caught:
-        await get_job_type("analyze-resume").run(FakeJobContext(bomb, file_name="cv.docx"))
+        await build_registry()["analyze-resume"].run(FakeJobContext(bomb, file_name="cv.docx"))
     assert caught.value.code == "document_too_complex"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from function_app.domain.resume import (
+from function_app.jobtypes.resume_scoring import (
     analyse_resume,
     find_contact,
     heading_of,

@@ -85,7 +85,7 @@ async def test_success_records_started_progress_and_completed() -> None:
 
 
 async def test_a_real_job_type_runs_over_the_fake_upload() -> None:
-    world = fake_world(test_settings(), build_registry().as_mapping())
+    world = fake_world(test_settings(), build_registry())
     job_id = await enqueue(world, b"Hello world.\nThis is a plain text document.\n")
     await world.services.worker.handle(delivery(job_id))
     job = world.log.jobs[job_id]
@@ -377,8 +377,24 @@ async def test_the_read_never_goes_past_the_validated_size() -> None:
     assert_upload_changed(world, job_id)
 
 
+async def test_an_upload_over_the_limit_fails_before_the_job_runs() -> None:
+    """MAX_UPLOAD_BYTES is checked at enqueue and again here, where the one bound on what a job
+    reads lives: a limit lowered since the enqueue applies to the queued job too."""
+    world, job_type = world_with(read_all)
+    job_id = await enqueue(world, b"x" * 1000)
+    worker = world.services.worker
+    worker._policy = replace(worker._policy, max_upload_bytes=999)
+    await worker.handle(delivery(job_id))
+    job = world.log.jobs[job_id]
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert (job.error.code, job.error.retryable) == ("file_too_large", False)
+    assert job_type.runs == 0
+    assert world.uploads.reads == 0
+
+
 async def test_a_job_recorded_without_an_etag_still_runs() -> None:
-    """Jobs enqueued before uploads were pinned (no upload_etag) read the current blob."""
+    """A store that cannot tell versions records no upload_etag: the current blob is read."""
     world, _ = world_with(read_all)
     job_id = await enqueue(world, b"x" * 1000)
     world.log.jobs[job_id] = replace(world.log.jobs[job_id], upload_etag=None)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from function_app.domain.text_stats import words_of
+from function_app.jobtypes.text_stats import words_of
 
 REQUIRED_SECTIONS: tuple[str, ...] = ("contact", "experience", "education", "skills")
 OPTIONAL_SECTIONS: tuple[str, ...] = ("summary", "projects", "certifications")
