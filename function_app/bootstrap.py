@@ -12,8 +12,8 @@ fresh set for that loop.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -47,10 +47,6 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-async def _nothing_to_close() -> None:
-    return None
-
-
 @dataclass
 class Services:
     settings: Settings
@@ -64,11 +60,6 @@ class Services:
     event_log: EventLog
     queue_stats: QueueStats
     streams: StreamHub
-    close_adapters: Callable[[], Awaitable[None]] = field(default=_nothing_to_close)
-
-    async def aclose(self) -> None:
-        await self.streams.aclose()
-        await self.close_adapters()
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -98,7 +89,6 @@ def wire_services(
     probes: Sequence[HealthProbe],
     job_types: Mapping[str, JobType],
     health_timeout_seconds: float = 5.0,
-    close_adapters: Callable[[], Awaitable[None]] = _nothing_to_close,
 ) -> Services:
     """The services over the given adapters (real ones here, fakes in `tests/fakes.py`)."""
     tokens = StreamTokens.from_settings(
@@ -165,7 +155,6 @@ def wire_services(
             queue_stats=queue_stats,
             known_queues=frozenset(queues),
         ),
-        close_adapters=close_adapters,
     )
 
 
@@ -183,7 +172,6 @@ def build_services(settings: Settings) -> Services:
         queue_stats=adapters.queue_stats,
         probes=adapters.probes,
         job_types=build_registry(),
-        close_adapters=adapters.close,
     )
 
 

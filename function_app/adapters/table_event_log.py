@@ -16,7 +16,7 @@ the transaction fail as a whole (412 on the ETag, or 409 on an existing event ro
 re-read and decide again, a bounded number of times.
 
 Size limits (Table Storage: 64 KiB per string property, 1 MiB per entity, 4 MiB per
-transaction). JSON values (`data`, `result`, `extra`, `error`) are stored ASCII-only and
+transaction). JSON values (`data`, `result`, `error`) are stored ASCII-only and
 split over properties of `CHUNK_CHARS` characters (`result`, `result_1`, ...). A JSON value
 may take up to `MAX_JSON_CHARS` characters; a bigger one raises `ValueTooLarge`, as does a
 `message` or `detail` over `MAX_TEXT_CHARS`. Nothing from `azure.*` leaks out: SDK failures
@@ -175,7 +175,6 @@ def job_to_entity(job: Job) -> dict[str, Any]:
     _put_json(entity, "data", dict(job.data))
     _put_json(entity, "result", None if job.result is None else dict(job.result))
     _put_json(entity, "error", _error_to_json(job.error))
-    _put_json(entity, "extra", dict(job.extra) if job.extra else None)
     return _without_none(entity)
 
 
@@ -202,7 +201,6 @@ def job_from_entity(entity: Mapping[str, Any]) -> Job:
         cancel_requested=bool(entity.get("cancelRequested", False)),
         idempotency_key=entity.get("idempotencyKey"),
         upload_etag=entity.get("uploadETag"),
-        extra=_get_json(entity, "extra") or {},
     )
 
 
@@ -260,12 +258,12 @@ def _claim_to_entity(partition: str, row: str, claim: KeyClaim) -> dict[str, Any
 
 
 def _claim_from_entity(entity: Mapping[str, Any]) -> KeyClaim:
-    """A claim row; one stored before leases existed (only `jobId`) counts as confirmed."""
-    confirmed = entity.get("confirmed")
+    lease_until = _dt(entity["leaseUntil"])
+    assert lease_until is not None
     return KeyClaim(
         job_id=str(entity["jobId"]),
-        confirmed=True if confirmed is None else bool(confirmed),
-        lease_until=_dt(entity.get("leaseUntil")),
+        confirmed=bool(entity["confirmed"]),
+        lease_until=lease_until,
     )
 
 

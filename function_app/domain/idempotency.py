@@ -23,17 +23,16 @@ class KeyClaim:
     """The job an Idempotency-Key is claimed for.
 
     `confirmed`: the job was recorded; the claim holds for good. `lease_until`: when an
-    unconfirmed claim may be taken over (None for claims stored before leases existed,
-    which count as confirmed).
+    unconfirmed claim may be taken over.
     """
 
     job_id: str
     confirmed: bool
-    lease_until: datetime | None = None
+    lease_until: datetime
 
     def is_abandoned(self, now: datetime) -> bool:
         """Unconfirmed and past its lease: another request may take the key over."""
-        return not self.confirmed and self.lease_until is not None and now >= self.lease_until
+        return not self.confirmed and now >= self.lease_until
 
 
 def new_claim(job_id: str, now: datetime) -> KeyClaim:

@@ -7,7 +7,7 @@ The event log adapter runs `record` under optimistic concurrency, so the sequenc
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -114,9 +114,8 @@ class Job:
     cancel_requested: bool = False
     idempotency_key: str | None = None
     # The ETag of the upload as enqueue validated it (an opaque string): the worker reads
-    # only that version. None for jobs recorded before uploads were pinned.
+    # only that version. None when the upload store cannot tell versions.
     upload_etag: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_terminal(self) -> bool:

@@ -125,8 +125,6 @@ def accepted_out(accepted: JobAccepted) -> dict[str, Any]:
         "streamUrl": accepted.stream_url,
         "streamToken": accepted.stream_token,
     }
-    if accepted.queue_position is not None:
-        out["queuePosition"] = accepted.queue_position
     return out
 
 

@@ -91,7 +91,6 @@ class JobAccepted:
     status_url: str
     stream_url: str
     stream_token: str
-    queue_position: int | None = None
     replayed: bool = False
 
 

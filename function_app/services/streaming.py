@@ -226,14 +226,6 @@ class StreamHub:
             reread_queries=self._reread_queries,
         )
 
-    async def aclose(self) -> None:
-        """Stop every poller (shutdown)."""
-        tasks = [f.task for f in self._feeds.values() if f.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._feeds.clear()
-
     # --- one viewer -----------------------------------------------------------------------
 
     async def _watch(self, stream: JobStream) -> AsyncGenerator[StreamItem]:

@@ -17,7 +17,6 @@ from function_app.adapters.factory import Adapters
 from function_app.adapters.queue_stats import AdministrationQueueStats, EmulatorQueueStats
 from function_app.adapters.table_event_log import TableEventLog
 from function_app.domain.errors import DependencyUnavailable
-from function_app.domain.idempotency import KeyClaim
 from function_app.domain.jobs import EventDraft, Job, JobStatus, Stage
 from function_app.ports import ValueTooLarge
 from function_app.settings import Settings
@@ -217,25 +216,6 @@ async def test_large_results_are_chunked_and_oversized_ones_refused(
         with pytest.raises(ValueTooLarge):
             await log.append(other.job_id, lambda current: huge)
         assert [e.sequence for e in await log.events_after(other.job_id, 0)] == [1]
-    finally:
-        await log.close()
-
-
-async def test_a_claim_stored_before_leases_counts_as_confirmed(azurite: AzuriteProcess) -> None:
-    """Claim rows written before leases existed hold only `jobId`: never taken over."""
-    table = f"idem{uuid.uuid4().hex[:12]}"
-    await ensure_storage(azurite.connection_string, "uploads", table)
-    log = TableEventLog.from_connection_string(azurite.connection_string, table)
-    try:
-        partition, row = log._idempotency_address("alice", "old-key")
-        await log._table.create_entity({"PartitionKey": partition, "RowKey": row, "jobId": "j1"})
-        claim = await log.lookup("alice", "old-key")
-        assert claim == KeyClaim("j1", confirmed=True, lease_until=None)
-        a_year_later = datetime.now(UTC) + timedelta(days=365)
-        assert await log.claim("alice", "old-key", "j2", now=a_year_later) == "j1"
-        assert await log.confirm("alice", "old-key", "j1")
-        await log.release("alice", "old-key", "j1")
-        assert await log.lookup("alice", "old-key") is None
     finally:
         await log.close()
 
