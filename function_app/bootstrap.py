@@ -1,11 +1,11 @@
 """Composition root: settings -> adapters -> services, built once, on first use.
 
-Entry points call `services()`; tests call `override_services(...)` to run the same entry
+Entry points call `app_services()`; tests call `override_app_services(...)` to run the same entry
 points over in-memory fakes. Nothing here runs at import time: a bad setting surfaces as a
 clear error on the first call, never as an app the host cannot index.
 
 The Azure SDK's async clients belong to the event loop they first run in. The Functions
-worker and the local host each run one loop, so one build serves the process; if `services()`
+worker and the local host each run one loop, so one build serves the process; if `app_services()`
 is called from a different running loop (a test runner with a loop per test), it builds a
 fresh set for that loop.
 """
@@ -186,7 +186,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def services() -> Services:
+def app_services() -> Services:
     """The app's services: the test override if set, else built once per event loop."""
     global _built
     if _override is not None:
@@ -199,13 +199,13 @@ def services() -> Services:
     return _built[1]
 
 
-def override_services(replacement: Services | None) -> None:
-    """Serve `replacement` from `services()` (None removes the override)."""
+def override_app_services(replacement: Services | None) -> None:
+    """Serve `replacement` from `app_services()` (None removes the override)."""
     global _override
     _override = replacement
 
 
-def reset_services() -> None:
+def reset_app_services() -> None:
     """Forget the built services and the cached settings (tests that change the env)."""
     global _built, _override
     _built = None

@@ -3,7 +3,7 @@
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
 
-from function_app.bootstrap import services
+from function_app.bootstrap import app_services
 from function_app.entrypoints.auth import caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
 from function_app.entrypoints.schemas import EnqueueIn, accepted_out, job_out, parse_body, read_body
@@ -14,7 +14,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 async def _enqueue(req: Request) -> Response:
     body = parse_body(EnqueueIn, await read_body(req))
-    accepted = await services().jobs.enqueue(
+    accepted = await app_services().jobs.enqueue(
         await caller_of(req),
         EnqueueRequest(body.queue_name, body.job_name, body.data),
         req.headers.get("idempotency-key"),
@@ -40,12 +40,12 @@ async def queue_add(req: Request) -> Response:
 @bp.route(route="v1/jobs/{jobId}", methods=["GET"])
 @answers_errors
 async def job_status(req: Request) -> Response:
-    job = await services().jobs.status(await caller_of(req), str(req.path_params.get("jobId")))
+    job = await app_services().jobs.status(await caller_of(req), str(req.path_params.get("jobId")))
     return JSONResponse(ok(job_out(job)), headers=NO_STORE)
 
 
 @bp.route(route="v1/jobs/{jobId}/cancel", methods=["POST"])
 @answers_errors
 async def cancel_job(req: Request) -> Response:
-    job = await services().jobs.cancel(await caller_of(req), str(req.path_params.get("jobId")))
+    job = await app_services().jobs.cancel(await caller_of(req), str(req.path_params.get("jobId")))
     return JSONResponse(ok(job_out(job)), 202, headers=NO_STORE)

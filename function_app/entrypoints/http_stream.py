@@ -16,7 +16,7 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from function_app.bootstrap import services
+from function_app.bootstrap import app_services
 from function_app.domain.errors import InvalidRequest, Unauthenticated
 from function_app.entrypoints.auth import caller_of, stream_caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
@@ -51,7 +51,7 @@ class EventStreamResponse(StreamingResponse):
 
 
 async def _open_stream(req: Request) -> Response:
-    svc = services()
+    svc = app_services()
     caller = await stream_caller_of(req)
     try:
         after = parse_last_event_id(req.headers.get("last-event-id"), req.query_params.get("since"))
@@ -106,5 +106,5 @@ async def sse_stats(req: Request) -> Response:
     caller = await caller_of(req)
     if caller.is_stream_token:
         raise Unauthenticated("a stream token only reads its own job")
-    body = ok(stats_payload(services().streams.stats(), caller.owner))
+    body = ok(stats_payload(app_services().streams.stats(), caller.owner))
     return JSONResponse(body, headers=NO_STORE)

@@ -10,7 +10,7 @@ import logging
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
 
-from function_app.bootstrap import services
+from function_app.bootstrap import app_services
 from function_app.entrypoints.auth import caller_of
 from function_app.entrypoints.errors import (
     NO_STORE,
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 @bp.route(route="v1/health", methods=["GET"])
 @answers_errors
 async def health(req: Request) -> Response:
-    svc = services()
+    svc = app_services()
     report = await svc.health.check()
     failing = report.failing  # a dependency is failing if any of its probes fails
     checks = {r.name: "failing" if r.name in failing else "ok" for r in report.results}
@@ -57,7 +57,7 @@ async def health(req: Request) -> Response:
 @bp.route(route="v1/queues/{queueName}/stats", methods=["GET"])
 @answers_errors
 async def queue_stats(req: Request) -> Response:
-    svc = services()
+    svc = app_services()
     counts = await svc.jobs.queue_stats(await caller_of(req), str(req.path_params.get("queueName")))
     return JSONResponse(
         ok({**queue_counts_out(counts), "timestamp": iso(svc.clock.now())}), headers=NO_STORE

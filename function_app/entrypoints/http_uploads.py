@@ -3,7 +3,7 @@
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
 
-from function_app.bootstrap import services
+from function_app.bootstrap import app_services
 from function_app.entrypoints.auth import caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
 from function_app.entrypoints.schemas import PresignIn, parse_body, presigned_out, read_body
@@ -16,7 +16,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 @answers_errors
 async def presign_upload(req: Request) -> Response:
     body = parse_body(PresignIn, await read_body(req))
-    upload = await services().uploads.presign(
+    upload = await app_services().uploads.presign(
         await caller_of(req),
         PresignRequest(body.file_name, body.content_type, body.size),
     )

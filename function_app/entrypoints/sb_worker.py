@@ -12,7 +12,7 @@ from typing import Any
 
 import azure.functions as func
 
-from function_app.bootstrap import services
+from function_app.bootstrap import app_services
 from function_app.services.worker import JobDelivery
 from function_app.settings import DEFAULT_QUEUES
 
@@ -54,7 +54,7 @@ def _worker(queue_name: str) -> Callable[[func.ServiceBusMessage], Awaitable[Non
         if delivery is None:
             logger.warning("message on %s names no job: completed", queue_name)
             return
-        await services().worker.handle(delivery)
+        await app_services().worker.handle(delivery)
 
     return run_job
 
@@ -64,7 +64,7 @@ def _dead_letter(queue_name: str) -> Callable[[func.ServiceBusMessage], Awaitabl
         delivery = to_delivery(msg)
         if delivery is None:
             return
-        await services().worker.handle_dead_letter(delivery)
+        await app_services().worker.handle_dead_letter(delivery)
 
     return end_dead_lettered
 

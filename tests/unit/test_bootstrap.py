@@ -6,13 +6,18 @@ from pathlib import Path
 import pytest
 
 from function_app import bootstrap
-from function_app.bootstrap import build_services, override_services, reset_services, services
+from function_app.bootstrap import (
+    app_services,
+    build_services,
+    override_app_services,
+    reset_app_services,
+)
 from tests.fakes import fake_world, test_settings
 
 
 @pytest.fixture(autouse=True)
 def clean() -> None:
-    reset_services()
+    reset_app_services()
 
 
 def test_building_does_no_io_and_wires_the_settings() -> None:
@@ -39,9 +44,9 @@ def test_jwt_mode_without_a_key_fails_naming_the_setting() -> None:
 
 def test_the_override_wins_until_removed() -> None:
     world = fake_world()
-    override_services(world.services)
-    assert services() is world.services
-    override_services(None)
+    override_app_services(world.services)
+    assert app_services() is world.services
+    override_app_services(None)
     assert bootstrap._override is None
 
 
@@ -56,7 +61,7 @@ def test_services_are_built_once_per_event_loop(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(bootstrap, "get_settings", lambda: test_settings())
 
     async def twice() -> tuple[object, object]:
-        return services(), services()
+        return app_services(), app_services()
 
     a1, a2 = asyncio.run(twice())
     b1, _ = asyncio.run(twice())

@@ -9,16 +9,16 @@ from starlette.types import ASGIApp
 
 import main
 from devstack.host.http_app import build_http_app
-from function_app.bootstrap import override_services
+from function_app.bootstrap import override_app_services
 from tests.fakes import FakeWorld, fake_world
 
 
 @pytest.fixture
 def world() -> Iterator[FakeWorld]:
     w = fake_world()
-    override_services(w.services)
+    override_app_services(w.services)
     yield w
-    override_services(None)
+    override_app_services(None)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from function_app.bootstrap import override_services
+from function_app.bootstrap import override_app_services
 from function_app.domain.uploads import owner_prefix
 from tests.fakes import FakeWorld, fake_world, test_settings
 
@@ -310,7 +310,7 @@ async def test_jwt_mode_refuses_missing_and_bad_tokens_and_isolates_owners(
     world = fake_world(
         test_settings(AUTH_MODE="jwt", JWT_SECRET=secret, JWT_AUDIENCE="api://jobstream")
     )
-    override_services(world.services)
+    override_app_services(world.services)
 
     def bearer(sub: str) -> dict[str, str]:
         claims = {"sub": sub, "aud": "api://jobstream", "exp": int(time.time()) + 60}
@@ -359,7 +359,7 @@ def jwt_world() -> FakeWorld:
     world = fake_world(
         test_settings(AUTH_MODE="jwt", JWT_SECRET=JWT_TEST_SECRET, JWT_AUDIENCE=JWT_TEST_AUDIENCE)
     )
-    override_services(world.services)
+    override_app_services(world.services)
     return world
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from azure.functions.servicebus import ServiceBusMessage
 
-from function_app.bootstrap import override_services
+from function_app.bootstrap import override_app_services
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import JobStatus
 from function_app.entrypoints import sb_worker
@@ -60,7 +60,7 @@ async def test_the_trigger_runs_the_job(world: FakeWorld) -> None:
 
 async def test_a_transient_failure_propagates_so_the_host_abandons(world: FakeWorld) -> None:
     world = fake_world(test_settings(ALLOW_FAULT_INJECTION=True))
-    override_services(world.services)  # the `world` fixture removes it afterwards
+    override_app_services(world.services)  # the `world` fixture removes it afterwards
     job_id = await queued(world, simulateTransientFailures=1)
     with pytest.raises(Exception, match="simulated transient failure"):
         await WORKER(message(job_id, {"jobId": job_id}, 1))
