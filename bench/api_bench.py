@@ -1235,7 +1235,7 @@ async def io_floors(
     from azure.servicebus.aio import ServiceBusClient
 
     from devstack.azurite import DEV_ACCOUNT
-    from function_app.adapters.table_event_log import (
+    from function_app.adapters.table_storage.event_log import (
         EVENT_PREFIX,
         event_row_key,
         event_to_entity,
@@ -1247,7 +1247,7 @@ async def io_floors(
     reads = app_adapters(storage, servicebus, TABLE)
     written = app_adapters(storage, servicebus, FLOOR_TABLE)
     # The SDK clients themselves, as the app's composition root built them (its options).
-    table, writes = reads.event_log._table, written.event_log._table
+    table, writes = reads.table_storage.client, written.table_storage.client
     container = reads.uploads._container
     run = uuid.uuid4().hex[:8]
     try:

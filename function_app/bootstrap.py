@@ -15,7 +15,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
@@ -27,8 +26,7 @@ from function_app.ports import (
     JobQueue,
     QueueStats,
     SecretStore,
-    UploadSigner,
-    UploadStore,
+    Uploads,
 )
 from function_app.services.health import HealthService
 from function_app.services.identity import Authenticator, UserTokenVerifier
@@ -70,20 +68,14 @@ def stream_config(settings: Settings) -> StreamConfig:
     )
 
 
-class EventStore(EventLog, IdempotencyKeys, SecretStore, Protocol):
-    """The one-table event log: job events, idempotency keys and the stream-token key."""
-
-
-class BlobStore(UploadSigner, UploadStore, Protocol):
-    """The uploads container: presigned URLs in, the worker's reads out."""
-
-
 def wire_services(
     settings: Settings,
     *,
     clock: Clock,
-    event_log: EventStore,
-    uploads: BlobStore,
+    event_log: EventLog,
+    idempotency_keys: IdempotencyKeys,
+    secrets: SecretStore,
+    uploads: Uploads,
     job_queue: JobQueue,
     queue_stats: QueueStats,
     probes: Sequence[HealthProbe],
@@ -93,7 +85,7 @@ def wire_services(
     """The services over the given adapters (real ones here, fakes in `tests/fakes.py`)."""
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET,
-        event_log,
+        secrets,
         clock,
         settings.STREAM_TOKEN_TTL_SECONDS,
     )
@@ -123,7 +115,7 @@ def wire_services(
         ),
         jobs=JobService(
             log=event_log,
-            keys=event_log,
+            keys=idempotency_keys,
             queue=job_queue,
             uploads=uploads,
             stats=queue_stats,
@@ -166,7 +158,9 @@ def build_services(settings: Settings) -> Services:
     return wire_services(
         settings,
         clock=SystemClock(),
-        event_log=adapters.event_log,
+        event_log=adapters.table_storage.event_log,
+        idempotency_keys=adapters.table_storage.idempotency_keys,
+        secrets=adapters.table_storage.secrets,
         uploads=adapters.uploads,
         job_queue=adapters.job_queue,
         queue_stats=adapters.queue_stats,

@@ -64,6 +64,10 @@ class UploadStore(Protocol):
         ...
 
 
+class Uploads(UploadSigner, UploadStore, Protocol):
+    """The uploads container: presigned URLs in, the worker's reads out (one adapter)."""
+
+
 class BlobMissing(Exception):
     """The blob does not exist (any more)."""
 

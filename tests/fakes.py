@@ -30,6 +30,7 @@ from function_app.ports import (
     JobAlreadyExists,
     JobMissing,
     QueueCounts,
+    Uploads,
 )
 from function_app.settings import DEFAULT_QUEUES, Settings
 
@@ -347,7 +348,7 @@ class FakeWorld:
 
     clock: FixedClock
     log: FakeEventLog
-    uploads: FakeUploads
+    uploads: Uploads  # a FakeUploads unless the test passed another
     queue: FakeJobQueue
     stats: FakeQueueStats
     probes: list[FakeProbe]
@@ -365,12 +366,18 @@ class FakeWorld:
 def fake_world(
     settings: Settings | None = None,
     job_types: Mapping[str, JobType] | None = None,
+    *,
+    uploads: Uploads | None = None,
+    clock: FixedClock | None = None,
 ) -> FakeWorld:
-    """The app's services wired over in-memory fakes (what `bootstrap` does with adapters)."""
+    """The app's services wired over in-memory fakes (what `bootstrap` does with adapters).
+
+    `uploads` swaps in another uploads container (a real adapter, for integration tests);
+    `clock` starts the world at another time (the default is a fixed day)."""
     settings = settings or test_settings()
-    clock = FixedClock()
+    clock = clock or FixedClock()
     log = FakeEventLog(clock.now)
-    uploads = FakeUploads(settings.UPLOADS_CONTAINER)
+    uploads = uploads or FakeUploads(settings.UPLOADS_CONTAINER)
     queue = FakeJobQueue(settings.queues)
     stats = FakeQueueStats(settings.queues, queue)
     probes = [FakeProbe("storage"), FakeProbe("servicebus")]
@@ -378,6 +385,8 @@ def fake_world(
         settings,
         clock=clock,
         event_log=log,
+        idempotency_keys=log,
+        secrets=log,
         uploads=uploads,
         job_queue=queue,
         queue_stats=stats,

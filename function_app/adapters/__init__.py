@@ -1,7 +1,8 @@
 """One adapter per Azure service, behind the Protocols in `function_app.ports`.
 
 - `blob_uploads.BlobUploads`: the uploads container (UploadSigner, UploadStore)
-- `table_event_log.TableEventLog`: the jobs table (EventLog, IdempotencyKeys, SecretStore)
+- `table_storage.TableStorage`: the jobs table (EventLog, IdempotencyKeys, SecretStore: one
+  module per port over the shared `table_storage.rows` toolkit)
 - `servicebus_queue.ServiceBusJobQueue`: the job queues (JobQueue)
 - `queue_stats`: queue runtime counts (QueueStats), Azure or the local emulator
 - `factory.Adapters`: builds them all from `Settings`, lazily, once

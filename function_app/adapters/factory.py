@@ -14,7 +14,7 @@ from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
 from function_app.adapters.blob_uploads import BlobUploads
 from function_app.adapters.queue_stats import ClosableQueueStats, queue_stats_for
 from function_app.adapters.servicebus_queue import ServiceBusJobQueue
-from function_app.adapters.table_event_log import TableEventLog
+from function_app.adapters.table_storage import TableStorage
 from function_app.ports import HealthProbe
 from function_app.settings import Settings
 
@@ -53,15 +53,15 @@ class Adapters:
         )
 
     @cached_property
-    def event_log(self) -> TableEventLog:
-        """`EventLog` + `IdempotencyKeys` + `SecretStore` (one table)."""
+    def table_storage(self) -> TableStorage:
+        """The jobs table: `EventLog`, `IdempotencyKeys`, `SecretStore`."""
         s = self._settings
         if s.STORAGE_CONNECTION_STRING:
-            return TableEventLog.from_connection_string(
+            return TableStorage.from_connection_string(
                 s.STORAGE_CONNECTION_STRING, s.JOBS_TABLE, env_proxies=self._env_proxies
             )
         assert s.STORAGE_TABLE_ENDPOINT
-        return TableEventLog.from_endpoint(
+        return TableStorage.from_endpoint(
             s.STORAGE_TABLE_ENDPOINT, self.credential, s.JOBS_TABLE, env_proxies=self._env_proxies
         )
 
@@ -87,12 +87,12 @@ class Adapters:
     @property
     def probes(self) -> list[HealthProbe]:
         """Health probes, named "storage" (blob, table) and "servicebus"."""
-        return [self.uploads, self.event_log, self.job_queue]
+        return [self.uploads, self.table_storage, self.job_queue]
 
     async def close(self) -> None:
         """Close whatever was built (clients first, then the shared credential)."""
         built = self.__dict__
-        for name in ("uploads", "event_log", "job_queue", "queue_stats"):
+        for name in ("uploads", "table_storage", "job_queue", "queue_stats"):
             adapter = built.pop(name, None)
             if adapter is not None:
                 await adapter.close()

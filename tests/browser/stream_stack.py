@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from devstack.azurite import DEV_ACCOUNT, DEV_KEY
-from function_app.adapters.table_event_log import TableEventLog
+from function_app.adapters.table_storage import TableStorage
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from tests.support.stack import LocalStack, launch_stack
 
@@ -52,29 +52,31 @@ class SeededJobs:
             f"TableEndpoint={self.table_endpoint};"
         )
 
-    def _log(self) -> TableEventLog:
-        return TableEventLog.from_connection_string(self.connection_string, JOBS_TABLE)
+    def _storage(self) -> TableStorage:
+        return TableStorage.from_connection_string(self.connection_string, JOBS_TABLE)
 
     async def create(self, owner: str) -> str:
         job_id = f"seed-{uuid.uuid4().hex}"
         job = Job(job_id, owner, "resume-analysis", "analyze-resume", {}, datetime.now(UTC))
-        log = self._log()
+        storage = self._storage()
         try:
-            await log.create(job, EventDraft(JobStatus.QUEUED, 0, "queued", "Job queued"))
+            await storage.event_log.create(
+                job, EventDraft(JobStatus.QUEUED, 0, "queued", "Job queued")
+            )
         finally:
-            await log.close()
+            await storage.close()
         return job_id
 
     async def record(self, job_id: str, *drafts: EventDraft) -> list[JobEvent]:
-        log = self._log()
+        storage = self._storage()
         events = []
         try:
             for draft in drafts:
-                _, event = await log.append(job_id, lambda _job, d=draft: d)
+                _, event = await storage.event_log.append(job_id, lambda _job, d=draft: d)
                 assert event is not None
                 events.append(event)
         finally:
-            await log.close()
+            await storage.close()
         return events
 
     async def finished(self, owner: str, steps: int = 4) -> tuple[str, int]:

@@ -20,7 +20,7 @@ from devstack.azurite import AzuriteProcess, ensure_storage
 from function_app.adapters.blob_uploads import BlobUploads
 from function_app.adapters.queue_stats import EmulatorQueueStats
 from function_app.adapters.servicebus_queue import ServiceBusJobQueue
-from function_app.adapters.table_event_log import TableEventLog
+from function_app.adapters.table_storage import TableStorage
 from function_app.settings import DEFAULT_QUEUES
 from tests.fakes import (
     FakeEventLog,
@@ -45,12 +45,27 @@ async def contract_storage(azurite: AzuriteProcess) -> tuple[str, str]:
 
 
 @pytest.fixture
-async def table_log(
+async def table_storage(
     azurite: AzuriteProcess, contract_storage: tuple[str, str]
-) -> AsyncIterator[TableEventLog]:
-    log = TableEventLog.from_connection_string(azurite.connection_string, contract_storage[1])
-    yield log
-    await log.close()
+) -> AsyncIterator[TableStorage]:
+    storage = TableStorage.from_connection_string(azurite.connection_string, contract_storage[1])
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture
+def table_event_log(table_storage: TableStorage) -> Any:
+    return table_storage.event_log
+
+
+@pytest.fixture
+def table_idempotency_keys(table_storage: TableStorage) -> Any:
+    return table_storage.idempotency_keys
+
+
+@pytest.fixture
+def table_secrets(table_storage: TableStorage) -> Any:
+    return table_storage.secrets
 
 
 @dataclass
@@ -185,17 +200,17 @@ def _one_of(request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue(request.param)
 
 
-@pytest.fixture(params=["table_log", "fake_event_log"])
+@pytest.fixture(params=["table_event_log", "fake_event_log"])
 def event_log(request: pytest.FixtureRequest) -> Any:
     return _one_of(request)
 
 
-@pytest.fixture(params=["table_log", "fake_event_log", "fake_idempotency_keys"])
+@pytest.fixture(params=["table_idempotency_keys", "fake_event_log", "fake_idempotency_keys"])
 def idempotency_keys(request: pytest.FixtureRequest) -> Any:
     return _one_of(request)
 
 
-@pytest.fixture(params=["table_log", "fake_event_log", "fake_secret_store"])
+@pytest.fixture(params=["table_secrets", "fake_event_log", "fake_secret_store"])
 def secret_store(request: pytest.FixtureRequest) -> Any:
     return _one_of(request)
 

@@ -15,7 +15,7 @@ from devstack.azurite import AzuriteProcess, ensure_storage, free_port, start_az
 from function_app.adapters.blob_uploads import BlobUploads
 from function_app.adapters.factory import Adapters
 from function_app.adapters.queue_stats import AdministrationQueueStats, EmulatorQueueStats
-from function_app.adapters.table_event_log import TableEventLog
+from function_app.adapters.table_storage import TableStorage
 from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.jobs import EventDraft, Job, JobStatus, Stage
 from function_app.ports import ValueTooLarge
@@ -47,11 +47,11 @@ async def test_factory_builds_working_storage_adapters_once(azurite: AzuriteProc
     )
     try:
         assert adapters.uploads is adapters.uploads
-        assert adapters.event_log is adapters.event_log
+        assert adapters.table_storage is adapters.table_storage
         assert isinstance(adapters.queue_stats, EmulatorQueueStats)
         assert [p.name for p in adapters.probes] == ["storage", "storage", "servicebus"]
         await adapters.uploads.check()
-        await adapters.event_log.check()
+        await adapters.table_storage.check()
         name = f"bob/{uuid.uuid4().hex}/notes.txt"
         url = await adapters.uploads.sign_upload(
             name, "text/plain", datetime.now(UTC) + timedelta(minutes=5)
@@ -83,8 +83,10 @@ async def test_fresh_adapters_serve_many_concurrent_first_requests(
     ]
     first = EventDraft(JobStatus.QUEUED, 0, Stage.QUEUED, "queued")
     try:
-        created = await asyncio.gather(*(adapters.event_log.create(j, first) for j in jobs))
-        read = await asyncio.gather(*(adapters.event_log.get(j.job_id) for j in jobs))
+        created = await asyncio.gather(
+            *(adapters.table_storage.event_log.create(j, first) for j in jobs)
+        )
+        read = await asyncio.gather(*(adapters.table_storage.event_log.get(j.job_id) for j in jobs))
         missing = await asyncio.gather(
             *(adapters.uploads.describe(f"alice/{uuid.uuid4().hex}/x.txt") for _ in range(50))
         )
@@ -120,7 +122,7 @@ async def test_storage_clients_honour_proxy_variables_only_when_set(
     monkeypatch.setattr(aiohttp.client, "get_env_proxy_for_url", counted)
     direct = Adapters(settings)
     try:
-        assert await direct.event_log.get("no-such-job") is None
+        assert await direct.table_storage.event_log.get("no-such-job") is None
         assert await direct.uploads.describe("alice/x/none.txt") is None
     finally:
         await direct.close()
@@ -130,7 +132,7 @@ async def test_storage_clients_honour_proxy_variables_only_when_set(
     proxied = Adapters(settings)
     try:
         with pytest.raises(DependencyUnavailable):
-            await proxied.event_log.get("no-such-job")
+            await proxied.table_storage.event_log.get("no-such-job")
         with pytest.raises(DependencyUnavailable):
             await proxied.uploads.describe("alice/x/none.txt")
     finally:
@@ -152,18 +154,18 @@ async def test_missing_container_or_table_fails_the_probe(azurite: AzuriteProces
     uploads = BlobUploads.from_connection_string(
         azurite.connection_string, f"missing{uuid.uuid4().hex[:8]}"
     )
-    log = TableEventLog.from_connection_string(
+    storage = TableStorage.from_connection_string(
         azurite.connection_string, f"missing{uuid.uuid4().hex[:8]}"
     )
     try:
         with pytest.raises(DependencyUnavailable) as blob_down:
             await uploads.check()
         with pytest.raises(DependencyUnavailable) as table_down:
-            await log.check()
+            await storage.check()
         assert blob_down.value.dependency == table_down.value.dependency == "storage"
     finally:
         await uploads.close()
-        await log.close()
+        await storage.close()
 
 
 async def test_storage_down_is_dependency_unavailable() -> None:
@@ -174,15 +176,21 @@ async def test_storage_down_is_dependency_unavailable() -> None:
         f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
     )
     uploads = BlobUploads.from_connection_string(nothing, "uploads")
-    log = TableEventLog.from_connection_string(nothing, "jobs")
+    storage = TableStorage.from_connection_string(nothing, "jobs")
     try:
-        for probe in (uploads.check(), log.check(), log.get("job-1"), uploads.describe("a")):
+        calls = (
+            uploads.check(),
+            storage.check(),
+            storage.event_log.get("job-1"),
+            uploads.describe("a"),
+        )
+        for probe in calls:
             with pytest.raises(DependencyUnavailable) as caught:
                 await probe
             assert caught.value.dependency == "storage"
     finally:
         await uploads.close()
-        await log.close()
+        await storage.close()
 
 
 async def test_large_results_are_chunked_and_oversized_ones_refused(
@@ -190,7 +198,8 @@ async def test_large_results_are_chunked_and_oversized_ones_refused(
 ) -> None:
     table = f"big{uuid.uuid4().hex[:12]}"
     await ensure_storage(azurite.connection_string, "uploads", table)
-    log = TableEventLog.from_connection_string(azurite.connection_string, table)
+    storage = TableStorage.from_connection_string(azurite.connection_string, table)
+    log = storage.event_log
     try:
         job = Job(
             job_id=f"job-{uuid.uuid4().hex}",
@@ -217,7 +226,7 @@ async def test_large_results_are_chunked_and_oversized_ones_refused(
             await log.append(other.job_id, lambda current: huge)
         assert [e.sequence for e in await log.events_after(other.job_id, 0)] == [1]
     finally:
-        await log.close()
+        await storage.close()
 
 
 async def test_launcher_persists_to_its_location_and_stops_by_pid(tmp_path: Path) -> None:
@@ -225,11 +234,13 @@ async def test_launcher_persists_to_its_location_and_stops_by_pid(tmp_path: Path
     try:
         assert first.running()
         await ensure_storage(first.connection_string, "uploads", "jobs")
-        log = TableEventLog.from_connection_string(first.connection_string, "jobs")
+        storage = TableStorage.from_connection_string(first.connection_string, "jobs")
         try:
-            secret = await log.get_or_create("persisted", lambda: b"kept across restarts")
+            secret = await storage.secrets.get_or_create(
+                "persisted", lambda: b"kept across restarts"
+            )
         finally:
-            await log.close()
+            await storage.close()
     finally:
         first.stop()
     assert not first.running()
@@ -238,11 +249,11 @@ async def test_launcher_persists_to_its_location_and_stops_by_pid(tmp_path: Path
 
     second = start_azurite(tmp_path, in_memory=False)
     try:
-        log = TableEventLog.from_connection_string(second.connection_string, "jobs")
+        storage = TableStorage.from_connection_string(second.connection_string, "jobs")
         try:
-            assert await log.get_or_create("persisted", lambda: b"new") == secret
+            assert await storage.secrets.get_or_create("persisted", lambda: b"new") == secret
         finally:
-            await log.close()
+            await storage.close()
     finally:
         second.stop()
 
@@ -263,7 +274,7 @@ async def test_factory_azure_mode_uses_one_managed_identity_and_delegation_keys(
         assert adapters.uploads.uses_delegation_key
         assert isinstance(adapters.credential, ManagedIdentityCredential)
         assert isinstance(adapters.queue_stats, AdministrationQueueStats)
-        assert adapters.event_log is adapters.event_log
+        assert adapters.table_storage is adapters.table_storage
         assert adapters.job_queue is adapters.job_queue
     finally:
         await adapters.close()

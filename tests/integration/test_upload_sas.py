@@ -17,16 +17,15 @@ import pytest
 
 from devstack.azurite import AzuriteProcess, ensure_storage
 from function_app.adapters.blob_uploads import BlobUploads
-from function_app.bootstrap import Services, wire_services
+from function_app.bootstrap import Services
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import JobStatus
 from function_app.domain.uploads import upload_blob_name
 from function_app.jobtypes.base import JobContext, JobType
-from function_app.jobtypes.registry import build_registry
 from function_app.ports import BlobChanged, BlobMissing
 from function_app.services.jobs import EnqueueRequest
 from function_app.services.worker import JobDelivery
-from tests.fakes import FakeEventLog, FakeJobQueue, FakeQueueStats, FixedClock, test_settings
+from tests.fakes import FakeEventLog, FixedClock, fake_world, test_settings
 
 pytestmark = pytest.mark.integration
 
@@ -213,21 +212,13 @@ def app_over(
     uploads: BlobUploads, job_types: Mapping[str, JobType] | None = None
 ) -> tuple[Services, FakeEventLog]:
     """Enqueue and the worker over the real blob adapter (everything else in memory)."""
-    settings = test_settings(UPLOADS_CONTAINER=uploads.container)
-    clock = FixedClock(datetime.now(UTC))
-    log = FakeEventLog(clock.now)
-    queue = FakeJobQueue(settings.queues)
-    services = wire_services(
-        settings,
-        clock=clock,
-        event_log=log,
+    world = fake_world(
+        test_settings(UPLOADS_CONTAINER=uploads.container),
+        job_types,
         uploads=uploads,
-        job_queue=queue,
-        queue_stats=FakeQueueStats(settings.queues, queue),
-        probes=[],
-        job_types=job_types if job_types is not None else build_registry(),
+        clock=FixedClock(datetime.now(UTC)),
     )
-    return services, log
+    return world.services, world.log
 
 
 async def uploaded(

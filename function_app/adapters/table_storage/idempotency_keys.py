@@ -1,0 +1,130 @@
+"""`IdempotencyKeys` on the jobs table: which job an (owner, Idempotency-Key) pair is for.
+
+| PartitionKey           | RowKey          | what                                  |
+|------------------------|-----------------|---------------------------------------|
+| `idem-<sha256(owner)>` | `<sha256(key)>` | the claim: job id, confirmed, lease   |
+
+Owner and key are hashed: neither is stored, any characters are fine. Every change is
+conditional (insert if absent, replace or delete if the ETag is unchanged), so concurrent
+claimers, takers-over and confirmers agree on one winner (`domain.idempotency`).
+"""
+
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from function_app.adapters.table_storage.rows import (
+    Decision,
+    Entity,
+    TableRows,
+    as_datetime,
+    decide_and_write,
+    without_none,
+)
+from function_app.domain.idempotency import KeyClaim, new_claim
+
+IDEMPOTENCY_PREFIX = "idem-"
+MAX_CLAIM_ATTEMPTS = 8
+MAX_CONFIRM_ATTEMPTS = 64
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def claim_address(owner: str, key: str) -> tuple[str, str]:
+    return IDEMPOTENCY_PREFIX + _sha(owner), _sha(key)
+
+
+def _claim_to_entity(partition: str, row: str, claim: KeyClaim) -> dict[str, Any]:
+    return without_none(
+        {
+            "PartitionKey": partition,
+            "RowKey": row,
+            "jobId": claim.job_id,
+            "confirmed": claim.confirmed,
+            "leaseUntil": claim.lease_until,
+        }
+    )
+
+
+def _claim_from_entity(entity: Mapping[str, Any]) -> KeyClaim:
+    lease_until = as_datetime(entity["leaseUntil"])
+    assert lease_until is not None
+    return KeyClaim(
+        job_id=str(entity["jobId"]),
+        confirmed=bool(entity["confirmed"]),
+        lease_until=lease_until,
+    )
+
+
+class TableIdempotencyKeys:
+    """`IdempotencyKeys` on the jobs table (see the module docstring for the layout)."""
+
+    def __init__(self, rows: TableRows, clock: Callable[[], datetime]) -> None:
+        self._rows = rows
+        self._clock = clock
+
+    async def claim(self, owner: str, key: str, job_id: str, now: datetime | None = None) -> str:
+        """Insert our claim (tried first: a fresh key is the common case); if one exists,
+        answer its job id, unless it was abandoned, which we take over under its ETag."""
+        at = now or self._clock()
+        partition, row = claim_address(owner, key)
+        ours = _claim_to_entity(partition, row, new_claim(job_id, at))
+
+        def take(holder: Entity | None) -> Decision[str]:
+            if holder is None:
+                return Decision(job_id, lambda: self._rows.insert_if_absent(ours, "claim key"))
+            current = _claim_from_entity(holder)
+            if current.job_id == job_id or not current.is_abandoned(at):
+                return Decision(current.job_id)
+            etag = holder.metadata["etag"]
+            return Decision(
+                job_id, lambda: self._rows.replace_if_unchanged(ours, etag, "take over key")
+            )
+
+        return await decide_and_write(
+            lambda: self._rows.get(partition, row),
+            take,
+            attempts=MAX_CLAIM_ATTEMPTS,
+            what="idempotency key",
+            assume=None,
+        )
+
+    async def lookup(self, owner: str, key: str) -> KeyClaim | None:
+        holder = await self._rows.get(*claim_address(owner, key))
+        return None if holder is None else _claim_from_entity(holder)
+
+    async def confirm(self, owner: str, key: str, job_id: str) -> bool:
+        partition, row = claim_address(owner, key)
+
+        def settle(holder: Entity | None) -> Decision[bool]:
+            if holder is None:
+                return Decision(False)
+            current = _claim_from_entity(holder)
+            if current.job_id != job_id:
+                return Decision(False)
+            if current.confirmed:
+                return Decision(True)
+            confirmed = KeyClaim(job_id, confirmed=True, lease_until=current.lease_until)
+            entity = _claim_to_entity(partition, row, confirmed)
+            etag = holder.metadata["etag"]
+            return Decision(
+                True, lambda: self._rows.replace_if_unchanged(entity, etag, "confirm key")
+            )
+
+        return await decide_and_write(
+            lambda: self._rows.get(partition, row),
+            settle,
+            attempts=MAX_CONFIRM_ATTEMPTS,
+            what="idempotency key",
+        )
+
+    async def release(self, owner: str, key: str, job_id: str) -> None:
+        """Drop our claim; a claim that is not ours (any more) is left alone."""
+        partition, row = claim_address(owner, key)
+        holder = await self._rows.get(partition, row)
+        if holder is None or holder.get("jobId") != job_id:
+            return
+        await self._rows.delete_if_unchanged(partition, row, holder.metadata["etag"], "release key")

@@ -1,0 +1,262 @@
+"""The table toolkit every port of the jobs table shares: entity field codecs (chunked JSON,
+bounded text, times), conditional writes that report a lost race instead of raising, and the
+one read -> decide -> conditional-write loop with back-off.
+
+Size limits (Table Storage: 64 KiB per string property, 1 MiB per entity, 4 MiB per
+transaction). JSON values are stored ASCII-only and split over properties of `CHUNK_CHARS`
+characters (`result`, `result_1`, ...); a JSON value may take up to `MAX_JSON_CHARS`
+characters, a bigger one raises `ValueTooLarge`, as does text over `MAX_TEXT_CHARS`. SDK
+failures become `DependencyUnavailable("storage", ...)`; nothing from `azure.*` leaks out.
+"""
+
+import asyncio
+import json
+import random
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient
+
+from function_app.domain.errors import DependencyUnavailable
+from function_app.ports import ConcurrencyExhausted, ValueTooLarge
+
+CHUNK_CHARS = 30_000  # ASCII characters: 60,000 bytes as UTF-16, under the 64 KiB limit
+MAX_JSON_CHARS = 8 * CHUNK_CHARS  # 240,000 characters per JSON value
+MAX_TEXT_CHARS = 8_000
+
+# Characters Table Storage refuses in keys: a key holding one cannot exist.
+_BAD_KEY_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+
+Entity = Any  # the SDK's TableEntity: a dict with `.metadata["etag"]`
+Operation = tuple[Any, ...]
+
+
+# --- field codecs ---------------------------------------------------------------------------
+
+
+def put_json(entity: dict[str, Any], name: str, value: Any) -> None:
+    """Store `value` as ASCII JSON split over `name`, `name_1`, ... (absent when None)."""
+    if value is None:
+        return
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
+    if len(text) > MAX_JSON_CHARS:
+        raise ValueTooLarge(f"{name} is {len(text)} characters of JSON; limit {MAX_JSON_CHARS}")
+    chunks = [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
+    entity[name] = chunks[0]
+    for index, chunk in enumerate(chunks[1:], start=1):
+        entity[f"{name}_{index}"] = chunk
+
+
+def get_json(entity: Mapping[str, Any], name: str) -> Any:
+    first = entity.get(name)
+    if first is None:
+        return None
+    parts = [str(first)]
+    index = 1
+    while (more := entity.get(f"{name}_{index}")) is not None:
+        parts.append(str(more))
+        index += 1
+    return json.loads("".join(parts))
+
+
+def bounded_text(name: str, value: str | None) -> str | None:
+    if value is not None and len(value) > MAX_TEXT_CHARS:
+        raise ValueTooLarge(f"{name} is {len(value)} characters; limit {MAX_TEXT_CHARS}")
+    return value
+
+
+def as_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value))
+
+
+def without_none(entity: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entity.items() if v is not None}
+
+
+def is_valid_key(key: str) -> bool:
+    return 0 < len(key) <= 512 and not _BAD_KEY_CHARS.search(key)
+
+
+# --- reads and conditional writes -------------------------------------------------------------
+
+
+class TableRows:
+    """The SDK's `TableClient`, reduced to what the ports need: a read that answers None for
+    a missing row, and writes that answer False when they lost a race (the row changed,
+    appeared or went away) and raise `DependencyUnavailable` for anything else."""
+
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    async def get(self, partition: str, row: str) -> Entity | None:
+        if not (is_valid_key(partition) and is_valid_key(row)):
+            return None
+        try:
+            return await self.table.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise unavailable("read", exc) from exc
+
+    async def insert_if_absent(self, entity: Mapping[str, Any], what: str) -> bool:
+        try:
+            await self.table.create_entity(entity)
+        except ResourceExistsError:
+            return False
+        except AzureError as exc:
+            raise unavailable(what, exc) from exc
+        return True
+
+    async def replace_if_unchanged(self, entity: Mapping[str, Any], etag: str, what: str) -> bool:
+        try:
+            await self.table.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        except HttpResponseError as exc:
+            if exc.status_code not in (404, 412):
+                raise unavailable(what, exc) from exc
+            return False
+        except AzureError as exc:
+            raise unavailable(what, exc) from exc
+        return True
+
+    async def delete_if_unchanged(self, partition: str, row: str, etag: str, what: str) -> bool:
+        try:
+            await self.table.delete_entity(
+                partition, row, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        except HttpResponseError as exc:
+            if exc.status_code not in (404, 412):
+                raise unavailable(what, exc) from exc
+            return False
+        except AzureError as exc:
+            raise unavailable(what, exc) from exc
+        return True
+
+    async def transact(self, operations: Sequence[Operation], what: str) -> bool:
+        """One entity-group transaction; False when a conditional part lost its race."""
+        try:
+            await self.table.submit_transaction(list(operations))
+        except (TableTransactionError, HttpResponseError) as exc:
+            if not is_write_conflict(exc):
+                raise unavailable(what, exc) from exc
+            return False
+        except AzureError as exc:
+            raise unavailable(what, exc) from exc
+        return True
+
+    async def query(self, query: str, parameters: Mapping[str, Any], limit: int) -> list[Entity]:
+        """At most `limit` rows, following continuation tokens (a page may hold fewer)."""
+        rows: list[Entity] = []
+        try:
+            pages = self.table.query_entities(
+                query, parameters=dict(parameters), results_per_page=limit
+            )
+            async for entity in pages:
+                rows.append(entity)
+                if len(rows) >= limit:
+                    break
+        except AzureError as exc:
+            raise unavailable("query", exc) from exc
+        return rows
+
+
+def replace_operation(entity: Mapping[str, Any], etag: str) -> Operation:
+    """A transaction's "replace this row if its ETag is unchanged"."""
+    return (
+        "update",
+        entity,
+        {
+            "mode": UpdateMode.REPLACE,
+            "etag": etag,
+            "match_condition": MatchConditions.IfNotModified,
+        },
+    )
+
+
+def create_operation(entity: Mapping[str, Any]) -> Operation:
+    return ("create", entity)
+
+
+def is_write_conflict(exc: HttpResponseError) -> bool:
+    """A lost race: a row's ETag moved (412) or a row already exists (409)."""
+    return exc.status_code in (409, 412) or isinstance(
+        exc, ResourceModifiedError | ResourceExistsError
+    )
+
+
+def unavailable(what: str, exc: AzureError) -> DependencyUnavailable:
+    return DependencyUnavailable(
+        "storage", f"table storage {what} failed: {exc.__class__.__name__}: {exc.message}"
+    )
+
+
+# --- read -> decide -> conditional write --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision[R]:
+    """What to answer, and the conditional write that must succeed first (None: no write)."""
+
+    result: R
+    write: Callable[[], Awaitable[bool]] | None = None
+
+
+class _Unread:
+    """No read yet: the first decision is made on an assumption (`assume=`)."""
+
+
+UNREAD = _Unread()
+
+
+async def decide_and_write[S, R](
+    read: Callable[[], Awaitable[S]],
+    decide: Callable[[S], Decision[R]],
+    *,
+    attempts: int,
+    what: str,
+    assume: S | _Unread = UNREAD,
+) -> R:
+    """Read the current state, decide, and make the decision's conditional write; when the
+    write lost its race, back off, read again and decide again, at most `attempts` times.
+
+    `assume` skips the first read with a guess of the state (e.g. "the row does not exist
+    yet", when trying an insert first is the common case)."""
+    state = assume
+    for attempt in range(attempts):
+        if isinstance(state, _Unread):
+            state = await read()
+        decision = decide(state)
+        if decision.write is None or await decision.write():
+            return decision.result
+        state = UNREAD
+        await backoff(attempt)
+    raise ConcurrencyExhausted(f"{what}: {attempts} lost write races")
+
+
+async def backoff(attempt: int) -> None:
+    """Jittered, capped back-off after a lost race (spreads contending writers)."""
+    await asyncio.sleep(random.uniform(0, min(0.005 * 2 ** min(attempt, 6), 0.2)))
