@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from function_app.domain.uploads import ContentTypePolicy
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
 from function_app.ports import (
@@ -29,6 +30,7 @@ from function_app.ports import (
     Uploads,
 )
 from function_app.services.health import HealthService
+from function_app.services.idempotency import Idempotency
 from function_app.services.identity import Authenticator, UserTokenVerifier
 from function_app.services.jobs import JobPolicy, JobService
 from function_app.services.stream_tokens import StreamTokens
@@ -98,6 +100,7 @@ def wire_services(
             jwks_url=settings.JWT_JWKS_URL,
         )
     queues = settings.queues
+    content_types = ContentTypePolicy(settings.allowed_content_types)
     return Services(
         settings=settings,
         clock=clock,
@@ -108,14 +111,14 @@ def wire_services(
             clock,
             UploadPolicy(
                 max_bytes=settings.MAX_UPLOAD_BYTES,
-                allowed_content_types=settings.allowed_content_types,
+                content_types=content_types,
                 url_ttl_seconds=settings.UPLOAD_URL_TTL_SECONDS,
                 container=settings.UPLOADS_CONTAINER,
             ),
         ),
         jobs=JobService(
             log=event_log,
-            keys=idempotency_keys,
+            idempotency=Idempotency(event_log, idempotency_keys, clock),
             queue=job_queue,
             uploads=uploads,
             stats=queue_stats,
@@ -124,7 +127,7 @@ def wire_services(
             policy=JobPolicy(
                 queues=queues,
                 max_bytes=settings.MAX_UPLOAD_BYTES,
-                allowed_content_types=settings.allowed_content_types,
+                content_types=content_types,
             ),
         ),
         worker=WorkerService(

@@ -6,6 +6,8 @@ recorded and produces the next `Job` and the stored `JobEvent` with the next seq
 The event log adapter runs `record` under optimistic concurrency, so the sequence is gapless.
 """
 
+import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -13,6 +15,17 @@ from enum import StrEnum
 from typing import Any
 
 from function_app.domain.errors import TransitionRefused
+
+# Job ids are uuid4 hex; anything that does not look like one cannot be a job (no lookup).
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_job_id(text: str) -> bool:
+    return _JOB_ID.fullmatch(text) is not None
 
 
 class JobStatus(StrEnum):

@@ -8,9 +8,10 @@ and cannot be chosen by anyone else. A job may only use a blob under its owner's
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from function_app.domain.errors import InvalidRequest
+from function_app.domain.errors import InvalidRequest, UnsupportedType
 
 MAX_FILE_NAME_CHARS = 255
 UPLOAD_ROOT = "u"
@@ -97,3 +98,36 @@ def content_type_for(file_name: str) -> str | None:
 def normalize_content_type(value: str) -> str:
     """`Text/Plain; charset=utf-8` -> `text/plain` (the allow-list compares bare types)."""
     return value.split(";", 1)[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class ContentTypePolicy:
+    """Which content types an upload may have (ALLOWED_CONTENT_TYPES), in one place for the
+    presign (what the client declares) and the enqueue (what the blob holds)."""
+
+    allowed: frozenset[str]
+
+    def for_new_upload(self, file_name: str, declared: str | None) -> str:
+        """The type a presigned upload will carry: as declared, else as its extension says."""
+        if declared is not None and declared.strip():
+            return self._allowed(normalize_content_type(declared))
+        implied = content_type_for(file_name)
+        if implied is None:
+            raise UnsupportedType(
+                "contentType is missing and the file extension does not imply an allowed type",
+                details=[{"allowed": sorted(self.allowed)}],
+            )
+        return self._allowed(implied)
+
+    def for_stored_upload(self, blob_name: str, stored: str | None) -> str:
+        """The type of an uploaded blob: as stored, else as its name's extension says."""
+        content_type = normalize_content_type(stored) if stored else content_type_for(blob_name)
+        return self._allowed(content_type)
+
+    def _allowed(self, content_type: str | None) -> str:
+        if content_type is None or content_type not in self.allowed:
+            raise UnsupportedType(
+                f"the content type {str(content_type)[:100]!r} is not allowed",
+                details=[{"allowed": sorted(self.allowed)}],
+            )
+        return content_type

@@ -6,7 +6,14 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 from function_app.bootstrap import app_services
 from function_app.entrypoints.auth import caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
-from function_app.entrypoints.schemas import EnqueueIn, accepted_out, job_out, parse_body, read_body
+from function_app.entrypoints.schemas import (
+    EnqueueIn,
+    accepted_out,
+    job_out,
+    parse_body,
+    read_body,
+    status_url,
+)
 from function_app.services.jobs import EnqueueRequest
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -19,7 +26,7 @@ async def _enqueue(req: Request) -> Response:
         EnqueueRequest(body.queue_name, body.job_name, body.data),
         req.headers.get("idempotency-key"),
     )
-    headers = {**NO_STORE, "Location": accepted.status_url}
+    headers = {**NO_STORE, "Location": status_url(accepted.job_id)}
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(ok(accepted_out(accepted)), 202, headers=headers)

@@ -115,14 +115,22 @@ def presigned_out(upload: PresignedUpload) -> dict[str, Any]:
     }
 
 
+def status_url(job_id: str) -> str:
+    return f"/api/v1/jobs/{job_id}"
+
+
+def stream_url(job_id: str) -> str:
+    return f"/api/v1/jobs/{job_id}/stream"
+
+
 def accepted_out(accepted: JobAccepted) -> dict[str, Any]:
     out: dict[str, Any] = {
         "jobId": accepted.job_id,
         "status": str(accepted.status),
         "queueName": accepted.queue_name,
         "jobName": accepted.job_name,
-        "statusUrl": accepted.status_url,
-        "streamUrl": accepted.stream_url,
+        "statusUrl": status_url(accepted.job_id),
+        "streamUrl": stream_url(accepted.job_id),
         "streamToken": accepted.stream_token,
     }
     return out

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from function_app.domain.uploads import normalize_content_type
 from function_app.jobtypes.base import JobContext
 from function_app.jobtypes.extraction import MAX_PDF_PAGES, docx_text, pdf_text
 from function_app.jobtypes.file_types import (
@@ -79,7 +80,7 @@ class AnalyzeDocument:
         details = await asyncio.to_thread(describe_content, kind, upload.data)
         await ctx.checkpoint()
 
-        declared = (ctx.blob.content_type or "").split(";")[0].strip().lower() or None
+        declared = normalize_content_type(ctx.blob.content_type or "") or None
         await ctx.progress("storing", 90, f"Detected {kind.value}, {upload.size} bytes")
         return {
             "jobType": NAME,

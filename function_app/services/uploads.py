@@ -5,21 +5,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from function_app.domain.errors import TooLarge, Unauthenticated, UnsupportedType
+from function_app.domain.errors import TooLarge, Unauthenticated
 from function_app.domain.identity import Caller
-from function_app.domain.uploads import (
-    check_file_name,
-    content_type_for,
-    normalize_content_type,
-    upload_blob_name,
-)
+from function_app.domain.uploads import ContentTypePolicy, check_file_name, upload_blob_name
 from function_app.ports import Clock, UploadSigner
 
 
 @dataclass(frozen=True)
 class UploadPolicy:
     max_bytes: int
-    allowed_content_types: frozenset[str]
+    content_types: ContentTypePolicy
     url_ttl_seconds: int
     container: str
 
@@ -65,30 +60,11 @@ class UploadService:
     def policy(self) -> UploadPolicy:
         return self._policy
 
-    def content_type(self, file_name: str, declared: str | None) -> str:
-        """The allowed content type for this upload (declared, else from the extension)."""
-        if declared is not None and declared.strip():
-            content_type = normalize_content_type(declared)
-        else:
-            inferred = content_type_for(file_name)
-            if inferred is None:
-                raise UnsupportedType(
-                    "contentType is missing and the file extension does not imply an allowed type",
-                    details=[{"allowed": sorted(self._policy.allowed_content_types)}],
-                )
-            content_type = inferred
-        if content_type not in self._policy.allowed_content_types:
-            raise UnsupportedType(
-                f"content type {content_type[:100]!r} is not allowed",
-                details=[{"allowed": sorted(self._policy.allowed_content_types)}],
-            )
-        return content_type
-
     async def presign(self, caller: Caller, request: PresignRequest) -> PresignedUpload:
         if not caller.may_write:
             raise Unauthenticated("a stream token cannot upload", code="read_only_token")
         file_name = check_file_name(request.file_name)
-        content_type = self.content_type(file_name, request.content_type)
+        content_type = self._policy.content_types.for_new_upload(file_name, request.content_type)
         if request.size is not None and request.size > self._policy.max_bytes:
             raise TooLarge(
                 f"declared size {request.size} is over the {self._policy.max_bytes} byte limit",

@@ -51,8 +51,6 @@ async def test_enqueue_records_the_job_and_sends_one_message(world: FakeWorld) -
         ("document-analysis", accepted.job_id)
     ]
     assert world.queue.sent[0].body["jobName"] == "analyze-document"
-    assert accepted.status_url == f"/api/v1/jobs/{accepted.job_id}"
-    assert accepted.stream_url == f"/api/v1/jobs/{accepted.job_id}/stream"
     scoped = await world.services.stream_tokens.verify(accepted.stream_token)
     assert scoped == Caller("alice", job_scope=accepted.job_id)
 
