@@ -18,7 +18,7 @@ reads adds `error="insufficient_scope"`.
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
@@ -35,6 +35,7 @@ from function_app.domain.errors import (
     Unprocessable,
     UnsupportedType,
 )
+from function_app.services.health import NOT_ANSWERING
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +97,23 @@ def dependency_message(dependency: str) -> str:
     return DEPENDENCY_MESSAGES.get(dependency, UNKNOWN_DEPENDENCY_MESSAGE)
 
 
-def dependency_unavailable_response(dependency: str, correlation_id: str) -> JSONResponse:
-    """503 with a fixed message: the failure's own text stays in the log."""
-    details = [{"dependency": dependency}, {"correlationId": correlation_id}]
+def dependency_unavailable_response(
+    problems: Mapping[str, str], correlation_id: str
+) -> JSONResponse:
+    """The one 503 shape, for requests and health alike: a detail per failing dependency
+    (`dependency`, a fixed `problem`, the `correlationId` under which the cause is logged)
+    and a fixed message; the failure's own text stays in the log."""
+    names = list(problems)
+    if len(names) == 1:
+        message = dependency_message(names[0])
+    else:
+        message = f"unavailable: {', '.join(names)}; try again shortly"
+    details = [
+        {"dependency": name, "problem": problem, "correlationId": correlation_id}
+        for name, problem in problems.items()
+    ]
     return JSONResponse(
-        error_body(DependencyUnavailable.code, dependency_message(dependency), details),
+        error_body(DependencyUnavailable.code, message, details),
         503,
         headers={**NO_STORE, "Retry-After": "5"},
     )
@@ -117,7 +130,7 @@ def domain_error_response(error: DomainError, where: str = "request") -> JSONRes
             error.message,
             correlation_id,
         )
-        return dependency_unavailable_response(error.dependency, correlation_id)
+        return dependency_unavailable_response({error.dependency: NOT_ANSWERING}, correlation_id)
     headers = dict(NO_STORE)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = www_authenticate(error)

@@ -15,7 +15,7 @@ from function_app.entrypoints.auth import caller_of
 from function_app.entrypoints.errors import (
     NO_STORE,
     answers_errors,
-    error_body,
+    dependency_unavailable_response,
     new_correlation_id,
     ok,
 )
@@ -36,22 +36,12 @@ async def health(req: Request) -> Response:
         body = ok({"status": "healthy", "checks": checks, "timestamp": iso(svc.clock.now())})
         return JSONResponse(body, headers=NO_STORE)
     correlation_id = new_correlation_id()
-    problems: dict[str, str] = {}
     for r in report.results:
         if not r.ok:
             logger.warning(
                 "health: %s failing: %s; correlation id %s", r.name, r.detail, correlation_id
             )
-            # One entry per dependency; a plain failure says more than a timeout.
-            if problems.get(r.name) != "not answering":
-                problems[r.name] = r.problem
-    details = [
-        {"dependency": name, "problem": problems[name], "correlationId": correlation_id}
-        for name in failing
-    ]
-    message = f"not answering: {', '.join(failing)}"
-    body = error_body("dependency_unavailable", message, details)
-    return JSONResponse(body, 503, headers={**NO_STORE, "Retry-After": "5"})
+    return dependency_unavailable_response(report.problems, correlation_id)
 
 
 @bp.route(route="v1/queues/{queueName}/stats", methods=["GET"])

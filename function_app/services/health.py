@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from function_app.ports import HealthProbe
 
+NOT_ANSWERING = "not answering"
+NO_ANSWER_IN_TIME = "no answer in time"
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -23,7 +26,7 @@ class ProbeResult:
         """Fixed text for clients: never the failure's own message."""
         if self.ok:
             return "ok"
-        return "no answer in time" if self.timed_out else "not answering"
+        return NO_ANSWER_IN_TIME if self.timed_out else NOT_ANSWERING
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,16 @@ class HealthReport:
     @property
     def failing(self) -> tuple[str, ...]:
         return tuple(sorted({r.name for r in self.results if not r.ok}))
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Each failing dependency (sorted) and its problem; with several probes, a plain
+        failure says more than a timeout."""
+        problems: dict[str, str] = {}
+        for r in self.results:
+            if not r.ok and problems.get(r.name) != NOT_ANSWERING:
+                problems[r.name] = r.problem
+        return {name: problems[name] for name in sorted(problems)}
 
 
 class HealthService:

@@ -183,7 +183,9 @@ async def test_broker_down_is_503_naming_servicebus(
     assert r.status_code == 503
     error = error_of(r)
     assert error["code"] == "dependency_unavailable"
-    assert {"dependency": "servicebus"} in error["details"]
+    (detail,) = error["details"]
+    assert detail["dependency"] == "servicebus"
+    assert detail["problem"] == "not answering"
     assert "amqp gone" not in r.text
 
 
@@ -443,8 +445,11 @@ async def test_a_storage_failure_is_a_fixed_503_and_the_detail_is_logged(
     assert error["message"] == "storage is unavailable; try again shortly"
     assert "leakyaccount" not in r.text
     assert "ServiceRequestError" not in r.text
-    assert {"dependency": "storage"} in error["details"]
-    (correlation_id,) = [d["correlationId"] for d in error["details"] if "correlationId" in d]
+    (detail,) = error["details"]
+    # The one 503 shape (health answers the same keys): dependency, problem, correlationId.
+    assert set(detail) == {"dependency", "problem", "correlationId"}
+    assert detail["dependency"] == "storage"
+    correlation_id = detail["correlationId"]
     logged = [rec.getMessage() for rec in caplog.records if correlation_id in rec.getMessage()]
     assert len(logged) == 1
     assert "leakyaccount.blob.core.windows.net" in logged[0]
@@ -467,7 +472,7 @@ async def test_health_names_the_dependency_without_its_error_text(
     assert "leakyaccount" not in r.text
     assert "ServiceRequestError" not in r.text
     error = error_of(r)
-    assert error["message"] == "not answering: servicebus, storage"
+    assert error["message"] == "unavailable: servicebus, storage; try again shortly"
     correlation_id = error["details"][0]["correlationId"]
     assert len(correlation_id) == 32
     assert error["details"] == [
