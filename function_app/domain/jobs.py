@@ -46,7 +46,7 @@ TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.
 
 
 class Stage(StrEnum):
-    """Well-known stage names; job types may use others."""
+    """The stages a job goes through; job types report progress in these."""
 
     QUEUED = "queued"
     INITIALIZING = "initializing"

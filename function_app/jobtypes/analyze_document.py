@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from function_app.domain.jobs import Stage
 from function_app.domain.uploads import normalize_content_type
 from function_app.jobtypes.base import JobContext
 from function_app.jobtypes.extraction import MAX_PDF_PAGES, docx_text, pdf_text
@@ -72,16 +73,16 @@ class AnalyzeDocument:
         file_name = upload_file_name(ctx)
         upload = await fetch_upload(ctx)
 
-        await ctx.progress("parsing", 45, "Detecting the file type from its content")
+        await ctx.progress(Stage.PARSING, 45, "Detecting the file type from its content")
         kind = await asyncio.to_thread(detect_file_type, upload.data)
         await ctx.checkpoint()
 
-        await ctx.progress("analyzing", 70, f"Analysing the {kind.value} content")
+        await ctx.progress(Stage.ANALYZING, 70, f"Analysing the {kind.value} content")
         details = await asyncio.to_thread(describe_content, kind, upload.data)
         await ctx.checkpoint()
 
         declared = normalize_content_type(ctx.blob.content_type or "") or None
-        await ctx.progress("storing", 90, f"Detected {kind.value}, {upload.size} bytes")
+        await ctx.progress(Stage.STORING, 90, f"Detected {kind.value}, {upload.size} bytes")
         return {
             "jobType": NAME,
             "fileName": file_name,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from function_app.domain.errors import PermanentJobError
+from function_app.domain.jobs import Stage
 from function_app.jobtypes.base import JobContext
 from function_app.jobtypes.extraction import (
     MAX_PDF_PAGES,
@@ -74,7 +75,7 @@ class AnalyzeResume:
         file_name = upload_file_name(ctx)
         upload = await fetch_upload(ctx)
 
-        await ctx.progress("parsing", 45, "Detecting the file format", phase="detect")
+        await ctx.progress(Stage.PARSING, 45, "Detecting the file format", phase="detect")
         kind = await asyncio.to_thread(detect_file_type, upload.data)
         claimed = claims_docx(file_name, ctx.blob.content_type)
         extracted = await asyncio.to_thread(
@@ -87,15 +88,15 @@ class AnalyzeResume:
             )
         pages = f" from {extracted.pages_read} pages" if extracted.pages_read else ""
         await ctx.progress(
-            "parsing", 60, f"Extracted {len(extracted.text)} characters{pages}", phase="extract"
+            Stage.PARSING, 60, f"Extracted {len(extracted.text)} characters{pages}", phase="extract"
         )
         await ctx.checkpoint()
 
-        await ctx.progress("analyzing", 70, "Finding sections and scoring", phase="score")
+        await ctx.progress(Stage.ANALYZING, 70, "Finding sections and scoring", phase="score")
         analysis = await asyncio.to_thread(analyse_resume, extracted.text)
         await ctx.checkpoint()
 
-        await ctx.progress("storing", 90, f"Scored {analysis.score}/100", phase="result")
+        await ctx.progress(Stage.STORING, 90, f"Scored {analysis.score}/100", phase="result")
         return {
             "jobType": NAME,
             "fileName": file_name,

@@ -10,6 +10,7 @@ and lets anything transient (or a `TransientJobError`) propagate so Service Bus 
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
+from function_app.domain.jobs import Stage
 from function_app.ports import BlobInfo
 
 
@@ -33,7 +34,7 @@ class JobContext(Protocol):
 
     async def progress(
         self,
-        stage: str,
+        stage: Stage,
         progress: int,
         message: str,
         *,

@@ -131,7 +131,7 @@ class _RunContext:
 
     async def progress(
         self,
-        stage: str,
+        stage: Stage,
         progress: int,
         message: str,
         *,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from function_app.domain.errors import JobCancelled
+from function_app.domain.jobs import Stage
 from function_app.ports import BlobInfo
 
 
@@ -50,13 +51,14 @@ class FakeJobContext:
 
     async def progress(
         self,
-        stage: str,
+        stage: Stage,
         progress: int,
         message: str,
         *,
         phase: str | None = None,
         detail: str | None = None,
     ) -> None:
+        assert isinstance(stage, Stage), f"job types report a Stage, not {stage!r}"
         assert 0 <= progress <= 100, progress
         self.progress_calls.append(ProgressCall(stage, progress, message, phase, detail))
 

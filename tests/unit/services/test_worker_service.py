@@ -8,7 +8,7 @@ import pytest
 
 from function_app.domain.errors import PermanentJobError, TransientJobError
 from function_app.domain.identity import Caller
-from function_app.domain.jobs import JobStatus
+from function_app.domain.jobs import JobStatus, Stage
 from function_app.jobtypes.base import JobContext, JobType
 from function_app.jobtypes.registry import build_registry
 from function_app.services.jobs import EnqueueRequest
@@ -40,7 +40,7 @@ async def read_all(ctx: JobContext) -> Mapping[str, Any]:
     async for chunk in ctx.read(chunk_size=100):
         size += len(chunk)
     await ctx.checkpoint()
-    await ctx.progress("analyzing", 60, "Analyzing")
+    await ctx.progress(Stage.ANALYZING, 60, "Analyzing")
     return {"bytes": size}
 
 
@@ -168,7 +168,7 @@ async def test_cancel_between_steps_ends_the_job_cancelled() -> None:
     world: FakeWorld
 
     async def cancelled_midway(ctx: JobContext) -> Mapping[str, Any]:
-        await ctx.progress("parsing", 50, "half way")
+        await ctx.progress(Stage.PARSING, 50, "half way")
         await world.services.jobs.cancel(Caller("alice"), ctx.job_id)
         await ctx.checkpoint()
         raise AssertionError("checkpoint should have stopped the job")
