@@ -1,0 +1,121 @@
+"""Job.record's rules, directly: sequence, attempts, progress, terminal events."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from function_app.domain.errors import TransitionRefused
+from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def new_job() -> Job:
+    return Job(
+        job_id="job1",
+        owner="alice",
+        queue_name="document-analysis",
+        job_name="analyze-document",
+        data={"blobName": "b"},
+        created_at=T0,
+    )
+
+
+def draft(status: JobStatus, progress: int = 0, **fields: object) -> EventDraft:
+    return EventDraft(status, progress, Stage.ANALYZING, str(status), **fields)  # type: ignore[arg-type]
+
+
+def run(job: Job, *drafts: EventDraft) -> tuple[Job, list[int]]:
+    """Record each draft one second apart; the job and the progress of each event."""
+    shown = []
+    for second, d in enumerate(drafts, start=1):
+        job, event = job.record(d, at(second))
+        shown.append(event.progress)
+    return job, shown
+
+
+def test_sequences_start_at_one_and_have_no_gaps() -> None:
+    job = new_job()
+    sequences = []
+    for second, status in enumerate([JobStatus.QUEUED, JobStatus.STARTED, JobStatus.IN_PROGRESS]):
+        job, event = job.record(draft(status), at(second))
+        sequences.append(event.sequence)
+        assert event.job_id == "job1"
+        assert event.timestamp == at(second)
+    assert sequences == [1, 2, 3]
+    assert job.last_event_id == 3
+
+
+def test_progress_never_goes_backwards_within_an_attempt() -> None:
+    job, shown = run(
+        new_job(),
+        draft(JobStatus.STARTED, 5),
+        draft(JobStatus.IN_PROGRESS, 60),
+        draft(JobStatus.IN_PROGRESS, 40),
+    )
+    assert shown == [5, 60, 60]
+    assert job.progress == 60
+
+
+def test_started_begins_a_new_attempt_where_progress_may_restart() -> None:
+    job, shown = run(
+        new_job(),
+        draft(JobStatus.STARTED, 5),
+        draft(JobStatus.IN_PROGRESS, 70),
+        draft(JobStatus.RETRYING, 70, error=JobError("flaky", "try again", True)),
+        draft(JobStatus.STARTED, 5),
+    )
+    assert shown == [5, 70, 70, 5]
+    assert job.attempts == 2
+    assert job.progress == 5
+
+
+def test_the_first_start_is_remembered_across_attempts() -> None:
+    job, _ = run(new_job(), draft(JobStatus.QUEUED), draft(JobStatus.STARTED))
+    assert job.started_at == at(2)
+    job, _ = job.record(draft(JobStatus.STARTED), at(9))
+    assert job.started_at == at(2)
+
+
+def test_completed_is_always_100_and_ends_the_job() -> None:
+    job, shown = run(
+        new_job(),
+        draft(JobStatus.STARTED, 5),
+        draft(JobStatus.COMPLETED, 90, result={"words": 3}),
+    )
+    assert shown == [5, 100]
+    assert job.is_terminal
+    assert job.completed_at == at(2)
+    assert job.result == {"words": 3}
+
+
+@pytest.mark.parametrize("ending", [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED])
+def test_nothing_is_recorded_after_a_terminal_event(ending: JobStatus) -> None:
+    job, _ = run(new_job(), draft(JobStatus.STARTED), draft(ending))
+    with pytest.raises(TransitionRefused):
+        job.record(draft(JobStatus.IN_PROGRESS, 50), at(10))
+
+
+def test_only_terminal_events_set_completed_at() -> None:
+    job, _ = run(new_job(), draft(JobStatus.STARTED), draft(JobStatus.IN_PROGRESS, 10))
+    assert job.completed_at is None
+    assert job.status is JobStatus.IN_PROGRESS
+
+
+def test_record_decided_returns_none_when_declined_or_refused() -> None:
+    job = new_job()
+    assert job.record_decided(lambda _job: None, lambda: T0) is None
+    ended, _ = job.record(draft(JobStatus.CANCELLED), T0)
+    assert ended.record_decided(lambda _job: draft(JobStatus.STARTED), lambda: T0) is None
+    recorded = job.record_decided(lambda _job: draft(JobStatus.STARTED), lambda: at(3))
+    assert recorded is not None
+    assert recorded[1].timestamp == at(3)
+
+
+def test_progress_outside_0_to_100_is_not_a_draft() -> None:
+    with pytest.raises(ValueError, match="0-100"):
+        EventDraft(JobStatus.IN_PROGRESS, 101, Stage.ANALYZING, "too far")
