@@ -351,19 +351,15 @@ async def test_a_client_that_disconnects_frees_its_stream_and_the_poller(
             ]
             assert during["totalConnections"] == before["totalConnections"] + 1
             assert during["totalJobSubscriptions"] == before["totalJobSubscriptions"] + 1
-        closed_at = time.monotonic()
         # The client is gone; the server notices and frees the viewer and the job's poller.
+        deadline = time.monotonic() + DISCONNECT_FREED_WITHIN_SECONDS
         after = await stats()
-        while (
-            not freed(after) and time.monotonic() - closed_at < 2 * DISCONNECT_FREED_WITHIN_SECONDS
-        ):
+        while not freed(after) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             after = await stats()
-        freed_in = time.monotonic() - closed_at
         assert all(c["jobId"] != job_id for c in after["connections"])
         assert after["totalConnections"] == before["totalConnections"]
         assert after["totalJobSubscriptions"] == before["totalJobSubscriptions"]
-        assert freed_in < DISCONNECT_FREED_WITHIN_SECONDS, f"freed {freed_in:.2f} s after the close"
 
 
 async def test_a_running_jobs_stream_ends_with_its_terminal_update_and_the_server_closes_it(
@@ -372,20 +368,22 @@ async def test_a_running_jobs_stream_ends_with_its_terminal_update_and_the_serve
     stack = long_stream_stack
     job_id = await stack.jobs.create("lena")
     await stack.jobs.record(job_id, started())  # running when the stream opens
-    finished_at: list[float] = []
 
     async def worker() -> None:
         for percent in (25, 50, 75):
             await asyncio.sleep(0.3)
             await stack.jobs.record(job_id, progress(percent))
         await stack.jobs.record(job_id, completed())
-        finished_at.append(time.monotonic())
 
     writing = asyncio.create_task(worker())
     # No `stop`: reading ends only when the server ends the response (or after 30 s).
-    received = await watch(stream_url(stack, job_id), headers=stack.headers("lena"), seconds=30)
-    ended_at = time.monotonic()
+    watching = asyncio.create_task(
+        watch(stream_url(stack, job_id), headers=stack.headers("lena"), seconds=30)
+    )
     await writing
+    # Without the close, heartbeats (every 1 s) would keep it open for up to 300 s: it must
+    # end within 5 s of the terminal update.
+    received = await asyncio.wait_for(watching, timeout=5.0)
     assert received.status == 200
     assert received.ended_by == "server"
     assert received.ids() == [1, 2, 3, 4, 5, 6]
@@ -396,8 +394,6 @@ async def test_a_running_jobs_stream_ends_with_its_terminal_update_and_the_serve
     assert [i for i, e in enumerate(received.events) if is_terminal(e)] == [
         len(received.events) - 1
     ]
-    # Without the close, heartbeats (every 1 s) would have kept it open for up to 300 s.
-    assert ended_at - finished_at[0] < 5.0
 
 
 async def test_many_viewers_of_one_job_all_get_every_event(stream_stack: StreamStack) -> None:

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -160,10 +159,8 @@ def test_the_stack_stops_cleanly_on_sigint(tmp_path: Path) -> None:
         assert not gone(stack.servicebus_pid)
         assert stack.pid in processes_mentioning(str(tmp_path))
 
-        started = time.monotonic()
         os.kill(stack.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground process
-        code = stack.process.wait(timeout=30)
-        took = time.monotonic() - started
+        code = stack.process.wait(timeout=20)  # the whole stack stops within 20 s
 
         assert code == 0, log_tail(stack.log_path)
         assert gone(stack.azurite_pid), "Azurite still running"
@@ -171,4 +168,3 @@ def test_the_stack_stops_cleanly_on_sigint(tmp_path: Path) -> None:
         assert refuses_to_listen(int(stack.base_url.rsplit(":", 1)[1]))  # the host
         assert processes_mentioning(str(tmp_path)) == []
         assert "local stack stopped" in stack.log_path.read_text(encoding="utf-8")
-        assert took < 20, took

@@ -21,6 +21,7 @@ from azure.servicebus.exceptions import (
     MessageNotFoundError,
     MessageSizeExceededError,
     MessagingEntityNotFoundError,
+    OperationTimeoutError,
     ServiceBusError,
 )
 
@@ -409,13 +410,13 @@ def test_a_session_receiver_on_a_queue_without_sessions_is_refused(
 ) -> None:
     with client.get_queue_sender("sessions-refused") as sender:
         sender.send_messages(ServiceBusMessage("plain"))
-    started = time.monotonic()
     with (
         pytest.raises(ServiceBusError, match="does not support sessions") as refused,
         client.get_queue_receiver("sessions-refused", session_id=session_id) as receiver,
     ):
         receiver.receive_messages(max_wait_time=5)
-    assert time.monotonic() - started < 10  # refused at attach, not left to time out
+    # Refused at attach with the broker's own condition, not left to time out.
+    assert not isinstance(refused.value, OperationTimeoutError)
     assert "amqp:not-allowed" in str(refused.value)
     assert not isinstance(refused.value, MessagingEntityNotFoundError)
     # the queue itself is untouched and still serves a plain receiver
