@@ -18,11 +18,11 @@ from function_app.jobtypes.file_types import (
     MIME_TYPES,
     FileKind,
     decode_text,
-    detect_file_type,
     image_dimensions,
 )
 from function_app.jobtypes.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
 from function_app.jobtypes.upload_reader import (
+    detect_kind,
     fetch_upload,
     upload_file_name,
 )
@@ -65,16 +65,12 @@ def describe_content(kind: FileKind, data: bytes) -> dict[str, Any]:
 class AnalyzeDocument:
     """Document analysis."""
 
-    @property
-    def name(self) -> str:
-        return NAME
+    name = NAME
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         file_name = upload_file_name(ctx)
         upload = await fetch_upload(ctx)
-
-        await ctx.progress(Stage.PARSING, 45, "Detecting the file type from its content")
-        kind = await asyncio.to_thread(detect_file_type, upload.data)
+        kind = await detect_kind(ctx, upload, "Detecting the file type from its content", None)
         await ctx.checkpoint()
 
         await ctx.progress(Stage.ANALYZING, 70, f"Analysing the {kind.value} content")

@@ -21,9 +21,10 @@ from function_app.jobtypes.extraction import (
     pdf_text,
     plain_text,
 )
-from function_app.jobtypes.file_types import MIME_TYPES, FileKind, detect_file_type
+from function_app.jobtypes.file_types import MIME_TYPES, FileKind
 from function_app.jobtypes.resume_scoring import analyse_resume
 from function_app.jobtypes.upload_reader import (
+    detect_kind,
     fetch_upload,
     upload_file_name,
 )
@@ -67,16 +68,12 @@ def extract_resume_text(kind: FileKind, data: bytes, *, claimed_docx: bool) -> E
 class AnalyzeResume:
     """Resume analysis."""
 
-    @property
-    def name(self) -> str:
-        return NAME
+    name = NAME
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         file_name = upload_file_name(ctx)
         upload = await fetch_upload(ctx)
-
-        await ctx.progress(Stage.PARSING, 45, "Detecting the file format", phase="detect")
-        kind = await asyncio.to_thread(detect_file_type, upload.data)
+        kind = await detect_kind(ctx, upload, "Detecting the file format", "detect")
         claimed = claims_docx(file_name, ctx.blob.content_type)
         extracted = await asyncio.to_thread(
             extract_resume_text, kind, upload.data, claimed_docx=claimed

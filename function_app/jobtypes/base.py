@@ -33,13 +33,7 @@ class JobContext(Protocol):
         ...
 
     async def progress(
-        self,
-        stage: Stage,
-        progress: int,
-        message: str,
-        *,
-        phase: str | None = None,
-        detail: str | None = None,
+        self, stage: Stage, percent: int, message: str, *, phase: str | None = None
     ) -> None:
         """Record an `in_progress` event (0-100 for the whole job)."""
         ...

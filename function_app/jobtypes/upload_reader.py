@@ -1,5 +1,5 @@
-"""A job type's first step: read the upload from `JobContext.read()` into memory, hashing as
-it streams; and the file name the result reports.
+"""A job type's first steps: read the upload from `JobContext.read()` into memory, hashing as
+it streams, and tell its file type from its bytes; and the file name the result reports.
 
 Memory: the whole upload is held (job types parse it as a whole: PDF, DOCX, JSON), so a job
 holds at least its upload's size, and about twice that while the buffer becomes `bytes`.
@@ -8,11 +8,14 @@ which the worker checked against MAX_UPLOAD_BYTES before the job started). See
 docs/job-types.md, "Memory".
 """
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 
+from function_app.domain.jobs import Stage
 from function_app.domain.uploads import MAX_FILE_NAME_CHARS
 from function_app.jobtypes.base import JobContext
+from function_app.jobtypes.file_types import FileKind, detect_file_type
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,12 @@ async def fetch_upload(ctx: JobContext) -> Upload:
     upload = await read_upload(ctx)
     await ctx.checkpoint()
     return upload
+
+
+async def detect_kind(ctx: JobContext, upload: Upload, message: str, phase: str | None) -> FileKind:
+    """The second step: what the bytes are (by their content, not their name)."""
+    await ctx.progress(Stage.PARSING, 45, message, phase=phase)
+    return await asyncio.to_thread(detect_file_type, upload.data)
 
 
 def upload_file_name(ctx: JobContext) -> str:

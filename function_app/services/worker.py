@@ -130,21 +130,10 @@ class _RunContext:
             yield chunk
 
     async def progress(
-        self,
-        stage: Stage,
-        progress: int,
-        message: str,
-        *,
-        phase: str | None = None,
-        detail: str | None = None,
+        self, stage: Stage, percent: int, message: str, *, phase: str | None = None
     ) -> None:
         draft = EventDraft(
-            JobStatus.IN_PROGRESS,
-            max(0, min(progress, 99)),
-            stage,
-            message,
-            phase=phase,
-            detail=detail,
+            JobStatus.IN_PROGRESS, max(0, min(percent, 99)), stage, message, phase=phase
         )
         await self._log.append(self.job_id, _unless_ended(draft))
 

@@ -16,7 +16,6 @@ class ProgressCall:
     progress: int
     message: str
     phase: str | None = None
-    detail: str | None = None
 
 
 @dataclass
@@ -50,17 +49,11 @@ class FakeJobContext:
             yield self.content[start : start + size]
 
     async def progress(
-        self,
-        stage: Stage,
-        progress: int,
-        message: str,
-        *,
-        phase: str | None = None,
-        detail: str | None = None,
+        self, stage: Stage, percent: int, message: str, *, phase: str | None = None
     ) -> None:
         assert isinstance(stage, Stage), f"job types report a Stage, not {stage!r}"
-        assert 0 <= progress <= 100, progress
-        self.progress_calls.append(ProgressCall(stage, progress, message, phase, detail))
+        assert 0 <= percent <= 100, percent
+        self.progress_calls.append(ProgressCall(stage, percent, message, phase))
 
     async def checkpoint(self) -> None:
         self.checkpoints += 1

@@ -28,6 +28,7 @@ from function_app.adapters.table_storage.rows import (
     is_valid_key,
     put_json,
     replace_operation,
+    required_datetime,
     without_none,
 )
 from function_app.domain.jobs import EventDraft, Job, JobError, JobEvent, JobStatus
@@ -59,6 +60,28 @@ def _error_from_json(value: Any) -> JobError | None:
     return JobError(str(value["code"]), str(value["message"]), bool(value.get("retryable")))
 
 
+def _state_to_entity(entity: dict[str, Any], state: Job | JobEvent) -> dict[str, Any]:
+    """The fields a job and its events share: status, progress, stage, message, outcome."""
+    entity["status"] = state.status.value
+    entity["progress"] = state.progress
+    entity["stage"] = state.stage
+    entity["message"] = bounded_text("message", state.message)
+    put_json(entity, "result", None if state.result is None else dict(state.result))
+    put_json(entity, "error", _error_to_json(state.error))
+    return without_none(entity)
+
+
+def _state_from_entity(entity: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "status": JobStatus(entity["status"]),
+        "progress": int(entity["progress"]),
+        "stage": str(entity["stage"]),
+        "message": str(entity.get("message") or ""),
+        "result": get_json(entity, "result"),
+        "error": _error_from_json(get_json(entity, "error")),
+    }
+
+
 def job_to_entity(job: Job) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": job.job_id,
@@ -67,10 +90,6 @@ def job_to_entity(job: Job) -> dict[str, Any]:
         "queueName": job.queue_name,
         "jobName": job.job_name,
         "createdAt": job.created_at,
-        "status": job.status.value,
-        "progress": job.progress,
-        "stage": job.stage,
-        "message": bounded_text("message", job.message),
         "startedAt": job.started_at,
         "completedAt": job.completed_at,
         "attempts": job.attempts,
@@ -80,34 +99,25 @@ def job_to_entity(job: Job) -> dict[str, Any]:
         "uploadETag": job.upload_etag,
     }
     put_json(entity, "data", dict(job.data))
-    put_json(entity, "result", None if job.result is None else dict(job.result))
-    put_json(entity, "error", _error_to_json(job.error))
-    return without_none(entity)
+    return _state_to_entity(entity, job)
 
 
 def job_from_entity(entity: Mapping[str, Any]) -> Job:
-    created = as_datetime(entity["createdAt"])
-    assert created is not None
     return Job(
         job_id=str(entity["PartitionKey"]),
         owner=str(entity["owner"]),
         queue_name=str(entity["queueName"]),
         job_name=str(entity["jobName"]),
         data=get_json(entity, "data") or {},
-        created_at=created,
-        status=JobStatus(entity["status"]),
-        progress=int(entity["progress"]),
-        stage=str(entity["stage"]),
-        message=str(entity.get("message") or ""),
+        created_at=required_datetime(entity, "createdAt"),
         started_at=as_datetime(entity.get("startedAt")),
         completed_at=as_datetime(entity.get("completedAt")),
         attempts=int(entity.get("attempts") or 0),
         last_event_id=int(entity["lastEventId"]),
-        result=get_json(entity, "result"),
-        error=_error_from_json(get_json(entity, "error")),
         cancel_requested=bool(entity.get("cancelRequested", False)),
         idempotency_key=entity.get("idempotencyKey"),
         upload_etag=entity.get("uploadETag"),
+        **_state_from_entity(entity),
     )
 
 
@@ -117,38 +127,25 @@ def event_to_entity(event: JobEvent) -> dict[str, Any]:
         "RowKey": event_row_key(event.sequence),
         "sequence": event.sequence,
         "timestamp": event.timestamp,
-        "status": event.status.value,
-        "progress": event.progress,
-        "stage": event.stage,
-        "message": bounded_text("message", event.message),
         "attempt": event.attempt,
         "phase": event.phase,
         "detail": bounded_text("detail", event.detail),
         "etaSeconds": event.eta_seconds,
     }
-    put_json(entity, "result", None if event.result is None else dict(event.result))
-    put_json(entity, "error", _error_to_json(event.error))
-    return without_none(entity)
+    return _state_to_entity(entity, event)
 
 
 def event_from_entity(entity: Mapping[str, Any]) -> JobEvent:
-    timestamp = as_datetime(entity["timestamp"])
-    assert timestamp is not None
     eta = entity.get("etaSeconds")
     return JobEvent(
         job_id=str(entity["PartitionKey"]),
         sequence=int(entity["sequence"]),
-        timestamp=timestamp,
-        status=JobStatus(entity["status"]),
-        progress=int(entity["progress"]),
-        stage=str(entity["stage"]),
-        message=str(entity.get("message") or ""),
+        timestamp=required_datetime(entity, "timestamp"),
         attempt=int(entity.get("attempt") or 0),
         phase=entity.get("phase"),
         detail=entity.get("detail"),
         eta_seconds=None if eta is None else int(eta),
-        result=get_json(entity, "result"),
-        error=_error_from_json(get_json(entity, "error")),
+        **_state_from_entity(entity),
     )
 
 

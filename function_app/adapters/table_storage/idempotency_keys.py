@@ -15,11 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from function_app.adapters.table_storage.rows import (
+    UNREAD,
     Decision,
     Entity,
     TableRows,
-    as_datetime,
+    Unread,
     decide_and_write,
+    required_datetime,
     without_none,
 )
 from function_app.domain.idempotency import KeyClaim, new_claim
@@ -50,12 +52,10 @@ def _claim_to_entity(partition: str, row: str, claim: KeyClaim) -> dict[str, Any
 
 
 def _claim_from_entity(entity: Mapping[str, Any]) -> KeyClaim:
-    lease_until = as_datetime(entity["leaseUntil"])
-    assert lease_until is not None
     return KeyClaim(
         job_id=str(entity["jobId"]),
         confirmed=bool(entity["confirmed"]),
-        lease_until=lease_until,
+        lease_until=required_datetime(entity, "leaseUntil"),
     )
 
 
@@ -79,18 +79,9 @@ class TableIdempotencyKeys:
             current = _claim_from_entity(holder)
             if current.job_id == job_id or not current.is_abandoned(at):
                 return Decision(current.job_id)
-            etag = holder.metadata["etag"]
-            return Decision(
-                job_id, lambda: self._rows.replace_if_unchanged(ours, etag, "take over key")
-            )
+            return self._replacing(holder, ours, job_id, "take over key")
 
-        return await decide_and_write(
-            lambda: self._rows.get(partition, row),
-            take,
-            attempts=MAX_CLAIM_ATTEMPTS,
-            what="idempotency key",
-            assume=None,
-        )
+        return await self._settle(partition, row, take, MAX_CLAIM_ATTEMPTS, assume_absent=True)
 
     async def lookup(self, owner: str, key: str) -> KeyClaim | None:
         holder = await self._rows.get(*claim_address(owner, key))
@@ -109,17 +100,9 @@ class TableIdempotencyKeys:
                 return Decision(True)
             confirmed = KeyClaim(job_id, confirmed=True, lease_until=current.lease_until)
             entity = _claim_to_entity(partition, row, confirmed)
-            etag = holder.metadata["etag"]
-            return Decision(
-                True, lambda: self._rows.replace_if_unchanged(entity, etag, "confirm key")
-            )
+            return self._replacing(holder, entity, True, "confirm key")
 
-        return await decide_and_write(
-            lambda: self._rows.get(partition, row),
-            settle,
-            attempts=MAX_CONFIRM_ATTEMPTS,
-            what="idempotency key",
-        )
+        return await self._settle(partition, row, settle, MAX_CONFIRM_ATTEMPTS)
 
     async def release(self, owner: str, key: str, job_id: str) -> None:
         """Drop our claim; a claim that is not ours (any more) is left alone."""
@@ -128,3 +111,30 @@ class TableIdempotencyKeys:
         if holder is None or holder.get("jobId") != job_id:
             return
         await self._rows.delete_if_unchanged(partition, row, holder.metadata["etag"], "release key")
+
+    async def _settle[R](
+        self,
+        partition: str,
+        row: str,
+        decide: Callable[[Entity | None], Decision[R]],
+        attempts: int,
+        *,
+        assume_absent: bool = False,
+    ) -> R:
+        """Read the claim's row (or, first, assume it absent), decide, write conditionally;
+        again on a lost race."""
+        assumed: Entity | Unread | None = None if assume_absent else UNREAD
+        return await decide_and_write(
+            lambda: self._rows.get(partition, row),
+            decide,
+            attempts=attempts,
+            what="idempotency key",
+            assume=assumed,
+        )
+
+    def _replacing[R](
+        self, holder: Entity, entity: dict[str, Any], result: R, what: str
+    ) -> Decision[R]:
+        """Answer `result` once `holder`'s row is replaced by `entity` (if still unchanged)."""
+        etag = holder.metadata["etag"]
+        return Decision(result, lambda: self._rows.replace_if_unchanged(entity, etag, what))

@@ -77,6 +77,13 @@ def bounded_text(name: str, value: str | None) -> str | None:
     return value
 
 
+def required_datetime(entity: Mapping[str, Any], name: str) -> datetime:
+    value = as_datetime(entity[name])
+    if value is None:
+        raise ValueError(f"the row has no {name}")
+    return value
+
+
 def as_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -124,28 +131,30 @@ class TableRows:
         return True
 
     async def replace_if_unchanged(self, entity: Mapping[str, Any], etag: str, what: str) -> bool:
-        try:
-            await self.table.update_entity(
+        return await self._unless_changed(
+            self.table.update_entity(
                 entity,
                 mode=UpdateMode.REPLACE,
                 etag=etag,
                 match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        except HttpResponseError as exc:
-            if exc.status_code not in (404, 412):
-                raise unavailable(what, exc) from exc
-            return False
-        except AzureError as exc:
-            raise unavailable(what, exc) from exc
-        return True
+            ),
+            what,
+        )
 
     async def delete_if_unchanged(self, partition: str, row: str, etag: str, what: str) -> bool:
-        try:
-            await self.table.delete_entity(
+        return await self._unless_changed(
+            self.table.delete_entity(
                 partition, row, etag=etag, match_condition=MatchConditions.IfNotModified
-            )
+            ),
+            what,
+        )
+
+    @staticmethod
+    async def _unless_changed(write: Awaitable[object], what: str) -> bool:
+        """Await a write conditional on the row's ETag: False when the row changed or went
+        away meanwhile (412 or 404)."""
+        try:
+            await write
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
         except HttpResponseError as exc:
@@ -225,11 +234,11 @@ class Decision[R]:
     write: Callable[[], Awaitable[bool]] | None = None
 
 
-class _Unread:
+class Unread:
     """No read yet: the first decision is made on an assumption (`assume=`)."""
 
 
-UNREAD = _Unread()
+UNREAD = Unread()
 
 
 async def decide_and_write[S, R](
@@ -238,7 +247,7 @@ async def decide_and_write[S, R](
     *,
     attempts: int,
     what: str,
-    assume: S | _Unread = UNREAD,
+    assume: S | Unread = UNREAD,
 ) -> R:
     """Read the current state, decide, and make the decision's conditional write; when the
     write lost its race, back off, read again and decide again, at most `attempts` times.
@@ -247,7 +256,7 @@ async def decide_and_write[S, R](
     yet", when trying an insert first is the common case)."""
     state = assume
     for attempt in range(attempts):
-        if isinstance(state, _Unread):
+        if isinstance(state, Unread):
             state = await read()
         decision = decide(state)
         if decision.write is None or await decision.write():

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from function_app.domain.errors import PermanentJobError
-from function_app.jobtypes import analyze_document, analyze_resume, extraction
+from function_app.jobtypes import analyze_document, analyze_resume, extraction, upload_reader
 from function_app.jobtypes.registry import build_registry
 from tests.samples.documents import (
     RESUME_LINES,
@@ -57,7 +57,7 @@ async def test_resume_parsing_and_scoring_run_off_the_event_loop(
     threads: list[int] = []
     record_thread(monkeypatch, analyze_resume, "pdf_text", threads)
     record_thread(monkeypatch, analyze_resume, "analyse_resume", threads)
-    record_thread(monkeypatch, analyze_resume, "detect_file_type", threads)
+    record_thread(monkeypatch, upload_reader, "detect_file_type", threads)
     await build_registry()["analyze-resume"].run(FakeJobContext(SAMPLES["pdf"]()))
     assert len(threads) == 3
     assert threading.get_ident() not in threads
@@ -66,7 +66,7 @@ async def test_resume_parsing_and_scoring_run_off_the_event_loop(
 async def test_document_analysis_runs_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[int] = []
     record_thread(monkeypatch, analyze_document, "describe_content", threads)
-    record_thread(monkeypatch, analyze_document, "detect_file_type", threads)
+    record_thread(monkeypatch, upload_reader, "detect_file_type", threads)
     await build_registry()["analyze-document"].run(FakeJobContext(make_png()))
     assert len(threads) == 2
     assert threading.get_ident() not in threads
