@@ -203,13 +203,6 @@ class BlobUploads:
         )
         try:
             downloader = await blob.download_blob(**conditions)
-        except ResourceNotFoundError as exc:
-            raise BlobMissing(blob_name) from exc
-        except ResourceModifiedError as exc:
-            raise await self._changed_or_missing(blob_name) from exc
-        except AzureError as exc:
-            raise _unavailable("read", exc) from exc
-        try:
             async for piece in downloader.chunks():
                 view = memoryview(piece)
                 for start in range(0, len(view), chunk_size):

@@ -7,6 +7,7 @@ does no I/O, so building is cheap; the first call to an adapter connects.
 """
 
 from functools import cached_property
+from typing import Protocol
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
@@ -17,6 +18,25 @@ from function_app.adapters.servicebus_queue import ServiceBusJobQueue
 from function_app.adapters.table_storage import TableStorage
 from function_app.ports import HealthProbe
 from function_app.settings import Settings
+
+
+class StorageAdapter[A](Protocol):
+    """How a storage adapter is built: locally from a connection string, in Azure from its
+    service endpoint and a credential; `resource` is its container or table."""
+
+    def from_connection_string(
+        self, connection_string: str, resource: str, /, *, env_proxies: bool
+    ) -> A: ...
+
+    def from_endpoint(
+        self,
+        endpoint: str,
+        credential: AsyncTokenCredential,
+        resource: str,
+        /,
+        *,
+        env_proxies: bool,
+    ) -> A: ...
 
 
 class Adapters:
@@ -39,30 +59,28 @@ class Adapters:
     @cached_property
     def uploads(self) -> BlobUploads:
         """`UploadSigner` + `UploadStore`."""
-        s = self._settings
-        if s.STORAGE_CONNECTION_STRING:
-            return BlobUploads.from_connection_string(
-                s.STORAGE_CONNECTION_STRING, s.UPLOADS_CONTAINER, env_proxies=self._env_proxies
-            )
-        assert s.STORAGE_BLOB_ENDPOINT  # guaranteed by Settings' validator
-        return BlobUploads.from_endpoint(
-            s.STORAGE_BLOB_ENDPOINT,
-            self.credential,
-            s.UPLOADS_CONTAINER,
-            env_proxies=self._env_proxies,
+        return self._storage(
+            BlobUploads, self._settings.STORAGE_BLOB_ENDPOINT, self._settings.UPLOADS_CONTAINER
         )
 
     @cached_property
     def table_storage(self) -> TableStorage:
         """The jobs table: `EventLog`, `IdempotencyKeys`, `SecretStore`."""
-        s = self._settings
-        if s.STORAGE_CONNECTION_STRING:
-            return TableStorage.from_connection_string(
-                s.STORAGE_CONNECTION_STRING, s.JOBS_TABLE, env_proxies=self._env_proxies
+        return self._storage(
+            TableStorage, self._settings.STORAGE_TABLE_ENDPOINT, self._settings.JOBS_TABLE
+        )
+
+    def _storage[A](self, adapter: StorageAdapter[A], endpoint: str | None, resource: str) -> A:
+        """A storage adapter on the connection string when one is set (local), else on its
+        service endpoint with the managed identity (Azure)."""
+        connection_string = self._settings.STORAGE_CONNECTION_STRING
+        if connection_string:
+            return adapter.from_connection_string(
+                connection_string, resource, env_proxies=self._env_proxies
             )
-        assert s.STORAGE_TABLE_ENDPOINT
-        return TableStorage.from_endpoint(
-            s.STORAGE_TABLE_ENDPOINT, self.credential, s.JOBS_TABLE, env_proxies=self._env_proxies
+        assert endpoint  # guaranteed by Settings' validator
+        return adapter.from_endpoint(
+            endpoint, self.credential, resource, env_proxies=self._env_proxies
         )
 
     @cached_property

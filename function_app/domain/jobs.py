@@ -192,3 +192,21 @@ class Job:
             return self.record(draft, now())
         except TransitionRefused:
             return None
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    """What a caller asks to run. Two requests with the same fields are the same request:
+    an Idempotency-Key answers a repeat from its job only for the same request."""
+
+    queue_name: str
+    job_name: str
+    data: Mapping[str, Any]
+
+    def made(self, job: Job) -> bool:
+        """Whether `job` was recorded for this very request."""
+        return (job.queue_name, job.job_name, dict(job.data)) == (
+            self.queue_name,
+            self.job_name,
+            dict(self.data),
+        )

@@ -4,6 +4,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
 
 from function_app.bootstrap import app_services
+from function_app.domain.jobs import EnqueueRequest
 from function_app.entrypoints.auth import caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
 from function_app.entrypoints.schemas import (
@@ -14,7 +15,6 @@ from function_app.entrypoints.schemas import (
     read_body,
     status_url,
 )
-from function_app.services.jobs import EnqueueRequest
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

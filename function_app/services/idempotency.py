@@ -23,7 +23,7 @@ from enum import Enum, auto
 
 from function_app.domain.errors import Conflict, InvalidRequest
 from function_app.domain.identity import Caller
-from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
+from function_app.domain.jobs import EnqueueRequest, EventDraft, Job, JobError, JobStatus, Stage
 from function_app.ports import Clock, EventLog, IdempotencyKeys
 
 logger = logging.getLogger(__name__)
@@ -41,19 +41,6 @@ CLAIM_LOST = JobError(
     "another request with the same Idempotency-Key took the key over; this job was not queued",
     False,
 )
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What makes two enqueue requests the same request."""
-
-    queue_name: str
-    job_name: str
-    data: dict[str, object]
-
-    @classmethod
-    def of_job(cls, job: Job) -> "Fingerprint":
-        return cls(job.queue_name, job.job_name, dict(job.data))
 
 
 @dataclass(frozen=True)
@@ -85,7 +72,7 @@ class Idempotency:
         self._keys = keys
         self._clock = clock
 
-    async def lookup(self, caller: Caller, key: str, request: Fingerprint) -> Prior:
+    async def lookup(self, caller: Caller, key: str, request: EnqueueRequest) -> Prior:
         claim = await self._keys.lookup(caller.owner, key)
         if claim is None:
             return Prior()
@@ -97,7 +84,7 @@ class Idempotency:
         return Prior(replay=job if verdict is _Recorded.SAME else None)
 
     async def claim(
-        self, caller: Caller, key: str, job_id: str, request: Fingerprint, prior: Prior
+        self, caller: Caller, key: str, job_id: str, request: EnqueueRequest, prior: Prior
     ) -> Job | None:
         """Claim `key` for `job_id`. None: ours; a Job: a repeat to answer with. Raises
         Conflict when the holder is another request, or one not recorded yet."""
@@ -135,13 +122,13 @@ class Idempotency:
             logger.warning("job %s: could not release its idempotency key: %r", job_id, exc)
 
     async def _recorded_for(
-        self, caller: Caller, job_id: str, request: Fingerprint
+        self, caller: Caller, job_id: str, request: EnqueueRequest
     ) -> tuple[_Recorded, Job | None]:
         """Whether the key's holder is the caller's job recorded for this same request."""
         job = await self._log.get(job_id)
         if job is None or job.owner != caller.owner:
             return _Recorded.NOT_RECORDED, None
-        if Fingerprint.of_job(job) != request:
+        if not request.made(job):
             return _Recorded.DIFFERENT, None
         return _Recorded.SAME, job
 

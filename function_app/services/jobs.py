@@ -25,7 +25,15 @@ from function_app.domain.errors import (
     Unprocessable,
 )
 from function_app.domain.identity import Caller
-from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage, new_job_id
+from function_app.domain.jobs import (
+    EnqueueRequest,
+    EventDraft,
+    Job,
+    JobError,
+    JobStatus,
+    Stage,
+    new_job_id,
+)
 from function_app.domain.uploads import ContentTypePolicy, is_owned_upload
 from function_app.ports import (
     BlobInfo,
@@ -37,7 +45,7 @@ from function_app.ports import (
     QueueStats,
     UploadStore,
 )
-from function_app.services.idempotency import Fingerprint, Idempotency, Prior, check_key, end_unsent
+from function_app.services.idempotency import Idempotency, Prior, check_key, end_unsent
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.visibility import visible_job
 
@@ -51,17 +59,6 @@ class JobPolicy:
     queues: Mapping[str, tuple[str, ...]]
     max_bytes: int
     content_types: ContentTypePolicy
-
-
-@dataclass(frozen=True)
-class EnqueueRequest:
-    queue_name: str
-    job_name: str
-    data: Mapping[str, Any]
-
-    @property
-    def fingerprint(self) -> Fingerprint:
-        return Fingerprint(self.queue_name, self.job_name, dict(self.data))
 
 
 @dataclass(frozen=True)
@@ -112,7 +109,7 @@ class JobService:
         key = check_key(idempotency_key)
         prior = Prior()
         if key is not None:
-            prior = await self._idempotency.lookup(caller, key, request.fingerprint)
+            prior = await self._idempotency.lookup(caller, key, request)
             if prior.replay is not None:
                 return await self._accepted(prior.replay, replayed=True)
 
@@ -128,9 +125,7 @@ class JobService:
             upload_etag=upload.etag,
         )
         if key is not None:
-            repeat = await self._idempotency.claim(
-                caller, key, job.job_id, request.fingerprint, prior
-            )
+            repeat = await self._idempotency.claim(caller, key, job.job_id, request, prior)
             if repeat is not None:
                 return await self._accepted(repeat, replayed=True)
         # Once the job may be recorded it must be sent or end failed, even if this request

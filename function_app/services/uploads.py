@@ -43,43 +43,33 @@ def new_upload_id() -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(frozen=True)
 class UploadService:
-    def __init__(
-        self,
-        signer: UploadSigner,
-        clock: Clock,
-        policy: UploadPolicy,
-        new_id: Callable[[], str] = new_upload_id,
-    ) -> None:
-        self._signer = signer
-        self._clock = clock
-        self._policy = policy
-        self._new_id = new_id
-
-    @property
-    def policy(self) -> UploadPolicy:
-        return self._policy
+    signer: UploadSigner
+    clock: Clock
+    policy: UploadPolicy
+    new_id: Callable[[], str] = new_upload_id
 
     async def presign(self, caller: Caller, request: PresignRequest) -> PresignedUpload:
         if not caller.may_write:
             raise Unauthenticated("a stream token cannot upload", code="read_only_token")
         file_name = check_file_name(request.file_name)
-        content_type = self._policy.content_types.for_new_upload(file_name, request.content_type)
-        if request.size is not None and request.size > self._policy.max_bytes:
+        content_type = self.policy.content_types.for_new_upload(file_name, request.content_type)
+        if request.size is not None and request.size > self.policy.max_bytes:
             raise TooLarge(
-                f"declared size {request.size} is over the {self._policy.max_bytes} byte limit",
-                details=[{"maxBytes": self._policy.max_bytes}],
+                f"declared size {request.size} is over the {self.policy.max_bytes} byte limit",
+                details=[{"maxBytes": self.policy.max_bytes}],
             )
-        blob_name = upload_blob_name(caller.owner, self._new_id(), file_name)
-        expires_at = self._clock.now() + timedelta(seconds=self._policy.url_ttl_seconds)
-        url = await self._signer.sign_upload(blob_name, content_type, expires_at)
+        blob_name = upload_blob_name(caller.owner, self.new_id(), file_name)
+        expires_at = self.clock.now() + timedelta(seconds=self.policy.url_ttl_seconds)
+        url = await self.signer.sign_upload(blob_name, content_type, expires_at)
         return PresignedUpload(
             upload_url=url,
             blob_name=blob_name,
             file_name=file_name,
-            container=self._policy.container,
+            container=self.policy.container,
             expires_at=expires_at,
             content_type=content_type,
-            max_bytes=self._policy.max_bytes,
+            max_bytes=self.policy.max_bytes,
             headers={"x-ms-blob-type": "BlockBlob", "Content-Type": content_type},
         )

@@ -94,38 +94,27 @@ class _RunContext:
     """
 
     def __init__(self, job: Job, blob: BlobInfo, log: EventLog, uploads: UploadStore) -> None:
-        self._job = job
-        self._blob = blob
+        self.job_id = job.job_id
+        self.data: Mapping[str, Any] = job.data
+        self.blob = blob
         self._log = log
         self._uploads = uploads
 
-    @property
-    def job_id(self) -> str:
-        return self._job.job_id
-
-    @property
-    def data(self) -> Mapping[str, Any]:
-        return self._job.data
-
-    @property
-    def blob(self) -> BlobInfo:
-        return self._blob
-
     async def read(self, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
-        total = max(self._blob.size, 1)
+        total = max(self.blob.size, 1)
         done = 0
         reported = 0.0
-        chunks = self._uploads.read(self._blob.name, chunk_size, etag=self._blob.etag)
+        chunks = self._uploads.read(self.blob.name, chunk_size, etag=self.blob.etag)
         async for chunk in chunks:
             done += len(chunk)
-            if done > self._blob.size:  # only a store ignoring the ETag gets here
+            if done > self.blob.size:  # only a store ignoring the ETag gets here
                 raise _upload_changed()
             fraction = min(done / total, 1.0)
             if fraction - reported >= FETCH_REPORT_FRACTION or (fraction >= 1.0 > reported):
                 reported = fraction
                 pct = FETCH_START + round((FETCH_END - FETCH_START) * fraction)
                 await self.progress(
-                    Stage.FETCHING, pct, f"Read {done} of {self._blob.size} bytes", phase="read"
+                    Stage.FETCHING, pct, f"Read {done} of {self.blob.size} bytes", phase="read"
                 )
             yield chunk
 

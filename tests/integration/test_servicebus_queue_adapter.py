@@ -16,11 +16,8 @@ from azure.servicebus.aio import ServiceBusClient
 
 from devstack.azurite import free_port
 from function_app.adapters.queue_stats import EmulatorQueueStats, is_emulator_connection
-from function_app.adapters.servicebus_queue import (
-    ATTEMPT_TIMEOUT_SECONDS,
-    SendPolicy,
-    ServiceBusJobQueue,
-)
+from function_app.adapters.servicebus_outbox import ATTEMPT_TIMEOUT_SECONDS, SendPolicy
+from function_app.adapters.servicebus_queue import ServiceBusJobQueue
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
 
 pytestmark = pytest.mark.integration

@@ -19,11 +19,10 @@ from devstack.azurite import AzuriteProcess, ensure_storage
 from function_app.adapters.blob_uploads import BlobUploads
 from function_app.bootstrap import Services
 from function_app.domain.identity import Caller
-from function_app.domain.jobs import JobStatus
+from function_app.domain.jobs import EnqueueRequest, JobStatus
 from function_app.domain.uploads import upload_blob_name
 from function_app.jobtypes.base import JobContext, JobType
 from function_app.ports import BlobChanged, BlobMissing
-from function_app.services.jobs import EnqueueRequest
 from function_app.services.worker import JobDelivery
 from tests.fakes import FakeEventLog, FixedClock, fake_world, test_settings
 

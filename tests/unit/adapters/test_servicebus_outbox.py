@@ -19,7 +19,8 @@ from azure.servicebus.exceptions import (
     ServiceBusConnectionError,
 )
 
-from function_app.adapters.servicebus_queue import SendPolicy, ServiceBusJobQueue
+from function_app.adapters.servicebus_outbox import SendPolicy
+from function_app.adapters.servicebus_queue import ServiceBusJobQueue
 from function_app.domain.errors import DependencyUnavailable
 
 QUEUE = "resume-analysis"

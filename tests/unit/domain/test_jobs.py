@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from function_app.domain.errors import TransitionRefused
-from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
+from function_app.domain.jobs import EnqueueRequest, EventDraft, Job, JobError, JobStatus, Stage
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -119,3 +119,12 @@ def test_record_decided_returns_none_when_declined_or_refused() -> None:
 def test_progress_outside_0_to_100_is_not_a_draft() -> None:
     with pytest.raises(ValueError, match="0-100"):
         EventDraft(JobStatus.IN_PROGRESS, 101, Stage.ANALYZING, "too far")
+
+
+def test_a_request_made_a_job_only_when_every_field_matches() -> None:
+    job = new_job()
+    same = EnqueueRequest("document-analysis", "analyze-document", {"blobName": "b"})
+    assert same.made(job)
+    assert not EnqueueRequest("document-analysis", "analyze-document", {"blobName": "c"}).made(job)
+    assert not EnqueueRequest("resume-analysis", "analyze-document", {"blobName": "b"}).made(job)
+    assert not EnqueueRequest("document-analysis", "analyze-resume", {"blobName": "b"}).made(job)

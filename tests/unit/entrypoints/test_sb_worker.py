@@ -9,9 +9,8 @@ from azure.functions.servicebus import ServiceBusMessage
 
 from function_app.bootstrap import override_app_services
 from function_app.domain.identity import Caller
-from function_app.domain.jobs import JobStatus
+from function_app.domain.jobs import EnqueueRequest, JobStatus
 from function_app.entrypoints import sb_worker
-from function_app.services.jobs import EnqueueRequest
 from tests.fakes import FakeWorld, fake_world, test_settings
 
 WORKER = sb_worker._worker("document-analysis")

@@ -17,10 +17,9 @@ from function_app.domain.errors import (
 )
 from function_app.domain.idempotency import CLAIM_LEASE
 from function_app.domain.identity import Caller
-from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
+from function_app.domain.jobs import EnqueueRequest, EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.uploads import owner_prefix
 from function_app.ports import QueueCounts
-from function_app.services.jobs import EnqueueRequest
 from tests.fakes import FakeWorld, fake_world, test_settings
 
 ALICE = Caller("alice")

@@ -8,10 +8,9 @@ import pytest
 
 from function_app.domain.errors import PermanentJobError, TransientJobError
 from function_app.domain.identity import Caller
-from function_app.domain.jobs import JobStatus, Stage
+from function_app.domain.jobs import EnqueueRequest, JobStatus, Stage
 from function_app.jobtypes.base import JobContext, JobType
 from function_app.jobtypes.registry import build_registry
-from function_app.services.jobs import EnqueueRequest
 from function_app.services.worker import JobDelivery
 from tests.fakes import FakeWorld, fake_world, test_settings
 
