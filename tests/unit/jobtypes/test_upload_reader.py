@@ -1,5 +1,5 @@
 """read_upload: the whole upload, hashed as it streams (the worker bounds what it yields:
-tests/unit/services/test_worker_service.py)."""
+tests/unit/services/test_worker.py)."""
 
 import hashlib
 
