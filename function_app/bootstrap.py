@@ -27,11 +27,13 @@ from function_app.ports import (
     JobQueue,
     QueueStats,
     SecretStore,
+    UploadClaims,
     Uploads,
 )
 from function_app.services.health import HealthService
 from function_app.services.idempotency import Idempotency
 from function_app.services.identity import Authenticator, UserTokenVerifier
+from function_app.services.job_uploads import JobUploads, UploadRules
 from function_app.services.jobs import JobPolicy, JobService
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.streaming import StreamConfig, StreamHub
@@ -78,6 +80,7 @@ def wire_services(
     idempotency_keys: IdempotencyKeys,
     secrets: SecretStore,
     uploads: Uploads,
+    upload_claims: UploadClaims,
     job_queue: JobQueue,
     queue_stats: QueueStats,
     probes: Sequence[HealthProbe],
@@ -120,15 +123,15 @@ def wire_services(
             log=event_log,
             idempotency=Idempotency(event_log, idempotency_keys, clock),
             queue=job_queue,
-            uploads=uploads,
+            uploads=JobUploads(
+                uploads,
+                upload_claims,
+                UploadRules(max_bytes=settings.MAX_UPLOAD_BYTES, content_types=content_types),
+            ),
             stats=queue_stats,
             tokens=tokens,
             clock=clock,
-            policy=JobPolicy(
-                queues=queues,
-                max_bytes=settings.MAX_UPLOAD_BYTES,
-                content_types=content_types,
-            ),
+            policy=JobPolicy(queues=queues),
         ),
         worker=WorkerService(
             event_log,
@@ -165,6 +168,7 @@ def build_services(settings: Settings) -> Services:
         idempotency_keys=adapters.table_storage.idempotency_keys,
         secrets=adapters.table_storage.secrets,
         uploads=adapters.uploads,
+        upload_claims=adapters.table_storage.upload_claims,
         job_queue=adapters.job_queue,
         queue_stats=adapters.queue_stats,
         probes=adapters.probes,

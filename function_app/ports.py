@@ -34,6 +34,7 @@ class BlobInfo:
     size: int
     content_type: str | None
     etag: str | None = None
+    last_modified: datetime | None = None
 
 
 class UploadSigner(Protocol):
@@ -63,6 +64,10 @@ class UploadStore(Protocol):
         """
         ...
 
+    async def list_uploads(self, prefix: str, limit: int) -> list[BlobInfo]:
+        """The blobs whose names start with `prefix`, at most `limit` (any order)."""
+        ...
+
 
 class Uploads(UploadSigner, UploadStore, Protocol):
     """The uploads container: presigned URLs in, the worker's reads out (one adapter)."""
@@ -74,6 +79,23 @@ class BlobMissing(Exception):
 
 class BlobChanged(Exception):
     """The blob is no longer the version the reader named (its ETag moved)."""
+
+
+class UploadClaims(Protocol):
+    """Which job first used an upload: an enqueue that names its upload by file name takes
+    the newest one no job has used (`domain.uploads`)."""
+
+    async def used_by(self, blob_name: str) -> str | None:
+        """The job id that claimed `blob_name`, or None."""
+        ...
+
+    async def claim(self, blob_name: str, job_id: str) -> bool:
+        """Record `job_id` as the blob's user; False when a job had claimed it already."""
+        ...
+
+    async def release(self, blob_name: str, job_id: str) -> None:
+        """Drop `job_id`'s claim (its job was never queued); anyone else's is left alone."""
+        ...
 
 
 # --- Table Storage: the event log ---------------------------------------------------------------

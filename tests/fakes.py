@@ -10,9 +10,8 @@ message id as the broker does; queue statistics refuse a queue the namespace lac
 import asyncio
 import itertools
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from function_app.bootstrap import Services, wire_services
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
 from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import EventDraft, Job, JobEvent
-from function_app.domain.uploads import upload_blob_name
+from function_app.domain.uploads import new_upload_id, upload_blob_name
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
 from function_app.ports import (
@@ -165,11 +164,20 @@ def _new_etag() -> str:
     return f'"0x{next(_etags):016X}"'
 
 
+_writes = itertools.count(1)
+
+
+def _write_time() -> datetime:
+    """Strictly increasing, like the order of writes: a later put is newer."""
+    return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(microseconds=next(_writes))
+
+
 @dataclass
 class StoredBlob:
     data: bytes
     content_type: str | None
     etag: str = ""
+    last_modified: datetime = field(default_factory=_write_time)
 
     def __post_init__(self) -> None:
         self.etag = self.etag or _new_etag()
@@ -200,8 +208,20 @@ class FakeUploads:
         blob = self.blobs.get(blob_name)
         if blob is None:
             return None
+        return self._info(blob_name, blob)
+
+    async def list_uploads(self, prefix: str, limit: int) -> list[BlobInfo]:
+        named = sorted(name for name in self.blobs if name.startswith(prefix))
+        return [self._info(name, self.blobs[name]) for name in named[:limit]]
+
+    @staticmethod
+    def _info(blob_name: str, blob: StoredBlob) -> BlobInfo:
         return BlobInfo(
-            name=blob_name, size=len(blob.data), content_type=blob.content_type, etag=blob.etag
+            name=blob_name,
+            size=len(blob.data),
+            content_type=blob.content_type,
+            etag=blob.etag,
+            last_modified=blob.last_modified,
         )
 
     async def read(
@@ -353,12 +373,13 @@ class FakeWorld:
     stats: FakeQueueStats
     probes: list[FakeProbe]
     services: Services
+    upload_claims: "FakeUploadClaims"
 
     def upload(
         self, owner: str, file_name: str, data: bytes, content_type: str | None = "text/plain"
     ) -> str:
         """Put a blob where a presigned upload for `owner` would have put it."""
-        name = upload_blob_name(owner, uuid.uuid4().hex, file_name)
+        name = upload_blob_name(owner, new_upload_id(file_name), file_name)
         self.uploads.put(name, data, content_type)
         return name
 
@@ -381,6 +402,7 @@ def fake_world(
     queue = FakeJobQueue(settings.queues)
     stats = FakeQueueStats(settings.queues, queue)
     probes = [FakeProbe("storage"), FakeProbe("servicebus")]
+    upload_claims = FakeUploadClaims()
     services = wire_services(
         settings,
         clock=clock,
@@ -388,10 +410,32 @@ def fake_world(
         idempotency_keys=log,
         secrets=log,
         uploads=uploads,
+        upload_claims=upload_claims,
         job_queue=queue,
         queue_stats=stats,
         probes=probes,
         job_types=job_types if job_types is not None else build_registry(),
         health_timeout_seconds=0.2,
     )
-    return FakeWorld(clock, log, uploads, queue, stats, probes, services)
+    return FakeWorld(clock, log, uploads, queue, stats, probes, services, upload_claims)
+
+
+class FakeUploadClaims:
+    """UploadClaims over a dict: blob name -> the job that claimed it first."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, str] = {}
+
+    async def used_by(self, blob_name: str) -> str | None:
+        return self.claims.get(blob_name)
+
+    async def claim(self, blob_name: str, job_id: str) -> bool:
+        await asyncio.sleep(0)
+        if blob_name in self.claims:
+            return False
+        self.claims[blob_name] = job_id
+        return True
+
+    async def release(self, blob_name: str, job_id: str) -> None:
+        if self.claims.get(blob_name) == job_id:
+            del self.claims[blob_name]

@@ -184,7 +184,30 @@ class BlobUploads:
             size=int(props.size),
             content_type=content_type or None,
             etag=props.etag or None,
+            last_modified=props.last_modified,
         )
+
+    async def list_uploads(self, prefix: str, limit: int) -> list[BlobInfo]:
+        found: list[BlobInfo] = []
+        try:
+            async for props in self._container.list_blobs(
+                name_starts_with=prefix, results_per_page=limit
+            ):
+                settings = props.content_settings
+                found.append(
+                    BlobInfo(
+                        name=props.name,
+                        size=int(props.size),
+                        content_type=(settings.content_type if settings else None) or None,
+                        etag=_quoted(props.etag),
+                        last_modified=props.last_modified,
+                    )
+                )
+                if len(found) >= limit:
+                    break
+        except AzureError as exc:
+            raise _unavailable("list", exc) from exc
+        return found
 
     async def read(
         self, blob_name: str, chunk_size: int = 256 * 1024, *, etag: str | None = None
@@ -238,3 +261,11 @@ def _unavailable(what: str, exc: AzureError) -> DependencyUnavailable:
     return DependencyUnavailable(
         "storage", f"blob storage {what} failed: {exc.__class__.__name__}: {exc.message}"
     )
+
+
+def _quoted(etag: str | None) -> str | None:
+    """A listing's ETag as a read's header gives it: listings send `0x8D...`, headers
+    `"0x8D..."`; the worker compares the two."""
+    if not etag:
+        return None
+    return etag if etag.startswith('"') else f'"{etag}"'

@@ -129,6 +129,8 @@ class Job:
     # The ETag of the upload as enqueue validated it (an opaque string): the worker reads
     # only that version. None when the upload store cannot tell versions.
     upload_etag: str | None = None
+    # The upload the job runs on, as enqueue chose it (data may name it by fileName only).
+    blob_name: str | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -1,12 +1,17 @@
 """Upload naming and ownership: which blob names a caller may create and later use.
 
-Every upload lands at `u/<owner key>/<random id>/<file name>`, where the owner key is the
+Every upload lands at `u/<owner key>/<upload id>/<file name>`, where the owner key is the
 first 32 hex digits of SHA-256 of the owner id: the owner's prefix carries no personal data
 and cannot be chosen by anyone else. A job may only use a blob under its owner's prefix.
+
+An upload id is 32 hex digits: the first 12 of SHA-256 of the file name, then 80 random bits.
+So the caller's uploads of one file name share a prefix (`uploads_named`), and an enqueue that
+names its upload only by `fileName` finds it with one short listing.
 """
 
 import hashlib
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -16,6 +21,9 @@ from function_app.domain.errors import InvalidRequest, UnsupportedType
 MAX_FILE_NAME_CHARS = 255
 UPLOAD_ROOT = "u"
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+NAME_DIGEST_CHARS = 12
+# What a PUT without a Content-Type header stores: it says nothing about the bytes.
+UNDECLARED_CONTENT_TYPES = frozenset({"application/octet-stream"})
 
 # What a file's extension says it is, for requests that give no content type.
 CONTENT_TYPES_BY_EXTENSION = {
@@ -32,6 +40,26 @@ def owner_prefix(owner: str) -> str:
     """The blob-name prefix that holds `owner`'s uploads (ends with '/')."""
     key = hashlib.sha256(owner.encode("utf-8")).hexdigest()[:32]
     return f"{UPLOAD_ROOT}/{key}/"
+
+
+def name_digest(file_name: str) -> str:
+    return hashlib.sha256(file_name.encode("utf-8")).hexdigest()[:NAME_DIGEST_CHARS]
+
+
+def new_upload_id(file_name: str) -> str:
+    """The id of a new upload of `file_name`: its name digest, then 80 random bits."""
+    return name_digest(file_name) + secrets.token_hex((32 - NAME_DIGEST_CHARS) // 2)
+
+
+def uploads_named(owner: str, file_name: str) -> str:
+    """The blob-name prefix shared by `owner`'s uploads of `file_name` (and, rarely, of a
+    name with the same digest: compare `upload_file_name` too)."""
+    return owner_prefix(owner) + name_digest(file_name)
+
+
+def upload_file_name(blob_name: str) -> str:
+    """The file name an upload's blob name ends with."""
+    return blob_name.rsplit("/", 1)[-1]
 
 
 def upload_blob_name(owner: str, upload_id: str, file_name: str) -> str:
@@ -120,8 +148,14 @@ class ContentTypePolicy:
         return self._allowed(implied)
 
     def for_stored_upload(self, blob_name: str, stored: str | None) -> str:
-        """The type of an uploaded blob: as stored, else as its name's extension says."""
-        content_type = normalize_content_type(stored) if stored else content_type_for(blob_name)
+        """The type of an uploaded blob: as stored, else (none stored, or the default a PUT
+        without Content-Type gets) as its name's extension says. The job type still tells
+        the file's type from its bytes."""
+        content_type = normalize_content_type(stored) if stored else None
+        if content_type is None or (
+            content_type in UNDECLARED_CONTENT_TYPES and content_type not in self.allowed
+        ):
+            content_type = content_type_for(blob_name)
         return self._allowed(content_type)
 
     def _allowed(self, content_type: str | None) -> str:

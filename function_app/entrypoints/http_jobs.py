@@ -1,4 +1,5 @@
-"""Jobs over HTTP: enqueue (202, also at v1/queue/add), status, cancel (202)."""
+"""Jobs over HTTP: enqueue (202, also at v1/queue/add), status (also at .../status), cancel
+(202)."""
 
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
@@ -7,6 +8,7 @@ from function_app.bootstrap import app_services
 from function_app.domain.jobs import EnqueueRequest
 from function_app.entrypoints.auth import caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
+from function_app.entrypoints.routes import at_routes
 from function_app.entrypoints.schemas import (
     EnqueueIn,
     accepted_out,
@@ -19,7 +21,8 @@ from function_app.entrypoints.schemas import (
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
-async def _enqueue(req: Request) -> Response:
+@at_routes(bp, ["POST"], {"enqueue_job": "v1/jobs", "queue_add": "v1/queue/add"})
+async def enqueue(req: Request) -> Response:
     body = parse_body(EnqueueIn, await read_body(req))
     accepted = await app_services().jobs.enqueue(
         await caller_of(req),
@@ -32,20 +35,10 @@ async def _enqueue(req: Request) -> Response:
     return JSONResponse(ok(accepted_out(accepted)), 202, headers=headers)
 
 
-@bp.route(route="v1/jobs", methods=["POST"])
-@answers_errors
-async def enqueue_job(req: Request) -> Response:
-    return await _enqueue(req)
-
-
-@bp.route(route="v1/queue/add", methods=["POST"])
-@answers_errors
-async def queue_add(req: Request) -> Response:
-    return await _enqueue(req)
-
-
-@bp.route(route="v1/jobs/{jobId}", methods=["GET"])
-@answers_errors
+# `.../status` is the polling route seed 003's frontend keeps: the same answer.
+@at_routes(
+    bp, ["GET"], {"job_status": "v1/jobs/{jobId}", "job_status_alias": "v1/jobs/{jobId}/status"}
+)
 async def job_status(req: Request) -> Response:
     job = await app_services().jobs.status(await caller_of(req), str(req.path_params.get("jobId")))
     return JSONResponse(ok(job_out(job)), headers=NO_STORE)

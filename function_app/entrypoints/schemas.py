@@ -149,6 +149,8 @@ def job_out(job: Job) -> dict[str, Any]:
         "message": job.message,
         "queueName": job.queue_name,
         "jobName": job.job_name,
+        "data": dict(job.data),
+        "blobName": job.blob_name,
         "createdAt": iso(job.created_at),
         "startedAt": iso(job.started_at),
         "completedAt": iso(job.completed_at),

@@ -20,9 +20,7 @@ from function_app.domain.errors import (
     DependencyUnavailable,
     InvalidRequest,
     NotFound,
-    TooLarge,
     Unauthenticated,
-    Unprocessable,
 )
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import (
@@ -34,18 +32,16 @@ from function_app.domain.jobs import (
     Stage,
     new_job_id,
 )
-from function_app.domain.uploads import ContentTypePolicy, is_owned_upload
 from function_app.ports import (
-    BlobInfo,
     Clock,
     EventLog,
     JobMissing,
     JobQueue,
     QueueCounts,
     QueueStats,
-    UploadStore,
 )
 from function_app.services.idempotency import Idempotency, Prior, check_key, end_unsent
+from function_app.services.job_uploads import ChosenUpload, JobUploads
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.visibility import visible_job
 
@@ -57,8 +53,6 @@ ENQUEUE_FAILED = JobError("enqueue_failed", "the job queue did not accept the jo
 @dataclass(frozen=True)
 class JobPolicy:
     queues: Mapping[str, tuple[str, ...]]
-    max_bytes: int
-    content_types: ContentTypePolicy
 
 
 @dataclass(frozen=True)
@@ -81,7 +75,7 @@ class JobService:
         log: EventLog,
         idempotency: Idempotency,
         queue: JobQueue,
-        uploads: UploadStore,
+        uploads: JobUploads,
         stats: QueueStats,
         tokens: StreamTokens,
         clock: Clock,
@@ -91,7 +85,7 @@ class JobService:
         self._log = log
         self._idempotency = idempotency
         self._queue = queue
-        self._uploads = uploads
+        self._job_uploads = uploads
         self._stats = stats
         self._tokens = tokens
         self._clock = clock
@@ -122,7 +116,8 @@ class JobService:
             data=dict(request.data),
             created_at=self._clock.now(),
             idempotency_key=key,
-            upload_etag=upload.etag,
+            upload_etag=upload.blob.etag,
+            blob_name=upload.blob.name,
         )
         if key is not None:
             repeat = await self._idempotency.claim(caller, key, job.job_id, request, prior)
@@ -130,9 +125,9 @@ class JobService:
                 return await self._accepted(repeat, replayed=True)
         # Once the job may be recorded it must be sent or end failed, even if this request
         # is cancelled meanwhile (its client went away): that part runs shielded.
-        return await self._accepted(await self._shielded(self._record_and_send(job)))
+        return await self._accepted(await self._shielded(self._record_and_send(job, upload)))
 
-    async def _validate(self, caller: Caller, request: EnqueueRequest) -> BlobInfo:
+    async def _validate(self, caller: Caller, request: EnqueueRequest) -> ChosenUpload:
         """The upload as validated; its ETag pins the version the worker will read."""
         jobs = self._policy.queues.get(request.queue_name)
         if jobs is None:
@@ -148,45 +143,26 @@ class JobService:
                 code="unknown_job_name",
                 details=[{"field": "jobName", "known": list(jobs)}],
             )
-        blob_name = request.data.get("blobName")
-        if not isinstance(blob_name, str) or not blob_name:
-            raise InvalidRequest(
-                "data.blobName is required",
-                details=[{"field": "data.blobName", "problem": "required string"}],
-            )
-        # Someone else's (or a made-up) blob looks exactly like a missing one.
-        info = (
-            await self._uploads.describe(blob_name)
-            if is_owned_upload(caller.owner, blob_name)
-            else None
-        )
-        if info is None:
-            raise NotFound("blob not found", code="blob_not_found")
-        if info.size > self._policy.max_bytes:
-            raise TooLarge(
-                f"the upload is {info.size} bytes; the limit is {self._policy.max_bytes}",
-                details=[{"maxBytes": self._policy.max_bytes}],
-            )
-        if info.size == 0:
-            raise Unprocessable("the upload is empty", code="empty_upload")
-        self._policy.content_types.for_stored_upload(blob_name, info.content_type)
-        return info
+        return await self._job_uploads.choose(caller.owner, request.data)
 
-    async def _record_and_send(self, job: Job) -> Job:
+    async def _record_and_send(self, job: Job, upload: ChosenUpload) -> Job:
         owner, key, job_id = job.owner, job.idempotency_key, job.job_id
+        holds_upload = False
         try:
+            holds_upload = await self._job_uploads.claim(upload, job_id)
             recorded, _ = await self._log.create(job, queued_event())
         except BaseException:
-            await self._idempotency.release(owner, key, job_id)
+            await self._let_go(job, holds_upload)
             raise
         if key is not None:
             try:
                 await self._idempotency.confirm(owner, key, job_id)
-            except Conflict:
+            except Conflict:  # the key was taken over: our job ended unsent
+                await self._let_go(job, holds_upload, key_too=False)
                 raise
             except BaseException:
                 await end_unsent(self._log, job_id, ENQUEUE_FAILED)
-                await self._idempotency.release(owner, key, job_id)
+                await self._let_go(job, holds_upload)
                 raise
         body = {
             "jobId": job_id,
@@ -199,11 +175,18 @@ class JobService:
         except Exception as exc:
             logger.warning("job %s: send to %s failed: %r", job_id, job.queue_name, exc)
             await end_unsent(self._log, job_id, ENQUEUE_FAILED)
-            await self._idempotency.release(owner, key, job_id)
+            await self._let_go(job, holds_upload)
             raise DependencyUnavailable(
                 "servicebus", "the job could not be queued; try again"
             ) from exc
         return recorded
+
+    async def _let_go(self, job: Job, holds_upload: bool, *, key_too: bool = True) -> None:
+        """A job that will not be queued gives its Idempotency-Key and its upload back."""
+        if key_too:
+            await self._idempotency.release(job.owner, job.idempotency_key, job.job_id)
+        if holds_upload and job.blob_name is not None:
+            await self._job_uploads.release(job.blob_name, job.job_id)
 
     async def _shielded(self, work: Coroutine[Any, Any, Job]) -> Job:
         task = asyncio.ensure_future(work)

@@ -1,13 +1,17 @@
 """Presigned uploads: a create/write-only URL for one new blob under the caller's prefix."""
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from function_app.domain.errors import TooLarge, Unauthenticated
 from function_app.domain.identity import Caller
-from function_app.domain.uploads import ContentTypePolicy, check_file_name, upload_blob_name
+from function_app.domain.uploads import (
+    ContentTypePolicy,
+    check_file_name,
+    new_upload_id,
+    upload_blob_name,
+)
 from function_app.ports import Clock, UploadSigner
 
 
@@ -39,16 +43,12 @@ class PresignedUpload:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def new_upload_id() -> str:
-    return uuid.uuid4().hex
-
-
 @dataclass(frozen=True)
 class UploadService:
     signer: UploadSigner
     clock: Clock
     policy: UploadPolicy
-    new_id: Callable[[], str] = new_upload_id
+    new_id: Callable[[str], str] = new_upload_id
 
     async def presign(self, caller: Caller, request: PresignRequest) -> PresignedUpload:
         if not caller.may_write:
@@ -60,7 +60,7 @@ class UploadService:
                 f"declared size {request.size} is over the {self.policy.max_bytes} byte limit",
                 details=[{"maxBytes": self.policy.max_bytes}],
             )
-        blob_name = upload_blob_name(caller.owner, self.new_id(), file_name)
+        blob_name = upload_blob_name(caller.owner, self.new_id(file_name), file_name)
         expires_at = self.clock.now() + timedelta(seconds=self.policy.url_ttl_seconds)
         url = await self.signer.sign_upload(blob_name, content_type, expires_at)
         return PresignedUpload(

@@ -180,6 +180,8 @@ class WorkerService:
         except Exception as exc:
             await self._transient(job, delivery, exc)
             return
+        # What the caller sent beside the upload (resumeId, ...) comes back with the result.
+        result = {**result, "data": dict(job.data)}
         completed = _draft(
             JobStatus.COMPLETED, Stage.DONE, "Completed", progress=100, result=result
         )
@@ -208,7 +210,7 @@ class WorkerService:
         if job_type is None:
             raise PermanentJobError("unknown_job_type", f"no job type {job.job_name!r}")
         self._inject_fault(job, delivery)
-        blob_name = job.data.get("blobName")
+        blob_name = job.blob_name or job.data.get("blobName")
         blob = await self._uploads.describe(blob_name) if isinstance(blob_name, str) else None
         if blob is None:
             raise PermanentJobError("blob_missing", "the uploaded file no longer exists")

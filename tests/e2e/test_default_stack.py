@@ -43,6 +43,39 @@ async def test_a_job_runs_without_any_token(anonymous: Api) -> None:
     assert done["result"]["sizeBytes"] == len(b"no auth here")
 
 
+async def test_seed_001s_workflow_names_its_upload_only_by_file_name(anonymous: Api) -> None:
+    """Presign with only fileName, PUT with only x-ms-blob-type (no Content-Type), enqueue at
+    v1/queue/add with data {resumeId, fileName}: as seed 001's "Complete Workflow" does."""
+    http, api = anonymous.http, anonymous.stack.api
+    presigned = await http.post(f"{api}/upload/presigned-url", json={"fileName": "cv.txt"})
+    assert presigned.status_code == 201, presigned.text
+    data = presigned.json()["data"]
+    text = b"Jane Doe\njane@example.com\n\nExperience\nEngineer 2019-2024\n\nSkills\nPython"
+    put = await http.put(data["uploadUrl"], content=text, headers={"x-ms-blob-type": "BlockBlob"})
+    assert put.status_code == 201, put.text
+    body = {
+        "queueName": "resume-analysis",
+        "jobName": "analyze-resume",
+        "data": {"resumeId": "resume-123", "fileName": data["fileName"]},
+    }
+    queued = await http.post(f"{api}/queue/add", json=body)
+    assert queued.status_code == 202, queued.text
+    job_id = queued.json()["data"]["jobId"]
+
+    done = await anonymous.wait_terminal(job_id)
+
+    assert done["status"] == "completed", done.get("error")
+    assert done["blobName"] == data["blobName"]
+    assert done["data"] == {"resumeId": "resume-123", "fileName": "cv.txt"}
+    assert done["result"]["data"]["resumeId"] == "resume-123"
+    status = await http.get(f"{api}/jobs/{job_id}/status")
+    assert status.json()["data"]["result"] == done["result"]
+    # The upload is used now: the same request again says how to go on.
+    again = await http.post(f"{api}/queue/add", json=body)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "upload_already_used"
+
+
 async def test_the_demo_page_and_its_files_are_served(anonymous: Api) -> None:
     page = await anonymous.http.get(f"{anonymous.stack.base_url}/")
 

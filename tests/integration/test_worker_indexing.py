@@ -99,6 +99,7 @@ EXPECTED_HTTP = {
     "enqueue_job": ("v1/jobs", ["POST"]),
     "queue_add": ("v1/queue/add", ["POST"]),
     "job_status": ("v1/jobs/{jobId}", ["GET"]),
+    "job_status_alias": ("v1/jobs/{jobId}/status", ["GET"]),
     "cancel_job": ("v1/jobs/{jobId}/cancel", ["POST"]),
     "health": ("v1/health", ["GET"]),
     "queue_stats": ("v1/queues/{queueName}/stats", ["GET"]),

@@ -1,10 +1,11 @@
 """Table Storage, the jobs table: one adapter for the service, one module per port.
 
-`TableStorage` owns the one `TableClient` and offers the three ports that live in the table:
+`TableStorage` owns the one `TableClient` and offers the four ports that live in the table:
 `event_log` (`EventLog`: jobs and their events, `event_log.py`), `idempotency_keys`
-(`IdempotencyKeys`, `idempotency_keys.py`) and `secrets` (`SecretStore`, `secrets.py`), plus
-the "storage" health probe. `rows.py` is the toolkit they share: field codecs, conditional
-writes, and the read -> decide -> conditional-write loop.
+(`IdempotencyKeys`, `idempotency_keys.py`), `secrets` (`SecretStore`, `secrets.py`) and
+`upload_claims` (`UploadClaims`, `upload_claims.py`), plus the "storage" health probe.
+`rows.py` is the toolkit they share: field codecs, conditional writes, and the
+read -> decide -> conditional-write loop.
 
 Layout of the one table:
 
@@ -14,6 +15,7 @@ Layout of the one table:
 | `<job id>`              | `evt-0000000001`... | its events, zero-padded sequence       |
 | `idem-<sha256(owner)>`  | `<sha256(key)>`     | which job an Idempotency-Key is for    |
 | `config`                | `<secret name>`     | app secrets generated at run time      |
+| `upload-<sha256(blob)>` | `claim`             | the job that first used an upload      |
 """
 
 from collections.abc import Callable
@@ -28,8 +30,15 @@ from function_app.adapters.table_storage.event_log import TableEventLog
 from function_app.adapters.table_storage.idempotency_keys import TableIdempotencyKeys
 from function_app.adapters.table_storage.rows import TableRows, unavailable
 from function_app.adapters.table_storage.secrets import CONFIG_PARTITION, TableSecrets
+from function_app.adapters.table_storage.upload_claims import TableUploadClaims
 
-__all__ = ["TableEventLog", "TableIdempotencyKeys", "TableSecrets", "TableStorage"]
+__all__ = [
+    "TableEventLog",
+    "TableIdempotencyKeys",
+    "TableSecrets",
+    "TableStorage",
+    "TableUploadClaims",
+]
 
 # Fail within seconds when storage is down (the SDK default retries for minutes).
 CLIENT_OPTIONS: dict[str, Any] = {
@@ -45,7 +54,7 @@ def _utcnow() -> datetime:
 
 
 class TableStorage:
-    """The jobs table: its three ports over one client, and the "storage" health probe."""
+    """The jobs table: its four ports over one client, and the "storage" health probe."""
 
     name = "storage"
 
@@ -55,6 +64,7 @@ class TableStorage:
         self.event_log = TableEventLog(rows, clock)
         self.idempotency_keys = TableIdempotencyKeys(rows, clock)
         self.secrets = TableSecrets(rows)
+        self.upload_claims = TableUploadClaims(rows)
 
     @classmethod
     def from_connection_string(

@@ -97,6 +97,7 @@ def job_to_entity(job: Job) -> dict[str, Any]:
         "cancelRequested": job.cancel_requested,
         "idempotencyKey": job.idempotency_key,
         "uploadETag": job.upload_etag,
+        "blobName": job.blob_name,
     }
     put_json(entity, "data", dict(job.data))
     return _state_to_entity(entity, job)
@@ -117,6 +118,7 @@ def job_from_entity(entity: Mapping[str, Any]) -> Job:
         cancel_requested=bool(entity.get("cancelRequested", False)),
         idempotency_key=entity.get("idempotencyKey"),
         upload_etag=entity.get("uploadETag"),
+        blob_name=entity.get("blobName"),
         **_state_from_entity(entity),
     )
 

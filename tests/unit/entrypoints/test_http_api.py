@@ -216,6 +216,20 @@ async def test_status_answers_the_contract_fields(api: httpx.AsyncClient, world:
     ):
         assert name in data
     assert (data["status"], data["lastEventId"], data["progress"]) == ("queued", 1, 0)
+    assert data["data"]["blobName"] == data["blobName"]  # what was enqueued, and the upload
+
+
+async def test_the_status_alias_answers_as_the_job_route_does(
+    api: httpx.AsyncClient, world: FakeWorld
+) -> None:
+    job = await _job(api, world)
+    plain = await api.get(f"/api/v1/jobs/{job['jobId']}")
+    alias = await api.get(f"/api/v1/jobs/{job['jobId']}/status")
+    assert alias.status_code == 200
+    assert alias.json() == plain.json()
+    assert alias.headers["cache-control"] == "no-store"
+    missing = await api.get("/api/v1/jobs/" + "0" * 32 + "/status")
+    assert missing.status_code == 404
 
 
 async def test_unknown_job_is_404(api: httpx.AsyncClient) -> None:

@@ -88,10 +88,12 @@ async def test_unknown_queue_or_job_is_refused_and_writes_nothing(
     assert world.queue.sent == []
 
 
-async def test_missing_blob_name_is_refused(world: FakeWorld) -> None:
-    with pytest.raises(InvalidRequest):
+async def test_an_upload_named_by_neither_blob_name_nor_file_name_is_refused(
+    world: FakeWorld,
+) -> None:
+    with pytest.raises(InvalidRequest, match=r"data\.blobName is required \(or data\.fileName"):
         await world.services.jobs.enqueue(
-            ALICE, EnqueueRequest("document-analysis", "analyze-document", {"fileName": "a"})
+            ALICE, EnqueueRequest("document-analysis", "analyze-document", {"resumeId": "r1"})
         )
     assert world.log.writes == 0
 

@@ -78,7 +78,8 @@ async def test_success_records_started_progress_and_completed() -> None:
     progress = [e.progress for e in events[1:]]
     assert progress == sorted(progress)
     job = world.log.jobs[job_id]
-    assert job.result == {"bytes": 1000}
+    # The job type's result, and what the caller enqueued beside the upload.
+    assert job.result == {"bytes": 1000, "data": dict(job.data)}
     assert job.progress == 100
     assert job.attempts == 1
 
@@ -401,4 +402,5 @@ async def test_a_job_recorded_without_an_etag_still_runs() -> None:
     await world.services.worker.handle(delivery(job_id))
     job = world.log.jobs[job_id]
     assert job.status is JobStatus.COMPLETED, job.error
-    assert job.result == {"bytes": 700}
+    assert job.result is not None
+    assert job.result["bytes"] == 700
