@@ -7,18 +7,26 @@ fails fast with a one-line message naming the bad setting. The local host (devst
 builds them once at start-up and refuses to serve when they are bad.
 """
 
+import os
 import urllib.request
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Queue name -> the job names it accepts. The worker has one trigger per queue.
-DEFAULT_QUEUES: dict[str, tuple[str, ...]] = {
-    "resume-analysis": ("analyze-resume",),
-    "document-analysis": ("analyze-document",),
-}
+from function_app.topology import topology
+
+# Queue name -> the job names it accepts, as function_app/queues.json lists them (the worker
+# has one trigger per queue). `Settings.queues` has the names in use, after app settings.
+DEFAULT_QUEUES: dict[str, tuple[str, ...]] = topology().job_names_by_queue()
 
 DEFAULT_ALLOWED_CONTENT_TYPES = (
     "application/pdf",
@@ -68,8 +76,12 @@ class Settings(BaseSettings):
     # __clientId). The app's sender uses the same settings.
     ServiceBusConnection: str | None = None
     ServiceBusConnection__fullyQualifiedNamespace: str | None = None
-    # Must match the queues' MaxDeliveryCount: the last delivery ends a job `failed`.
-    SERVICEBUS_MAX_DELIVERY_COUNT: int = Field(default=5, ge=1, le=100)
+    # The queues' MaxDeliveryCount: the last delivery ends a job `failed`. Derived from
+    # function_app/queues.json, so neither stack nor the sample sets it; set it only to match
+    # a queue whose MaxDeliveryCount was changed outside that file.
+    SERVICEBUS_MAX_DELIVERY_COUNT: int = Field(
+        default_factory=lambda: topology().max_delivery_count, ge=1, le=100
+    )
     # Local emulator only: where its HTTP endpoint for queue runtime counts listens.
     SERVICEBUS_EMULATOR_ADMIN_URL: str | None = None
 
@@ -88,6 +100,9 @@ class Settings(BaseSettings):
     # "simulateTransientFailures": N fails transiently on its first N deliveries.
     ALLOW_FAULT_INJECTION: bool = False
 
+    # Each queue's name at run time, by its name in function_app/queues.json (see `queues`).
+    _queue_names: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @property
     def allowed_content_types(self) -> frozenset[str]:
         return frozenset(t.strip().lower() for t in self.ALLOWED_CONTENT_TYPES.split(",") if t)
@@ -100,7 +115,24 @@ class Settings(BaseSettings):
 
     @property
     def queues(self) -> dict[str, tuple[str, ...]]:
-        return dict(DEFAULT_QUEUES)
+        """Queue name -> the job names it accepts, from function_app/queues.json, each queue
+        under the name its app setting gives it (e.g. RESUME_ANALYSIS_QUEUE) when set."""
+        return {
+            self._queue_names.get(queue.name, queue.name): queue.job_names
+            for queue in topology().queues
+        }
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_queue_names(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """The queue-name settings are named by function_app/queues.json, not declared here,
+        so they are read here: a given value first, then the environment, as the fields are."""
+        settings = handler(data)
+        given: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        settings._queue_names = topology().names_in_use(
+            lambda name: given.get(name, os.environ.get(name))
+        )
+        return settings
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
