@@ -104,6 +104,7 @@ EXPECTED_HTTP = {
     "cancel_job": ("v1/jobs/{jobId}/cancel", ["POST"]),
     "health": ("v1/health", ["GET"]),
     "queue_stats": ("v1/queues/{queueName}/stats", ["GET"]),
+    "list_queues": ("v1/queues", ["GET"]),
     "job_stream": ("v1/jobs/{jobId}/stream", ["GET"]),
     "sse_job_stream": ("v1/sse/job/{jobId}", ["GET"]),
     "sse_stats": ("v1/sse/stats", ["GET"]),
