@@ -3,8 +3,10 @@
 `python -m devstack` (what `make run` calls):
 1. reads local.settings.json (or the sample) into the environment, as Core Tools does;
 2. starts Azurite (persistent under .devstack/azurite, or in memory) and the Service Bus
-   emulator (topology devstack/servicebus/config.json), on their default ports unless told
-   otherwise; a taken default port fails with a message naming it;
+   emulator, on their default ports unless told otherwise (a taken default port fails with a
+   message naming it); the emulator's config is written to .devstack/servicebus-config.json:
+   devstack/servicebus/config.json (namespace, logging) plus the queues of
+   function_app/queues.json, under the names their app settings give them;
 3. points the app at them: settings that name the local emulators (UseDevelopmentStorage,
    the dev account, UseDevelopmentEmulator) are replaced with the actual endpoints; a
    setting pointing anywhere else is kept, so real Azure settings run the app against Azure;
@@ -29,6 +31,7 @@ from typing import Any
 import httpx
 
 from devstack.azurite import AzuriteProcess, ensure_storage, start_azurite
+from devstack.emulator_queues import EmulatorQueuesError, write_emulator_config
 from devstack.host.loader import check_app_settings
 from devstack.host.server import FunctionsHost
 from devstack.local_settings import LocalSettings, read_local_settings
@@ -45,6 +48,8 @@ STORAGE_SETTINGS = ("AzureWebJobsStorage", "STORAGE_CONNECTION_STRING")
 SERVICEBUS_SETTING = "ServiceBusConnection"
 SERVICEBUS_ADMIN_SETTING = "SERVICEBUS_EMULATOR_ADMIN_URL"
 FAULT_INJECTION_SETTING = "ALLOW_FAULT_INJECTION"
+# Written under the workdir: devstack/servicebus/config.json plus the app's queues.
+SERVICEBUS_CONFIG_NAME = "servicebus-config.json"
 
 
 class StackError(RuntimeError):
@@ -156,8 +161,8 @@ async def check_queues(admin_url: str, queues: set[str]) -> None:
     missing = sorted(q for q in queues if q.lower() not in known)
     if missing:
         raise StackError(
-            f"the Service Bus emulator has no queue(s) {', '.join(missing)}: add them to "
-            "devstack/servicebus/config.json"
+            f"the Service Bus emulator has no queue(s) {', '.join(missing)}: its queues are "
+            "function_app/queues.json's, named by their app settings as the triggers are"
         )
 
 
@@ -250,9 +255,16 @@ async def run_stack(options: StackOptions) -> None:
             )
             stack.stops.append(stack.azurite.stop)
         if options.servicebus and not stopping.is_set():
+            try:
+                config = write_emulator_config(
+                    options.data_dir / SERVICEBUS_CONFIG_NAME,
+                    base=options.root / "devstack" / "servicebus" / "config.json",
+                )
+            except EmulatorQueuesError as exc:
+                raise StackError(str(exc)) from None
             stack.emulator = await asyncio.to_thread(
                 start_emulator,
-                options.root / "devstack" / "servicebus" / "config.json",
+                config,
                 HOST,
                 *bus_ports,
                 log_path=logs / "servicebus.log",

@@ -1,5 +1,4 @@
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -62,9 +61,3 @@ def test_a_taken_port_is_named_in_the_error() -> None:
 
         with pytest.raises(StackError, match=f"{port} \\(Azurite blob\\)"):
             require_free({port: "Azurite blob"})
-
-
-def test_the_project_emulator_config_exists() -> None:
-    root = Path(__file__).resolve().parents[3]
-
-    assert (root / "devstack" / "servicebus" / "config.json").is_file()
