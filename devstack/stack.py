@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
 from devstack.azurite import AzuriteProcess, ensure_storage, start_azurite
 from devstack.emulator_queues import EmulatorQueuesError, write_emulator_config
@@ -36,6 +37,7 @@ from devstack.host.loader import check_app_settings
 from devstack.host.server import FunctionsHost
 from devstack.local_settings import LocalSettings, read_local_settings
 from devstack.servicebus.launcher import EmulatorProcess, start_emulator
+from function_app.settings import get_settings
 
 log = logging.getLogger("devstack")
 
@@ -122,9 +124,14 @@ def is_local_servicebus(value: str | None) -> bool:
 
 def faults_allowed(environ: Mapping[str, str]) -> bool:
     """ALLOW_FAULT_INJECTION (the app's test hook, never on in Azure) also turns on the
-    emulator's fault hook (`POST /faults/drop-connections`), read as the app's settings read
-    a bool."""
-    return environ.get(FAULT_INJECTION_SETTING, "").strip().lower() in {"1", "true", "yes", "on"}
+    emulator's fault hook (`POST /faults/drop-connections`), parsed as the app's settings parse
+    it (before they can be built: the emulator starts first). A value they refuse is off here,
+    and the settings check then stops the stack naming it."""
+    value = environ.get(FAULT_INJECTION_SETTING, "").strip()
+    try:
+        return bool(value) and TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        return False
 
 
 def is_local_url(value: str | None) -> bool:
@@ -276,10 +283,11 @@ async def run_stack(options: StackOptions) -> None:
         # The settings the app will run with are final now: build them once, before serving.
         check_app_settings(options.root)
         if stack.azurite is not None:
+            app_settings = get_settings()  # the ones just checked (cached)
             await ensure_storage(
                 stack.azurite.connection_string,
-                os.environ.get("UPLOADS_CONTAINER", "uploads"),
-                os.environ.get("JOBS_TABLE", "jobs"),
+                app_settings.UPLOADS_CONTAINER,
+                app_settings.JOBS_TABLE,
                 settings.cors_origins or ("*",),
             )
         if stopping.is_set():
