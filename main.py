@@ -6,6 +6,7 @@ It only builds the app and registers the blueprints from `function_app.entrypoin
 import azure.functions as func
 
 from function_app.entrypoints import (
+    http_catalog,
     http_jobs,
     http_stream,
     http_system,
@@ -18,6 +19,7 @@ BLUEPRINTS = (
     http_uploads.bp,
     http_jobs.bp,
     http_system.bp,
+    http_catalog.bp,
     http_stream.bp,
     sb_worker.bp,
 )

@@ -3,8 +3,10 @@
 `python -m devstack` (what `make run` calls):
 1. reads local.settings.json (or the sample) into the environment, as Core Tools does;
 2. starts Azurite (persistent under .devstack/azurite, or in memory) and the Service Bus
-   emulator (topology devstack/servicebus/config.json), on their default ports unless told
-   otherwise; a taken default port fails with a message naming it;
+   emulator, on their default ports unless told otherwise (a taken default port fails with a
+   message naming it); the emulator's config is written to .devstack/servicebus-config.json:
+   devstack/servicebus/config.json (namespace, logging) plus the queues of
+   function_app/queues.json, under the names their app settings give them;
 3. points the app at them: settings that name the local emulators (UseDevelopmentStorage,
    the dev account, UseDevelopmentEmulator) are replaced with the actual endpoints; a
    setting pointing anywhere else is kept, so real Azure settings run the app against Azure;
@@ -27,12 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
 from devstack.azurite import AzuriteProcess, ensure_storage, start_azurite
+from devstack.emulator_queues import EmulatorQueuesError, write_emulator_config
 from devstack.host.loader import check_app_settings
 from devstack.host.server import FunctionsHost
 from devstack.local_settings import LocalSettings, read_local_settings
 from devstack.servicebus.launcher import EmulatorProcess, start_emulator
+from function_app.settings import get_settings
 
 log = logging.getLogger("devstack")
 
@@ -45,6 +50,8 @@ STORAGE_SETTINGS = ("AzureWebJobsStorage", "STORAGE_CONNECTION_STRING")
 SERVICEBUS_SETTING = "ServiceBusConnection"
 SERVICEBUS_ADMIN_SETTING = "SERVICEBUS_EMULATOR_ADMIN_URL"
 FAULT_INJECTION_SETTING = "ALLOW_FAULT_INJECTION"
+# Written under the workdir: devstack/servicebus/config.json plus the app's queues.
+SERVICEBUS_CONFIG_NAME = "servicebus-config.json"
 
 
 class StackError(RuntimeError):
@@ -117,9 +124,14 @@ def is_local_servicebus(value: str | None) -> bool:
 
 def faults_allowed(environ: Mapping[str, str]) -> bool:
     """ALLOW_FAULT_INJECTION (the app's test hook, never on in Azure) also turns on the
-    emulator's fault hook (`POST /faults/drop-connections`), read as the app's settings read
-    a bool."""
-    return environ.get(FAULT_INJECTION_SETTING, "").strip().lower() in {"1", "true", "yes", "on"}
+    emulator's fault hook (`POST /faults/drop-connections`), parsed as the app's settings parse
+    it (before they can be built: the emulator starts first). A value they refuse is off here,
+    and the settings check then stops the stack naming it."""
+    value = environ.get(FAULT_INJECTION_SETTING, "").strip()
+    try:
+        return bool(value) and TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        return False
 
 
 def is_local_url(value: str | None) -> bool:
@@ -156,8 +168,8 @@ async def check_queues(admin_url: str, queues: set[str]) -> None:
     missing = sorted(q for q in queues if q.lower() not in known)
     if missing:
         raise StackError(
-            f"the Service Bus emulator has no queue(s) {', '.join(missing)}: add them to "
-            "devstack/servicebus/config.json"
+            f"the Service Bus emulator has no queue(s) {', '.join(missing)}: its queues are "
+            "function_app/queues.json's, named by their app settings as the triggers are"
         )
 
 
@@ -250,9 +262,16 @@ async def run_stack(options: StackOptions) -> None:
             )
             stack.stops.append(stack.azurite.stop)
         if options.servicebus and not stopping.is_set():
+            try:
+                config = write_emulator_config(
+                    options.data_dir / SERVICEBUS_CONFIG_NAME,
+                    base=options.root / "devstack" / "servicebus" / "config.json",
+                )
+            except EmulatorQueuesError as exc:
+                raise StackError(str(exc)) from None
             stack.emulator = await asyncio.to_thread(
                 start_emulator,
-                options.root / "devstack" / "servicebus" / "config.json",
+                config,
                 HOST,
                 *bus_ports,
                 log_path=logs / "servicebus.log",
@@ -264,10 +283,11 @@ async def run_stack(options: StackOptions) -> None:
         # The settings the app will run with are final now: build them once, before serving.
         check_app_settings(options.root)
         if stack.azurite is not None:
+            app_settings = get_settings()  # the ones just checked (cached)
             await ensure_storage(
                 stack.azurite.connection_string,
-                os.environ.get("UPLOADS_CONTAINER", "uploads"),
-                os.environ.get("JOBS_TABLE", "jobs"),
+                app_settings.UPLOADS_CONTAINER,
+                app_settings.JOBS_TABLE,
                 settings.cors_origins or ("*",),
             )
         if stopping.is_set():

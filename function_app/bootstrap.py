@@ -103,7 +103,7 @@ def wire_services(
             jwks_url=settings.JWT_JWKS_URL,
         )
     queues = settings.queues
-    content_types = ContentTypePolicy(settings.allowed_content_types)
+    content_types = ContentTypePolicy(settings.ALLOWED_CONTENT_TYPES)
     return Services(
         settings=settings,
         clock=clock,

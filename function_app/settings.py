@@ -5,20 +5,37 @@ and in both IaC stacks (a test checks the three agree). Settings are built lazil
 use, never at import time: a bad setting must not hide every function from the host. Building
 fails fast with a one-line message naming the bad setting. The local host (devstack/host)
 builds them once at start-up and refuses to serve when they are bad.
+
+Every value is checked as it is read: URLs are http(s) URLs with a host, names follow Azure's
+rules, numbers have bounds, choices are Literal, and a comma-separated list becomes a frozenset
+(`ALLOWED_CONTENT_TYPES`). An optional setting set to an empty string counts as unset.
 """
 
+import os
+import re
 import urllib.request
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# Queue name -> the job names it accepts. The worker has one trigger per queue.
-DEFAULT_QUEUES: dict[str, tuple[str, ...]] = {
-    "resume-analysis": ("analyze-resume",),
-    "document-analysis": ("analyze-document",),
-}
+from function_app.topology import topology
+
+# Queue name -> the job names it accepts, as function_app/queues.json lists them (the worker
+# has one trigger per queue). `Settings.queues` has the names in use, after app settings.
+DEFAULT_QUEUES: dict[str, tuple[str, ...]] = topology().job_names_by_queue()
 
 DEFAULT_ALLOWED_CONTENT_TYPES = (
     "application/pdf",
@@ -32,50 +49,121 @@ class SettingsError(RuntimeError):
     """A setting is missing or invalid; the message names it."""
 
 
+def _blank_is_unset(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL with a host, e.g. https://example.net/")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValueError("not an http(s) URL: its port is not a number") from None
+    return value.strip()
+
+
+def _matching(pattern: str, rule: str) -> AfterValidator:
+    compiled = re.compile(pattern, re.ASCII)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(rule)
+        return value
+
+    return AfterValidator(check)
+
+
+# An optional setting: unset, empty or a value of the annotated type.
+type OrUnset[T] = Annotated[T | None, BeforeValidator(_blank_is_unset)]
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+ContainerName = Annotated[
+    str,
+    _matching(
+        r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]",
+        "not a blob container name (3-63 lowercase letters, digits and single '-', starting "
+        "and ending with a letter or digit)",
+    ),
+]
+TableName = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z][A-Za-z0-9]{2,62}",
+        "not a table name (3-63 letters and digits, starting with a letter)",
+    ),
+]
+HostName = Annotated[
+    str,
+    _matching(
+        r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
+        "not a host name (e.g. <namespace>.servicebus.windows.net)",
+    ),
+]
+ClientId = Annotated[
+    str,
+    _matching(
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+        "not a client id (a GUID)",
+    ),
+]
+# A MIME type as the upload policy compares them: type/subtype, lowercase.
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*", re.ASCII)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
 
     # --- identity -------------------------------------------------------------------------
     AUTH_MODE: Literal["none", "jwt"] = "none"
     # HS256 shared secret (AUTH_MODE=jwt without an issuer's JWKS).
-    JWT_SECRET: str | None = None
+    JWT_SECRET: OrUnset[NonEmpty] = None
     # OIDC issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0); JWKS is discovered
     # from its /.well-known/openid-configuration unless JWT_JWKS_URL is set (which then still
     # needs JWT_ISSUER: a JWKS token's `iss` is always checked).
-    JWT_ISSUER: str | None = None
+    JWT_ISSUER: OrUnset[HttpUrlText] = None
     # Required with AUTH_MODE=jwt: a token's `aud` must name this API.
-    JWT_AUDIENCE: str | None = None
-    JWT_JWKS_URL: str | None = None
+    JWT_AUDIENCE: OrUnset[NonEmpty] = None
+    JWT_JWKS_URL: OrUnset[HttpUrlText] = None
     # Optional override of the stream-token signing key. When unset, a random key is created
     # once and kept in the jobs table (only the app's identity can read it): no secret to set.
-    STREAM_TOKEN_SECRET: str | None = None
+    STREAM_TOKEN_SECRET: OrUnset[NonEmpty] = None
     STREAM_TOKEN_TTL_SECONDS: int = Field(default=3600, ge=60, le=24 * 3600)
 
     # --- storage (uploads + event log) ----------------------------------------------------
     # Local (Azurite): a connection string with the account key; the SAS is account-key signed.
     # Azure: leave it unset and give the endpoints; the app signs with a user delegation key
     # obtained with its managed identity (AZURE_CLIENT_ID).
-    STORAGE_CONNECTION_STRING: str | None = None
-    STORAGE_BLOB_ENDPOINT: str | None = None
-    STORAGE_TABLE_ENDPOINT: str | None = None
-    UPLOADS_CONTAINER: str = "uploads"
-    JOBS_TABLE: str = "jobs"
-    AZURE_CLIENT_ID: str | None = None
+    STORAGE_CONNECTION_STRING: OrUnset[NonEmpty] = None
+    STORAGE_BLOB_ENDPOINT: OrUnset[HttpUrlText] = None
+    STORAGE_TABLE_ENDPOINT: OrUnset[HttpUrlText] = None
+    UPLOADS_CONTAINER: ContainerName = "uploads"
+    JOBS_TABLE: TableName = "jobs"
+    AZURE_CLIENT_ID: OrUnset[ClientId] = None
 
     # --- Service Bus ----------------------------------------------------------------------
     # The trigger's connection is named "ServiceBusConnection": locally a connection string,
     # in Azure the identity-based ServiceBusConnection__fullyQualifiedNamespace (+ __credential,
     # __clientId). The app's sender uses the same settings.
-    ServiceBusConnection: str | None = None
-    ServiceBusConnection__fullyQualifiedNamespace: str | None = None
-    # Must match the queues' MaxDeliveryCount: the last delivery ends a job `failed`.
-    SERVICEBUS_MAX_DELIVERY_COUNT: int = Field(default=5, ge=1, le=100)
+    ServiceBusConnection: OrUnset[NonEmpty] = None
+    ServiceBusConnection__fullyQualifiedNamespace: OrUnset[HostName] = None
+    # The queues' MaxDeliveryCount: the last delivery ends a job `failed`. Derived from
+    # function_app/queues.json, so neither stack nor the sample sets it; set it only to match
+    # a queue whose MaxDeliveryCount was changed outside that file.
+    SERVICEBUS_MAX_DELIVERY_COUNT: int = Field(
+        default_factory=lambda: topology().max_delivery_count, ge=1, le=100
+    )
     # Local emulator only: where its HTTP endpoint for queue runtime counts listens.
-    SERVICEBUS_EMULATOR_ADMIN_URL: str | None = None
+    SERVICEBUS_EMULATOR_ADMIN_URL: OrUnset[HttpUrlText] = None
 
     # --- uploads --------------------------------------------------------------------------
     MAX_UPLOAD_BYTES: int = Field(default=20 * 1024 * 1024, ge=1, le=5 * 1024 * 1024 * 1024)
-    ALLOWED_CONTENT_TYPES: str = ",".join(DEFAULT_ALLOWED_CONTENT_TYPES)
+    # Comma-separated in the app setting; a set of lowercase type/subtype here.
+    ALLOWED_CONTENT_TYPES: Annotated[frozenset[str], NoDecode] = frozenset(
+        DEFAULT_ALLOWED_CONTENT_TYPES
+    )
     UPLOAD_URL_TTL_SECONDS: int = Field(default=600, ge=60, le=3600)
 
     # --- streaming ------------------------------------------------------------------------
@@ -88,9 +176,25 @@ class Settings(BaseSettings):
     # "simulateTransientFailures": N fails transiently on its first N deliveries.
     ALLOW_FAULT_INJECTION: bool = False
 
-    @property
-    def allowed_content_types(self) -> frozenset[str]:
-        return frozenset(t.strip().lower() for t in self.ALLOWED_CONTENT_TYPES.split(",") if t)
+    # Each queue's name at run time, by its name in function_app/queues.json (see `queues`).
+    _queue_names: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @field_validator("ALLOWED_CONTENT_TYPES", mode="before")
+    @classmethod
+    def _content_types(cls, value: Any) -> Any:
+        """`a/b, c/d` -> {"a/b", "c/d"}: trimmed, lowercase, empty items skipped; at least one,
+        each a type/subtype."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list | tuple | set | frozenset):
+            return value
+        types = frozenset(str(t).strip().lower() for t in value if str(t).strip())
+        if not types:
+            raise ValueError("empty: list the content types uploads may have, comma-separated")
+        bad = sorted(t for t in types if not _CONTENT_TYPE.fullmatch(t))
+        if bad:
+            raise ValueError(f"not a content type (type/subtype): {', '.join(map(repr, bad))}")
+        return types
 
     @property
     def proxies_from_environment(self) -> bool:
@@ -100,7 +204,24 @@ class Settings(BaseSettings):
 
     @property
     def queues(self) -> dict[str, tuple[str, ...]]:
-        return dict(DEFAULT_QUEUES)
+        """Queue name -> the job names it accepts, from function_app/queues.json, each queue
+        under the name its app setting gives it (e.g. RESUME_ANALYSIS_QUEUE) when set."""
+        return {
+            self._queue_names.get(queue.name, queue.name): queue.job_names
+            for queue in topology().queues
+        }
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_queue_names(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """The queue-name settings are named by function_app/queues.json, not declared here,
+        so they are read here: a given value first, then the environment, as the fields are."""
+        settings = handler(data)
+        given: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        settings._queue_names = topology().names_in_use(
+            lambda name: given.get(name, os.environ.get(name))
+        )
+        return settings
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
@@ -148,9 +269,9 @@ def load_settings() -> Settings:
         problems = []
         for err in exc.errors(include_url=False, include_input=False):
             where = ".".join(str(p) for p in err["loc"])
-            message = str(err["msg"])
+            message = str(err["msg"]).removeprefix("Value error, ")
             if not where:  # a combination of settings: the message names them itself
-                problems.append(message.removeprefix("Value error, "))
+                problems.append(message)
             else:
                 problems.append(f"{where}: {message}")
         raise SettingsError("invalid app settings: " + "; ".join(problems)) from None

@@ -1,5 +1,8 @@
 """Upload a file through a presigned URL, start a job, and follow its progress until the end.
 
+The job names and the queue each goes to are the API's (`GET /queues`): `--job` is checked
+against them, and without it the first job name listed is run.
+
 Exit status: 0 completed, 1 failed or cancelled, 2 bad usage or the API refused a request,
 3 the stream could not be followed.
 """
@@ -19,7 +22,6 @@ import httpx
 from jobstream_client.progress import ProgressBar
 from jobstream_client.sse import SseParser
 
-JOB_QUEUES = {"analyze-resume": "resume-analysis", "analyze-document": "document-analysis"}
 TERMINAL = {"completed", "failed", "cancelled"}
 CHUNK = 64 * 1024
 mimetypes.add_type("text/markdown", ".md")
@@ -41,6 +43,17 @@ def _data(response: httpx.Response) -> dict[str, Any]:
         return data if isinstance(data, dict) else {}
     error = body.get("error", {}) if isinstance(body, dict) else {}
     raise ApiError(response.status_code, str(error.get("message") or response.reason_phrase))
+
+
+def job_queues(client: httpx.Client, api: str) -> dict[str, str]:
+    """Job name -> the queue it goes to, in the API's order, from its catalog (`GET /queues`,
+    public: no token is sent)."""
+    catalog = _data(client.get(f"{api}/queues"))
+    return {
+        str(job): str(entry["queueName"])
+        for entry in catalog.get("queues", [])
+        for job in entry.get("jobNames", [])
+    }
 
 
 def _chunks(path: Path, bar: ProgressBar) -> Iterator[bytes]:
@@ -130,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("file", type=Path)
     parser.add_argument("--api", default="http://127.0.0.1:7071/api/v1", help="API base URL")
-    parser.add_argument("--job", default="analyze-resume", choices=sorted(JOB_QUEUES))
+    parser.add_argument(
+        "--job", default=None, help="a job name the API lists (default: the first it lists)"
+    )
     parser.add_argument(
         "--token",
         default=os.environ.get("JOBSTREAM_TOKEN"),
@@ -142,17 +157,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{path} is not a file")
     api = str(args.api).rstrip("/")
     auth = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    queue = JOB_QUEUES[args.job]
     timeout = httpx.Timeout(30.0, read=120.0)
     try:
         with httpx.Client(timeout=timeout) as client:
+            queues = job_queues(client, api)
+            job_name = args.job or next(iter(queues), None)
+            if job_name not in queues:
+                known = ", ".join(queues) or "none"
+                print(
+                    f"error: the API runs no job {job_name!r} (it runs: {known})", file=sys.stderr
+                )
+                return 2
+            queue = queues[job_name]
             presigned = upload(client, path, api, auth)
             job = _data(
                 client.post(
                     f"{api}/jobs",
                     json={
                         "queueName": queue,
-                        "jobName": args.job,
+                        "jobName": job_name,
                         "data": {"blobName": presigned["blobName"], "fileName": path.name},
                     },
                     headers=auth,

@@ -1,5 +1,6 @@
 // The demo page: wires the form to JobstreamClient and renders upload and job progress.
-import { JobstreamClient, JOB_QUEUES } from './jobstream-client.js';
+// The job list is the API's (GET /queues), read when the page opens and when the API changes.
+import { JobstreamClient } from './jobstream-client.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -65,13 +66,13 @@ async function start(event) {
   reset();
   $('start').disabled = true;
   document.body.dataset.state = 'running';
-  const jobName = $('job-name').value;
+  const choice = $('job-name').selectedOptions[0];
   const token = $('token').value.trim();
   const client = new JobstreamClient({ apiBase: apiBase(), getToken: token ? async () => token : null });
   try {
     const final = await client.run(file, {
-      jobName,
-      queueName: JOB_QUEUES[jobName],
+      jobName: choice.value,
+      queueName: choice.dataset.queue,
       onUploadProgress: (loaded, total) => setBar('upload-progress', 'upload-percent', total ? (100 * loaded) / total : 100),
       onEnqueued: (job) => { $('job-id').textContent = job.jobId; },
       onUpdate: render,
@@ -95,6 +96,31 @@ async function start(event) {
   }
 }
 
+// One option per job name the API runs, each knowing its queue; the form waits for them.
+async function loadJobs() {
+  $('start').disabled = true;
+  $('error').hidden = true;
+  document.body.dataset.state = 'loading';
+  const select = $('job-name');
+  select.replaceChildren();
+  try {
+    for (const { queueName, jobNames } of await new JobstreamClient({ apiBase: apiBase() }).queues()) {
+      for (const jobName of jobNames) {
+        const option = new Option(`${jobName} (queue ${queueName})`, jobName);
+        option.dataset.queue = queueName;
+        select.append(option);
+      }
+    }
+  } catch (err) {
+    showError(err.message || String(err), err.code);
+    document.body.dataset.state = 'error';
+    return;
+  }
+  $('start').disabled = select.options.length === 0;
+  document.body.dataset.state = 'ready';
+}
+
 $('api-base').placeholder = apiBase();
+$('api-base').addEventListener('change', loadJobs);
 $('job-form').addEventListener('submit', start);
-document.body.dataset.state = 'ready';
+loadJobs();

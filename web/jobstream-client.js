@@ -3,12 +3,11 @@
 //
 //   import { JobstreamClient } from './jobstream-client.js';
 //   const client = new JobstreamClient({ apiBase: 'https://<app>.azurewebsites.net/api/v1' });
-//   const final = await client.run(file, { jobName: 'analyze-resume', onUpdate: console.log });
-
-export const JOB_QUEUES = Object.freeze({
-  'analyze-resume': 'resume-analysis',
-  'analyze-document': 'document-analysis',
-});
+//   const [{ jobNames: [jobName] }] = await client.queues();   // what this API runs
+//   const final = await client.run(file, { jobName, onUpdate: console.log });
+//
+// Job names and their queues are the API's (GET /queues): the client looks a job's queue up
+// there unless it is given one.
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
@@ -30,10 +29,10 @@ export class JobstreamClient {
     this.getToken = getToken;
   }
 
-  async _call(method, path, body, extraHeaders = {}) {
+  async _call(method, path, body, extraHeaders = {}, { withToken = true } = {}) {
     const headers = { Accept: 'application/json', ...extraHeaders };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (this.getToken && !headers.Authorization) {
+    if (withToken && this.getToken && !headers.Authorization) {
       headers.Authorization = `Bearer ${await this.getToken()}`;
     }
     const response = await fetch(`${this.apiBase}${path}`, {
@@ -95,8 +94,32 @@ export class JobstreamClient {
     });
   }
 
+  // GET /queues -> [{queueName, jobNames}, ...]: the queues this API serves, the job names
+  // each accepts. Public: sent without a token. Read once per client.
+  queues() {
+    if (!this._catalog) {
+      this._catalog = this._call('GET', '/queues', undefined, {}, { withToken: false })
+        .then((data) => data.queues)
+        .catch((err) => { this._catalog = null; throw err; });
+    }
+    return this._catalog;
+  }
+
+  // The queue a job name goes to, from GET /queues; no jobName: the first job name listed.
+  async queueFor(jobName = null) {
+    const queues = await this.queues();
+    const name = jobName ?? queues[0]?.jobNames[0];
+    const entry = queues.find((q) => q.jobNames.includes(name));
+    if (!entry) {
+      const known = queues.flatMap((q) => q.jobNames).join(', ') || 'none';
+      throw new JobstreamError(`the API runs no job '${name}' (it runs: ${known})`, { code: 'unknown_job_name' });
+    }
+    return { jobName: name, queueName: entry.queueName };
+  }
+
   // POST /jobs -> {jobId, streamUrl, streamToken, ...}
-  enqueue({ jobName, queueName = JOB_QUEUES[jobName], data, idempotencyKey = null }) {
+  async enqueue({ jobName, queueName = null, data, idempotencyKey = null }) {
+    if (!queueName) ({ queueName } = await this.queueFor(jobName));
     const headers = idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {};
     return this._call('POST', '/jobs', { queueName, jobName, data }, headers);
   }
@@ -156,8 +179,10 @@ export class JobstreamClient {
   }
 
   // The whole flow for one file. Resolves with the terminal job_update.
-  async run(file, { jobName = 'analyze-resume', queueName = JOB_QUEUES[jobName], data = {},
+  // jobName: one GET /queues lists (default: the first listed); queueName: looked up there.
+  async run(file, { jobName = null, queueName = null, data = {},
     onUploadProgress = null, onEnqueued = null, ...handlers } = {}) {
+    if (!jobName || !queueName) ({ jobName, queueName } = await this.queueFor(jobName));
     const presigned = await this.presign(file);
     await this.upload(file, presigned, { onProgress: onUploadProgress });
     const job = await this.enqueue({

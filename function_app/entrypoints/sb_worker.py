@@ -1,5 +1,10 @@
 """Service Bus triggers: one per job queue (the worker) and one per dead-letter sub-queue.
 
+The queues are function_app/queues.json's. Each binding names its queue by the queue's app
+setting, as a binding expression (`%RESUME_ANALYSIS_QUEUE%`, and
+`%RESUME_ANALYSIS_QUEUE%/$DeadLetterQueue`), so a deployment renames a queue by setting it;
+function names keep the file's name (`worker_resume_analysis`, `dead_letter_resume_analysis`).
+
 Each converts the `func.ServiceBusMessage` into a `JobDelivery` and calls the worker service.
 Returning completes the message; an exception propagates so the host abandons it and
 Service Bus redelivers (then dead-letters after MaxDeliveryCount).
@@ -14,7 +19,7 @@ import azure.functions as func
 
 from function_app.bootstrap import app_services
 from function_app.services.worker import JobDelivery
-from function_app.settings import DEFAULT_QUEUES
+from function_app.topology import Queue, topology
 
 logger = logging.getLogger(__name__)
 
@@ -69,21 +74,21 @@ def _dead_letter(queue_name: str) -> Callable[[func.ServiceBusMessage], Awaitabl
     return end_dead_lettered
 
 
-def _register(queue_name: str) -> None:
-    suffix = _function_suffix(queue_name)
+def _register(queue: Queue) -> None:
+    suffix = _function_suffix(queue.name)
     bp.function_name(name=f"worker_{suffix}")(
-        bp.service_bus_queue_trigger(arg_name="msg", queue_name=queue_name, connection=CONNECTION)(
-            _worker(queue_name)
-        )
+        bp.service_bus_queue_trigger(
+            arg_name="msg", queue_name=queue.binding, connection=CONNECTION
+        )(_worker(queue.name))
     )
     bp.function_name(name=f"dead_letter_{suffix}")(
         bp.service_bus_queue_trigger(
             arg_name="msg",
-            queue_name=queue_name + DEAD_LETTER_SUFFIX,
+            queue_name=queue.binding + DEAD_LETTER_SUFFIX,
             connection=CONNECTION,
-        )(_dead_letter(queue_name))
+        )(_dead_letter(queue.name))
     )
 
 
-for _queue in DEFAULT_QUEUES:
+for _queue in topology().queues:
     _register(_queue)

@@ -73,11 +73,12 @@ var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName, location))
 var allTags = union(tags, { 'azd-env-name': environmentName })
 
+// The queue topology (the queues, the app setting naming each, the properties every queue
+// gets): written once, in function_app/queues.json, which the app, devstack and the Terraform
+// stack read too; nothing here names a queue.
+var topology = loadJsonContent('../../function_app/queues.json')
+var queueNames = [for queue in topology.queues: queue.name]
 // Names the code and both stacks agree on (function_app/settings.py).
-var queueNames = [
-  'resume-analysis'
-  'document-analysis'
-]
 var uploadsContainerName = 'uploads'
 var jobsTableName = 'jobs'
 var deploymentContainerName = 'app-package'
@@ -131,6 +132,7 @@ module serviceBus 'app/servicebus.bicep' = {
     location: location
     tags: allTags
     queueNames: queueNames
+    queueProperties: topology.queueProperties
   }
 }
 
@@ -161,6 +163,7 @@ module api 'app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     httpPerInstanceConcurrency: httpPerInstanceConcurrency
     maxUploadBytes: maxUploadBytes
+    queues: topology.queues
   }
   // The app must not start before it may read its package and host storage.
   dependsOn: [

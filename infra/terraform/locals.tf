@@ -8,8 +8,8 @@ locals {
 
   jwt_issuer = coalesce(var.jwt_issuer, "https://login.microsoftonline.com/${data.azurerm_client_config.current.tenant_id}/v2.0")
 
-  # Names the code and both stacks agree on (function_app/settings.py).
-  queue_names               = ["resume-analysis", "document-analysis"]
+  # Names the code and both stacks agree on (function_app/settings.py). The queues are
+  # function_app/queues.json's (topology.tf).
   uploads_container_name    = "uploads"
   jobs_table_name           = "jobs"
   deployment_container_name = "app-package"

@@ -54,8 +54,9 @@ locals {
     ServiceBusConnection__fullyQualifiedNamespace = "${azurerm_servicebus_namespace.main.name}.servicebus.windows.net"
     ServiceBusConnection__credential              = "managedidentity"
     ServiceBusConnection__clientId                = azurerm_user_assigned_identity.api.client_id
-    # Must equal the queues' max_delivery_count (main.servicebus.tf).
-    SERVICEBUS_MAX_DELIVERY_COUNT = "5"
+    # The queue-name settings are local.queue_settings (topology.tf),
+    # merged in below; SERVICEBUS_MAX_DELIVERY_COUNT is not set: the app reads it from
+    # function_app/queues.json, as the queues are created from it.
 
     # Streams rotate before Azure's 230 s front-end limit; EventSource resumes by itself.
     STREAM_MAX_AGE_SECONDS   = "200"
@@ -102,7 +103,7 @@ resource "azapi_resource" "api" {
         minTlsVersion = "1.2"
         ftpsState     = "Disabled"
         http20Enabled = true
-        appSettings   = [for name, value in local.app_settings : { name = name, value = value }]
+        appSettings   = [for name, value in merge(local.app_settings, local.queue_settings) : { name = name, value = value }]
         # The API is called cross-origin when the page is hosted elsewhere.
         cors = {
           allowedOrigins     = var.allowed_origins

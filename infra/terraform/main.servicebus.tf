@@ -1,6 +1,6 @@
 # Service Bus namespace (Standard: duplicate detection needs it) with SAS auth disabled, and
-# one queue per job family. The queue properties are the contract the worker relies on:
-# max_delivery_count must equal the app's SERVICEBUS_MAX_DELIVERY_COUNT (tests/infra check it).
+# one queue per queue of function_app/queues.json (topology.tf), with the file's properties: the
+# contract the worker relies on (the app reads its MaxDeliveryCount from the same file).
 resource "azurerm_servicebus_namespace" "main" {
   name                          = "${local.abbrs.serviceBusNamespaces}${local.resource_token}"
   resource_group_name           = data.azurerm_resource_group.main.name
@@ -17,11 +17,11 @@ resource "azurerm_servicebus_queue" "jobs" {
 
   name                                    = each.value
   namespace_id                            = azurerm_servicebus_namespace.main.id
-  lock_duration                           = "PT1M"
-  max_delivery_count                      = 5
-  default_message_ttl                     = "P1D"
-  dead_lettering_on_message_expiration    = true
-  requires_duplicate_detection            = true
-  duplicate_detection_history_time_window = "PT10M"
-  requires_session                        = false
+  lock_duration                           = local.queue_properties.LockDuration
+  max_delivery_count                      = local.queue_properties.MaxDeliveryCount
+  default_message_ttl                     = local.queue_properties.DefaultMessageTimeToLive
+  dead_lettering_on_message_expiration    = local.queue_properties.DeadLetteringOnMessageExpiration
+  requires_duplicate_detection            = local.queue_properties.RequiresDuplicateDetection
+  duplicate_detection_history_time_window = local.queue_properties.DuplicateDetectionHistoryTimeWindow
+  requires_session                        = local.queue_properties.RequiresSession
 }

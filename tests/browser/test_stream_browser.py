@@ -27,6 +27,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
+from function_app.topology import topology
 from tests.browser.stream_stack import (
     STREAM_SETTINGS,
     StreamStack,
@@ -122,6 +123,18 @@ def record_values(page: Page, selector: str) -> None:
         }""",
         selector,
     )
+
+
+def test_demo_page_offers_the_job_names_the_api_lists_each_with_its_queue(
+    stream_stack: StreamStack, page: Page
+) -> None:
+    page.goto(f"{stream_stack.base_url}/")
+    page.wait_for_selector("body[data-state='ready']")
+    offered = page.eval_on_selector_all(
+        "#job-name option", "os => os.map((o) => [o.value, o.dataset.queue])"
+    )
+    assert offered == [[job, queue.name] for queue in topology().queues for job in queue.job_names]
+    assert page.is_enabled("#start")
 
 
 def test_demo_page_uploads_starts_and_shows_the_job_live(
@@ -434,22 +447,20 @@ def test_the_api_refuses_a_page_on_an_origin_its_cors_does_not_allow(
         # (The static server's 404 for /favicon.ico is also a console message: not CORS.)
         assert [m for m in console if "CORS" in m] == []
 
-        # Another origin: the browser refuses to hand the page the API's answers.
+        # Another origin: the browser refuses to hand the page the API's answers, the job list
+        # (GET /queues) first, so the page offers no job and nothing can be started.
         page.goto(f"{other}/?api={api}")
-        page.wait_for_selector("body[data-state='ready']")
-        assert page.evaluate("location.origin") == other != allowed
-        refused = fetch_outcome(page, f"{api}/sse/stats", token)
-        assert refused == {"error": "TypeError: Failed to fetch"}
-        page.set_input_files("#file", str(notes))
-        page.select_option("#job-name", "analyze-document")
-        page.fill("#token", token)
-        page.click("#start")
         page.wait_for_selector("body[data-state='error']", timeout=30_000)
+        assert page.evaluate("location.origin") == other != allowed
         assert page.is_visible("#error")
         assert page.inner_text("#error") == "Failed to fetch"
+        assert page.eval_on_selector("#job-name", "s => s.options.length") == 0
+        assert page.is_disabled("#start")
+        refused = fetch_outcome(page, f"{api}/sse/stats", token)
+        assert refused == {"error": "TypeError: Failed to fetch"}
         assert page.text_content("#job-id") == ""  # nothing was enqueued
         blocked = [m for m in console if "blocked by CORS policy" in m]
         assert blocked, console
         assert all(f"from origin '{other}'" in m for m in blocked), blocked
         assert any(f"{api}/sse/stats" in m for m in blocked), blocked
-        assert any(f"{api}/upload/presigned-url" in m for m in blocked), blocked
+        assert any(f"{api}/queues" in m for m in blocked), blocked

@@ -19,13 +19,14 @@ import pytest
 from azure.servicebus import ServiceBusMessage
 from azure.servicebus.aio import ServiceBusClient
 
+from function_app.topology import topology
 from tests.e2e.conftest import Api, stored_traces
 from tests.support.stack import JWT_AUDIENCE, JWT_SECRET, LocalStack
 
 pytestmark = pytest.mark.e2e
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the stack's default MAX_UPLOAD_BYTES
-QUEUES = ("resume-analysis", "document-analysis")
+QUEUES = tuple(queue.name for queue in topology().queues)  # function_app/queues.json
 LEAK_MARKERS = ("Traceback", 'File "', "Exception:", "site-packages")
 NO_TOKEN_CHALLENGE = 'Bearer realm="jobstream"'
 BAD_TOKEN_CHALLENGE = 'Bearer realm="jobstream", error="invalid_token"'

@@ -12,7 +12,8 @@ import pytest
 from devstack.azurite import AzuriteProcess, ensure_storage_sync, start_azurite
 from devstack.servicebus.launcher import EmulatorProcess, start_emulator
 from tests.e2e.conftest import Api
-from tests.support.stack import REPO_ROOT, LocalStack, launch_stack
+from tests.support.servicebus import project_emulator_config
+from tests.support.stack import LocalStack, launch_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +31,7 @@ def external(tmp_path_factory: pytest.TempPathFactory) -> Iterator[External]:
     workdir = tmp_path_factory.mktemp("external")
     azurite = start_azurite(workdir / "azurite", log_path=workdir / "azurite.log")
     emulator = start_emulator(
-        REPO_ROOT / "devstack" / "servicebus" / "config.json",
+        project_emulator_config(workdir),
         log_path=workdir / "emulator.log",
     )
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from function_app.topology import topology
 from tests.browser.stream_stack import StreamStack
 from tests.samples.documents import corrupt_pdf, make_pdf, paginate, resume_text
 from tests.support.stack import REPO_ROOT
@@ -64,3 +65,21 @@ def test_the_terminal_client_reports_a_refused_request(
     )  # fmt: skip
     assert done.returncode == 2
     assert "HTTP 401" in done.stderr
+
+
+def test_the_terminal_client_takes_job_names_and_queues_from_the_api(
+    stream_stack: StreamStack, tmp_path: Path
+) -> None:
+    """Without --job it runs the first job name GET /queues lists, on that job's queue; a job
+    name the API does not list is refused before anything is uploaded."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text(resume_text(), encoding="utf-8")
+    first = topology().queues[0]
+    done = run_client(stream_stack, notes, "gina")
+    assert done.returncode == 0, done.stderr
+    assert f"queued on {first.name}" in done.stderr
+    refused = run_client(stream_stack, notes, "gina", "--job", "no-such-job")
+    assert refused.returncode == 2, refused.stderr
+    listed = ", ".join(job for queue in topology().queues for job in queue.job_names)
+    assert f"the API runs no job 'no-such-job' (it runs: {listed})" in refused.stderr
+    assert "upload" not in refused.stderr

@@ -5,11 +5,17 @@ and table names, custom role definitions, role assignments, app settings, output
 mapping does not know raises, so a new resource type forces a deliberate update here instead of
 slipping through.
 
+The queue topology both stacks read from function_app/queues.json (Bicep `loadJsonContent`,
+Terraform `jsondecode(file(...))`) is loaded here from the path each stack names, and the
+expressions that pick from it (for-expressions, property accessors, `concat`, `merge`) are
+evaluated; only the forms the stacks use are known, anything else raises.
+
 Conditions are evaluated with the parameter / variable defaults; `bicep(("name", value))` and
 `terraform(("name", value))` build a stack with some of them overridden (main.bicep parameters,
 Terraform variables).
 """
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -98,10 +104,15 @@ TERRAFORM_ROLE_DEFINITIONS = {"queue_count_reader": "queue_count_reader"}
 CUSTOM_ROLE_PREFIX = "custom:"
 
 # The Terraform site (an azapi_resource, like the Bicep one) lists its app settings from the
-# local map `app_settings`, one {name, value} object per entry.
+# local map `app_settings` and the queue-name settings of the topology, one {name, value}
+# object per entry; the Bicep site likewise from the variables appSettings and queueSettings.
 TF_APP_SETTINGS_EXPRESSION = (
-    "[for name, value in local.app_settings : {name = name, value = value}]"
+    "[for name, value in merge(local.app_settings, local.queue_settings) : "
+    "{name = name, value = value}]"
 )
+BICEP_APP_SETTINGS_EXPRESSION = {
+    "function": {"type": "concat", "parameters": {"arg_1": "appSettings", "arg_2": "queueSettings"}}
+}
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,36 @@ def _tf_expression(value: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+_TF_JSON_FILE = re.compile(r'jsondecode\(file\("\$\{path\.module\}/([^"$]+)"\)\)')
+_TF_LIST_FOR = re.compile(r"\[for (\w+) in (local\.[\w.]+) : \1\.(\w+)\]")
+_TF_MAP_FOR = re.compile(r"\{for (\w+) in (local\.[\w.]+) : \1\.(\w+) => \1\.(\w+)\}")
+_TF_LOCAL_PATH = re.compile(r"local\.(\w+)((?:\.\w+)*)")
+
+
+def _tf_evaluate(value: Any, locals_: dict[str, Any]) -> Any:
+    """The value of `${expr}` for the forms that read the topology file: jsondecode(file(...)),
+    `local.a.b`, `[for q in local.x : q.f]` and `{for q in local.x : q.f => q.g}`. Anything
+    else is returned as it is (an expression the deployment computes)."""
+    expr = _tf_expression(value) if isinstance(value, str) else None
+    if expr is None:
+        return value
+    if match := _TF_JSON_FILE.fullmatch(expr):
+        return json.loads((TERRAFORM_DIR / match.group(1)).read_text(encoding="utf-8"))
+    if match := _TF_LIST_FOR.fullmatch(expr):
+        items = _tf_evaluate(f"${{{match.group(2)}}}", locals_)
+        return [item[match.group(3)] for item in items]
+    if match := _TF_MAP_FOR.fullmatch(expr):
+        items = _tf_evaluate(f"${{{match.group(2)}}}", locals_)
+        return {item[match.group(3)]: item[match.group(4)] for item in items}
+    if (match := _TF_LOCAL_PATH.fullmatch(expr)) and match.group(1) in locals_:
+        found = _tf_evaluate(locals_[match.group(1)], locals_)
+        for key in filter(None, match.group(2).split(".")):
+            assert isinstance(found, dict), f"{expr}: {key} of a non-object"
+            found = found[key]
+        return found
+    return value
+
+
 def _tf_documents() -> list[tuple[Path, dict[str, Any]]]:
     docs = []
     for path in sorted(TERRAFORM_DIR.glob("*.tf")):
@@ -197,6 +238,8 @@ def terraform(*overrides: tuple[str, Any]) -> Stack:
         assert vname in variables, f"no variable {vname}"
         variables[vname] = value
 
+    for name in ("topology", "queue_names", "queue_properties", "queue_settings"):
+        locals_[name] = _tf_evaluate(locals_[name], locals_)
     queue_names = list(locals_["queue_names"])
 
     def branch(expr: str) -> str:
@@ -264,7 +307,9 @@ def terraform(*overrides: tuple[str, Any]) -> Stack:
                 local_value(expr) if expr else name
             )
         elif kind == "servicebus_queue":
-            queue_props = {QUEUE_PROPERTIES[k]: body[k] for k in QUEUE_PROPERTIES}
+            queue_props = {
+                QUEUE_PROPERTIES[k]: _tf_evaluate(body[k], locals_) for k in QUEUE_PROPERTIES
+            }
         elif kind == "role_definition":
             if copies:
                 assert copies == 1, f"{rname}: one definition per deployment"
@@ -282,6 +327,9 @@ def terraform(*overrides: tuple[str, Any]) -> Stack:
             assert _tf_expression(listed) == TF_APP_SETTINGS_EXPRESSION, listed
             for key, value in locals_["app_settings"].items():
                 settings[key] = _tf_setting(value)
+            for key, value in locals_["queue_settings"].items():
+                assert key not in settings, f"{key} is set twice"
+                settings[key] = Setting(value=str(value), literal=True)  # from the file
 
     return Stack(
         name="terraform",
@@ -335,18 +383,58 @@ def _bicep_documents() -> dict[str, dict[str, Any]]:
 
 
 def _resolve(
-    value: Any, file: str, docs: dict[str, dict[str, Any]], overrides: dict[str, Any]
+    value: Any,
+    file: str,
+    docs: dict[str, dict[str, Any]],
+    overrides: dict[str, Any],
+    bound: dict[str, Any] | None = None,
 ) -> Any:
     """Follow a bare identifier through variables, module params and param defaults (main.bicep
-    parameters in `overrides` replace their defaults); evaluate `cond ? a : b`."""
-    if isinstance(value, dict) and value.get("operator", {}).get("type") == "conditional":
-        operands = value["operator"]["operands"]
-        condition = _resolve(operands["condition"], file, docs, overrides)
-        assert isinstance(condition, bool), f"{file}: condition {operands['condition']!r}"
-        chosen = operands["true_value"] if condition else operands["false_value"]
-        return _resolve(chosen, file, docs, overrides)
+    parameters in `overrides` replace their defaults); evaluate `cond ? a : b`, `a.b`,
+    `loadJsonContent(path)` (relative to `file`), `concat(a, b)` and `[for x in a: {...}]`
+    (`bound`: the loop variables in scope). Values read from a JSON file are data, never
+    looked up again."""
+    bound = bound or {}
+
+    def again(item: Any, names: dict[str, Any] = bound) -> Any:
+        return _resolve(item, file, docs, overrides, names)
+
+    if isinstance(value, dict) and "operator" in value:
+        operator, operands = value["operator"]["type"], value["operator"]["operands"]
+        if operator == "conditional":
+            condition = again(operands["condition"])
+            assert isinstance(condition, bool), f"{file}: condition {operands['condition']!r}"
+            return again(operands["true_value"] if condition else operands["false_value"])
+        if operator == "property_accessor":
+            target = again(operands["operand_1"])
+            if isinstance(target, dict) and "operator" not in target and "function" not in target:
+                return target[operands["operand_2"]]
+        return value
+    if isinstance(value, dict) and "function" in value:
+        function, parameters = value["function"]["type"], value["function"]["parameters"]
+        if function == "load_json_content":
+            assert parameters["json_path"] is None, f"{file}: loadJsonContent with a path"
+            path = (BICEP_DIR / file).parent / parameters["file_path"]
+            return json.loads(path.read_text(encoding="utf-8"))
+        if function == "concat":
+            return [item for argument in parameters.values() for item in again(argument)]
+        return value
+    if isinstance(value, dict) and "loop_type" in value:
+        assert value.get("condition") is None, f"{file}: a filtered for-expression"
+        detail = value["loop_type"]["detail"]
+        body = value["config"]
+        results = []
+        for item in again(detail["array_name"]):
+            names = {**bound, detail["item_name"]: item}
+            if isinstance(body, dict) and not {"operator", "function", "loop_type"} & set(body):
+                results.append({key: again(part, names) for key, part in body.items()})
+            else:
+                results.append(again(body, names))
+        return results
     if not isinstance(value, str):
         return value
+    if value in bound:
+        return bound[value]
     doc = docs[file]
     if value in doc.get("variables", {}):
         return _resolve(doc["variables"][value]["value"], file, docs, overrides)
@@ -446,7 +534,13 @@ def bicep(*overrides: tuple[str, Any]) -> Stack:
             elif kind == "table":
                 tables.add(resolve(config["name"], file))
             elif kind == "servicebus_queue":
-                queue_props = dict(config["properties"])
+                queue_props = {k: resolve(v, file) for k, v in config["properties"].items()}
+            elif kind == "function_app":
+                listed = config["properties"]["siteConfig"]["appSettings"]
+                assert listed == BICEP_APP_SETTINGS_EXPRESSION, listed
+                for entry in resolve("queueSettings", file):
+                    assert entry["name"] not in settings, f"{entry['name']} is set twice"
+                    settings[entry["name"]] = Setting(value=str(entry["value"]), literal=True)
             elif kind == "role_definition":
                 if copies:
                     definitions[BICEP_ROLE_DEFINITIONS[symbol]] = _bicep_role_definition(config)

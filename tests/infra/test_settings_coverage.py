@@ -1,12 +1,15 @@
 """Every setting the app reads is set in both stacks and in local.settings.sample.json.
 
 Settings.model_fields is read at test time, so a field added to function_app/settings.py
-fails here until it is set everywhere or listed below with a reason.
+fails here until it is set everywhere or listed below with a reason. The queue-name settings
+are function_app/queues.json's (one per queue, named there): each is set everywhere, to the
+file's name.
 """
 
 import json
 
 from function_app.settings import Settings
+from function_app.topology import topology
 from tests.infra import stacks
 
 # Local only, never in Azure: keys and connection strings of the local stand-ins, and the
@@ -34,6 +37,10 @@ AZURE_ONLY = {
 # JWT_SECRET is for local testing of AUTH_MODE=jwt only.
 OPTIONAL_SECRETS = {"JWT_SECRET", "STREAM_TOKEN_SECRET", "JWT_JWKS_URL"}
 
+# Derived from function_app/queues.json and set nowhere, so the file stays the one copy: the
+# queues' MaxDeliveryCount (set it only for a queue changed outside that file).
+DERIVED = {"SERVICEBUS_MAX_DELIVERY_COUNT"}
+
 
 def _sample_values() -> dict[str, str]:
     document = json.loads((stacks.ROOT / "local.settings.sample.json").read_text("utf-8"))
@@ -42,14 +49,15 @@ def _sample_values() -> dict[str, str]:
 
 def test_exclusion_lists_name_real_settings_and_do_not_overlap() -> None:
     fields = set(Settings.model_fields)
-    for listed in (LOCAL_ONLY, AZURE_ONLY, OPTIONAL_SECRETS):
+    for listed in (LOCAL_ONLY, AZURE_ONLY, OPTIONAL_SECRETS, DERIVED):
         assert listed <= fields, listed - fields
     assert not LOCAL_ONLY & AZURE_ONLY
     assert not (LOCAL_ONLY | AZURE_ONLY) & OPTIONAL_SECRETS
+    assert not (LOCAL_ONLY | AZURE_ONLY | OPTIONAL_SECRETS) & DERIVED
 
 
 def test_every_setting_the_app_reads_is_set_in_both_stacks() -> None:
-    wanted = set(Settings.model_fields) - LOCAL_ONLY - OPTIONAL_SECRETS
+    wanted = set(Settings.model_fields) - LOCAL_ONLY - OPTIONAL_SECRETS - DERIVED
     for stack in stacks.both():
         missing = wanted - set(stack.app_settings)
         assert not missing, f"{stack.name} does not set {sorted(missing)}"
@@ -62,9 +70,24 @@ def test_no_local_only_or_secret_setting_reaches_azure() -> None:
 
 
 def test_every_setting_the_app_reads_is_in_the_local_sample() -> None:
-    wanted = set(Settings.model_fields) - AZURE_ONLY - OPTIONAL_SECRETS
+    wanted = set(Settings.model_fields) - AZURE_ONLY - OPTIONAL_SECRETS - DERIVED
     missing = wanted - set(_sample_values())
     assert not missing, f"local.settings.sample.json lacks {sorted(missing)}"
+
+
+def test_settings_derived_from_the_topology_are_set_nowhere() -> None:
+    for stack in stacks.both():
+        assert not DERIVED & set(stack.app_settings), stack.name
+    assert not DERIVED & set(_sample_values())
+
+
+def test_each_queues_setting_names_it_everywhere_the_app_runs() -> None:
+    """The triggers bind `%SETTING%`: a host without the setting indexes no trigger."""
+    expected = {queue.setting: queue.name for queue in topology().queues}
+    sample = _sample_values()
+    assert {name: sample.get(name) for name in expected} == expected
+    for stack in stacks.both():
+        assert {name: stack.app_settings[name].value for name in expected} == expected, stack.name
 
 
 def test_entry_module_setting_is_everywhere_the_app_runs() -> None:

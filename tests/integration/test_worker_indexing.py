@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from function_app.topology import topology
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 WORKER_INDEX = textwrap.dedent(
@@ -103,19 +105,32 @@ EXPECTED_HTTP = {
     "cancel_job": ("v1/jobs/{jobId}/cancel", ["POST"]),
     "health": ("v1/health", ["GET"]),
     "queue_stats": ("v1/queues/{queueName}/stats", ["GET"]),
+    "list_queues": ("v1/queues", ["GET"]),
     "job_stream": ("v1/jobs/{jobId}/stream", ["GET"]),
     "sse_job_stream": ("v1/sse/job/{jobId}", ["GET"]),
     "sse_stats": ("v1/sse/stats", ["GET"]),
 }
 
+# Per queue in function_app/queues.json: a worker and a dead-letter trigger, named after the
+# file's queue name, bound to the queue by its app setting (%SETTING%), which Azure resolves.
 EXPECTED_QUEUES = {
-    "worker_resume_analysis": "resume-analysis",
-    "dead_letter_resume_analysis": "resume-analysis/$DeadLetterQueue",
-    "worker_document_analysis": "document-analysis",
-    "dead_letter_document_analysis": "document-analysis/$DeadLetterQueue",
+    name: binding
+    for queue in topology().queues
+    for name, binding in (
+        (f"worker_{queue.name.replace('-', '_')}", f"%{queue.setting}%"),
+        (f"dead_letter_{queue.name.replace('-', '_')}", f"%{queue.setting}%/$DeadLetterQueue"),
+    )
 }
 
 REQUEST = "starlette.requests.Request"
+
+
+def test_the_expected_triggers_name_the_settings_not_the_queues() -> None:
+    assert EXPECTED_QUEUES["worker_resume_analysis"] == "%RESUME_ANALYSIS_QUEUE%"
+    assert EXPECTED_QUEUES["dead_letter_document_analysis"] == (
+        "%DOCUMENT_ANALYSIS_QUEUE%/$DeadLetterQueue"
+    )
+    assert len(EXPECTED_QUEUES) == 2 * len(topology().queues)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 
 from devstack.servicebus.config import ConfigError, load_config, parse_config, parse_duration
 from devstack.servicebus.launcher import PROJECT_ROOT, EmulatorStartError, start_emulator
-
-PROJECT_CONFIG = PROJECT_ROOT / "devstack/servicebus/config.json"
+from function_app.topology import topology
+from tests.support.servicebus import project_emulator_config
 
 
 def _document(**properties: Any) -> dict[str, Any]:
@@ -27,18 +27,17 @@ def _document(**properties: Any) -> dict[str, Any]:
     }
 
 
-def test_project_config_declares_the_product_queues() -> None:
-    config = load_config(PROJECT_CONFIG)
+def test_the_project_config_is_the_app_topology_and_the_emulator_loads_it(
+    tmp_path: Path,
+) -> None:
+    """What `python -m devstack` starts the emulator with (devstack/emulator_queues.py)."""
+    config = load_config(project_emulator_config(tmp_path))
     assert config.namespace == "sbemulatorns"
-    by_name = {q.name: q for q in config.queues}
-    assert set(by_name) == {"resume-analysis", "document-analysis"}
-    for queue in by_name.values():
-        assert queue.lock_duration_s == 60
-        assert queue.max_delivery_count == 5
-        assert queue.default_ttl_s == 86400
-        assert queue.dead_letter_on_expiration is True
-        assert queue.requires_duplicate_detection is True
-        assert queue.duplicate_window_s == 600
+    assert [q.name for q in config.queues] == [q.name for q in topology().queues]
+    props = topology().queue_properties
+    for queue in config.queues:
+        assert queue.lock_duration_s == parse_duration(props.lock_duration, "f")
+        assert queue.max_delivery_count == props.max_delivery_count
 
 
 @pytest.mark.parametrize(

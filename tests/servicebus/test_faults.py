@@ -8,12 +8,14 @@ import httpx
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusReceiveMode
 
-from devstack.servicebus.launcher import PROJECT_ROOT, EmulatorProcess, start_emulator
+from devstack.servicebus.launcher import EmulatorProcess, start_emulator
+from function_app.topology import topology
+from tests.support.servicebus import project_emulator_config
 
 pytestmark = pytest.mark.integration
 
-CONFIG = PROJECT_ROOT / "devstack/servicebus/config.json"
-QUEUE = "document-analysis"
+# One of the app's queues (function_app/queues.json), as `python -m devstack` creates them.
+QUEUE = topology().queues[-1].name
 
 
 def _drop(emulator: EmulatorProcess) -> httpx.Response:
@@ -31,7 +33,7 @@ def test_the_hook_is_refused_without_allow_faults(servicebus_emulator: EmulatorP
 
 def test_dropped_connections_are_reset_and_the_sdk_carries_on(tmp_path: Path) -> None:
     log = tmp_path / "servicebus.log"
-    emulator = start_emulator(CONFIG, log_path=log, allow_faults=True)
+    emulator = start_emulator(project_emulator_config(tmp_path), log_path=log, allow_faults=True)
     try:
         assert _drop(emulator).json() == {"dropped": 0}
         with (

@@ -9,23 +9,26 @@ import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusReceiveMode
 from azure.servicebus.exceptions import MessagingEntityNotFoundError
 
-from devstack.servicebus.launcher import PROJECT_ROOT, start_emulator
+from devstack.servicebus.launcher import start_emulator
+from function_app.topology import topology
+from tests.support.servicebus import project_emulator_config
 
 pytestmark = pytest.mark.integration
 
-CONFIG = PROJECT_ROOT / "devstack/servicebus/config.json"
+# Two of the app's queues (function_app/queues.json), as `python -m devstack` creates them.
+FIRST, LAST = topology().queues[0].name, topology().queues[-1].name
 
 
 def test_logs_a_line_per_connection_not_per_message_and_stops_cleanly(tmp_path: Path) -> None:
     log = tmp_path / "servicebus.log"
-    emulator = start_emulator(CONFIG, log_path=log)
+    emulator = start_emulator(project_emulator_config(tmp_path), log_path=log)
     try:
         assert emulator.port != 5672  # free port; the connection string carries it
         with ServiceBusClient.from_connection_string(emulator.connection_string) as client:
-            with client.get_queue_sender("document-analysis") as sender:
+            with client.get_queue_sender(LAST) as sender:
                 sender.send_messages([ServiceBusMessage(f"m{i}") for i in range(30)])
             with client.get_queue_receiver(
-                "document-analysis", receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE
+                LAST, receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE
             ) as receiver:
                 got = 0
                 while got < 30:
@@ -45,7 +48,7 @@ def test_logs_a_line_per_connection_not_per_message_and_stops_cleanly(tmp_path: 
 
 def test_an_error_is_one_line_and_messages_make_none(tmp_path: Path) -> None:
     log = tmp_path / "servicebus.log"
-    emulator = start_emulator(CONFIG, log_path=log)
+    emulator = start_emulator(project_emulator_config(tmp_path), log_path=log)
     count = 50
     try:
         with ServiceBusClient.from_connection_string(
@@ -56,9 +59,9 @@ def test_an_error_is_one_line_and_messages_make_none(tmp_path: Path) -> None:
                 client.get_queue_sender("no-such-queue") as missing,
             ):
                 missing.send_messages(ServiceBusMessage("lost"))
-            with client.get_queue_sender("resume-analysis") as sender:
+            with client.get_queue_sender(FIRST) as sender:
                 sender.send_messages([ServiceBusMessage(f"m{i}") for i in range(count)])
-            with client.get_queue_receiver("resume-analysis", prefetch_count=count) as receiver:
+            with client.get_queue_receiver(FIRST, prefetch_count=count) as receiver:
                 done = 0
                 deadline = time.monotonic() + 30
                 while done < count and time.monotonic() < deadline:

@@ -2,7 +2,8 @@
 
 The test topology gives each behaviour its own queue (short locks, a small MaxDeliveryCount,
 TTL queues, duplicate detection) so tests never share messages; the project's own queues
-from devstack/servicebus/config.json are included too.
+are included too, from function_app/queues.json under the file's names, as devstack builds
+them (`devstack.emulator_queues.emulator_config`).
 """
 
 import json
@@ -12,9 +13,8 @@ from typing import Any
 
 import pytest
 
+from devstack.emulator_queues import emulator_config, write_emulator_config
 from devstack.servicebus.launcher import EmulatorProcess, start_emulator
-
-PROJECT_CONFIG = Path(__file__).resolve().parents[2] / "devstack/servicebus/config.json"
 
 _SHORT_LOCK = {"LockDuration": "PT2S", "MaxDeliveryCount": 10}
 # 3 s: the SDK's renewer renews at 0.75 x the whole seconds left (1.5 s here); with 2 s locks
@@ -82,11 +82,17 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
 
 def emulator_test_config() -> dict[str, Any]:
     """The emulator config the session fixture runs: test queues plus the project's."""
-    project = json.loads(PROJECT_CONFIG.read_text(encoding="utf-8"))
+    project = emulator_config(environ={})  # no queue-name setting: the file's names
     namespace = project["UserConfig"]["Namespaces"][0]
     queues = [{"Name": name, "Properties": props} for name, props in TEST_QUEUES.items()]
     namespace["Queues"] = queues + namespace["Queues"]
     return project
+
+
+def project_emulator_config(workdir: Path) -> Path:
+    """The config `python -m devstack` runs the emulator with (the project's queues under the
+    file's names), written under `workdir`, for tests that start an emulator of their own."""
+    return write_emulator_config(workdir / "servicebus-config.json", environ={})
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,13 @@ param instanceMemoryMB int
 param httpPerInstanceConcurrency int
 param maxUploadBytes int
 
+@description('The queues of function_app/queues.json: each one\'s app setting names it, as the triggers bind %SETTING%.')
+param queues array
+
+// Each queue's app setting names it (function_app/queues.json): the triggers bind
+// `%SETTING%`, so the host needs them. Appended to the settings below.
+var queueSettings = [for queue in queues: { name: queue.setting, value: queue.name }]
+
 // App settings: the names function_app/settings.py reads (tests/infra check both stacks set
 // every one). FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION are not set: Flex
 // Consumption takes the runtime from functionAppConfig.
@@ -70,8 +77,8 @@ var appSettings = [
   { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusFullyQualifiedNamespace }
   { name: 'ServiceBusConnection__credential', value: 'managedidentity' }
   { name: 'ServiceBusConnection__clientId', value: identityClientId }
-  // Must equal the queues' maxDeliveryCount (servicebus.bicep).
-  { name: 'SERVICEBUS_MAX_DELIVERY_COUNT', value: '5' }
+  // SERVICEBUS_MAX_DELIVERY_COUNT is not set: the app reads it from function_app/queues.json,
+  // as the queues are created from it.
 
   // Streams rotate before Azure's 230 s front-end limit; EventSource resumes by itself.
   { name: 'STREAM_MAX_AGE_SECONDS', value: '200' }
@@ -113,7 +120,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: appSettings
+      appSettings: concat(appSettings, queueSettings)
       // The API is called cross-origin when the page is hosted elsewhere.
       cors: {
         allowedOrigins: allowedOrigins

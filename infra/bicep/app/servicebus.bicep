@@ -1,13 +1,17 @@
 // Service Bus namespace (Standard: duplicate detection needs it) with SAS auth disabled, and
-// one queue per job family. The queue properties are the contract the worker relies on:
-// MaxDeliveryCount must equal the app's SERVICEBUS_MAX_DELIVERY_COUNT (tests/infra check it).
+// one queue per queue of function_app/queues.json (main.bicep loads it), with the file's
+// properties: the contract the worker relies on (the app reads its MaxDeliveryCount from the
+// same file).
 
 param name string
 param location string
 param tags object
 
-@description('Job queues; names match function_app/settings.py DEFAULT_QUEUES.')
+@description('Job queues: the names in function_app/queues.json.')
 param queueNames array
+
+@description('The properties every queue gets: queueProperties in function_app/queues.json (Service Bus names).')
+param queueProperties object
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
   name: name
@@ -29,13 +33,13 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = [
     parent: namespace
     name: queueName
     properties: {
-      lockDuration: 'PT1M'
-      maxDeliveryCount: 5
-      defaultMessageTimeToLive: 'P1D'
-      deadLetteringOnMessageExpiration: true
-      requiresDuplicateDetection: true
-      duplicateDetectionHistoryTimeWindow: 'PT10M'
-      requiresSession: false
+      lockDuration: queueProperties.LockDuration
+      maxDeliveryCount: queueProperties.MaxDeliveryCount
+      defaultMessageTimeToLive: queueProperties.DefaultMessageTimeToLive
+      deadLetteringOnMessageExpiration: queueProperties.DeadLetteringOnMessageExpiration
+      requiresDuplicateDetection: queueProperties.RequiresDuplicateDetection
+      duplicateDetectionHistoryTimeWindow: queueProperties.DuplicateDetectionHistoryTimeWindow
+      requiresSession: queueProperties.RequiresSession
     }
   }
 ]

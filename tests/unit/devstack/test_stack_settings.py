@@ -1,11 +1,11 @@
 import socket
-from pathlib import Path
 
 import pytest
 
 from devstack.azurite import AzuriteProcess
 from devstack.servicebus.launcher import EmulatorProcess
-from devstack.stack import StackError, point_app_at_emulators, require_free
+from devstack.stack import StackError, faults_allowed, point_app_at_emulators, require_free
+from tests.fakes import test_settings
 
 
 class FakeAzurite:
@@ -64,7 +64,16 @@ def test_a_taken_port_is_named_in_the_error() -> None:
             require_free({port: "Azurite blob"})
 
 
-def test_the_project_emulator_config_exists() -> None:
-    root = Path(__file__).resolve().parents[3]
-
-    assert (root / "devstack" / "servicebus" / "config.json").is_file()
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [("", False), ("false", False), ("0", False), ("true", True), ("True", True), ("1", True),
+     ("yes", True), ("on", True), ("maybe", False)],
+)  # fmt: skip
+def test_the_emulators_fault_hook_follows_allow_fault_injection_as_settings_parse_it(
+    value: str, allowed: bool
+) -> None:
+    assert faults_allowed({"ALLOW_FAULT_INJECTION": value}) is allowed
+    if value != "maybe":
+        assert (
+            test_settings(ALLOW_FAULT_INJECTION=value or "false").ALLOW_FAULT_INJECTION is allowed
+        )
