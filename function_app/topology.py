@@ -10,6 +10,9 @@ triggers (`entrypoints/sb_worker.py`, bound with `%SETTING%` expressions), the c
 
 A bad file raises `TopologyError`, one line naming the file and each field at fault, e.g.
 `function_app/queues.json: queues[1].jobNames: empty: a queue accepts at least one job name`.
+
+(Over 300 lines on purpose: the file's schema and the messages that explain a broken file are
+one format, read together when either changes.)
 """
 
 import json
