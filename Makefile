@@ -8,6 +8,8 @@ PYTHON313 ?= $(shell for p in $$(ls -d /root/.pyenv/versions/3.13*/bin/python3.1
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
+# esbuild, React, Vue and Vue's SFC compiler for the browser tests' seed builds (own lock file).
+FRONTENDS := tests/browser/frontends
 PYTEST_ARGS ?=
 
 help: ## List every command
@@ -24,6 +26,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(FRONTENDS)/node_modules/.installed: $(FRONTENDS)/package.json $(FRONTENDS)/package-lock.json
+	npm ci --prefix $(FRONTENDS) --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(CHECKOV_VENV)/.installed: infra/checkov-requirements.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r infra/checkov-requirements.txt
@@ -36,7 +42,7 @@ chromium: ## Install Debian's Chromium for the browser tests (no browser downloa
 
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv (Python 3.13) and install Python and npm dependencies
 
-setup-test: setup chromium $(CHECKOV_VENV)/.installed ## setup + Chromium + checkov (what the tests need)
+setup-test: setup chromium $(CHECKOV_VENV)/.installed $(FRONTENDS)/node_modules/.installed ## setup + Chromium, checkov, the seed frontends' npm packages (what the tests need)
 
 run: setup ## Start the whole local stack: Azurite, Service Bus emulator, Functions host (Ctrl-C stops it)
 	$(PY) -m devstack
