@@ -8,9 +8,9 @@ Every snippet is read from ../shared/seeds/001_*.txt at test time and runs uncha
 - "React - Complete Example" and "Vue - Simple Job Monitor", built as written with esbuild
   (and Vue's SFC compiler) from the pinned packages of tests/browser/frontends into a temp
   dir, mounted by a small entry of ours (frontends/mount-react.jsx, mount-vue.js).
-The pages are served from the API's own origin, as the snippets' relative URLs need:
-Playwright answers requests under `/seed-frontends/` on the host's origin with the test's
-pages and bundles; every other request (the API, Azurite) goes to the real stack untouched.
+The pages are on the API's own origin, as the snippets' relative URLs need: the test opens
+`/seed-frontends/<page>` on the host (its 404) and replaces the document with its own
+(`Browser.open`); nothing is intercepted, every request goes to the real stack untouched.
 The stack is `make run`'s (AUTH_MODE=none): seed 001 sends no token. Every wait has a
 deadline, so a snippet that never sees its job end fails instead of hanging.
 """
@@ -256,12 +256,13 @@ def test_seed_001_complete_workflow_runs_unchanged_to_a_completed_job(
     browser.page.add_script_tag(content="\n".join(steps), type="module")
     browser.wait_for("window.__successes > 0", "showSuccess() after 'completed'")
 
-    by_route = {r["url"].split("?")[0].rsplit("/api/v1", 1)[-1]: r for r in browser.requests}
+    answered = [r for r in browser.requests if "status" in r]  # not a failure (a closed stream)
+    by_route = {r["url"].split("?")[0].rsplit("/api/v1", 1)[-1]: r for r in answered}
     presign = by_route["/upload/presigned-url"]
     assert json.loads(presign["body"]) == {"fileName": name}
     assert presign["status"] == 201, presign
     upload = json.loads(presign["answer"])["data"]
-    put = next(r for r in browser.requests if r["method"] == "PUT" and "status" in r)
+    put = next(r for r in answered if r["method"] == "PUT")
     assert put["url"] == upload["uploadUrl"]
     assert put["status"] == 201, put
     assert put["headers"]["x-ms-blob-type"] == "BlockBlob"
@@ -288,7 +289,12 @@ def test_seed_001_complete_workflow_runs_unchanged_to_a_completed_job(
     assert isinstance(job["result"], dict)
     assert job["result"]
     assert ui[-1]["message"] == job["message"]
-    print(f"complete workflow ({name}): updateUI {ui}; result {job['result']}")
+    # The enqueue found this very upload by its fileName, and kept the seed's extra field.
+    assert job["blobName"] == upload["blobName"]
+    assert job["data"] == {"resumeId": "resume-123", "fileName": upload["fileName"]}
+    assert job["result"]["format"] == name.rsplit(".", 1)[-1]
+    score = job["result"]["score"]
+    print(f"complete workflow ({name}): updateUI {ui}; score {score}; data {job['data']}")
 
 
 # --- Quick Start ------------------------------------------------------------------------
@@ -390,6 +396,17 @@ def react_shows_completion(
     )
 
 
+def vue_shows_completion(
+    browser: Browser, bundle: bytes, job_id: str, timeout_ms: int = JOB_WAIT_MS
+) -> None:
+    mount(browser, "vue", bundle, "app", ".fill", f"jobId={job_id}&jobName=analyze-resume")
+    browser.wait_for(
+        "document.querySelector('.fill')?.textContent.trim() === '100%'",
+        "Vue: bar at 100%",
+        timeout_ms,
+    )
+
+
 def test_seed_001_react_component_shows_a_real_job_to_completion(
     browser: Browser, anonymous_stack: LocalStack, bundles: Bundles
 ) -> None:
@@ -412,31 +429,11 @@ def test_seed_001_react_component_shows_a_real_job_to_completion(
     print(f"react: bar {seen}; {page.inner_text('.resume-analysis')!r}")
 
 
-def test_seed_001_react_component_fails_by_the_deadline_when_its_job_never_ends(
-    browser: Browser, anonymous_stack: LocalStack, bundles: Bundles
-) -> None:
-    """The same wait on a job that stays running ends in a failure at its deadline."""
-    jobs = SeededJobs(anonymous_stack.table_endpoint)
-
-    async def stuck() -> str:
-        job_id = await jobs.create("anonymous")
-        await jobs.record(job_id, started())
-        return job_id
-
-    job_id = run_async(stuck)
-    with pytest.raises(pytest.fail.Exception, match="not within 3 s"):
-        react_shows_completion(browser, bundles.react, job_id, timeout_ms=3_000)
-    assert browser.page.inner_text(".status") == "started"
-
-
 def test_seed_001_vue_component_shows_a_real_job_to_completion(
     browser: Browser, anonymous_stack: LocalStack, bundles: Bundles
 ) -> None:
     job_id = submitted_resume(anonymous_stack)
-    mount(browser, "vue", bundles.vue, "app", ".fill", f"jobId={job_id}&jobName=analyze-resume")
-    browser.wait_for(
-        "document.querySelector('.fill')?.textContent.trim() === '100%'", "Vue: bar at 100%"
-    )
+    vue_shows_completion(browser, bundles.vue, job_id)
     job = job_status(anonymous_stack, job_id)
     assert job["status"] == "completed"
     page = browser.page
@@ -448,3 +445,29 @@ def test_seed_001_vue_component_shows_a_real_job_to_completion(
     assert percents == sorted(percents), seen
     assert percents[-1] == 100
     print(f"vue: bar {seen}; {page.inner_text('.job-monitor')!r}")
+
+
+@pytest.mark.parametrize("kind", ["react", "vue"])
+def test_a_seed_component_whose_job_never_ends_fails_at_its_deadline(
+    browser: Browser, anonymous_stack: LocalStack, bundles: Bundles, kind: str
+) -> None:
+    """The same waits, on a job that stays started, end in a failure at their deadline."""
+    jobs = SeededJobs(anonymous_stack.table_endpoint)
+
+    async def stuck() -> str:
+        job_id = await jobs.create("anonymous")
+        await jobs.record(job_id, started())
+        return job_id
+
+    job_id = run_async(stuck)
+    shows_completion = react_shows_completion if kind == "react" else vue_shows_completion
+    bundle = bundles.react if kind == "react" else bundles.vue
+    with pytest.raises(pytest.fail.Exception, match="not within 3 s"):
+        shows_completion(browser, bundle, job_id, timeout_ms=3_000)
+    page = browser.page
+    if kind == "react":
+        assert page.inner_text(".status") == "started"
+        assert page.is_hidden(".results")
+    else:
+        assert page.inner_text(".message") == started().message
+    assert page.evaluate("window.__seen") == ["0%"]
