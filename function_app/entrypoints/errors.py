@@ -1,4 +1,4 @@
-"""One place that turns errors into the contract's envelope and HTTP status.
+"""One place that turns errors into the contract's envelope and HTTP status (docs/api.md).
 
 `answers_errors` wraps an HTTP function: a `DomainError` becomes
 `{"success": false, "error": {code, message, details}}` with its status; a pydantic

@@ -96,7 +96,7 @@ def parse_last_event_id(header: str | None, since: str | None) -> int:
     return int(raw)
 
 
-# --- the contract's stream events (API.md section 4) ------------------------------------------
+# --- the stream's events (docs/api.md, "The stream in detail") --------------------------------
 
 
 def iso_timestamp(at: datetime) -> str:
