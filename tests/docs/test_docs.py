@@ -416,6 +416,60 @@ def test_the_readme_commands_set_every_variable_and_file_they_use() -> None:
             created |= set(re.findall(r">\s*([\w./-]+)", shell))
 
 
+# --- the infra stacks -----------------------------------------------------------------------------
+
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+# `name`, `name=value`, `-p name=value` (Bicep, camelCase) or `name = value` (Terraform).
+INFRA_NAME = re.compile(r"(?:-p\s+)?([a-z]+[A-Z]\w*|[a-z]+(?:_[a-z0-9]+)+)(?:\s*=\s*(\S+))?")
+# snake_case names deploy.md writes that are not Terraform variables, with what they are.
+NOT_VARIABLES = {
+    "azurerm_function_app_flex_consumption": "the provider's resource our azapi_resource replaces",
+}
+
+
+def _bicep_parameters() -> dict[str, dict[str, Any]]:
+    return dict(stacks.bicep_document("main.bicep")["parameters"])
+
+
+def test_every_infra_parameter_the_deploy_doc_names_exists_with_its_type() -> None:
+    """camelCase names are parameters of infra/bicep/main.bicep, snake_case ones Terraform
+    variables (or resource types); `name=false` needs a bool."""
+    unknown = []
+    names = 0
+    # Other snake_case names: Terraform resource types, stream events.
+    others = set(NOT_VARIABLES) | stacks.terraform_resource_types()
+    others |= {event for event, _ in sse_events()}
+    for span in markdown(DEPLOY_DOC).inline_code:
+        match = INFRA_NAME.fullmatch(span)
+        if match is None:
+            continue
+        name, value = match.groups()
+        names += 1
+        if "_" not in name:
+            spec = _bicep_parameters().get(name)
+        elif name in others:
+            continue
+        else:
+            try:
+                spec = stacks.terraform_variable_spec(name)
+            except KeyError:
+                spec = None
+        if spec is None:
+            unknown.append(name)
+        elif value in ("true", "false"):
+            assert spec["type"] == "bool", f"{span}: {name} is not a bool"
+    assert names, "deploy.md names no infra parameter"
+    assert not unknown, f"deploy.md names infra parameters neither stack has: {sorted(unknown)}"
+
+
+def test_the_deploy_doc_names_every_action_of_the_custom_roles() -> None:
+    written = backticked(DEPLOY_DOC.read_text("utf-8"))
+    for stack in stacks.both():
+        actions = {a for role in stack.role_definitions.values() for a in role.actions}
+        assert actions, f"{stack.name} defines no custom role"
+        assert actions <= written, f"{stack.name}: not in docs/deploy.md: {actions - written}"
+
+
 # --- routes ---------------------------------------------------------------------------------------
 
 API_PATH = r"/api/v1(?:/[A-Za-z0-9_{}<>.-]+)+"

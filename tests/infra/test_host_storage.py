@@ -54,8 +54,3 @@ def test_terraform_site_is_not_left_to_azurerms_function_app_resources() -> None
     # The app settings the site sends are exactly the local map: nothing is merged in.
     listed = site["body"]["properties"]["siteConfig"]["appSettings"]
     assert listed == "${" + stacks.TF_APP_SETTINGS_EXPRESSION + "}"
-
-
-def test_the_workaround_names_the_provider_issue() -> None:
-    text = (stacks.TERRAFORM_DIR / "main.api.tf").read_text("utf-8")
-    assert "terraform-provider-azurerm/issues/29693" in text
