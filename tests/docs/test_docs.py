@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import unquote
 
+import azure.functions as func
 import pytest
 
 import function_app
@@ -486,7 +487,12 @@ def app_routes() -> frozenset[tuple[str, str]]:
     host = json.loads((ROOT / "host.json").read_text("utf-8"))
     prefix = host["extensions"]["http"]["routePrefix"]
     routes = set()
-    for function in main.app.get_functions():
+    # The blueprints main registers, on an app of our own: an app indexes its functions once
+    # (a second get_functions() raises), and other tests index `main.app`.
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    for blueprint in main.BLUEPRINTS:
+        app.register_functions(blueprint)
+    for function in app.get_functions():
         trigger = function.get_trigger()
         if trigger is None or trigger.get_binding_name() != "httpTrigger":
             continue
