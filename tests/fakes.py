@@ -19,7 +19,7 @@ from typing import Any
 from function_app.bootstrap import Services, wire_services
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
 from function_app.domain.idempotency import KeyClaim, new_claim
-from function_app.domain.jobs import EventDraft, Job, JobEvent
+from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.uploads import upload_blob_name
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
@@ -87,13 +87,20 @@ class InMemoryKeyClaims:
 
 
 class FakeEventLog(InMemoryKeyClaims):
-    """EventLog + IdempotencyKeys + SecretStore in memory, like the one-table adapter."""
+    """EventLog + IdempotencyKeys + SecretStore in memory, like the one-table adapter.
+
+    For tests: `add_job` and `record` write at once (no await), `reads` lists every
+    `events_after(job_id, after)` asked, and `unavailable_reads = n` makes the next n event
+    reads fail as the adapter does when storage is down (`DependencyUnavailable("storage")`).
+    """
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(clock)
         self.jobs: dict[str, Job] = {}
         self.events: dict[str, list[JobEvent]] = {}
         self.secrets: dict[str, bytes] = {}
+        self.reads: list[tuple[str, int]] = []
+        self.unavailable_reads = 0
         self._lock = asyncio.Lock()
 
     # --- EventLog ---------------------------------------------------------------------------
@@ -115,17 +122,22 @@ class FakeEventLog(InMemoryKeyClaims):
         self, job_id: str, decide: Callable[[Job], EventDraft | None]
     ) -> tuple[Job, JobEvent | None]:
         async with self._lock:
-            job = self.jobs.get(job_id)
-            if job is None:
-                raise JobMissing(job_id)
-            decided = job.record_decided(decide, self._clock)
-            if decided is None:
-                return job, None
-            recorded, event = decided
-            self.jobs[job_id] = recorded
-            self.events[job_id].append(event)
-            self.writes += 1
-            return recorded, event
+            return self._append_now(job_id, decide)
+
+    def _append_now(
+        self, job_id: str, decide: Callable[[Job], EventDraft | None]
+    ) -> tuple[Job, JobEvent | None]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobMissing(job_id)
+        decided = job.record_decided(decide, self._clock)
+        if decided is None:
+            return job, None
+        recorded, event = decided
+        self.jobs[job_id] = recorded
+        self.events[job_id].append(event)
+        self.writes += 1
+        return recorded, event
 
     async def request_cancel(self, job_id: str) -> Job:
         async with self._lock:
@@ -140,6 +152,10 @@ class FakeEventLog(InMemoryKeyClaims):
             return flagged
 
     async def events_after(self, job_id: str, after: int, limit: int = 100) -> list[JobEvent]:
+        self.reads.append((job_id, after))
+        if self.unavailable_reads > 0:
+            self.unavailable_reads -= 1
+            raise DependencyUnavailable("storage", "table storage is down (fake)")
         if limit <= 0:
             return []
         return [e for e in self.events.get(job_id, []) if e.sequence > after][:limit]
@@ -153,6 +169,30 @@ class FakeEventLog(InMemoryKeyClaims):
             return self.secrets[name]
 
     # --- helpers for tests ------------------------------------------------------------------
+
+    def add_job(
+        self,
+        job_id: str,
+        owner: str = "alice",
+        *,
+        queue_name: str = "resume-analysis",
+        job_name: str = "analyze-resume",
+    ) -> Job:
+        """A queued job, recorded at once (what `create` stores, without awaiting)."""
+        if job_id in self.jobs:
+            raise JobAlreadyExists(job_id)
+        job = Job(job_id, owner, queue_name, job_name, {}, self._clock())
+        recorded, event = job.record(
+            EventDraft(JobStatus.QUEUED, 0, "queued", "queued"), job.created_at
+        )
+        self.jobs[job_id] = recorded
+        self.events[job_id] = [event]
+        self.writes += 1
+        return recorded
+
+    def record(self, job_id: str, draft: EventDraft) -> JobEvent | None:
+        """Append `draft` at once (what `append` records, without awaiting)."""
+        return self._append_now(job_id, lambda _job: draft)[1]
 
     def statuses(self, job_id: str) -> list[str]:
         return [str(e.status) for e in self.events.get(job_id, [])]
