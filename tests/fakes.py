@@ -8,13 +8,14 @@ message id as the broker does; queue statistics refuse a queue the namespace lac
 """
 
 import asyncio
+import heapq
 import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from function_app.bootstrap import Services, wire_services
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
@@ -46,6 +47,72 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self.at += timedelta(seconds=seconds)
+
+
+class VirtualClock:
+    """Virtual time for code that takes a `monotonic` clock and its `sleep` (the stream hub).
+
+    `sleep(seconds)` parks the caller until virtual time reaches its deadline. Time moves
+    only when nothing else on the event loop can run: then it jumps to the earliest
+    deadline and wakes that one sleeper (equal deadlines in call order), and so on. So a
+    sleep takes no real time, every run is the same, and the code sees exactly the
+    intervals it asked for. A cancelled sleep is forgotten (time never jumps to it).
+
+    Also a `Clock`: `now()` is `start` plus the virtual seconds elapsed.
+
+    Only for code that awaits nothing but in-memory things (fakes): while real I/O or a
+    real timer is pending the loop looks idle, and virtual time would jump past it.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.start = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+        self._elapsed = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._jumper: asyncio.Handle | None = None
+
+    # Every clock's pending jump (all clocks share the one event loop of a test session).
+    _jumpers: ClassVar[set[asyncio.Handle | None]] = set()
+
+    def monotonic(self) -> float:
+        return self._elapsed
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self._elapsed)
+
+    async def sleep(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        if not hasattr(loop, "_ready"):
+            raise RuntimeError("VirtualClock needs asyncio's own event loop")
+        wake: asyncio.Future[None] = loop.create_future()
+        deadline = self._elapsed + max(seconds, 0.0)
+        heapq.heappush(self._sleepers, (deadline, next(self._order), wake))
+        if self._jumper is None:
+            self._schedule(loop)
+        await wake
+
+    def _jump(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._jumpers.discard(self._jumper)
+        # The loop's queue of callbacks ready to run (CPython's asyncio keeps it in `_ready`):
+        # while anything else can run, it runs first. Other clocks' jumps do not count (two
+        # clocks would otherwise wait for each other forever).
+        ready = loop._ready  # type: ignore[attr-defined]
+        if any(handle not in self._jumpers for handle in ready):
+            self._schedule(loop)
+            return
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)  # cancelled
+        if not self._sleepers:
+            self._jumper = None
+            return
+        deadline, _, wake = heapq.heappop(self._sleepers)
+        self._elapsed = max(self._elapsed, deadline)
+        wake.set_result(None)
+        self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._jumper = loop.call_soon(self._jump, loop)
+        self._jumpers.add(self._jumper)
 
 
 class InMemoryKeyClaims:

@@ -11,15 +11,18 @@ re-reads the missing events from the log, so memory per viewer is constant and n
 lost or repeated. Leaving the `async for` (client gone, task cancelled) runs the
 generator's `finally`, which unsubscribes at once.
 
-Pure: depends on the EventLog and QueueStats ports and a Clock; no Azure, no web framework.
+Pure: depends on the EventLog and QueueStats ports, a Clock for timestamps, and a monotonic
+clock with its sleep for every interval (polls, heartbeats, max age), injectable so tests run
+on virtual time; no Azure, no web framework.
 """
 
 import asyncio
 import itertools
 import logging
+import time
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -157,8 +160,14 @@ class StreamHub:
         config: StreamConfig | None = None,
         queue_stats: QueueStats | None = None,
         known_queues: frozenset[str] | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`monotonic` and `sleep` measure and wait out every interval (seconds)."""
         self._log = log
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._known_queues = known_queues
         self._clock = clock
         self._config = config or StreamConfig()
@@ -225,16 +234,16 @@ class StreamHub:
         viewer = self._subscribe(stream)
         feed = self._feeds[stream.job_id]
         config = self._config
-        loop = asyncio.get_running_loop()
+        monotonic = self._monotonic
         try:
             viewer.events_sent += 1
             yield Connected(stream.connection_id, stream.job_id, viewer.connected_at)
-            now = loop.time()
+            now = monotonic()
             expires_at = now + config.max_age_seconds
             heartbeat_at = now + config.heartbeat_seconds
             stats_at = now if stream.queue_name else float("inf")
             while True:
-                if loop.time() >= expires_at:
+                if monotonic() >= expires_at:
                     viewer.events_sent += 1
                     yield TimedOut(stream.job_id, viewer.position)
                     return
@@ -251,32 +260,43 @@ class StreamHub:
                         viewer.position = event.sequence
                         if event.is_terminal:
                             return
-                    heartbeat_at = loop.time() + config.heartbeat_seconds
+                    heartbeat_at = monotonic() + config.heartbeat_seconds
                     continue
                 if feed.finished and viewer.position >= feed.cursor:
                     return  # the job ended while we were connecting
-                now = loop.time()
+                now = monotonic()
                 if stream.queue_name and now >= stats_at:
                     stats_at = now + config.queue_stats_seconds
                     counts = await self._queue_counts(stream.queue_name, now)
                     if counts is not None:
                         viewer.events_sent += 1
                         yield QueueSnapshot(counts, self._clock.now())
-                        heartbeat_at = loop.time() + config.heartbeat_seconds
+                        heartbeat_at = monotonic() + config.heartbeat_seconds
                     continue
                 if now >= heartbeat_at:
                     viewer.events_sent += 1
                     yield Heartbeat(self._clock.now())
-                    heartbeat_at = loop.time() + config.heartbeat_seconds
+                    heartbeat_at = monotonic() + config.heartbeat_seconds
                     continue
-                wait = min(expires_at, heartbeat_at, stats_at) - now
-                try:
-                    async with asyncio.timeout(wait):
-                        await viewer.wakeup.wait()
-                except TimeoutError:
-                    pass
+                await self._wait(viewer.wakeup, min(expires_at, heartbeat_at, stats_at) - now)
         finally:
             self._unsubscribe(viewer)
+
+    async def _wait(self, wakeup: asyncio.Event, seconds: float) -> None:
+        """Until `wakeup` is set or `seconds` pass, whichever comes first."""
+        timer = asyncio.ensure_future(self._sleep(seconds))
+
+        def ran_out(done: asyncio.Future[None]) -> None:
+            # The viewer then looks at the time. A cancelled timer (the viewer woke first)
+            # must not set a wakeup meant for a later event.
+            if not done.cancelled():
+                wakeup.set()
+
+        timer.add_done_callback(ran_out)
+        try:
+            await wakeup.wait()
+        finally:
+            timer.cancel()
 
     def _take(self, feed: _JobFeed, viewer: _Viewer) -> list[JobEvent] | None:
         """Events after the viewer's position from the shared ring; None: re-read the log."""
@@ -350,9 +370,8 @@ class StreamHub:
     async def _poll(self, feed: _JobFeed) -> None:
         """The job's one poller: fetch new events into the ring and wake the viewers."""
         config = self._config
-        loop = asyncio.get_running_loop()
         interval = config.fast_poll_seconds
-        last_change = loop.time()
+        last_change = self._monotonic()
         while True:
             try:
                 self._poll_queries += 1
@@ -367,7 +386,7 @@ class StreamHub:
             if fresh:
                 feed.ring.extend(fresh)
                 feed.cursor = fresh[-1].sequence
-                last_change = loop.time()
+                last_change = self._monotonic()
                 if fresh[-1].is_terminal:
                     feed.finished = True
                 feed.notify()
@@ -376,6 +395,6 @@ class StreamHub:
                 if len(events) >= config.page_size:
                     continue  # more are waiting: read on without sleeping
                 interval = config.fast_poll_seconds
-            elif loop.time() - last_change > config.active_window_seconds:
+            elif self._monotonic() - last_change > config.active_window_seconds:
                 interval = min(interval * 2, config.idle_poll_seconds)
-            await asyncio.sleep(interval)
+            await self._sleep(interval)
