@@ -149,7 +149,7 @@ class JobStream:
     queue_name: str | None
 
     def __aiter__(self) -> AsyncGenerator[StreamItem]:
-        return self.hub._watch(self)
+        return self.hub.watch(self)
 
 
 class StreamHub:
@@ -230,7 +230,9 @@ class StreamHub:
 
     # --- one viewer -----------------------------------------------------------------------
 
-    async def _watch(self, stream: JobStream) -> AsyncGenerator[StreamItem]:
+    async def watch(self, stream: JobStream) -> AsyncGenerator[StreamItem]:
+        """What one viewer of `stream` sees, from `stream.after` on (iterating the stream
+        calls this). Subscribes on first use; closing the generator unsubscribes."""
         viewer = self._subscribe(stream)
         feed = self._feeds[stream.job_id]
         config = self._config
