@@ -23,10 +23,10 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from function_app.domain.errors import InvalidRequest
+from function_app.domain.errors import InvalidRequest, Unauthenticated
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import JobEvent
 from function_app.ports import Clock, EventLog, QueueCounts, QueueStats
@@ -210,7 +210,17 @@ class StreamHub:
             queue_name=queue_name,
         )
 
+    def stats_for(self, caller: Caller) -> HubStats:
+        """This instance's stream statistics as `caller` may see them: the totals, and only
+        the caller's own connections. A stream token (it reads one job) may not ask."""
+        if caller.is_stream_token:
+            raise Unauthenticated("a stream token only reads its own job")
+        stats = self.stats()
+        own = tuple(c for c in stats.connections if c.owner == caller.owner)
+        return replace(stats, connections=own)
+
     def stats(self) -> HubStats:
+        """Everything, every caller's connections included (for operators and tests)."""
         return HubStats(
             total_connections=len(self._viewers),
             total_job_subscriptions=len(self._feeds),

@@ -13,7 +13,7 @@ from itertools import groupby, pairwise
 
 import pytest
 
-from function_app.domain.errors import InvalidRequest, NotFound
+from function_app.domain.errors import InvalidRequest, NotFound, Unauthenticated
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import EventDraft, JobEvent, JobStatus
 from function_app.ports import QueueCounts
@@ -417,3 +417,34 @@ async def test_an_unknown_queue_name_is_a_bad_request(log: TimedEventLog, job_id
     with pytest.raises(InvalidRequest):
         await hub.open(ALICE, job_id, queue_name="nope")
     assert await hub.open(ALICE, job_id, queue_name="resume-analysis") is not None
+
+
+async def test_stats_for_a_caller_keep_the_totals_and_list_only_its_own_streams(
+    log: TimedEventLog,
+) -> None:
+    mine, theirs = new_id(), new_id()
+    log.add_job(mine, owner="alice")
+    log.add_job(theirs, owner="bob")
+    hub = hub_over(log)
+    iterators = [aiter(await open_stream(hub, mine))]
+    for _ in range(2):
+        stream = await hub.open(Caller("bob"), theirs)
+        assert stream is not None
+        iterators.append(aiter(stream))
+    for it in iterators:
+        await anext(it)
+    alice = hub.stats_for(ALICE)
+    assert (alice.total_connections, alice.total_job_subscriptions) == (3, 2)
+    assert [c.job_id for c in alice.connections] == [mine]
+    bob = hub.stats_for(Caller("bob"))
+    assert [c.job_id for c in bob.connections] == [theirs, theirs]
+    assert hub.stats_for(Caller("carol")).connections == ()
+    assert hub.stats_for(Caller("carol")).total_connections == 3
+    for it in iterators:
+        await it.aclose()  # type: ignore[attr-defined]
+
+
+async def test_stats_are_refused_to_a_stream_token(log: TimedEventLog, job_id: str) -> None:
+    hub = hub_over(log)
+    with pytest.raises(Unauthenticated):
+        hub.stats_for(Caller("alice", job_scope=job_id))
