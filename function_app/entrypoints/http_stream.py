@@ -20,10 +20,10 @@ from function_app.bootstrap import app_services
 from function_app.domain.errors import InvalidRequest
 from function_app.entrypoints.auth import caller_of, stream_caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
+from function_app.entrypoints.schemas import iso
 from function_app.entrypoints.sse import (
     STREAM_HEADERS,
     event_stream,
-    iso_timestamp,
     parse_last_event_id,
 )
 from function_app.services.streaming import HubStats
@@ -90,7 +90,7 @@ def stats_payload(stats: HubStats) -> dict[str, Any]:
             {
                 "connectionId": c.connection_id,
                 "jobId": c.job_id,
-                "connectedAt": iso_timestamp(c.connected_at),
+                "connectedAt": iso(c.connected_at),
                 "eventsSent": c.events_sent,
             }
             for c in stats.connections
