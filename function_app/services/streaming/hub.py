@@ -1,140 +1,40 @@
-"""Live job streams: one shared poller per job, many viewers, nothing lost on reconnect.
+"""The stream hub: who may watch which job from where, and what each viewer is sent.
 
 `StreamHub.open` decides whether a caller may watch a job and from where (404, 204, or a
-stream). Iterating the returned `JobStream` subscribes a viewer to the job's `_JobFeed`:
-the first viewer of a job starts its poller, the last one to leave cancels it. The poller
-reads the event log by sequence (`events_after`), fast while the job moves and backing off
-while it is idle, and keeps the most recent events in one bounded ring shared by every
-viewer of the job. A viewer holds only its position (the last sequence it sent): if it
-falls behind the ring (a slow client, a late joiner resuming from an old Last-Event-ID) it
-re-reads the missing events from the log, so memory per viewer is constant and nothing is
-lost or repeated. Leaving the `async for` (client gone, task cancelled) runs the
-generator's `finally`, which unsubscribes at once.
-
-Pure: depends on the EventLog and QueueStats ports, a Clock for timestamps, and a monotonic
-clock with its sleep for every interval (polls, heartbeats, max age), injectable so tests run
-on virtual time; no Azure, no web framework.
+`JobStream`). Iterating the stream (`StreamHub.watch`) subscribes a viewer to the job's
+`JobFeed` (feed.py): the first viewer of a job starts its poller, the last one to leave
+cancels it. The viewer is sent the job's events from its position on, with heartbeats
+after silence, queue statistics when asked for, and a timeout at the stream's max age.
+Leaving the `async for` (client gone, task cancelled) runs the generator's `finally`, which
+unsubscribes at once.
 """
 
 import asyncio
-import itertools
 import logging
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, replace
 
 from function_app.domain.errors import InvalidRequest, Unauthenticated
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import JobEvent
 from function_app.ports import Clock, EventLog, QueueCounts, QueueStats
+from function_app.services.streaming.config import StreamConfig
+from function_app.services.streaming.feed import JobFeed, LogQueries, Viewer
+from function_app.services.streaming.items import (
+    Connected,
+    Heartbeat,
+    QueueSnapshot,
+    StreamItem,
+    TimedOut,
+    Update,
+)
+from function_app.services.streaming.stats import ConnectionStats, HubStats
 from function_app.services.visibility import visible_job
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StreamConfig:
-    max_age_seconds: float = 600.0
-    heartbeat_seconds: float = 15.0
-    queue_stats_seconds: float = 5.0
-    # Poll every `fast_poll_seconds` while the job changed within `active_window_seconds`,
-    # then back off (doubling) to `idle_poll_seconds`.
-    fast_poll_seconds: float = 0.1
-    idle_poll_seconds: float = 1.0
-    active_window_seconds: float = 5.0
-    # Events kept per job for its viewers; a viewer further behind re-reads the log.
-    ring_size: int = 256
-    page_size: int = 100
-    # The reconnection delay suggested to clients (`retry:`).
-    retry_ms: int = 2000
-
-
-# --- what a stream yields ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Connected:
-    connection_id: str
-    job_id: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Update:
-    event: JobEvent
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    at: datetime
-
-
-@dataclass(frozen=True)
-class QueueSnapshot:
-    counts: QueueCounts
-    at: datetime
-
-
-@dataclass(frozen=True)
-class TimedOut:
-    job_id: str
-    last_event_id: int
-
-
-type StreamItem = Connected | Update | Heartbeat | QueueSnapshot | TimedOut
-
-
-# --- statistics ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConnectionStats:
-    connection_id: str
-    job_id: str
-    owner: str
-    connected_at: datetime
-    events_sent: int
-
-
-@dataclass(frozen=True)
-class HubStats:
-    total_connections: int
-    total_job_subscriptions: int
-    connections: tuple[ConnectionStats, ...]
-    # Event-log queries made since the hub started: by pollers, and by viewers re-reading.
-    poll_queries: int
-    reread_queries: int
-
-
-# --- internals ------------------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Viewer:
-    connection_id: str
-    job_id: str
-    owner: str
-    connected_at: datetime
-    position: int
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    events_sent: int = 0
-
-
-@dataclass(eq=False)
-class _JobFeed:
-    job_id: str
-    cursor: int  # highest sequence fetched from the log
-    ring: deque[JobEvent]
-    viewers: set[_Viewer] = field(default_factory=set)
-    finished: bool = False  # a terminal event was fetched: nothing more will come
-    task: asyncio.Task[None] | None = None
-
-    def notify(self) -> None:
-        for viewer in self.viewers:
-            viewer.wakeup.set()
 
 
 @dataclass(frozen=True)
@@ -172,11 +72,10 @@ class StreamHub:
         self._clock = clock
         self._config = config or StreamConfig()
         self._queue_stats = queue_stats
-        self._feeds: dict[str, _JobFeed] = {}
-        self._viewers: dict[str, _Viewer] = {}
+        self._feeds: dict[str, JobFeed] = {}
+        self._viewers: dict[str, Viewer] = {}
         self._queue_cache: dict[str, tuple[float, QueueCounts]] = {}
-        self._poll_queries = 0
-        self._reread_queries = 0
+        self._queries = LogQueries()
 
     @property
     def config(self) -> StreamConfig:
@@ -234,8 +133,8 @@ class StreamHub:
                 )
                 for v in self._viewers.values()
             ),
-            poll_queries=self._poll_queries,
-            reread_queries=self._reread_queries,
+            poll_queries=self._queries.polls,
+            reread_queries=self._queries.rereads,
         )
 
     # --- one viewer -----------------------------------------------------------------------
@@ -260,7 +159,7 @@ class StreamHub:
                     yield TimedOut(stream.job_id, viewer.position)
                     return
                 viewer.wakeup.clear()  # before looking, so a notify in between is not lost
-                batch = self._take(feed, viewer)
+                batch = feed.take(viewer)
                 if batch is None:
                     batch = await self._reread(viewer)
                 if batch:
@@ -310,21 +209,8 @@ class StreamHub:
         finally:
             timer.cancel()
 
-    def _take(self, feed: _JobFeed, viewer: _Viewer) -> list[JobEvent] | None:
-        """Events after the viewer's position from the shared ring; None: re-read the log."""
-        want = viewer.position + 1
-        if want > feed.cursor:
-            return []
-        ring = feed.ring
-        if ring and ring[0].sequence <= want:
-            start = want - ring[0].sequence
-            if ring[start].sequence == want:
-                return list(itertools.islice(ring, start, None))
-            return [e for e in ring if e.sequence >= want]
-        return None
-
-    async def _reread(self, viewer: _Viewer) -> list[JobEvent]:
-        self._reread_queries += 1
+    async def _reread(self, viewer: Viewer) -> list[JobEvent]:
+        self._queries.rereads += 1
         return await self._log.events_after(
             viewer.job_id, viewer.position, limit=self._config.page_size
         )
@@ -345,8 +231,8 @@ class StreamHub:
 
     # --- feeds ------------------------------------------------------------------------------
 
-    def _subscribe(self, stream: JobStream) -> _Viewer:
-        viewer = _Viewer(
+    def _subscribe(self, stream: JobStream) -> Viewer:
+        viewer = Viewer(
             connection_id=stream.connection_id,
             job_id=stream.job_id,
             owner=stream.owner,
@@ -355,20 +241,21 @@ class StreamHub:
         )
         feed = self._feeds.get(stream.job_id)
         if feed is None:
-            feed = _JobFeed(
+            feed = JobFeed(
                 job_id=stream.job_id,
                 cursor=stream.after,
                 ring=deque(maxlen=self._config.ring_size),
             )
             self._feeds[stream.job_id] = feed
             feed.task = asyncio.get_running_loop().create_task(
-                self._poll(feed), name=f"stream-poller:{stream.job_id}"
+                feed.poll(self._log, self._config, self._queries, self._monotonic, self._sleep),
+                name=f"stream-poller:{stream.job_id}",
             )
         feed.viewers.add(viewer)
         self._viewers[viewer.connection_id] = viewer
         return viewer
 
-    def _unsubscribe(self, viewer: _Viewer) -> None:
+    def _unsubscribe(self, viewer: Viewer) -> None:
         self._viewers.pop(viewer.connection_id, None)
         feed = self._feeds.get(viewer.job_id)
         if feed is None:
@@ -378,35 +265,3 @@ class StreamHub:
             del self._feeds[viewer.job_id]
             if feed.task is not None:
                 feed.task.cancel()
-
-    async def _poll(self, feed: _JobFeed) -> None:
-        """The job's one poller: fetch new events into the ring and wake the viewers."""
-        config = self._config
-        interval = config.fast_poll_seconds
-        last_change = self._monotonic()
-        while True:
-            try:
-                self._poll_queries += 1
-                events = await self._log.events_after(
-                    feed.job_id, feed.cursor, limit=config.page_size
-                )
-            except Exception:
-                logger.warning("polling events of job %s failed", feed.job_id, exc_info=True)
-                events = []
-                interval = config.idle_poll_seconds
-            fresh = [e for e in events if e.sequence > feed.cursor]
-            if fresh:
-                feed.ring.extend(fresh)
-                feed.cursor = fresh[-1].sequence
-                last_change = self._monotonic()
-                if fresh[-1].is_terminal:
-                    feed.finished = True
-                feed.notify()
-                if feed.finished:
-                    return
-                if len(events) >= config.page_size:
-                    continue  # more are waiting: read on without sleeping
-                interval = config.fast_poll_seconds
-            elif self._monotonic() - last_change > config.active_window_seconds:
-                interval = min(interval * 2, config.idle_poll_seconds)
-            await self._sleep(interval)
