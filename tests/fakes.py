@@ -1,10 +1,12 @@
-"""In-memory fakes behind the ports in `function_app.ports`, for unit tests.
+"""In-memory fakes behind the ports in `function_app.ports`, for unit tests: the only fakes.
 
-Each fake keeps the semantics of the real adapter (the contract tests under `tests/contract/`
-run the same assertions against both): the event log assigns gapless sequences through
-`Job.record`, refuses writes after a terminal event, and raises `JobAlreadyExists` /
-`JobMissing`; the job queue refuses a queue the app does not know and drops a duplicate
-message id as the broker does; queue statistics refuse a queue the namespace lacks.
+Each fake keeps the semantics of the real part it stands in for, and the contract tests under
+`tests/contract/` run the same assertions against both (Azurite, the Service Bus emulator):
+FakeEventLog against the table adapter (event log, idempotency keys and secrets, and reads
+while storage is down), FakeIdempotencyKeys and FakeSecretStore likewise, FakeUploads
+against Blob Storage, FakeJobQueue against Service Bus, FakeQueueStats against the
+emulator's statistics, FakeProbe against the storage and Service Bus probes, FixedClock and
+VirtualClock against the system clock, and VirtualClock's sleep against asyncio's.
 """
 
 import asyncio
