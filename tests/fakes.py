@@ -1,24 +1,27 @@
-"""In-memory fakes behind the ports in `function_app.ports`, for unit tests.
+"""In-memory fakes behind the ports in `function_app.ports`, for unit tests: the only fakes.
 
-Each fake keeps the semantics of the real adapter (the contract tests under `tests/contract/`
-run the same assertions against both): the event log assigns gapless sequences through
-`Job.record`, refuses writes after a terminal event, and raises `JobAlreadyExists` /
-`JobMissing`; the job queue refuses a queue the app does not know and drops a duplicate
-message id as the broker does; queue statistics refuse a queue the namespace lacks.
+Each fake keeps the semantics of the real part it stands in for, and the contract tests under
+`tests/contract/` run the same assertions against both (Azurite, the Service Bus emulator):
+FakeEventLog against the table adapter (event log, idempotency keys and secrets, and reads
+while storage is down), FakeIdempotencyKeys and FakeSecretStore likewise, FakeUploads
+against Blob Storage, FakeJobQueue against Service Bus, FakeQueueStats against the
+emulator's statistics, FakeProbe against the storage and Service Bus probes, FixedClock and
+VirtualClock against the system clock, and VirtualClock's sleep against asyncio's.
 """
 
 import asyncio
+import heapq
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from function_app.bootstrap import Services, wire_services
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
 from function_app.domain.idempotency import KeyClaim, new_claim
-from function_app.domain.jobs import EventDraft, Job, JobEvent
+from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.uploads import new_upload_id, upload_blob_name
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
@@ -45,6 +48,72 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self.at += timedelta(seconds=seconds)
+
+
+class VirtualClock:
+    """Virtual time for code that takes a `monotonic` clock and its `sleep` (the stream hub).
+
+    `sleep(seconds)` parks the caller until virtual time reaches its deadline. Time moves
+    only when nothing else on the event loop can run: then it jumps to the earliest
+    deadline and wakes that one sleeper (equal deadlines in call order), and so on. So a
+    sleep takes no real time, every run is the same, and the code sees exactly the
+    intervals it asked for. A cancelled sleep is forgotten (time never jumps to it).
+
+    Also a `Clock`: `now()` is `start` plus the virtual seconds elapsed.
+
+    Only for code that awaits nothing but in-memory things (fakes): while real I/O or a
+    real timer is pending the loop looks idle, and virtual time would jump past it.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.start = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+        self._elapsed = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._jumper: asyncio.Handle | None = None
+
+    # Every clock's pending jump (all clocks share the one event loop of a test session).
+    _jumpers: ClassVar[set[asyncio.Handle | None]] = set()
+
+    def monotonic(self) -> float:
+        return self._elapsed
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self._elapsed)
+
+    async def sleep(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        if not hasattr(loop, "_ready"):
+            raise RuntimeError("VirtualClock needs asyncio's own event loop")
+        wake: asyncio.Future[None] = loop.create_future()
+        deadline = self._elapsed + max(seconds, 0.0)
+        heapq.heappush(self._sleepers, (deadline, next(self._order), wake))
+        if self._jumper is None:
+            self._schedule(loop)
+        await wake
+
+    def _jump(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._jumpers.discard(self._jumper)
+        # The loop's queue of callbacks ready to run (CPython's asyncio keeps it in `_ready`):
+        # while anything else can run, it runs first. Other clocks' jumps do not count (two
+        # clocks would otherwise wait for each other forever).
+        ready = loop._ready  # type: ignore[attr-defined]
+        if any(handle not in self._jumpers for handle in ready):
+            self._schedule(loop)
+            return
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)  # cancelled
+        if not self._sleepers:
+            self._jumper = None
+            return
+        deadline, _, wake = heapq.heappop(self._sleepers)
+        self._elapsed = max(self._elapsed, deadline)
+        wake.set_result(None)
+        self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._jumper = loop.call_soon(self._jump, loop)
+        self._jumpers.add(self._jumper)
 
 
 class InMemoryKeyClaims:
@@ -86,13 +155,20 @@ class InMemoryKeyClaims:
 
 
 class FakeEventLog(InMemoryKeyClaims):
-    """EventLog + IdempotencyKeys + SecretStore in memory, like the one-table adapter."""
+    """EventLog + IdempotencyKeys + SecretStore in memory, like the one-table adapter.
+
+    For tests: `add_job` and `record` write at once (no await), `reads` lists every
+    `events_after(job_id, after)` asked, and `unavailable_reads = n` makes the next n event
+    reads fail as the adapter does when storage is down (`DependencyUnavailable("storage")`).
+    """
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(clock)
         self.jobs: dict[str, Job] = {}
         self.events: dict[str, list[JobEvent]] = {}
         self.secrets: dict[str, bytes] = {}
+        self.reads: list[tuple[str, int]] = []
+        self.unavailable_reads = 0
         self._lock = asyncio.Lock()
 
     # --- EventLog ---------------------------------------------------------------------------
@@ -114,17 +190,22 @@ class FakeEventLog(InMemoryKeyClaims):
         self, job_id: str, decide: Callable[[Job], EventDraft | None]
     ) -> tuple[Job, JobEvent | None]:
         async with self._lock:
-            job = self.jobs.get(job_id)
-            if job is None:
-                raise JobMissing(job_id)
-            decided = job.record_decided(decide, self._clock)
-            if decided is None:
-                return job, None
-            recorded, event = decided
-            self.jobs[job_id] = recorded
-            self.events[job_id].append(event)
-            self.writes += 1
-            return recorded, event
+            return self._append_now(job_id, decide)
+
+    def _append_now(
+        self, job_id: str, decide: Callable[[Job], EventDraft | None]
+    ) -> tuple[Job, JobEvent | None]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobMissing(job_id)
+        decided = job.record_decided(decide, self._clock)
+        if decided is None:
+            return job, None
+        recorded, event = decided
+        self.jobs[job_id] = recorded
+        self.events[job_id].append(event)
+        self.writes += 1
+        return recorded, event
 
     async def request_cancel(self, job_id: str) -> Job:
         async with self._lock:
@@ -139,6 +220,10 @@ class FakeEventLog(InMemoryKeyClaims):
             return flagged
 
     async def events_after(self, job_id: str, after: int, limit: int = 100) -> list[JobEvent]:
+        self.reads.append((job_id, after))
+        if self.unavailable_reads > 0:
+            self.unavailable_reads -= 1
+            raise DependencyUnavailable("storage", "table storage is down (fake)")
         if limit <= 0:
             return []
         return [e for e in self.events.get(job_id, []) if e.sequence > after][:limit]
@@ -152,6 +237,30 @@ class FakeEventLog(InMemoryKeyClaims):
             return self.secrets[name]
 
     # --- helpers for tests ------------------------------------------------------------------
+
+    def add_job(
+        self,
+        job_id: str,
+        owner: str = "alice",
+        *,
+        queue_name: str = "resume-analysis",
+        job_name: str = "analyze-resume",
+    ) -> Job:
+        """A queued job, recorded at once (what `create` stores, without awaiting)."""
+        if job_id in self.jobs:
+            raise JobAlreadyExists(job_id)
+        job = Job(job_id, owner, queue_name, job_name, {}, self._clock())
+        recorded, event = job.record(
+            EventDraft(JobStatus.QUEUED, 0, "queued", "queued"), job.created_at
+        )
+        self.jobs[job_id] = recorded
+        self.events[job_id] = [event]
+        self.writes += 1
+        return recorded
+
+    def record(self, job_id: str, draft: EventDraft) -> JobEvent | None:
+        """Append `draft` at once (what `append` records, without awaiting)."""
+        return self._append_now(job_id, lambda _job: draft)[1]
 
     def statuses(self, job_id: str) -> list[str]:
         return [str(e.status) for e in self.events.get(job_id, [])]

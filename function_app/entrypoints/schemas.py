@@ -6,7 +6,7 @@ every failure is a 400 `invalid_request` (413 when the body is too large) naming
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 from azurefunctions.extensions.http.fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
@@ -98,7 +98,15 @@ def parse_body[M: BaseModel](model: type[M], raw: bytes) -> M:
         raise InvalidRequest("the body nests too deeply", details=[{"field": "body"}]) from None
 
 
+@overload
+def iso(at: datetime) -> str: ...
+@overload
+def iso(at: None) -> None: ...
+@overload
+def iso(at: datetime | None) -> str | None: ...
 def iso(at: datetime | None) -> str | None:
+    """A timestamp as every payload writes it (HTTP bodies and stream events alike): ISO 8601,
+    UTC as `Z`, microseconds only when there are any. None stays None (a time not reached)."""
     return None if at is None else at.isoformat().replace("+00:00", "Z")
 
 
@@ -170,6 +178,7 @@ def job_out(job: Job) -> dict[str, Any]:
 
 
 def queue_counts_out(counts: QueueCounts) -> dict[str, Any]:
+    """A queue's counts as the queue-stats route and the stream's `queue_stats` event give them."""
     return {
         "queueName": counts.queue_name,
         "activeMessages": counts.active,

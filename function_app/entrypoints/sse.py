@@ -11,10 +11,10 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from function_app.domain.jobs import JobEvent
+from function_app.entrypoints.schemas import iso, queue_counts_out
 from function_app.services.streaming import (
     Connected,
     Heartbeat,
@@ -99,11 +99,6 @@ def parse_last_event_id(header: str | None, since: str | None) -> int:
 # --- the stream's events (docs/api.md, "The stream in detail") --------------------------------
 
 
-def iso_timestamp(at: datetime) -> str:
-    """UTC timestamps as the contract writes them: ISO 8601 with a Z."""
-    return at.isoformat().replace("+00:00", "Z")
-
-
 def job_update_payload(event: JobEvent) -> dict[str, Any]:
     """The `job_update` data: the contract's fields; optional ones only when set."""
     payload: dict[str, Any] = {
@@ -115,7 +110,7 @@ def job_update_payload(event: JobEvent) -> dict[str, Any]:
         "stage": event.stage,
         "message": event.message,
         "attempt": event.attempt,
-        "timestamp": iso_timestamp(event.timestamp),
+        "timestamp": iso(event.timestamp),
     }
     optional: Mapping[str, Any] = {
         "phase": event.phase,
@@ -143,23 +138,14 @@ def frame(item: StreamItem) -> bytes:
                 {
                     "connectionId": connection_id,
                     "jobId": job_id,
-                    "timestamp": iso_timestamp(at),
+                    "timestamp": iso(at),
                     "message": f"Connected to the progress stream of job {job_id}",
                 },
             )
         case Heartbeat(at=at):
-            return json_event("heartbeat", {"timestamp": iso_timestamp(at)})
+            return json_event("heartbeat", {"timestamp": iso(at)})
         case QueueSnapshot(counts=counts, at=at):
-            return json_event(
-                "queue_stats",
-                {
-                    "queueName": counts.queue_name,
-                    "activeMessages": counts.active,
-                    "deadLetterMessages": counts.dead_letter,
-                    "scheduledMessages": counts.scheduled,
-                    "timestamp": iso_timestamp(at),
-                },
-            )
+            return json_event("queue_stats", {**queue_counts_out(counts), "timestamp": iso(at)})
         case TimedOut(job_id=job_id, last_event_id=last_event_id):
             return json_event("timeout", {"jobId": job_id, "lastEventId": last_event_id})
 

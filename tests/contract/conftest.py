@@ -5,7 +5,9 @@ implementation, so the fakes the unit tests rely on (tests/fakes.py) behave like
 adapters (Azurite for storage, the local emulator for Service Bus).
 """
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -16,19 +18,23 @@ import httpx
 import pytest
 from azure.servicebus.aio import ServiceBusClient
 
-from devstack.azurite import AzuriteProcess, ensure_storage
+from devstack.azurite import AzuriteProcess, ensure_storage, free_port
 from function_app.adapters.blob_uploads import BlobUploads
 from function_app.adapters.queue_stats import EmulatorQueueStats
 from function_app.adapters.servicebus_queue import ServiceBusJobQueue
 from function_app.adapters.table_storage import TableStorage
+from function_app.bootstrap import SystemClock
 from function_app.settings import DEFAULT_QUEUES
 from tests.fakes import (
     FakeEventLog,
     FakeIdempotencyKeys,
     FakeJobQueue,
+    FakeProbe,
     FakeQueueStats,
     FakeSecretStore,
     FakeUploads,
+    FixedClock,
+    VirtualClock,
 )
 
 # The queues the app knows (and the namespace has): senders refuse any other queue.
@@ -231,3 +237,195 @@ def queue_under_test(request: pytest.FixtureRequest) -> QueueUnderTest:
 def stats_under_test(request: pytest.FixtureRequest) -> StatsUnderTest:
     result: StatsUnderTest = _one_of(request)
     return result
+
+
+# --- clocks: the wall clock (Clock) and the monotonic clock with its sleep ------------------
+
+
+@pytest.fixture
+def system_clock() -> SystemClock:
+    return SystemClock()
+
+
+@pytest.fixture
+def fixed_clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def virtual_clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture(params=["system_clock", "fixed_clock", "virtual_clock"])
+def clock_under_test(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
+
+
+@dataclass
+class TimerUnderTest:
+    """What the stream hub takes for its intervals: a monotonic clock and its sleep."""
+
+    monotonic: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
+
+
+@pytest.fixture
+def real_time() -> TimerUnderTest:
+    return TimerUnderTest(time.monotonic, asyncio.sleep)
+
+
+@pytest.fixture
+def virtual_time(virtual_clock: VirtualClock) -> TimerUnderTest:
+    return TimerUnderTest(virtual_clock.monotonic, virtual_clock.sleep)
+
+
+@pytest.fixture(params=["real_time", "virtual_time"])
+def timer_under_test(request: pytest.FixtureRequest) -> TimerUnderTest:
+    result: TimerUnderTest = _one_of(request)
+    return result
+
+
+# --- health probes, answering, failing and silent ---------------------------------------------
+
+
+@pytest.fixture
+def table_probe(table_storage: TableStorage) -> Any:
+    return table_storage
+
+
+@pytest.fixture
+def blob_probe(blob_uploads: UploadsUnderTest) -> Any:
+    return blob_uploads.uploads
+
+
+@pytest.fixture
+async def servicebus_probe(servicebus_emulator: Any) -> AsyncIterator[Any]:
+    queue = ServiceBusJobQueue.from_connection_string(
+        servicebus_emulator.connection_string, known_queues=APP_QUEUES
+    )
+    yield queue
+    await queue.close()
+
+
+@pytest.fixture
+def fake_storage_probe() -> FakeProbe:
+    return FakeProbe("storage")
+
+
+@pytest.fixture(params=["table_probe", "blob_probe", "servicebus_probe", "fake_storage_probe"])
+def answering_probe(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
+
+
+@pytest.fixture
+async def table_probe_without_its_table(azurite: AzuriteProcess) -> AsyncIterator[Any]:
+    storage = TableStorage.from_connection_string(
+        azurite.connection_string, f"missing{uuid.uuid4().hex[:8]}"
+    )
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture
+async def blob_probe_without_its_container(azurite: AzuriteProcess) -> AsyncIterator[Any]:
+    uploads = BlobUploads.from_connection_string(
+        azurite.connection_string, f"missing{uuid.uuid4().hex[:8]}"
+    )
+    yield uploads
+    await uploads.close()
+
+
+@pytest.fixture
+async def servicebus_probe_without_its_queue(servicebus_emulator: Any) -> AsyncIterator[Any]:
+    queue = ServiceBusJobQueue.from_connection_string(
+        servicebus_emulator.connection_string, probe_queue=f"missing-{uuid.uuid4().hex[:8]}"
+    )
+    yield queue
+    await queue.close()
+
+
+def _storage_at(port: int) -> str:
+    return (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+
+
+@pytest.fixture
+async def table_probe_with_nothing_listening() -> AsyncIterator[Any]:
+    storage = TableStorage.from_connection_string(_storage_at(free_port()), "jobs")
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture
+def fake_storage_probe_down() -> FakeProbe:
+    return FakeProbe("storage", down=True)
+
+
+@pytest.fixture(
+    params=[
+        "table_probe_without_its_table",
+        "blob_probe_without_its_container",
+        "servicebus_probe_without_its_queue",
+        "table_probe_with_nothing_listening",
+        "fake_storage_probe_down",
+    ]
+)
+def failing_probe(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A port that accepts connections and never answers."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
+async def table_probe_of_a_silent_server(silent_port: int) -> AsyncIterator[Any]:
+    storage = TableStorage.from_connection_string(_storage_at(silent_port), "jobs")
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture
+def fake_storage_probe_hanging() -> FakeProbe:
+    return FakeProbe("storage", hang=True)
+
+
+@pytest.fixture(params=["table_probe_of_a_silent_server", "fake_storage_probe_hanging"])
+def silent_probe(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
+
+
+# --- an event log whose storage is down ---------------------------------------------------------
+
+
+@pytest.fixture
+def table_event_log_with_nothing_listening(table_probe_with_nothing_listening: Any) -> Any:
+    return table_probe_with_nothing_listening.event_log
+
+
+@pytest.fixture
+def fake_event_log_down() -> FakeEventLog:
+    log = FakeEventLog()
+    log.unavailable_reads = 1_000
+    return log
+
+
+@pytest.fixture(params=["table_event_log_with_nothing_listening", "fake_event_log_down"])
+def unavailable_event_log(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)

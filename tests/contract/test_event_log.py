@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus
 from function_app.ports import EventLog, JobAlreadyExists, JobMissing
 
@@ -231,3 +232,11 @@ async def test_request_cancel_sets_flag_and_survives_appends(log: EventLog) -> N
     assert stored.cancel_requested
     assert stored.last_event_id == 2
     assert len(await log.events_after(job.job_id, 0)) == 2  # cancel is a flag, not an event
+
+
+async def test_reads_while_storage_is_down_are_dependency_unavailable(
+    unavailable_event_log: EventLog,
+) -> None:
+    with pytest.raises(DependencyUnavailable) as caught:
+        await unavailable_event_log.events_after(f"job-{uuid.uuid4().hex}", 0)
+    assert caught.value.dependency == "storage"

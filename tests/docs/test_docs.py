@@ -602,7 +602,7 @@ def _responses() -> dict[str, dict[str, Any]]:
         "queue stats": queue_counts_out(QueueCounts("resume-analysis", 1, 2, 3)),
         "queue catalog": catalog_out({"resume-analysis": ("analyze-resume",)}),
         "stream stats": stats_payload(
-            HubStats(1, 1, (ConnectionStats("c1", "j1", "o", AT, 2),), 0, 0), "o"
+            HubStats(1, 1, (ConnectionStats("c1", "j1", "o", AT, 2),), 0, 0)
         ),
     }
 

@@ -1,9 +1,7 @@
-"""The terminal client's SSE parser and progress bar (its HTTP flow runs in tests/e2e)."""
-
-import io
+"""The terminal client's SSE parser reads what the server frames (its HTTP flow runs in
+tests/e2e/test_stream_terminal_client.py)."""
 
 from function_app.entrypoints.sse import ServerSentEvent, json_event, retry_hint
-from jobstream_client.progress import ProgressBar
 from jobstream_client.sse import Event, SseParser
 
 
@@ -42,15 +40,3 @@ def test_the_last_event_id_persists_across_control_events() -> None:
     events = list(parser.events(lines(wire)))
     assert [e.id for e in events] == ["7", None]
     assert parser.last_event_id == "7"
-
-
-def test_progress_bar_writes_plain_lines_off_a_terminal() -> None:
-    out = io.StringIO()
-    bar = ProgressBar("job", stream=out, width=10)
-    bar.show(50, "half")
-    bar.show(50, "half")
-    bar.show(150, "over")
-    assert out.getvalue().splitlines() == [
-        "job     [#####-----]  50.0% half",
-        "job     [##########] 100.0% over",
-    ]

@@ -1,0 +1,40 @@
+"""Live job streams: one shared poller per job, many viewers, nothing lost on reconnect.
+
+- `hub.py`: `StreamHub` (who may watch which job from where, what each viewer is sent, the
+  stream statistics a caller may see) and the `JobStream` it opens.
+- `feed.py`: one job's `JobFeed`, its single poller and the ring of recent events its
+  viewers share; a viewer behind the ring re-reads the log, so memory per viewer is
+  constant and nothing is lost or repeated.
+- `items.py`: what a stream yields (`Connected`, `Update`, `Heartbeat`, `QueueSnapshot`,
+  `TimedOut`). `stats.py`: `HubStats`. `config.py`: `StreamConfig`.
+
+Pure: depends on the EventLog and QueueStats ports, a Clock for timestamps, and a monotonic
+clock with its sleep for every interval (polls, heartbeats, max age), injectable so tests
+run on virtual time; no Azure, no web framework.
+"""
+
+from function_app.services.streaming.config import StreamConfig
+from function_app.services.streaming.hub import JobStream, StreamHub
+from function_app.services.streaming.items import (
+    Connected,
+    Heartbeat,
+    QueueSnapshot,
+    StreamItem,
+    TimedOut,
+    Update,
+)
+from function_app.services.streaming.stats import ConnectionStats, HubStats
+
+__all__ = [
+    "Connected",
+    "ConnectionStats",
+    "Heartbeat",
+    "HubStats",
+    "JobStream",
+    "QueueSnapshot",
+    "StreamConfig",
+    "StreamHub",
+    "StreamItem",
+    "TimedOut",
+    "Update",
+]

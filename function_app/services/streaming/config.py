@@ -1,0 +1,20 @@
+"""How a stream behaves: its intervals, its limits and the ring each job's viewers share."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    max_age_seconds: float = 600.0
+    heartbeat_seconds: float = 15.0
+    queue_stats_seconds: float = 5.0
+    # Poll every `fast_poll_seconds` while the job changed within `active_window_seconds`,
+    # then back off (doubling) to `idle_poll_seconds`.
+    fast_poll_seconds: float = 0.1
+    idle_poll_seconds: float = 1.0
+    active_window_seconds: float = 5.0
+    # Events kept per job for its viewers; a viewer further behind re-reads the log.
+    ring_size: int = 256
+    page_size: int = 100
+    # The reconnection delay suggested to clients (`retry:`).
+    retry_ms: int = 2000

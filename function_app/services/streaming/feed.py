@@ -1,0 +1,105 @@
+"""One job's feed: the single poller and the ring of recent events its viewers share.
+
+The hub creates a job's `JobFeed` for its first viewer and drops it (cancelling the poller)
+when the last one leaves. The poller reads the event log by sequence (`events_after`), fast
+while the job moves and backing off while it is idle, appends to the bounded ring and wakes
+the viewers. A `Viewer` holds only its position (the last sequence it sent); `take` serves
+it from the ring, or tells it to re-read the log when it fell behind the ring.
+"""
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from function_app.domain.jobs import JobEvent
+from function_app.ports import EventLog
+from function_app.services.streaming.config import StreamConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LogQueries:
+    """Event-log queries made since the hub started: by pollers, and by viewers re-reading."""
+
+    polls: int = 0
+    rereads: int = 0
+
+
+@dataclass(eq=False)
+class Viewer:
+    connection_id: str
+    job_id: str
+    owner: str
+    connected_at: datetime
+    position: int
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    events_sent: int = 0
+
+
+@dataclass(eq=False)
+class JobFeed:
+    job_id: str
+    cursor: int  # highest sequence fetched from the log
+    ring: deque[JobEvent]
+    viewers: set[Viewer] = field(default_factory=set)
+    finished: bool = False  # a terminal event was fetched: nothing more will come
+    task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        for viewer in self.viewers:
+            viewer.wakeup.set()
+
+    def take(self, viewer: Viewer) -> list[JobEvent] | None:
+        """Events after the viewer's position from the shared ring; None: re-read the log."""
+        want = viewer.position + 1
+        if want > self.cursor:
+            return []
+        ring = self.ring
+        if ring and ring[0].sequence <= want:
+            start = want - ring[0].sequence
+            if ring[start].sequence == want:
+                return list(itertools.islice(ring, start, None))
+            return [e for e in ring if e.sequence >= want]
+        return None
+
+    async def poll(
+        self,
+        log: EventLog,
+        config: StreamConfig,
+        queries: LogQueries,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        """The job's one poller: fetch new events into the ring and wake the viewers, until
+        the job's terminal event (or until cancelled)."""
+        interval = config.fast_poll_seconds
+        last_change = monotonic()
+        while True:
+            try:
+                queries.polls += 1
+                events = await log.events_after(self.job_id, self.cursor, limit=config.page_size)
+            except Exception:
+                logger.warning("polling events of job %s failed", self.job_id, exc_info=True)
+                events = []
+                interval = config.idle_poll_seconds
+            fresh = [e for e in events if e.sequence > self.cursor]
+            if fresh:
+                self.ring.extend(fresh)
+                self.cursor = fresh[-1].sequence
+                last_change = monotonic()
+                if fresh[-1].is_terminal:
+                    self.finished = True
+                self.notify()
+                if self.finished:
+                    return
+                if len(events) >= config.page_size:
+                    continue  # more are waiting: read on without sleeping
+                interval = config.fast_poll_seconds
+            elif monotonic() - last_change > config.active_window_seconds:
+                interval = min(interval * 2, config.idle_poll_seconds)
+            await sleep(interval)

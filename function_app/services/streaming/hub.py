@@ -1,0 +1,267 @@
+"""The stream hub: who may watch which job from where, and what each viewer is sent.
+
+`StreamHub.open` decides whether a caller may watch a job and from where (404, 204, or a
+`JobStream`). Iterating the stream (`StreamHub.watch`) subscribes a viewer to the job's
+`JobFeed` (feed.py): the first viewer of a job starts its poller, the last one to leave
+cancels it. The viewer is sent the job's events from its position on, with heartbeats
+after silence, queue statistics when asked for, and a timeout at the stream's max age.
+Leaving the `async for` (client gone, task cancelled) runs the generator's `finally`, which
+unsubscribes at once.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from function_app.domain.errors import InvalidRequest, Unauthenticated
+from function_app.domain.identity import Caller
+from function_app.domain.jobs import JobEvent
+from function_app.ports import Clock, EventLog, QueueCounts, QueueStats
+from function_app.services.streaming.config import StreamConfig
+from function_app.services.streaming.feed import JobFeed, LogQueries, Viewer
+from function_app.services.streaming.items import (
+    Connected,
+    Heartbeat,
+    QueueSnapshot,
+    StreamItem,
+    TimedOut,
+    Update,
+)
+from function_app.services.streaming.stats import ConnectionStats, HubStats
+from function_app.services.visibility import visible_job
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobStream:
+    """A permitted stream of one job, from `after` on. Iterate it to watch."""
+
+    hub: "StreamHub"
+    job_id: str
+    owner: str
+    connection_id: str
+    after: int
+    queue_name: str | None
+
+    def __aiter__(self) -> AsyncGenerator[StreamItem]:
+        return self.hub.watch(self)
+
+
+class StreamHub:
+    def __init__(
+        self,
+        log: EventLog,
+        clock: Clock,
+        config: StreamConfig | None = None,
+        queue_stats: QueueStats | None = None,
+        known_queues: frozenset[str] | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """`monotonic` and `sleep` measure and wait out every interval (seconds)."""
+        self._log = log
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._known_queues = known_queues
+        self._clock = clock
+        self._config = config or StreamConfig()
+        self._queue_stats = queue_stats
+        self._feeds: dict[str, JobFeed] = {}
+        self._viewers: dict[str, Viewer] = {}
+        self._queue_cache: dict[str, tuple[float, QueueCounts]] = {}
+        self._queries = LogQueries()
+
+    @property
+    def config(self) -> StreamConfig:
+        return self._config
+
+    async def open(
+        self, caller: Caller, job_id: str, after: int = 0, queue_name: str | None = None
+    ) -> JobStream | None:
+        """A stream of `job_id` after sequence `after`, or None when there is nothing left.
+
+        Raises NotFound for an unknown job or one the caller may not read (the same answer
+        on purpose), InvalidRequest for a negative position or an unknown queue name.
+        """
+        if after < 0:
+            raise InvalidRequest("Last-Event-ID must not be negative")
+        if queue_name is not None and (
+            self._known_queues is not None and queue_name not in self._known_queues
+        ):
+            raise InvalidRequest(f"unknown queueName {queue_name[:64]!r}")
+        job = await visible_job(self._log, caller, job_id)
+        # A client cannot have seen events that do not exist yet.
+        after = min(after, job.last_event_id)
+        if job.is_terminal and after >= job.last_event_id:
+            return None
+        return JobStream(
+            hub=self,
+            job_id=job_id,
+            owner=job.owner,
+            connection_id=uuid.uuid4().hex,
+            after=after,
+            queue_name=queue_name,
+        )
+
+    def stats_for(self, caller: Caller) -> HubStats:
+        """This instance's stream statistics as `caller` may see them: the totals, and only
+        the caller's own connections. A stream token (it reads one job) may not ask."""
+        if caller.is_stream_token:
+            raise Unauthenticated("a stream token only reads its own job")
+        stats = self.stats()
+        own = tuple(c for c in stats.connections if c.owner == caller.owner)
+        return replace(stats, connections=own)
+
+    def stats(self) -> HubStats:
+        """Everything, every caller's connections included (for operators and tests)."""
+        return HubStats(
+            total_connections=len(self._viewers),
+            total_job_subscriptions=len(self._feeds),
+            connections=tuple(
+                ConnectionStats(
+                    connection_id=v.connection_id,
+                    job_id=v.job_id,
+                    owner=v.owner,
+                    connected_at=v.connected_at,
+                    events_sent=v.events_sent,
+                )
+                for v in self._viewers.values()
+            ),
+            poll_queries=self._queries.polls,
+            reread_queries=self._queries.rereads,
+        )
+
+    # --- one viewer -----------------------------------------------------------------------
+
+    async def watch(self, stream: JobStream) -> AsyncGenerator[StreamItem]:
+        """What one viewer of `stream` sees, from `stream.after` on (iterating the stream
+        calls this). Subscribes on first use; closing the generator unsubscribes."""
+        viewer = self._subscribe(stream)
+        feed = self._feeds[stream.job_id]
+        config = self._config
+        monotonic = self._monotonic
+        try:
+            viewer.events_sent += 1
+            yield Connected(stream.connection_id, stream.job_id, viewer.connected_at)
+            now = monotonic()
+            expires_at = now + config.max_age_seconds
+            heartbeat_at = now + config.heartbeat_seconds
+            stats_at = now if stream.queue_name else float("inf")
+            while True:
+                if monotonic() >= expires_at:
+                    viewer.events_sent += 1
+                    yield TimedOut(stream.job_id, viewer.position)
+                    return
+                viewer.wakeup.clear()  # before looking, so a notify in between is not lost
+                batch = feed.take(viewer)
+                if batch is None:
+                    batch = await self._reread(viewer)
+                if batch:
+                    for event in batch:
+                        if event.sequence <= viewer.position:
+                            continue
+                        viewer.events_sent += 1
+                        yield Update(event)
+                        viewer.position = event.sequence
+                        if event.is_terminal:
+                            return
+                    heartbeat_at = monotonic() + config.heartbeat_seconds
+                    continue
+                if feed.finished and viewer.position >= feed.cursor:
+                    return  # the job ended while we were connecting
+                now = monotonic()
+                if stream.queue_name and now >= stats_at:
+                    stats_at = now + config.queue_stats_seconds
+                    counts = await self._queue_counts(stream.queue_name, now)
+                    if counts is not None:
+                        viewer.events_sent += 1
+                        yield QueueSnapshot(counts, self._clock.now())
+                        heartbeat_at = monotonic() + config.heartbeat_seconds
+                    continue
+                if now >= heartbeat_at:
+                    viewer.events_sent += 1
+                    yield Heartbeat(self._clock.now())
+                    heartbeat_at = monotonic() + config.heartbeat_seconds
+                    continue
+                await self._wait(viewer.wakeup, min(expires_at, heartbeat_at, stats_at) - now)
+        finally:
+            self._unsubscribe(viewer)
+
+    async def _wait(self, wakeup: asyncio.Event, seconds: float) -> None:
+        """Until `wakeup` is set or `seconds` pass, whichever comes first."""
+        timer = asyncio.ensure_future(self._sleep(seconds))
+
+        def ran_out(done: asyncio.Future[None]) -> None:
+            # The viewer then looks at the time. A cancelled timer (the viewer woke first)
+            # must not set a wakeup meant for a later event.
+            if not done.cancelled():
+                wakeup.set()
+
+        timer.add_done_callback(ran_out)
+        try:
+            await wakeup.wait()
+        finally:
+            timer.cancel()
+
+    async def _reread(self, viewer: Viewer) -> list[JobEvent]:
+        self._queries.rereads += 1
+        return await self._log.events_after(
+            viewer.job_id, viewer.position, limit=self._config.page_size
+        )
+
+    async def _queue_counts(self, queue_name: str, now: float) -> QueueCounts | None:
+        if self._queue_stats is None:
+            return None
+        cached = self._queue_cache.get(queue_name)
+        if cached is not None and now - cached[0] < self._config.queue_stats_seconds / 2:
+            return cached[1]
+        try:
+            counts = await self._queue_stats.counts(queue_name)
+        except Exception:
+            logger.warning("queue statistics for %s unavailable", queue_name, exc_info=True)
+            return None
+        self._queue_cache[queue_name] = (now, counts)
+        return counts
+
+    # --- feeds ------------------------------------------------------------------------------
+
+    def _subscribe(self, stream: JobStream) -> Viewer:
+        viewer = Viewer(
+            connection_id=stream.connection_id,
+            job_id=stream.job_id,
+            owner=stream.owner,
+            connected_at=self._clock.now(),
+            position=stream.after,
+        )
+        feed = self._feeds.get(stream.job_id)
+        if feed is None:
+            feed = JobFeed(
+                job_id=stream.job_id,
+                cursor=stream.after,
+                ring=deque(maxlen=self._config.ring_size),
+            )
+            self._feeds[stream.job_id] = feed
+            feed.task = asyncio.get_running_loop().create_task(
+                feed.poll(self._log, self._config, self._queries, self._monotonic, self._sleep),
+                name=f"stream-poller:{stream.job_id}",
+            )
+        feed.viewers.add(viewer)
+        self._viewers[viewer.connection_id] = viewer
+        return viewer
+
+    def _unsubscribe(self, viewer: Viewer) -> None:
+        self._viewers.pop(viewer.connection_id, None)
+        feed = self._feeds.get(viewer.job_id)
+        if feed is None:
+            return
+        feed.viewers.discard(viewer)
+        if not feed.viewers:
+            del self._feeds[viewer.job_id]
+            if feed.task is not None:
+                feed.task.cancel()
