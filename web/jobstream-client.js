@@ -138,6 +138,7 @@ export class JobstreamClient {
     const url = new URL(`${this.apiBase}/jobs/${encodeURIComponent(jobId)}/stream`, location.href);
     if (streamToken) url.searchParams.set('token', streamToken);
     if (queueName) url.searchParams.set('queueName', queueName);
+    url.searchParams.set('events', 'jobstream'); // job_update only: this client reads no other
     return url.toString();
   }
 
@@ -158,7 +159,7 @@ export class JobstreamClient {
     on('queue_stats', (data) => handlers.onQueueStats && handlers.onQueueStats(data));
     on('timeout', (data) => handlers.onTimeout && handlers.onTimeout(data));
     on('job_update', (data, e) => {
-      const id = Number(e.lastEventId || data.sequence || 0);
+      const id = Number(data.sequence || 0);
       if (id && id <= lastId) return; // already seen
       lastId = id || lastId;
       if (handlers.onUpdate) handlers.onUpdate(data);

@@ -7,6 +7,7 @@ Tokens are never logged: only the job id and the connection id are.
 """
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import azure.functions as func
@@ -26,6 +27,7 @@ from function_app.entrypoints.sse import (
     event_stream,
     parse_last_event_id,
 )
+from function_app.entrypoints.stream_vocabularies import parse_vocabularies
 from function_app.services.streaming import HubStats
 
 logger = logging.getLogger(__name__)
@@ -54,17 +56,26 @@ async def _open_stream(req: Request) -> Response:
     svc = app_services()
     caller = await stream_caller_of(req)
     try:
-        after = parse_last_event_id(req.headers.get("last-event-id"), req.query_params.get("since"))
+        position = parse_last_event_id(
+            req.headers.get("last-event-id"), req.query_params.get("since")
+        )
+        vocabularies = parse_vocabularies(req.query_params.get("events"))
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     job_id = str(req.path_params.get("jobId", ""))
+    after = position.complete_through
     stream = await svc.streams.open(caller, job_id, after, req.query_params.get("queueName"))
     if stream is None:
         # Finished and fully seen: 204 tells EventSource to stop reconnecting.
         return Response(status_code=204, headers={"Cache-Control": "no-cache"})
+    if stream.after >= 1:
+        # One event earlier, read for context only: whether the first one sent changes step.
+        stream = replace(stream, after=stream.after - 1)
     logger.info("stream %s opened for job %s after %d", stream.connection_id, job_id, after)
     return EventStreamResponse(
-        event_stream(stream, svc.streams.config.retry_ms),
+        event_stream(
+            stream, svc.streams.config.retry_ms, vocabularies=vocabularies, position=position
+        ),
         headers=dict(STREAM_HEADERS),
         media_type="text/event-stream",
     )

@@ -8,13 +8,20 @@ are refused rather than silently corrupting the stream.
 
 import json
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from function_app.domain.jobs import JobEvent
 from function_app.entrypoints.schemas import iso, queue_counts_out
+from function_app.entrypoints.stream_vocabularies import (
+    VOCABULARIES,
+    Position,
+    group,
+    parse_position,
+)
 from function_app.services.streaming import (
     Connected,
     Heartbeat,
@@ -26,7 +33,6 @@ from function_app.services.streaming import (
 )
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
-DECIMAL = re.compile(r"[0-9]{1,18}")
 
 # Headers every stream answers with: the type, no caching, and no proxy buffering (nginx reads
 # X-Accel-Buffering; Azure's front end honours Cache-Control no-transform).
@@ -69,7 +75,9 @@ class ServerSentEvent:
         return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
-def json_event(event: str, payload: Mapping[str, Any], *, event_id: int | None = None) -> bytes:
+def json_event(
+    event: str, payload: Mapping[str, Any], *, event_id: int | str | None = None
+) -> bytes:
     """One named event whose data is compact JSON (always a single `data:` line)."""
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return ServerSentEvent(
@@ -82,18 +90,13 @@ def retry_hint(milliseconds: int) -> bytes:
     return ServerSentEvent(retry_ms=milliseconds).encode()
 
 
-def parse_last_event_id(header: str | None, since: str | None) -> int:
-    """The client's resume point: `Last-Event-ID` header, else `?since=`, else 0 (replay all).
+def parse_last_event_id(header: str | None, since: str | None) -> Position:
+    """The client's resume point: `Last-Event-ID` header, else `?since=`, else the start.
 
-    Anything that is not a non-negative integer is a client error.
+    Anything that is not an id this stream writes (`N` or `N.k`) is a client error.
     """
     raw = header if header not in (None, "") else since
-    if raw is None or raw == "":
-        return 0
-    raw = raw.strip()
-    if not DECIMAL.fullmatch(raw):
-        raise ValueError(f"Last-Event-ID / since must be a non-negative integer, got {raw[:40]!r}")
-    return int(raw)
+    return parse_position(raw)
 
 
 # --- the stream's events (docs/api.md, "The stream in detail") --------------------------------
@@ -127,19 +130,23 @@ def job_update_payload(event: JobEvent) -> dict[str, Any]:
     return payload
 
 
-def frame(item: StreamItem) -> bytes:
-    """One hub item as SSE bytes. Only `job_update` carries an `id:`."""
+def epoch_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def control_frame(item: Connected | Heartbeat | QueueSnapshot | TimedOut) -> bytes:
+    """A hub item that is not a job event, as SSE bytes (no `id:`: they are not resumed)."""
     match item:
-        case Update(event=event):
-            return json_event("job_update", job_update_payload(event), event_id=event.sequence)
         case Connected(connection_id=connection_id, job_id=job_id, at=at):
+            # Seed 001 reads `timestamp` as epoch milliseconds; the ISO time is `connectedAt`.
             return json_event(
                 "connected",
                 {
                     "connectionId": connection_id,
                     "jobId": job_id,
-                    "timestamp": iso(at),
-                    "message": f"Connected to the progress stream of job {job_id}",
+                    "timestamp": epoch_ms(at),
+                    "connectedAt": iso(at),
+                    "message": "SSE connection established",
                 },
             )
         case Heartbeat(at=at):
@@ -150,9 +157,49 @@ def frame(item: StreamItem) -> bytes:
             return json_event("timeout", {"jobId": job_id, "lastEventId": last_event_id})
 
 
-async def event_stream(stream: JobStream, retry_ms: int) -> AsyncIterator[bytes]:
+def frame(item: StreamItem) -> bytes:
+    """One hub item as SSE bytes in our vocabulary alone (a `job_update`'s id: its sequence)."""
+    if isinstance(item, Update):
+        event = item.event
+        return json_event("job_update", job_update_payload(event), event_id=event.sequence)
+    return control_frame(item)
+
+
+def current_step(event: JobEvent) -> str | None:
+    return event.stage
+
+
+async def event_stream(
+    stream: JobStream,
+    retry_ms: int,
+    *,
+    vocabularies: Sequence[str] = VOCABULARIES,
+    position: Position | None = None,
+) -> AsyncIterator[bytes]:
+    """The stream's bytes: each stored event as its group in the asked vocabularies
+    (`stream_vocabularies`), resumed at `position`.
+
+    `stream` must start one event before the first group to send when `position` is past the
+    start: that event is read for context only (whether the next one changes step)."""
+    position = position or Position(0)
+    context = position.complete_through >= 1
+    previous_stage: str | None = None
     yield retry_hint(retry_ms)
     # `aclosing`: closing this generator must close the hub's one too (runs its `finally`).
     async with aclosing(aiter(stream)) as items:
         async for item in items:
-            yield frame(item)
+            if not isinstance(item, Update):
+                yield control_frame(item)
+                continue
+            event = item.event
+            if context:
+                context = False
+                if event.sequence <= position.complete_through:
+                    previous_stage = event.stage
+                    continue
+            named = group(event, previous_stage, vocabularies, job_update_payload, current_step)
+            if event.sequence == position.sequence and position.part:
+                named = named[position.part :]
+            previous_stage = event.stage
+            for one in named:
+                yield json_event(one.name, one.payload, event_id=one.id)

@@ -40,6 +40,7 @@ from function_app.entrypoints.http_catalog import catalog_out
 from function_app.entrypoints.http_stream import stats_payload
 from function_app.entrypoints.schemas import accepted_out, job_out, presigned_out, queue_counts_out
 from function_app.entrypoints.sse import frame
+from function_app.entrypoints.stream_vocabularies import steps_events
 from function_app.ports import QueueCounts
 from function_app.services.health import NOT_ANSWERING
 from function_app.services.jobs import JobAccepted
@@ -572,6 +573,15 @@ def sse_events() -> Iterator[tuple[str, dict[str, Any]]]:
             line.split(": ", 1) for line in frame(item).decode("utf-8").splitlines() if line
         )
         yield fields["event"], json.loads(fields["data"])
+    # The steps vocabulary (seed 003/004's events), for each way a stored event can go.
+    for status, error in (
+        (JobStatus.STARTED, None),
+        (JobStatus.IN_PROGRESS, None),
+        (JobStatus.COMPLETED, None),
+        (JobStatus.FAILED, FAILED_EVENT.error),
+    ):
+        stored = replace(FAILED_EVENT, status=status, error=error, result={"x": 1})
+        yield from steps_events(stored, "parsing", lambda e: e.stage)
 
 
 def test_the_api_doc_names_every_stream_event_and_its_payload_fields() -> None:

@@ -445,3 +445,65 @@ async def test_tokens_in_the_query_never_reach_the_logs(long_stream_stack: Strea
     assert f"/api/v1/jobs/{job_id}/stream?token=[redacted]" in log
     assert f"/api/v1/jobs/{seeded_id}/stream?token=[redacted]" in log
     assert f"/api/v1/sse/job/{job_id}?token=[redacted]&since=1" in log
+
+
+SEED_003_EVENTS = {"step-change", "progress-update", "complete", "failed"}
+
+
+@pytest.mark.parametrize(
+    ("events", "route"), [(None, "jobs"), ("steps", "sse"), ("jobstream", "jobs")]
+)
+async def test_a_resume_from_every_id_loses_and_repeats_nothing(
+    stream_stack: StreamStack, events: str | None, route: str
+) -> None:
+    """Both vocabularies on one stream: reconnecting with Last-Event-ID set to any id it sent
+    (the `N` of a whole group or the `N.k` inside one) gets exactly the rest."""
+    job = await asyncio.to_thread(
+        submit_text_resume, stream_stack, "rosa", "Rosa Diaz\nExperience\nEngineer 2019-2024\n"
+    )
+    url = stream_url(stream_stack, str(job["jobId"]), route)
+    params = {"token": str(job["streamToken"])} | ({"events": events} if events else {})
+    whole = await watch(url, params=params)
+    assert whole.status == 200, whole.body
+    sent = [(e.id, e.event, e.data) for e in whole.events if e.id is not None]
+    names = {name for _, name, _ in sent}
+    if events != "jobstream":
+        assert {"step-change", "progress-update", "complete"} <= names
+    if events != "steps":
+        assert "job_update" in names
+    else:
+        assert names <= SEED_003_EVENTS
+    assert len({event_id for event_id, _, _ in sent}) == len(sent)  # every id once
+    for cut, (last_id, _, _) in enumerate(sent):
+        rest = await watch(url, params=params, headers={"Last-Event-ID": last_id})
+        if cut == len(sent) - 1:
+            assert rest.status == 204, f"after the last id {last_id}"
+            continue
+        assert rest.status == 200, rest.body
+        resent = [(e.id, e.event, e.data) for e in rest.events if e.id is not None]
+        assert resent == sent[cut + 1 :], f"resumed after {last_id}"
+
+
+async def test_the_steps_vocabulary_carries_what_seed_003_reads(stream_stack: StreamStack) -> None:
+    job = await asyncio.to_thread(
+        submit_text_resume, stream_stack, "sam", "Sam Lee\nSkills\nPython, SQL\n"
+    )
+    received = await watch(
+        stream_url(stream_stack, str(job["jobId"])),
+        params={"token": str(job["streamToken"]), "events": "steps"},
+    )
+    progress = [json.loads(e.data) for e in received.named("progress-update")]
+    assert progress, received.events
+    assert all(
+        set(p) == {"progress", "currentStep", "phase", "detail", "estimatedTimeRemaining"}
+        for p in progress
+    )
+    steps = [json.loads(e.data) for e in received.named("step-change")]
+    assert steps
+    assert all(set(s) == {"progress", "currentStep", "estimatedTimeRemaining"} for s in steps)
+    (complete,) = [json.loads(e.data) for e in received.named("complete")]
+    assert complete["result"]["score"] >= 0
+    assert received.named("job_update") == []
+    connected = json.loads(received.named("connected")[0].data)
+    assert isinstance(connected["timestamp"], int)  # epoch milliseconds, as seed 001 reads it
+    assert connected["message"] == "SSE connection established"

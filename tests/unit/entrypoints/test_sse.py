@@ -13,6 +13,7 @@ from function_app.entrypoints.sse import (
     parse_last_event_id,
     retry_hint,
 )
+from function_app.entrypoints.stream_vocabularies import Position
 from function_app.ports import QueueCounts
 from function_app.services.streaming import Connected, Heartbeat, QueueSnapshot, TimedOut, Update
 
@@ -67,21 +68,22 @@ def test_fields_the_format_cannot_carry_are_refused(bad: ServerSentEvent) -> Non
 @pytest.mark.parametrize(
     ("header", "since", "expected"),
     [
-        (None, None, 0),
-        ("", None, 0),
-        ("5", None, 5),
-        (None, "9", 9),
-        ("4", "9", 4),
-        (" 12 ", None, 12),
+        (None, None, Position(0)),
+        ("", None, Position(0)),
+        ("5", None, Position(5)),
+        (None, "9", Position(9)),
+        ("4", "9", Position(4)),
+        (" 12 ", None, Position(12)),
+        ("12.2", None, Position(12, 2)),
     ],
 )
 def test_resume_point_prefers_the_header(
-    header: str | None, since: str | None, expected: int
+    header: str | None, since: str | None, expected: Position
 ) -> None:
     assert parse_last_event_id(header, since) == expected
 
 
-@pytest.mark.parametrize("raw", ["-1", "abc", "1.5", "²", "9" * 19])
+@pytest.mark.parametrize("raw", ["-1", "abc", "1.", "1.2.3", "²", "9" * 19])
 def test_resume_point_must_be_a_small_non_negative_integer(raw: str) -> None:
     with pytest.raises(ValueError):
         parse_last_event_id(raw, None)
@@ -129,8 +131,8 @@ def test_control_events_carry_no_id() -> None:
     counts = QueueCounts("resume-analysis", active=2, dead_letter=1, scheduled=0)
     assert frame(Connected("c1", "job-1", T0)) == (
         b'event: connected\ndata: {"connectionId":"c1","jobId":"job-1",'
-        b'"timestamp":"2026-01-02T03:04:05Z",'
-        b'"message":"Connected to the progress stream of job job-1"}\n\n'
+        b'"timestamp":1767323045000,"connectedAt":"2026-01-02T03:04:05Z",'
+        b'"message":"SSE connection established"}\n\n'
     )
     assert frame(Heartbeat(T0)) == (
         b'event: heartbeat\ndata: {"timestamp":"2026-01-02T03:04:05Z"}\n\n'

@@ -1,0 +1,167 @@
+"""The two stream vocabularies: which events a stored event becomes, their ids, and resuming
+from any of those ids without losing or repeating one."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from function_app.domain.jobs import JobError, JobEvent, JobStatus, Stage
+from function_app.entrypoints.stream_vocabularies import (
+    JOBSTREAM,
+    STEPS,
+    VOCABULARIES,
+    NamedEvent,
+    Position,
+    group,
+    parse_position,
+    parse_vocabularies,
+)
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def event(sequence: int, status: JobStatus, stage: str, progress: int = 0, **more: Any) -> JobEvent:
+    return JobEvent("job1", sequence, AT, status, progress, stage, f"{status}", **more)
+
+
+def job_update(e: JobEvent) -> dict[str, Any]:
+    return {"sequence": e.sequence, "status": str(e.status)}
+
+
+def label(e: JobEvent) -> str | None:
+    return f"step {e.stage}"
+
+
+LIFE = [
+    event(1, JobStatus.QUEUED, Stage.QUEUED),
+    event(2, JobStatus.STARTED, Stage.INITIALIZING, 5),
+    event(
+        3,
+        JobStatus.IN_PROGRESS,
+        Stage.FETCHING,
+        20,
+        phase="read",
+        detail="1 of 2 MB",
+        eta_seconds=9,
+    ),
+    event(4, JobStatus.IN_PROGRESS, Stage.FETCHING, 40, phase="read", detail="2 of 2 MB"),
+    event(5, JobStatus.IN_PROGRESS, Stage.ANALYZING, 70),
+    event(6, JobStatus.COMPLETED, Stage.DONE, 100, result={"score": 85}),
+]
+
+
+def stream(
+    events: list[JobEvent], vocabularies: tuple[str, ...] = VOCABULARIES
+) -> list[NamedEvent]:
+    out: list[NamedEvent] = []
+    previous: str | None = None
+    for e in events:
+        out.extend(group(e, previous, vocabularies, job_update, label))
+        previous = e.stage
+    return out
+
+
+def resume(events: list[JobEvent], last_id: str, vocabularies: tuple[str, ...]) -> list[NamedEvent]:
+    """What a server sends after `last_id`: the groups from the client's position on, the
+    event before them read for context only, the parts the client has dropped."""
+    position = parse_position(last_id)
+    first = position.complete_through + 1
+    previous = events[first - 2].stage if first >= 2 else None
+    out: list[NamedEvent] = []
+    for e in events[first - 1 :]:
+        named = group(e, previous, vocabularies, job_update, label)
+        if e.sequence == position.sequence and position.part:
+            named = named[position.part :]
+        out.extend(named)
+        previous = e.stage
+    return out
+
+
+def test_a_jobs_life_in_both_vocabularies() -> None:
+    names = [(n.id, n.name) for n in stream(LIFE)]
+    assert names == [
+        ("1.1", "progress-update"),
+        ("1", "job_update"),
+        ("2.1", "step-change"),
+        ("2.2", "progress-update"),
+        ("2", "job_update"),
+        ("3.1", "step-change"),
+        ("3.2", "progress-update"),
+        ("3", "job_update"),
+        ("4.1", "progress-update"),  # the same step: no step-change
+        ("4", "job_update"),
+        ("5.1", "step-change"),
+        ("5.2", "progress-update"),
+        ("5", "job_update"),
+        ("6.1", "complete"),
+        ("6", "job_update"),
+    ]
+
+
+def test_the_steps_payloads_carry_what_seed_003_reads() -> None:
+    by_id = {n.id: n for n in stream(LIFE, (STEPS,))}
+    assert by_id["3"].payload == {
+        "progress": 20,
+        "currentStep": "step fetching",
+        "phase": "read",
+        "detail": "1 of 2 MB",
+        "estimatedTimeRemaining": 9,
+    }
+    assert by_id["3.1"].name == "step-change"
+    assert by_id["3.1"].payload == {
+        "progress": 20,
+        "currentStep": "step fetching",
+        "estimatedTimeRemaining": 9,
+    }
+    assert by_id["6"].payload == {"result": {"score": 85}}
+
+
+def test_one_vocabulary_alone_keeps_plain_ids_for_jobstream() -> None:
+    assert [(n.id, n.name) for n in stream(LIFE, (JOBSTREAM,))] == [
+        (str(i), "job_update") for i in range(1, 7)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        (
+            JobStatus.FAILED,
+            JobError("unsupported_file_type", "not a resume"),
+            ("not a resume", "unsupported_file_type"),
+        ),
+        (JobStatus.CANCELLED, None, ("cancelled", "cancelled")),
+    ],
+)
+def test_a_failed_or_cancelled_job_ends_with_failed(
+    status: JobStatus, error: JobError | None, expected: tuple[str, str]
+) -> None:
+    ending = event(3, status, Stage.DONE, 40, error=error)
+    (named,) = group(ending, Stage.ANALYZING, (STEPS,), job_update, label)
+    assert named.name == "failed"
+    assert (named.payload["error"], named.payload["errorCode"]) == expected
+
+
+@pytest.mark.parametrize("vocabularies", [VOCABULARIES, (STEPS,), (JOBSTREAM,)])
+def test_resuming_from_every_id_loses_and_repeats_nothing(vocabularies: tuple[str, ...]) -> None:
+    whole = stream(LIFE, vocabularies)
+    for cut, last in enumerate(whole):
+        rest = resume(LIFE, last.id, vocabularies)
+        assert whole[: cut + 1] + rest == whole, f"resumed after {last.id}"
+    assert resume(LIFE, "", vocabularies) == whole
+
+
+def test_positions_and_vocabularies_parse_strictly() -> None:
+    assert parse_position("7") == Position(7)
+    assert parse_position(" 7.2 ") == Position(7, 2)
+    assert parse_position(None) == Position(0)
+    assert Position(7, 2).complete_through == 6
+    for bad in ("-1", "7.", "x", "7.2.1", "1e3"):
+        with pytest.raises(ValueError, match=r"N or N\.k"):
+            parse_position(bad)
+    assert parse_vocabularies(None) == VOCABULARIES
+    assert parse_vocabularies("steps") == (STEPS,)
+    assert parse_vocabularies("steps,jobstream") == VOCABULARIES
+    with pytest.raises(ValueError, match="jobstream or steps"):
+        parse_vocabularies("everything")
