@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from jobstream_client.progress import ProgressBar
+from jobstream_client.progress import ProgressBar, describe
 from jobstream_client.sse import SseParser
 
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -97,7 +97,7 @@ def follow(
 ) -> dict[str, Any]:
     """Follow the job's stream, resuming with Last-Event-ID, until its terminal update."""
     url = f"{api}/jobs/{job['jobId']}/stream"
-    params = {"queueName": queue}
+    params = {"queueName": queue, "events": "jobstream"}  # job_update is all this reads
     headers = {"Accept": "text/event-stream"}
     if job.get("streamToken"):
         params["token"] = str(job["streamToken"])
@@ -121,10 +121,7 @@ def follow(
                 for event in parser.events(response.iter_lines()):
                     if event.event == "job_update":
                         last = json.loads(event.data)
-                        bar.show(
-                            float(last.get("progress", 0)),
-                            f"{last.get('status')} · {last.get('stage')}: {last.get('message')}",
-                        )
+                        bar.show(float(last.get("progress", 0)), describe(last))
                         if last.get("status") in TERMINAL:
                             bar.done()
                             return last

@@ -1,7 +1,27 @@
 """A one-line text progress bar for a terminal (plain lines when not a terminal)."""
 
 import sys
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+
+def describe(update: Mapping[str, Any]) -> str:
+    """A job_update as one line: status, current step, phase and detail, message, time left.
+
+    `running · Reading the file · read (2 of 5 MB): Read 2000000 bytes · about 12 s left`
+    """
+    where = " · ".join(
+        str(part)
+        for part in (update.get("currentStep") or update.get("stage"), update.get("phase"))
+        if part
+    )
+    if update.get("detail"):
+        where += f" ({update['detail']})"
+    line = f"{update.get('status')} · {where}: {update.get('message')}"
+    eta = update.get("etaSeconds")
+    if isinstance(eta, int | float) and not isinstance(eta, bool):
+        line += f" · about {round(eta)} s left"
+    return line
 
 
 class ProgressBar:

@@ -41,7 +41,9 @@ function failureOf(final) {
 function reset() {
   setBar('upload-progress', 'upload-percent', 0);
   setBar('job-progress', 'job-percent', 0);
-  for (const id of ['job-id', 'job-stage', 'job-message', 'queue-stats', 'result']) $(id).textContent = '';
+  for (const id of ['job-id', 'job-stage', 'job-phase', 'job-eta', 'job-message', 'queue-stats', 'result']) {
+    $(id).textContent = '';
+  }
   $('job-status').textContent = 'starting';
   $('events').replaceChildren();
   $('result-box').hidden = true;
@@ -51,7 +53,11 @@ function reset() {
 function render(update) {
   setBar('job-progress', 'job-percent', update.progress ?? 0);
   $('job-status').textContent = update.status;
-  $('job-stage').textContent = update.stage || '—';
+  // The job type's step label when it has one (currentStep), its phase and detail, the ETA.
+  $('job-stage').textContent = update.currentStep || update.stage || '—';
+  const phase = [update.phase, update.detail].filter(Boolean).join(': ');
+  $('job-phase').textContent = phase ? `(${phase})` : '';
+  $('job-eta').textContent = Number.isFinite(update.etaSeconds) ? `· about ${Math.round(update.etaSeconds)} s left` : '';
   $('job-message').textContent = update.message || '';
   const item = document.createElement('li');
   item.dataset.sequence = String(update.sequence ?? '');

@@ -143,8 +143,11 @@ export class JobstreamClient {
   }
 
   // Follow a job live. EventSource resumes by itself (Last-Event-ID) after a server close or
-  // a `timeout` event; ids let us drop anything seen twice. Returns {close, done}: `done`
-  // resolves with the terminal job_update, or rejects when the stream cannot continue.
+  // a `timeout` event; sequences let us drop anything seen twice. Returns {close, done}:
+  // `done` resolves with the terminal job_update, or rejects when the stream cannot continue.
+  // handlers.onUpdate(update) gets each job_update: besides status, progress and message,
+  // `currentStep` (the job type's step label), `phase`, `detail` and `etaSeconds` (seconds
+  // left, learned from past runs; absent until there is history) say where the job is.
   watch(jobId, handlers = {}) {
     const { streamToken = null, queueName = null } = handlers;
     const source = new EventSource(this.streamUrl(jobId, { streamToken, queueName }));
