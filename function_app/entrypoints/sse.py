@@ -118,6 +118,8 @@ def job_update_payload(event: JobEvent) -> dict[str, Any]:
         "timestamp": iso_timestamp(event.timestamp),
     }
     optional: Mapping[str, Any] = {
+        "currentStep": event.step,
+        "log": True if event.log else None,
         "phase": event.phase,
         "detail": event.detail,
         "etaSeconds": event.eta_seconds,

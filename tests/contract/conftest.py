@@ -28,6 +28,7 @@ from tests.fakes import (
     FakeJobQueue,
     FakeQueueStats,
     FakeSecretStore,
+    FakeStepDurations,
     FakeUploads,
 )
 
@@ -231,3 +232,21 @@ def queue_under_test(request: pytest.FixtureRequest) -> QueueUnderTest:
 def stats_under_test(request: pytest.FixtureRequest) -> StatsUnderTest:
     result: StatsUnderTest = _one_of(request)
     return result
+
+
+# --- StepDurations ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def table_step_durations(table_storage: TableStorage) -> Any:
+    return table_storage.step_durations
+
+
+@pytest.fixture
+def fake_step_durations() -> FakeStepDurations:
+    return FakeStepDurations()
+
+
+@pytest.fixture(params=["table_step_durations", "fake_step_durations"])
+def step_durations(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
