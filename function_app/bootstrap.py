@@ -134,7 +134,7 @@ def wire_services(
             stats=queue_stats,
             tokens=tokens,
             clock=clock,
-            policy=JobPolicy(queues=queues),
+            policy=JobPolicy(queues=settings.accepted_queues),
             estimates=QueueEstimates(queue_stats, step_durations),
         ),
         worker=WorkerService(

@@ -208,8 +208,16 @@ class Settings(BaseSettings):
     @property
     def queues(self) -> dict[str, tuple[str, ...]]:
         """Queue name -> the job names it accepts, from function_app/queues.json, each queue
-        under the name its app setting gives it (e.g. RESUME_ANALYSIS_QUEUE) when set; with
-        ALLOW_FAULT_INJECTION, plus the test-only job names of TEST_QUEUES."""
+        under the name its app setting gives it (e.g. RESUME_ANALYSIS_QUEUE) when set."""
+        return {
+            self._queue_names.get(queue.name, queue.name): queue.job_names
+            for queue in topology().queues
+        }
+
+    @property
+    def accepted_queues(self) -> dict[str, tuple[str, ...]]:
+        """What enqueue accepts: `queues`, plus (ALLOW_FAULT_INJECTION only) the test-only
+        job names of TEST_QUEUES. The catalog (`GET v1/queues`) lists `queues` only."""
         extra = TEST_QUEUES if self.ALLOW_FAULT_INJECTION else {}
         return {
             self._queue_names.get(queue.name, queue.name): queue.job_names
