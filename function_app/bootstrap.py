@@ -27,6 +27,7 @@ from function_app.ports import (
     JobQueue,
     QueueStats,
     SecretStore,
+    StepDurations,
     UploadClaims,
     Uploads,
 )
@@ -35,6 +36,7 @@ from function_app.services.idempotency import Idempotency
 from function_app.services.identity import Authenticator, UserTokenVerifier
 from function_app.services.job_uploads import JobUploads, UploadRules
 from function_app.services.jobs import JobPolicy, JobService
+from function_app.services.queue_estimates import QueueEstimates
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.streaming import StreamConfig, StreamHub
 from function_app.services.uploads import UploadPolicy, UploadService
@@ -83,6 +85,7 @@ def wire_services(
     upload_claims: UploadClaims,
     job_queue: JobQueue,
     queue_stats: QueueStats,
+    step_durations: StepDurations,
     probes: Sequence[HealthProbe],
     job_types: Mapping[str, JobType],
     health_timeout_seconds: float = 5.0,
@@ -131,7 +134,8 @@ def wire_services(
             stats=queue_stats,
             tokens=tokens,
             clock=clock,
-            policy=JobPolicy(queues=queues),
+            policy=JobPolicy(queues=settings.accepted_queues),
+            estimates=QueueEstimates(queue_stats, step_durations),
         ),
         worker=WorkerService(
             event_log,
@@ -142,6 +146,8 @@ def wire_services(
                 max_upload_bytes=settings.MAX_UPLOAD_BYTES,
                 allow_fault_injection=settings.ALLOW_FAULT_INJECTION,
             ),
+            durations=step_durations,
+            clock=clock,
         ),
         health=HealthService(probes, timeout_seconds=health_timeout_seconds),
         event_log=event_log,
@@ -171,8 +177,9 @@ def build_services(settings: Settings) -> Services:
         upload_claims=adapters.table_storage.upload_claims,
         job_queue=adapters.job_queue,
         queue_stats=adapters.queue_stats,
+        step_durations=adapters.table_storage.step_durations,
         probes=adapters.probes,
-        job_types=build_registry(),
+        job_types=build_registry(test_types=settings.ALLOW_FAULT_INJECTION),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from function_app.domain.durations import Durations, RunSample
 from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.idempotency import KeyClaim
 from function_app.domain.jobs import EventDraft, Job, JobEvent
@@ -189,6 +190,21 @@ class SecretStore(Protocol):
     """Small app secrets generated at run time (the stream-token key), never configured."""
 
     async def get_or_create(self, name: str, factory: Callable[[], bytes]) -> bytes: ...
+
+
+class StepDurations(Protocol):
+    """What past runs of each job type took, step by step (`domain.durations`): read when a
+    job starts or is enqueued (ETAs, queue wait), learned from when a job completes."""
+
+    async def get(self, job_name: str) -> Durations:
+        """The job type's learned durations; empty `Durations()` when nothing is known."""
+        ...
+
+    async def learn(self, job_name: str, sample: RunSample) -> Durations:
+        """Fold one completed run into the job type's durations (`Durations.learn`), under
+        optimistic concurrency: concurrent learners each get their sample in. Returns the
+        stored result."""
+        ...
 
 
 # --- Service Bus --------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ from function_app.topology import topology
 # Queue name -> the job names it accepts, as function_app/queues.json lists them (the worker
 # has one trigger per queue). `Settings.queues` has the names in use, after app settings.
 DEFAULT_QUEUES: dict[str, tuple[str, ...]] = topology().job_names_by_queue()
+# Test-only job names a queue also accepts with ALLOW_FAULT_INJECTION=true (never in Azure).
+TEST_QUEUES: dict[str, tuple[str, ...]] = {"document-analysis": ("paced-read",)}
 
 DEFAULT_ALLOWED_CONTENT_TYPES = (
     "application/pdf",
@@ -173,7 +175,8 @@ class Settings(BaseSettings):
 
     # --- testing --------------------------------------------------------------------------
     # Test hook, never on in Azure: when true, a job whose data has
-    # "simulateTransientFailures": N fails transiently on its first N deliveries.
+    # "simulateTransientFailures": N fails transiently on its first N deliveries, and the
+    # test-only job type `paced-read` is accepted (TEST_QUEUES).
     ALLOW_FAULT_INJECTION: bool = False
 
     # Each queue's name at run time, by its name in function_app/queues.json (see `queues`).
@@ -208,6 +211,17 @@ class Settings(BaseSettings):
         under the name its app setting gives it (e.g. RESUME_ANALYSIS_QUEUE) when set."""
         return {
             self._queue_names.get(queue.name, queue.name): queue.job_names
+            for queue in topology().queues
+        }
+
+    @property
+    def accepted_queues(self) -> dict[str, tuple[str, ...]]:
+        """What enqueue accepts: `queues`, plus (ALLOW_FAULT_INJECTION only) the test-only
+        job names of TEST_QUEUES. The catalog (`GET v1/queues`) lists `queues` only."""
+        extra = TEST_QUEUES if self.ALLOW_FAULT_INJECTION else {}
+        return {
+            self._queue_names.get(queue.name, queue.name): queue.job_names
+            + extra.get(queue.name, ())
             for queue in topology().queues
         }
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from function_app.bootstrap import Services, wire_services
+from function_app.domain.durations import Durations, RunSample
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
 from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
@@ -483,6 +484,7 @@ class FakeWorld:
     probes: list[FakeProbe]
     services: Services
     upload_claims: "FakeUploadClaims"
+    durations: "FakeStepDurations"
 
     def upload(
         self, owner: str, file_name: str, data: bytes, content_type: str | None = "text/plain"
@@ -512,6 +514,7 @@ def fake_world(
     stats = FakeQueueStats(settings.queues, queue)
     probes = [FakeProbe("storage"), FakeProbe("servicebus")]
     upload_claims = FakeUploadClaims()
+    durations = FakeStepDurations()
     services = wire_services(
         settings,
         clock=clock,
@@ -522,11 +525,12 @@ def fake_world(
         upload_claims=upload_claims,
         job_queue=queue,
         queue_stats=stats,
+        step_durations=durations,
         probes=probes,
         job_types=job_types if job_types is not None else build_registry(),
         health_timeout_seconds=0.2,
     )
-    return FakeWorld(clock, log, uploads, queue, stats, probes, services, upload_claims)
+    return FakeWorld(clock, log, uploads, queue, stats, probes, services, upload_claims, durations)
 
 
 class FakeUploadClaims:
@@ -548,3 +552,27 @@ class FakeUploadClaims:
     async def release(self, blob_name: str, job_id: str) -> None:
         if self.claims.get(blob_name) == job_id:
             del self.claims[blob_name]
+
+
+class FakeStepDurations:
+    """`StepDurations` over a dict, folding samples with `Durations.learn` like the table
+    adapter (each learn is one synchronous block: no sample lost to a race). `fail_with`
+    makes every call raise (the store is down)."""
+
+    def __init__(self) -> None:
+        self.by_job: dict[str, Durations] = {}
+        self.samples: list[tuple[str, RunSample]] = []
+        self.fail_with: Exception | None = None
+
+    async def get(self, job_name: str) -> Durations:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self.by_job.get(job_name, Durations())
+
+    async def learn(self, job_name: str, sample: RunSample) -> Durations:
+        if self.fail_with is not None:
+            raise self.fail_with
+        learned = self.by_job.get(job_name, Durations()).learn(sample)
+        self.by_job[job_name] = learned
+        self.samples.append((job_name, sample))
+        return learned

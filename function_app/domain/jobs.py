@@ -77,10 +77,17 @@ class EventDraft:
     eta_seconds: int | None = None
     result: Mapping[str, Any] | None = None
     error: JobError | None = None
+    # The label of the job type's current step ("Reading the file"), shown as `currentStep`.
+    step: str | None = None
+    # A sub-step log line (a "thought"): `phase` is its machine key, `message` its text. It
+    # changes nothing of the job's state (progress, stage, step, phase, detail, message).
+    log: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.progress <= 100:
             raise ValueError(f"progress must be 0-100, got {self.progress}")
+        if self.log and self.status is not JobStatus.IN_PROGRESS:
+            raise ValueError(f"a log event is in_progress, not {self.status}")
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class JobEvent:
     eta_seconds: int | None = None
     result: Mapping[str, Any] | None = None
     error: JobError | None = None
+    step: str | None = None
+    log: bool = False
 
     @property
     def is_terminal(self) -> bool:
@@ -118,6 +127,10 @@ class Job:
     progress: int = 0
     stage: str = Stage.QUEUED
     message: str = ""
+    # The current step's label, phase label and detail, as the last progress event said.
+    step: str | None = None
+    phase: str | None = None
+    detail: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
     attempts: int = 0
@@ -140,7 +153,9 @@ class Job:
         """Apply a draft: the next job state and the event to store with the next sequence.
 
         Rules: nothing is recorded after a terminal event; `started` begins a new attempt
-        (progress may restart there); within an attempt progress never goes backwards.
+        (progress may restart there); within an attempt progress never goes backwards; a log
+        event changes only the status and the last event id (it carries the current
+        progress, stage and step).
         """
         if self.is_terminal:
             raise TransitionRefused(f"job {self.job_id} already ended {self.status}")
@@ -150,6 +165,8 @@ class Job:
         if draft.status is JobStatus.COMPLETED:
             progress = 100
         sequence = self.last_event_id + 1
+        if draft.log:
+            return self._log_line(draft, at, sequence)
         event = JobEvent(
             job_id=self.job_id,
             sequence=sequence,
@@ -164,6 +181,7 @@ class Job:
             eta_seconds=draft.eta_seconds,
             result=draft.result,
             error=draft.error,
+            step=draft.step,
         )
         job = replace(
             self,
@@ -171,6 +189,9 @@ class Job:
             progress=progress,
             stage=draft.stage,
             message=draft.message,
+            step=draft.step,
+            phase=draft.phase,
+            detail=draft.detail,
             attempts=attempts,
             last_event_id=sequence,
             started_at=self.started_at or (at if new_attempt else None),
@@ -179,6 +200,23 @@ class Job:
             error=draft.error if draft.error is not None else self.error,
         )
         return job, event
+
+    def _log_line(self, draft: EventDraft, at: datetime, sequence: int) -> tuple["Job", JobEvent]:
+        event = JobEvent(
+            job_id=self.job_id,
+            sequence=sequence,
+            timestamp=at,
+            status=draft.status,
+            progress=self.progress,
+            stage=self.stage,
+            message=draft.message,
+            attempt=self.attempts,
+            phase=draft.phase,
+            detail=draft.detail,
+            step=self.step,
+            log=True,
+        )
+        return replace(self, status=draft.status, last_event_id=sequence), event
 
     def record_decided(
         self, decide: Callable[["Job"], EventDraft | None], now: Callable[[], datetime]

@@ -140,6 +140,8 @@ def accepted_out(accepted: JobAccepted) -> dict[str, Any]:
         "statusUrl": status_url(accepted.job_id),
         "streamUrl": stream_url(accepted.job_id),
         "streamToken": accepted.stream_token,
+        "queuePosition": accepted.queue_position,
+        "estimatedWait": accepted.estimated_wait_seconds,
     }
     return out
 
@@ -155,6 +157,9 @@ def job_out(job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "stage": str(job.stage),
         "message": job.message,
+        "currentStep": job.step,
+        "phase": job.phase,
+        "detail": job.detail,
         "queueName": job.queue_name,
         "jobName": job.job_name,
         "data": dict(job.data),

@@ -21,6 +21,7 @@ from function_app.entrypoints.stream_vocabularies import (
     Position,
     group,
     parse_position,
+    step_of,
 )
 from function_app.services.streaming import (
     Connected,
@@ -116,6 +117,8 @@ def job_update_payload(event: JobEvent) -> dict[str, Any]:
         "timestamp": iso(event.timestamp),
     }
     optional: Mapping[str, Any] = {
+        "currentStep": event.step,
+        "log": True if event.log else None,
         "phase": event.phase,
         "detail": event.detail,
         "etaSeconds": event.eta_seconds,
@@ -166,7 +169,8 @@ def frame(item: StreamItem) -> bytes:
 
 
 def current_step(event: JobEvent) -> str | None:
-    return event.stage
+    """`currentStep`: the job type's step label (None on events outside a step)."""
+    return event.step
 
 
 async def event_stream(
@@ -183,7 +187,7 @@ async def event_stream(
     start: that event is read for context only (whether the next one changes step)."""
     position = position or Position(0)
     context = position.complete_through >= 1
-    previous_stage: str | None = None
+    previous_step: str | None = None
     yield retry_hint(retry_ms)
     # `aclosing`: closing this generator must close the hub's one too (runs its `finally`).
     async with aclosing(aiter(stream)) as items:
@@ -195,11 +199,11 @@ async def event_stream(
             if context:
                 context = False
                 if event.sequence <= position.complete_through:
-                    previous_stage = event.stage
+                    previous_step = step_of(event)
                     continue
-            named = group(event, previous_stage, vocabularies, job_update_payload, current_step)
+            named = group(event, previous_step, vocabularies, job_update_payload, current_step)
             if event.sequence == position.sequence and position.part:
                 named = named[position.part :]
-            previous_stage = event.stage
+            previous_step = step_of(event)
             for one in named:
                 yield json_event(one.name, one.payload, event_id=one.id)

@@ -5,7 +5,9 @@ steps vocabulary seed 003/004 frontends listen for (`step-change`, `progress-upd
 One stored event (sequence N) becomes a group of SSE events, in this order: `step-change`
 (the job started, or its step differs from the event before), then `progress-update` while
 the job runs, or `complete` / `failed` when it ends (a cancelled job ends `failed` with
-errorCode `cancelled`, as seed 003 folds it), then `job_update`. The last event of a group has
+errorCode `cancelled`, as seed 003 folds it), then `job_update`; a job type's sub-step log
+line goes out as `scrape-phase` {phase, message}, the name seed 003's frontends listen for.
+The last event of a group has
 the id `N`; the ones before it `N.1`, `N.2`, ... So a `job_update`'s id is its sequence, as it
 always was; a client whose `Last-Event-ID` is `N` has the whole group N, and one holding `N.k`
 has its first k events: a resume from any id loses and repeats nothing. `?events=` narrows
@@ -26,6 +28,9 @@ VOCABULARIES = (JOBSTREAM, STEPS)
 
 _POSITION = re.compile(r"([0-9]{1,18})(?:\.([0-9]{1,3}))?")
 CANCELLED_CODE = "cancelled"
+# Seed 003 names its sub-step log `scrape-phase`; its frontends listen for that name, so every
+# job type's log lines go out under it.
+LOG_EVENT = "scrape-phase"
 
 
 @dataclass(frozen=True)
@@ -74,17 +79,25 @@ def parse_vocabularies(raw: str | None) -> tuple[str, ...]:
     return tuple(v for v in VOCABULARIES if v in asked)
 
 
+def step_of(event: JobEvent) -> str:
+    """What says which step an event is in: the job type's step label, else its stage."""
+    return event.step or event.stage
+
+
 def steps_events(
-    event: JobEvent, previous_stage: str | None, current_step: Callable[[JobEvent], str | None]
+    event: JobEvent, previous_step: str | None, current_step: Callable[[JobEvent], str | None]
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Seed 003/004's events for one stored event."""
+    """Seed 003/004's events for one stored event (`previous_step`: `step_of` the one before)."""
+    if event.log:
+        # A sub-step line ("thought"): seed 003's frontends show these from `scrape-phase`.
+        return [(LOG_EVENT, {"phase": event.phase, "message": event.message})]
     named: list[tuple[str, dict[str, Any]]] = []
     step = current_step(event)
     eta = event.eta_seconds
     if event.status is JobStatus.STARTED or (
         event.status is JobStatus.IN_PROGRESS
-        and previous_stage is not None
-        and event.stage != previous_stage
+        and previous_step is not None
+        and step_of(event) != previous_step
     ):
         named.append(
             (
@@ -126,7 +139,7 @@ def steps_events(
 
 def group(
     event: JobEvent,
-    previous_stage: str | None,
+    previous_step: str | None,
     vocabularies: Sequence[str],
     job_update: Callable[[JobEvent], dict[str, Any]],
     current_step: Callable[[JobEvent], str | None],
@@ -134,7 +147,7 @@ def group(
     """The SSE events for one stored event, each with its id (see the module docstring)."""
     named: list[tuple[str, Mapping[str, Any]]] = []
     if STEPS in vocabularies:
-        named.extend(steps_events(event, previous_stage, current_step))
+        named.extend(steps_events(event, previous_step, current_step))
     if JOBSTREAM in vocabularies:  # last: a job_update's id stays its sequence, `N`
         named.append(("job_update", job_update(event)))
     last = len(named)

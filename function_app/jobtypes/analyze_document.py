@@ -1,9 +1,9 @@
 """`analyze-document`: what a file is (from its bytes), its SHA-256, size and text statistics.
 
-Steps (progress is monotonic; the worker reports `fetching` 5-40 while the bytes stream in
-and the checksum is computed on the way): parsing 45 (type from content) -> analyzing 70
-(text statistics, page count, image size) -> storing 90 (result built). `ctx.checkpoint()`
-runs between steps.
+Steps (`STEPS`; progress is monotonic; the worker reports `fetching` 5-40 while the bytes
+stream in and the checksum is computed on the way): parsing 45 (type from content) ->
+analyzing 70 (text statistics, page count, image size) and 85 (what was found) -> storing 90
+(result built). `ctx.checkpoint()` runs between steps.
 """
 
 import asyncio
@@ -20,14 +20,34 @@ from function_app.jobtypes.file_types import (
     decode_text,
     image_dimensions,
 )
+from function_app.jobtypes.steps import READ_STEP, Phase, Step, Steps
 from function_app.jobtypes.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
 from function_app.jobtypes.upload_reader import (
+    byte_count,
     detect_kind,
     fetch_upload,
     upload_file_name,
 )
 
 NAME = "analyze-document"
+
+STEPS = Steps(
+    (
+        READ_STEP,
+        Step(Stage.PARSING, "Detecting the file type", (Phase("detect", "Reading the content"),)),
+        Step(
+            Stage.ANALYZING,
+            "Analysing the content",
+            (Phase("analyse", "Extracting text and facts"), Phase("found", "Summarising")),
+        ),
+        Step(
+            Stage.STORING,
+            "Preparing the result",
+            (Phase("result", "Building the result"),),
+            sized=False,
+        ),
+    )
+)
 
 
 def describe_content(kind: FileKind, data: bytes) -> dict[str, Any]:
@@ -62,23 +82,48 @@ def describe_content(kind: FileKind, data: bytes) -> dict[str, Any]:
     return details
 
 
+def found_detail(details: Mapping[str, Any]) -> str | None:
+    """What the analysis found, in a few words ("12 pages, 4,321 characters")."""
+    parts = []
+    if details.get("pageCount") is not None:
+        parts.append(f"{details['pageCount']} pages")
+    if details.get("image") is not None:
+        parts.append(f"{details['image']['width']}x{details['image']['height']} pixels")
+    stats = details.get("textStats")
+    if stats is not None:
+        parts.append(f"{stats['characters']:,} characters")
+    return ", ".join(parts) or None
+
+
 class AnalyzeDocument:
     """Document analysis."""
 
     name = NAME
+    steps = STEPS
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         file_name = upload_file_name(ctx)
         upload = await fetch_upload(ctx)
-        kind = await detect_kind(ctx, upload, "Detecting the file type from its content", None)
+        kind = await detect_kind(ctx, upload, "Detecting the file type from its content")
         await ctx.checkpoint()
 
-        await ctx.progress(Stage.ANALYZING, 70, f"Analysing the {kind.value} content")
+        await ctx.progress(
+            Stage.ANALYZING, 70, f"Analysing the {kind.value} content", phase="analyse"
+        )
         details = await asyncio.to_thread(describe_content, kind, upload.data)
+        await ctx.progress(
+            Stage.ANALYZING, 85, "Analysed the content", phase="found", detail=found_detail(details)
+        )
         await ctx.checkpoint()
 
         declared = normalize_content_type(ctx.blob.content_type or "") or None
-        await ctx.progress(Stage.STORING, 90, f"Detected {kind.value}, {upload.size} bytes")
+        await ctx.progress(
+            Stage.STORING,
+            90,
+            f"Detected {kind.value}, {upload.size} bytes",
+            phase="result",
+            detail=f"{kind.value}, {byte_count(upload.size)}",
+        )
         return {
             "jobType": NAME,
             "fileName": file_name,

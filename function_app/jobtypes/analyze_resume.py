@@ -1,9 +1,9 @@
 """`analyze-resume`: extract a PDF, DOCX or plain-text resume's text, find its sections, score it.
 
-Steps (progress is monotonic; the worker reports `fetching` 5-40 while the bytes stream in):
-parsing 45 (format from content) -> parsing 60 (text extracted) -> analyzing 70 (sections,
-contact, skills, score) -> storing 90 (result built). `ctx.checkpoint()` runs between steps,
-so a cancel request stops the job there.
+Steps (`STEPS`; progress is monotonic; the worker reports `fetching` 5-40 while the bytes
+stream in): parsing 45 (format from content) -> parsing 60 (text extracted) -> analyzing 70
+(sections, contact, skills, score) and 80 (sections found) -> storing 90 (result built).
+`ctx.checkpoint()` runs between steps, so a cancel request stops the job there.
 """
 
 import asyncio
@@ -23,13 +23,37 @@ from function_app.jobtypes.extraction import (
 )
 from function_app.jobtypes.file_types import MIME_TYPES, FileKind
 from function_app.jobtypes.resume_scoring import analyse_resume
+from function_app.jobtypes.steps import READ_STEP, Phase, Step, Steps
 from function_app.jobtypes.upload_reader import (
+    byte_count,
     detect_kind,
     fetch_upload,
     upload_file_name,
 )
 
 NAME = "analyze-resume"
+
+STEPS = Steps(
+    (
+        READ_STEP,
+        Step(
+            Stage.PARSING,
+            "Reading the resume",
+            (Phase("detect", "Detecting the file format"), Phase("extract", "Extracting the text")),
+        ),
+        Step(
+            Stage.ANALYZING,
+            "Analysing the resume",
+            (Phase("score", "Finding sections and scoring"), Phase("found", "Summarising")),
+        ),
+        Step(
+            Stage.STORING,
+            "Preparing the result",
+            (Phase("result", "Building the result"),),
+            sized=False,
+        ),
+    )
+)
 
 
 def resume_format(kind: FileKind) -> str:
@@ -69,11 +93,12 @@ class AnalyzeResume:
     """Resume analysis."""
 
     name = NAME
+    steps = STEPS
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         file_name = upload_file_name(ctx)
         upload = await fetch_upload(ctx)
-        kind = await detect_kind(ctx, upload, "Detecting the file format", "detect")
+        kind = await detect_kind(ctx, upload, "Detecting the file format")
         claimed = claims_docx(file_name, ctx.blob.content_type)
         extracted = await asyncio.to_thread(
             extract_resume_text, kind, upload.data, claimed_docx=claimed
@@ -84,16 +109,35 @@ class AnalyzeResume:
                 "no text found in the document (a scanned PDF needs OCR, which is not offered)",
             )
         pages = f" from {extracted.pages_read} pages" if extracted.pages_read else ""
+        characters = f"{len(extracted.text):,} characters{pages}"
         await ctx.progress(
-            Stage.PARSING, 60, f"Extracted {len(extracted.text)} characters{pages}", phase="extract"
+            Stage.PARSING,
+            60,
+            f"Extracted {len(extracted.text)} characters{pages}",
+            phase="extract",
+            detail=characters,
         )
         await ctx.checkpoint()
 
         await ctx.progress(Stage.ANALYZING, 70, "Finding sections and scoring", phase="score")
         analysis = await asyncio.to_thread(analyse_resume, extracted.text)
+        found = len(analysis.sections_found)
+        await ctx.progress(
+            Stage.ANALYZING,
+            80,
+            f"Found {found} sections",
+            phase="found",
+            detail=f"{found} section{'' if found == 1 else 's'} found",
+        )
         await ctx.checkpoint()
 
-        await ctx.progress(Stage.STORING, 90, f"Scored {analysis.score}/100", phase="result")
+        await ctx.progress(
+            Stage.STORING,
+            90,
+            f"Scored {analysis.score}/100",
+            phase="result",
+            detail=f"score {analysis.score}/100, {byte_count(upload.size)}",
+        )
         return {
             "jobType": NAME,
             "fileName": file_name,

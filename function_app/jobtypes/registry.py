@@ -1,7 +1,8 @@
 """The job types the worker can run, by name.
 
-`build_registry()` builds the shipped types (the worker bounds what they read). Which queue
-accepts which job names is the queue topology's business (`function_app.settings`).
+`build_registry()` builds the shipped types (the worker bounds what they read); with
+`test_types` (ALLOW_FAULT_INJECTION) it adds the test-only `paced-read`. Which queue accepts
+which job names is the queue topology's business (`function_app.settings`).
 """
 
 from collections.abc import Iterable, Mapping
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from function_app.jobtypes.analyze_document import AnalyzeDocument
 from function_app.jobtypes.analyze_resume import AnalyzeResume
 from function_app.jobtypes.base import JobType
+from function_app.jobtypes.paced_read import PacedRead
 
 
 def by_name(job_types: Iterable[JobType]) -> Mapping[str, JobType]:
@@ -21,6 +23,7 @@ def by_name(job_types: Iterable[JobType]) -> Mapping[str, JobType]:
     return registry
 
 
-def build_registry() -> Mapping[str, JobType]:
-    """The shipped job types."""
-    return by_name([AnalyzeResume(), AnalyzeDocument()])
+def build_registry(*, test_types: bool = False) -> Mapping[str, JobType]:
+    """The shipped job types (and, for tests only, `paced-read`)."""
+    shipped: list[JobType] = [AnalyzeResume(), AnalyzeDocument()]
+    return by_name([*shipped, PacedRead()] if test_types else shipped)

@@ -47,10 +47,17 @@ async def fetch_upload(ctx: JobContext) -> Upload:
     return upload
 
 
-async def detect_kind(ctx: JobContext, upload: Upload, message: str, phase: str | None) -> FileKind:
-    """The second step: what the bytes are (by their content, not their name)."""
-    await ctx.progress(Stage.PARSING, 45, message, phase=phase)
-    return await asyncio.to_thread(detect_file_type, upload.data)
+async def detect_kind(ctx: JobContext, upload: Upload, message: str) -> FileKind:
+    """The second step (phase `detect`): what the bytes are (by their content, not their
+    name); a log line says what was found."""
+    await ctx.progress(Stage.PARSING, 45, message, phase="detect", detail=byte_count(upload.size))
+    kind = await asyncio.to_thread(detect_file_type, upload.data)
+    await ctx.log("detected", f"The content is {kind.value}")
+    return kind
+
+
+def byte_count(size: int) -> str:
+    return f"{size:,} bytes"
 
 
 def upload_file_name(ctx: JobContext) -> str:

@@ -42,11 +42,13 @@ from function_app.ports import (
 )
 from function_app.services.idempotency import Idempotency, Prior, check_key, end_unsent
 from function_app.services.job_uploads import ChosenUpload, JobUploads
+from function_app.services.queue_estimates import QueueEstimate, QueueEstimates
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.visibility import visible_job
 
 logger = logging.getLogger(__name__)
 
+NO_ESTIMATE = QueueEstimate()
 ENQUEUE_FAILED = JobError("enqueue_failed", "the job queue did not accept the job", True)
 
 
@@ -63,6 +65,9 @@ class JobAccepted:
     job_name: str
     stream_token: str
     replayed: bool = False
+    # Best effort (None when unknown, and on a replay): services/queue_estimates.py.
+    queue_position: int | None = None
+    estimated_wait_seconds: int | None = None
 
 
 def queued_event() -> EventDraft:
@@ -80,6 +85,7 @@ class JobService:
         tokens: StreamTokens,
         clock: Clock,
         policy: JobPolicy,
+        estimates: QueueEstimates,
         new_id: Callable[[], str] = new_job_id,
     ) -> None:
         self._log = log
@@ -90,6 +96,7 @@ class JobService:
         self._tokens = tokens
         self._clock = clock
         self._policy = policy
+        self._estimates = estimates
         self._new_id = new_id
         self._unfinished: set[asyncio.Future[Job]] = set()
 
@@ -124,8 +131,11 @@ class JobService:
             if repeat is not None:
                 return await self._accepted(repeat, replayed=True)
         # Once the job may be recorded it must be sent or end failed, even if this request
-        # is cancelled meanwhile (its client went away): that part runs shielded.
-        return await self._accepted(await self._shielded(self._record_and_send(job, upload)))
+        # is cancelled meanwhile (its client went away): that part runs shielded. The queue
+        # estimate is read meanwhile.
+        async with self._estimates.begin(job.queue_name, job.job_name) as estimate:
+            recorded = await self._shielded(self._record_and_send(job, upload))
+            return await self._accepted(recorded, estimate=await estimate.result())
 
     async def _validate(self, caller: Caller, request: EnqueueRequest) -> ChosenUpload:
         """The upload as validated; its ETag pins the version the worker will read."""
@@ -200,7 +210,9 @@ class JobService:
             # Retrieved here: a caller that was cancelled never will (the log has the cause).
             _ = task.exception()
 
-    async def _accepted(self, job: Job, *, replayed: bool = False) -> JobAccepted:
+    async def _accepted(
+        self, job: Job, *, replayed: bool = False, estimate: QueueEstimate = NO_ESTIMATE
+    ) -> JobAccepted:
         return JobAccepted(
             job_id=job.job_id,
             status=job.status,
@@ -208,6 +220,8 @@ class JobService:
             job_name=job.job_name,
             stream_token=await self._tokens.issue(job.owner, job.job_id),
             replayed=replayed,
+            queue_position=estimate.position,
+            estimated_wait_seconds=estimate.wait_seconds,
         )
 
     # --- status and cancel ----------------------------------------------------------------

@@ -9,6 +9,12 @@ Settlement follows the Functions host: returning completes the message, raising 
 - anything else on the last delivery: record `failed` (max_deliveries_exceeded, retryable
   true), return; before that: record `retrying` and re-raise so Service Bus redelivers.
 
+Steps and ETAs: every progress event carries the job type's current step label (`step`),
+its phase label and detail, and `eta_seconds` from the durations learned from past runs of
+the same job type (`domain.durations`, read once when the run starts; None until there is
+history). When a run completes, its step durations are learned from (best effort: a store
+that fails only loses the sample).
+
 Fault injection for end-to-end tests: when ALLOW_FAULT_INJECTION is true, a job whose data
 has `"simulateTransientFailures": N` fails transiently on its first N deliveries.
 """
@@ -19,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from function_app.domain.durations import Durations, RunSample, eta_seconds, remaining_seconds
 from function_app.domain.errors import (
     JobCancelled,
     JobFailure,
@@ -27,7 +34,16 @@ from function_app.domain.errors import (
 )
 from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
 from function_app.jobtypes.base import JobType
-from function_app.ports import BlobChanged, BlobInfo, BlobMissing, EventLog, UploadStore
+from function_app.jobtypes.steps import DOWNLOAD, START_LABEL, Step, Steps
+from function_app.ports import (
+    BlobChanged,
+    BlobInfo,
+    BlobMissing,
+    Clock,
+    EventLog,
+    StepDurations,
+    UploadStore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +83,12 @@ def _draft(
     *,
     progress: int = 0,
     result: Mapping[str, Any] | None = None,
+    step: str | None = None,
 ) -> EventDraft:
     if error is not None and len(error.message) > MAX_MESSAGE_CHARS:
         error = JobError(error.code, error.message[:MAX_MESSAGE_CHARS], error.retryable)
     return EventDraft(
-        status, progress, stage, message[:MAX_MESSAGE_CHARS], error=error, result=result
+        status, progress, stage, message[:MAX_MESSAGE_CHARS], error=error, result=result, step=step
     )
 
 
@@ -90,20 +107,39 @@ class _RunContext:
     """What a job type sees while it runs (implements `JobContext`).
 
     `read` streams exactly the blob version `blob.etag` names (the one enqueue validated) and
-    never more than `blob.size` bytes.
+    never more than `blob.size` bytes. Each progress event names the step of its stage (from
+    the job type's `steps`) and carries the ETA; the context times each step for `sample`.
     """
 
-    def __init__(self, job: Job, blob: BlobInfo, log: EventLog, uploads: UploadStore) -> None:
+    def __init__(
+        self,
+        job: Job,
+        blob: BlobInfo,
+        log: EventLog,
+        uploads: UploadStore,
+        *,
+        steps: Steps,
+        durations: Durations,
+        clock: Clock,
+    ) -> None:
         self.job_id = job.job_id
         self.data: Mapping[str, Any] = job.data
         self.blob = blob
         self._log = log
         self._uploads = uploads
+        self._steps = steps
+        self._durations = durations
+        self._clock = clock
+        self._began = clock.now()
+        self._current: Step | None = None
+        self._step_began = self._began
+        self._timings: dict[str, float] = {}
 
     async def read(self, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
         total = max(self.blob.size, 1)
         done = 0
         reported = 0.0
+        await self._report_read(FETCH_START, 0, 0.0)
         chunks = self._uploads.read(self.blob.name, chunk_size, etag=self.blob.etag)
         async for chunk in chunks:
             done += len(chunk)
@@ -113,18 +149,90 @@ class _RunContext:
             if fraction - reported >= FETCH_REPORT_FRACTION or (fraction >= 1.0 > reported):
                 reported = fraction
                 pct = FETCH_START + round((FETCH_END - FETCH_START) * fraction)
-                await self.progress(
-                    Stage.FETCHING, pct, f"Read {done} of {self.blob.size} bytes", phase="read"
-                )
+                await self._report_read(pct, done, fraction)
             yield chunk
 
+    async def _report_read(self, percent: int, done: int, fraction: float) -> None:
+        size = self.blob.size
+        message, detail = f"Read {done} of {size} bytes", f"{done:,} of {size:,} bytes"
+        await self._report(Stage.FETCHING, percent, message, DOWNLOAD.key, fraction, detail)
+
     async def progress(
-        self, stage: Stage, percent: int, message: str, *, phase: str | None = None
+        self,
+        stage: Stage,
+        percent: int,
+        message: str,
+        *,
+        phase: str | None = None,
+        detail: str | None = None,
     ) -> None:
+        await self._report(stage, percent, message, phase, None, detail)
+
+    async def log(self, phase: str, message: str) -> None:
         draft = EventDraft(
-            JobStatus.IN_PROGRESS, max(0, min(percent, 99)), stage, message, phase=phase
+            JobStatus.IN_PROGRESS, 0, Stage.INITIALIZING, message[:MAX_MESSAGE_CHARS],
+            phase=phase[:MAX_MESSAGE_CHARS], log=True,
+        )  # fmt: skip
+        await self._log.append(self.job_id, _unless_ended(draft))
+
+    async def _report(
+        self,
+        stage: Stage,
+        percent: int,
+        message: str,
+        phase: str | None,
+        fraction: float | None,
+        detail: str | None = None,
+    ) -> None:
+        step = self._enter(stage)
+        draft = EventDraft(
+            JobStatus.IN_PROGRESS,
+            max(0, min(percent, 99)),
+            stage,
+            message[:MAX_MESSAGE_CHARS],
+            phase=phase if step is None else step.phase_label(phase),
+            detail=None if detail is None else detail[:MAX_MESSAGE_CHARS],
+            eta_seconds=self._eta(stage, fraction),
+            step=None if step is None else step.label,
         )
         await self._log.append(self.job_id, _unless_ended(draft))
+
+    def _enter(self, stage: Stage) -> Step | None:
+        """The declared step of `stage`; entering a new one ends the timing of the last."""
+        step = self._steps.get(stage)
+        if step is not None and step is not self._current:
+            now = self._clock.now()
+            self._close(now)
+            self._current, self._step_began = step, now
+        return step
+
+    def _close(self, now: datetime) -> None:
+        if self._current is not None:
+            seconds = (now - self._step_began).total_seconds()
+            stage = str(self._current.stage)
+            self._timings[stage] = self._timings.get(stage, 0.0) + seconds
+
+    def _eta(self, stage: Stage, fraction: float | None) -> int | None:
+        elapsed = (self._clock.now() - self._step_began).total_seconds()
+        remaining = remaining_seconds(
+            self._durations,
+            self._steps.from_(stage),
+            self.blob.size,
+            elapsed=elapsed,
+            fraction_done=fraction,
+        )
+        return eta_seconds(remaining)
+
+    def sample(self) -> RunSample:
+        """The run's step timings once it has returned (the last step ends now)."""
+        now = self._clock.now()
+        self._close(now)
+        self._current = None
+        return RunSample(
+            size=self.blob.size,
+            steps=dict(self._timings),
+            total_seconds=(now - self._began).total_seconds(),
+        )
 
     async def checkpoint(self) -> None:
         job = await self._log.get(self.job_id)
@@ -139,11 +247,16 @@ class WorkerService:
         uploads: UploadStore,
         job_types: Mapping[str, JobType],
         policy: WorkerPolicy,
+        *,
+        durations: StepDurations,
+        clock: Clock,
     ) -> None:
         self._log = log
         self._uploads = uploads
         self._job_types = job_types
         self._policy = policy
+        self._durations = durations
+        self._clock = clock
 
     async def handle(self, delivery: JobDelivery) -> None:
         """Run the delivered job. Returns to complete the message; raises to abandon it."""
@@ -159,14 +272,16 @@ class WorkerService:
             return
 
         attempt = f"attempt {delivery.delivery_count} of {self._policy.max_delivery_count}"
-        started = _draft(JobStatus.STARTED, Stage.INITIALIZING, f"Started ({attempt})")
+        started = _draft(
+            JobStatus.STARTED, Stage.INITIALIZING, f"Started ({attempt})", step=START_LABEL
+        )
         job, event = await self._log.append(
             job.job_id, lambda j: None if j.is_terminal else started
         )
         if event is None:
             return
         try:
-            result = await self._run(job, delivery)
+            result, sample = await self._run(job, delivery)
         except JobCancelled:
             await self._end(job.job_id, _draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
             return
@@ -191,6 +306,23 @@ class WorkerService:
             logger.warning("job %s: result not stored: %s", job.job_id, exc)
             error = JobError("result_too_large", "the job's result is too large to store")
             await self._end(job.job_id, _draft(JobStatus.FAILED, Stage.DONE, error.message, error))
+            return
+        await self._learn(job.job_name, sample)
+
+    async def _learned(self, job_name: str) -> Durations:
+        """The job type's learned durations; none (no ETAs) when the store fails."""
+        try:
+            return await self._durations.get(job_name)
+        except Exception as exc:
+            logger.warning("durations of %s not read (no ETAs this run): %r", job_name, exc)
+            return Durations()
+
+    async def _learn(self, job_name: str, sample: RunSample) -> None:
+        """Learn from a completed run; a store that fails loses only this sample."""
+        try:
+            await self._durations.learn(job_name, sample)
+        except Exception as exc:
+            logger.warning("durations of %s not updated: %r", job_name, exc)
 
     async def handle_dead_letter(self, delivery: JobDelivery) -> None:
         """A message reached the dead-letter queue: end its job `failed` if it has not ended."""
@@ -205,7 +337,7 @@ class WorkerService:
             return
         await self._end(job.job_id, draft)
 
-    async def _run(self, job: Job, delivery: JobDelivery) -> Mapping[str, Any]:
+    async def _run(self, job: Job, delivery: JobDelivery) -> tuple[Mapping[str, Any], RunSample]:
         job_type = self._job_types.get(job.job_name)
         if job_type is None:
             raise PermanentJobError("unknown_job_type", f"no job type {job.job_name!r}")
@@ -225,14 +357,23 @@ class WorkerService:
                 "file_too_large",
                 f"the upload is {blob.size} bytes; the limit is {self._policy.max_upload_bytes}",
             )
-        ctx = _RunContext(job, blob, self._log, self._uploads)
+        ctx = _RunContext(
+            job,
+            blob,
+            self._log,
+            self._uploads,
+            steps=job_type.steps,
+            durations=await self._learned(job.job_name),
+            clock=self._clock,
+        )
         await ctx.checkpoint()
         try:
-            return await job_type.run(ctx)
+            result = await job_type.run(ctx)
         except BlobMissing:
             raise PermanentJobError("blob_missing", "the uploaded file no longer exists") from None
         except BlobChanged:
             raise _upload_changed() from None
+        return result, ctx.sample()
 
     def _inject_fault(self, job: Job, delivery: JobDelivery) -> None:
         if not self._policy.allow_fault_injection:
@@ -274,6 +415,7 @@ class WorkerService:
             Stage.INITIALIZING,
             f"Attempt {delivery.delivery_count} failed; Service Bus will redeliver",
             error=error,
+            step=START_LABEL,
         )
         await self._log.append(job.job_id, _unless_ended(retrying))
         raise exc

@@ -32,6 +32,7 @@ from tests.fakes import (
     FakeProbe,
     FakeQueueStats,
     FakeSecretStore,
+    FakeStepDurations,
     FakeUploads,
     FixedClock,
     VirtualClock,
@@ -428,4 +429,22 @@ def fake_event_log_down() -> FakeEventLog:
 
 @pytest.fixture(params=["table_event_log_with_nothing_listening", "fake_event_log_down"])
 def unavailable_event_log(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
+
+
+# --- StepDurations ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def table_step_durations(table_storage: TableStorage) -> Any:
+    return table_storage.step_durations
+
+
+@pytest.fixture
+def fake_step_durations() -> FakeStepDurations:
+    return FakeStepDurations()
+
+
+@pytest.fixture(params=["table_step_durations", "fake_step_durations"])
+def step_durations(request: pytest.FixtureRequest) -> Any:
     return _one_of(request)

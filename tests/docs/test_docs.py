@@ -582,6 +582,8 @@ def sse_events() -> Iterator[tuple[str, dict[str, Any]]]:
     ):
         stored = replace(FAILED_EVENT, status=status, error=error, result={"x": 1})
         yield from steps_events(stored, "parsing", lambda e: e.stage)
+    log_line = replace(FAILED_EVENT, status=JobStatus.IN_PROGRESS, error=None, log=True)
+    yield from steps_events(log_line, "parsing", lambda e: e.stage)
 
 
 def test_the_api_doc_names_every_stream_event_and_its_payload_fields() -> None:

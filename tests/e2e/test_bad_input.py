@@ -232,13 +232,25 @@ async def test_a_json_body_of_the_wrong_shape_is_refused_and_writes_nothing(
     await assert_wrote_nothing(alice, before)
 
 
-async def test_an_enqueue_without_a_blob_name_is_refused_and_writes_nothing(alice: Api) -> None:
+async def test_an_enqueue_naming_no_upload_is_refused_and_writes_nothing(alice: Api) -> None:
+    before = await snapshot(alice)
+
+    response = await alice.enqueue("document-analysis", "analyze-document", {"resumeId": "r1"})
+
+    error = assert_error(response, 400, "invalid_request")
+    assert [d["field"] for d in error["details"]] == ["data.blobName"]
+    await assert_wrote_nothing(alice, before)
+
+
+async def test_an_enqueue_by_a_file_name_never_uploaded_is_404_and_writes_nothing(
+    alice: Api,
+) -> None:
     before = await snapshot(alice)
 
     response = await alice.enqueue("document-analysis", "analyze-document", {"fileName": "a.txt"})
 
-    error = assert_error(response, 400, "invalid_request")
-    assert [d["field"] for d in error["details"]] == ["data.blobName"]
+    error = assert_error(response, 404, "blob_not_found")
+    assert [d["field"] for d in error["details"]] == ["data.fileName"]
     await assert_wrote_nothing(alice, before)
 
 

@@ -447,7 +447,7 @@ async def test_tokens_in_the_query_never_reach_the_logs(long_stream_stack: Strea
     assert f"/api/v1/sse/job/{job_id}?token=[redacted]&since=1" in log
 
 
-SEED_003_EVENTS = {"step-change", "progress-update", "complete", "failed"}
+SEED_003_EVENTS = {"step-change", "progress-update", "scrape-phase", "complete", "failed"}
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from function_app.domain.identity import Caller
 from function_app.domain.jobs import EnqueueRequest, JobStatus
 from function_app.domain.uploads import upload_blob_name
 from function_app.jobtypes.base import JobContext, JobType
+from function_app.jobtypes.steps import NO_STEPS
 from function_app.ports import BlobChanged, BlobMissing
 from function_app.services.worker import JobDelivery
 from tests.fakes import FakeEventLog, FixedClock, fake_world, test_settings
@@ -278,6 +279,7 @@ async def test_the_workers_read_is_refused_when_the_blob_changes_after_its_check
 
     class RewriteThenRead:
         name = "analyze-document"
+        steps = NO_STEPS
         run = staticmethod(rewrite_then_read)
 
     services, log = app_over(uploads, {"analyze-document": RewriteThenRead()})

@@ -1,5 +1,6 @@
-"""An in-memory JobContext for job-type tests: serves bytes in chunks, records progress calls,
-and can ask to cancel at a chosen checkpoint."""
+"""An in-memory JobContext for job-type tests: serves bytes in chunks, records progress calls
+and log lines, checks them against the job type's declared `steps` when given, and can ask to
+cancel at a chosen checkpoint."""
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -7,6 +8,7 @@ from typing import Any
 
 from function_app.domain.errors import JobCancelled
 from function_app.domain.jobs import Stage
+from function_app.jobtypes.steps import Steps
 from function_app.ports import BlobInfo
 
 
@@ -16,6 +18,13 @@ class ProgressCall:
     progress: int
     message: str
     phase: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    phase: str
+    message: str
 
 
 @dataclass
@@ -26,7 +35,9 @@ class FakeJobContext:
     chunk_size: int | None = 1024
     cancel_at_checkpoint: int | None = None
     job_id: str = "job-test"
+    steps: Steps | None = None
     progress_calls: list[ProgressCall] = field(default_factory=list)
+    log_lines: list[LogLine] = field(default_factory=list)
     checkpoints: int = 0
     chunks_served: int = 0
 
@@ -49,11 +60,26 @@ class FakeJobContext:
             yield self.content[start : start + size]
 
     async def progress(
-        self, stage: Stage, percent: int, message: str, *, phase: str | None = None
+        self,
+        stage: Stage,
+        percent: int,
+        message: str,
+        *,
+        phase: str | None = None,
+        detail: str | None = None,
     ) -> None:
         assert isinstance(stage, Stage), f"job types report a Stage, not {stage!r}"
         assert 0 <= percent <= 100, percent
-        self.progress_calls.append(ProgressCall(stage, percent, message, phase))
+        if self.steps is not None:
+            step = self.steps.get(stage)
+            assert step is not None, f"{stage} is not a declared step"
+            assert phase is None or phase in {p.key for p in step.phases}, (stage, phase)
+        self.progress_calls.append(ProgressCall(stage, percent, message, phase, detail))
+
+    async def log(self, phase: str, message: str) -> None:
+        assert phase
+        assert message
+        self.log_lines.append(LogLine(phase, message))
 
     async def checkpoint(self) -> None:
         self.checkpoints += 1

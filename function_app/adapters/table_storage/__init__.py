@@ -1,11 +1,12 @@
 """Table Storage, the jobs table: one adapter for the service, one module per port.
 
-`TableStorage` owns the one `TableClient` and offers the four ports that live in the table:
+`TableStorage` owns the one `TableClient` and offers the ports that live in the table:
 `event_log` (`EventLog`: jobs and their events, `event_log.py`), `idempotency_keys`
-(`IdempotencyKeys`, `idempotency_keys.py`), `secrets` (`SecretStore`, `secrets.py`) and
-`upload_claims` (`UploadClaims`, `upload_claims.py`), plus the "storage" health probe.
-`rows.py` is the toolkit they share: field codecs, conditional writes, and the
-read -> decide -> conditional-write loop.
+(`IdempotencyKeys`, `idempotency_keys.py`), `secrets` (`SecretStore`, `secrets.py`),
+`upload_claims` (`UploadClaims`, `upload_claims.py`) and `step_durations` (`StepDurations`:
+learned step times, `step_durations.py`), plus the "storage" health probe. `rows.py` is the
+toolkit they share: field codecs, conditional writes, and the read -> decide ->
+conditional-write loop.
 
 Layout of the one table:
 
@@ -16,6 +17,7 @@ Layout of the one table:
 | `idem-<sha256(owner)>`  | `<sha256(key)>`     | which job an Idempotency-Key is for    |
 | `config`                | `<secret name>`     | app secrets generated at run time      |
 | `upload-<sha256(blob)>` | `claim`             | the job that first used an upload      |
+| `durations`             | `<job name>`        | learned step durations of a job type   |
 """
 
 from collections.abc import Callable
@@ -30,12 +32,14 @@ from function_app.adapters.table_storage.event_log import TableEventLog
 from function_app.adapters.table_storage.idempotency_keys import TableIdempotencyKeys
 from function_app.adapters.table_storage.rows import TableRows, unavailable
 from function_app.adapters.table_storage.secrets import CONFIG_PARTITION, TableSecrets
+from function_app.adapters.table_storage.step_durations import TableStepDurations
 from function_app.adapters.table_storage.upload_claims import TableUploadClaims
 
 __all__ = [
     "TableEventLog",
     "TableIdempotencyKeys",
     "TableSecrets",
+    "TableStepDurations",
     "TableStorage",
     "TableUploadClaims",
 ]
@@ -54,7 +58,7 @@ def _utcnow() -> datetime:
 
 
 class TableStorage:
-    """The jobs table: its four ports over one client, and the "storage" health probe."""
+    """The jobs table: its ports over one client, and the "storage" health probe."""
 
     name = "storage"
 
@@ -65,6 +69,7 @@ class TableStorage:
         self.idempotency_keys = TableIdempotencyKeys(rows, clock)
         self.secrets = TableSecrets(rows)
         self.upload_claims = TableUploadClaims(rows)
+        self.step_durations = TableStepDurations(rows)
 
     @classmethod
     def from_connection_string(

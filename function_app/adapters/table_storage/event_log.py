@@ -61,11 +61,15 @@ def _error_from_json(value: Any) -> JobError | None:
 
 
 def _state_to_entity(entity: dict[str, Any], state: Job | JobEvent) -> dict[str, Any]:
-    """The fields a job and its events share: status, progress, stage, message, outcome."""
+    """The fields a job and its events share: status, progress, stage, message, step, phase,
+    detail, outcome."""
     entity["status"] = state.status.value
     entity["progress"] = state.progress
     entity["stage"] = state.stage
     entity["message"] = bounded_text("message", state.message)
+    entity["step"] = bounded_text("step", state.step)
+    entity["phase"] = bounded_text("phase", state.phase)
+    entity["detail"] = bounded_text("detail", state.detail)
     put_json(entity, "result", None if state.result is None else dict(state.result))
     put_json(entity, "error", _error_to_json(state.error))
     return without_none(entity)
@@ -77,6 +81,9 @@ def _state_from_entity(entity: Mapping[str, Any]) -> dict[str, Any]:
         "progress": int(entity["progress"]),
         "stage": str(entity["stage"]),
         "message": str(entity.get("message") or ""),
+        "step": entity.get("step"),
+        "phase": entity.get("phase"),
+        "detail": entity.get("detail"),
         "result": get_json(entity, "result"),
         "error": _error_from_json(get_json(entity, "error")),
     }
@@ -130,9 +137,8 @@ def event_to_entity(event: JobEvent) -> dict[str, Any]:
         "sequence": event.sequence,
         "timestamp": event.timestamp,
         "attempt": event.attempt,
-        "phase": event.phase,
-        "detail": bounded_text("detail", event.detail),
         "etaSeconds": event.eta_seconds,
+        "log": True if event.log else None,
     }
     return _state_to_entity(entity, event)
 
@@ -144,9 +150,8 @@ def event_from_entity(entity: Mapping[str, Any]) -> JobEvent:
         sequence=int(entity["sequence"]),
         timestamp=required_datetime(entity, "timestamp"),
         attempt=int(entity.get("attempt") or 0),
-        phase=entity.get("phase"),
-        detail=entity.get("detail"),
         eta_seconds=None if eta is None else int(eta),
+        log=bool(entity.get("log", False)),
         **_state_from_entity(entity),
     )
 

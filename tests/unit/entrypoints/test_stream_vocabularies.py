@@ -165,3 +165,20 @@ def test_positions_and_vocabularies_parse_strictly() -> None:
     assert parse_vocabularies("steps,jobstream") == VOCABULARIES
     with pytest.raises(ValueError, match="jobstream or steps"):
         parse_vocabularies("everything")
+
+
+def test_a_log_line_is_a_scrape_phase_alone_and_a_step_label_decides_step_changes() -> None:
+    line = event(4, JobStatus.IN_PROGRESS, Stage.PARSING, 45, phase="detected", log=True)
+    assert [
+        (n.name, dict(n.payload)) for n in group(line, "Reading", (STEPS,), job_update, label)
+    ] == [("scrape-phase", {"phase": "detected", "message": "in_progress"})]
+    # Two stages under one step label are one step: no step-change between them.
+    same = event(5, JobStatus.IN_PROGRESS, Stage.ANALYZING, 60, step="Reading the resume")
+    assert [n.name for n in group(same, "Reading the resume", (STEPS,), job_update, label)] == [
+        "progress-update"
+    ]
+    moved = event(6, JobStatus.IN_PROGRESS, Stage.ANALYZING, 70, step="Analysing the resume")
+    assert [n.name for n in group(moved, "Reading the resume", (STEPS,), job_update, label)] == [
+        "step-change",
+        "progress-update",
+    ]

@@ -102,7 +102,7 @@ async def test_progress_never_goes_backwards_and_ends_storing() -> None:
     ctx = FakeJobContext(resume_text().encode(), file_name="cv.txt")
     await run(ctx)
     assert ctx.percentages == sorted(ctx.percentages)
-    assert ctx.stages == ["parsing", "analyzing", "storing"]
+    assert ctx.stages == ["parsing", "analyzing", "analyzing", "storing"]
     assert ctx.percentages[0] > 40
 
 

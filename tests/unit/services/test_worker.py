@@ -11,16 +11,28 @@ from function_app.domain.identity import Caller
 from function_app.domain.jobs import EnqueueRequest, JobStatus, Stage
 from function_app.jobtypes.base import JobContext, JobType
 from function_app.jobtypes.registry import build_registry
+from function_app.jobtypes.steps import READ_STEP, Phase, Step, Steps
 from function_app.services.worker import JobDelivery
 from tests.fakes import FakeWorld, fake_world, test_settings
 
-Step = Callable[[JobContext], Awaitable[Mapping[str, Any]]]
+Run = Callable[[JobContext], Awaitable[Mapping[str, Any]]]
+
+SCRIPTED_STEPS = Steps(
+    (
+        READ_STEP,
+        Step(Stage.PARSING, "Parsing", (Phase("half", "Half way"),)),
+        Step(Stage.ANALYZING, "Analysing", (Phase("look", "Looking closely"),)),
+        Step(Stage.STORING, "Storing", sized=False),
+    )
+)
 
 
 class ScriptedJob:
     """A job type whose run is the test's function."""
 
-    def __init__(self, name: str, step: Step) -> None:
+    steps = SCRIPTED_STEPS
+
+    def __init__(self, name: str, step: Run) -> None:
         self._name = name
         self._step = step
         self.runs = 0
@@ -43,7 +55,7 @@ async def read_all(ctx: JobContext) -> Mapping[str, Any]:
     return {"bytes": size}
 
 
-def world_with(step: Step, **settings: Any) -> tuple[FakeWorld, ScriptedJob]:
+def world_with(step: Run, **settings: Any) -> tuple[FakeWorld, ScriptedJob]:
     job_type = ScriptedJob("analyze-document", step)
     types: dict[str, JobType] = {"analyze-document": job_type}
     world = fake_world(test_settings(SERVICEBUS_MAX_DELIVERY_COUNT=3, **settings), types)
@@ -69,12 +81,17 @@ async def test_success_records_started_progress_and_completed() -> None:
     assert world.log.statuses(job_id)[:2] == ["queued", "started"]
     assert world.log.statuses(job_id)[-1] == "completed"
     fetching = [e for e in events if e.stage == "fetching"]
-    # 1000 bytes in 100-byte chunks: one report per chunk (each is 10 %), from above 5 to 40.
+    # The step begins at 5 with 0 bytes; then 1000 bytes in 100-byte chunks: one report per
+    # chunk (each is 10 %), from above 5 to 40.
     reported = [e.progress for e in fetching]
-    assert len(reported) == 10
+    assert len(reported) == 11
     assert reported == sorted(set(reported))
-    assert reported[0] > 5
+    assert reported[0] == 5
+    assert fetching[0].detail == "0 of 1,000 bytes"
+    assert reported[1] > 5
     assert reported[-1] == 40
+    assert fetching[-1].detail == "1,000 of 1,000 bytes"
+    assert {e.step for e in fetching} == {"Reading the file"}
     progress = [e.progress for e in events[1:]]
     assert progress == sorted(progress)
     job = world.log.jobs[job_id]
