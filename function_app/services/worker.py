@@ -20,12 +20,12 @@ has `"simulateTransientFailures": N` fails transiently on its first N deliveries
 """
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from function_app.domain.durations import Durations, RunSample, eta_seconds, remaining_seconds
+from function_app.domain.durations import Durations, RunSample
 from function_app.domain.errors import (
     JobCancelled,
     JobFailure,
@@ -34,26 +34,25 @@ from function_app.domain.errors import (
 )
 from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
 from function_app.jobtypes.base import JobType
-from function_app.jobtypes.steps import DOWNLOAD, START_LABEL, Step, Steps
+from function_app.jobtypes.steps import START_LABEL
 from function_app.ports import (
     BlobChanged,
-    BlobInfo,
     BlobMissing,
     Clock,
     EventLog,
     StepDurations,
     UploadStore,
 )
+from function_app.services.run_context import (
+    RunContext,
+    event_draft,
+    unless_ended,
+    upload_changed,
+)
 
 logger = logging.getLogger(__name__)
 
-FETCH_START = 5
-FETCH_END = 40
-# Report read progress each time another 5 % of the file has arrived.
-FETCH_REPORT_FRACTION = 0.05
 FAULT_INJECTION_FIELD = "simulateTransientFailures"
-# Event messages stay short (the event log bounds text columns).
-MAX_MESSAGE_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -73,171 +72,6 @@ class WorkerPolicy:
     # runs, and `read()` never yields more than the validated size.
     max_upload_bytes: int
     allow_fault_injection: bool = False
-
-
-def _draft(
-    status: JobStatus,
-    stage: str,
-    message: str,
-    error: JobError | None = None,
-    *,
-    progress: int = 0,
-    result: Mapping[str, Any] | None = None,
-    step: str | None = None,
-) -> EventDraft:
-    if error is not None and len(error.message) > MAX_MESSAGE_CHARS:
-        error = JobError(error.code, error.message[:MAX_MESSAGE_CHARS], error.retryable)
-    return EventDraft(
-        status, progress, stage, message[:MAX_MESSAGE_CHARS], error=error, result=result, step=step
-    )
-
-
-def _unless_ended(draft: EventDraft) -> Callable[[Job], EventDraft | None]:
-    """A `decide` for EventLog.append: record `draft` unless the job has ended."""
-    return lambda job: None if job.is_terminal else draft
-
-
-def _upload_changed() -> PermanentJobError:
-    return PermanentJobError(
-        "upload_changed", "the uploaded file was replaced after the job was enqueued"
-    )
-
-
-class _RunContext:
-    """What a job type sees while it runs (implements `JobContext`).
-
-    `read` streams exactly the blob version `blob.etag` names (the one enqueue validated) and
-    never more than `blob.size` bytes. Each progress event names the step of its stage (from
-    the job type's `steps`) and carries the ETA; the context times each step for `sample`.
-    """
-
-    def __init__(
-        self,
-        job: Job,
-        blob: BlobInfo,
-        log: EventLog,
-        uploads: UploadStore,
-        *,
-        steps: Steps,
-        durations: Durations,
-        clock: Clock,
-    ) -> None:
-        self.job_id = job.job_id
-        self.data: Mapping[str, Any] = job.data
-        self.blob = blob
-        self._log = log
-        self._uploads = uploads
-        self._steps = steps
-        self._durations = durations
-        self._clock = clock
-        self._began = clock.now()
-        self._current: Step | None = None
-        self._step_began = self._began
-        self._timings: dict[str, float] = {}
-
-    async def read(self, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
-        total = max(self.blob.size, 1)
-        done = 0
-        reported = 0.0
-        await self._report_read(FETCH_START, 0, 0.0)
-        chunks = self._uploads.read(self.blob.name, chunk_size, etag=self.blob.etag)
-        async for chunk in chunks:
-            done += len(chunk)
-            if done > self.blob.size:  # only a store ignoring the ETag gets here
-                raise _upload_changed()
-            fraction = min(done / total, 1.0)
-            if fraction - reported >= FETCH_REPORT_FRACTION or (fraction >= 1.0 > reported):
-                reported = fraction
-                pct = FETCH_START + round((FETCH_END - FETCH_START) * fraction)
-                await self._report_read(pct, done, fraction)
-            yield chunk
-
-    async def _report_read(self, percent: int, done: int, fraction: float) -> None:
-        size = self.blob.size
-        message, detail = f"Read {done} of {size} bytes", f"{done:,} of {size:,} bytes"
-        await self._report(Stage.FETCHING, percent, message, DOWNLOAD.key, fraction, detail)
-
-    async def progress(
-        self,
-        stage: Stage,
-        percent: int,
-        message: str,
-        *,
-        phase: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        await self._report(stage, percent, message, phase, None, detail)
-
-    async def log(self, phase: str, message: str) -> None:
-        draft = EventDraft(
-            JobStatus.IN_PROGRESS, 0, Stage.INITIALIZING, message[:MAX_MESSAGE_CHARS],
-            phase=phase[:MAX_MESSAGE_CHARS], log=True,
-        )  # fmt: skip
-        await self._log.append(self.job_id, _unless_ended(draft))
-
-    async def _report(
-        self,
-        stage: Stage,
-        percent: int,
-        message: str,
-        phase: str | None,
-        fraction: float | None,
-        detail: str | None = None,
-    ) -> None:
-        step = self._enter(stage)
-        draft = EventDraft(
-            JobStatus.IN_PROGRESS,
-            max(0, min(percent, 99)),
-            stage,
-            message[:MAX_MESSAGE_CHARS],
-            phase=phase if step is None else step.phase_label(phase),
-            detail=None if detail is None else detail[:MAX_MESSAGE_CHARS],
-            eta_seconds=self._eta(stage, fraction),
-            step=None if step is None else step.label,
-        )
-        await self._log.append(self.job_id, _unless_ended(draft))
-
-    def _enter(self, stage: Stage) -> Step | None:
-        """The declared step of `stage`; entering a new one ends the timing of the last."""
-        step = self._steps.get(stage)
-        if step is not None and step is not self._current:
-            now = self._clock.now()
-            self._close(now)
-            self._current, self._step_began = step, now
-        return step
-
-    def _close(self, now: datetime) -> None:
-        if self._current is not None:
-            seconds = (now - self._step_began).total_seconds()
-            stage = str(self._current.stage)
-            self._timings[stage] = self._timings.get(stage, 0.0) + seconds
-
-    def _eta(self, stage: Stage, fraction: float | None) -> int | None:
-        elapsed = (self._clock.now() - self._step_began).total_seconds()
-        remaining = remaining_seconds(
-            self._durations,
-            self._steps.from_(stage),
-            self.blob.size,
-            elapsed=elapsed,
-            fraction_done=fraction,
-        )
-        return eta_seconds(remaining)
-
-    def sample(self) -> RunSample:
-        """The run's step timings once it has returned (the last step ends now)."""
-        now = self._clock.now()
-        self._close(now)
-        self._current = None
-        return RunSample(
-            size=self.blob.size,
-            steps=dict(self._timings),
-            total_seconds=(now - self._began).total_seconds(),
-        )
-
-    async def checkpoint(self) -> None:
-        job = await self._log.get(self.job_id)
-        if job is None or job.cancel_requested or job.is_terminal:
-            raise JobCancelled(self.job_id)
 
 
 class WorkerService:
@@ -268,11 +102,11 @@ class WorkerService:
             logger.info("job %s already %s: delivery dropped", job.job_id, job.status)
             return
         if job.cancel_requested:
-            await self._end(job.job_id, _draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
+            await self._end(job.job_id, event_draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
             return
 
         attempt = f"attempt {delivery.delivery_count} of {self._policy.max_delivery_count}"
-        started = _draft(
+        started = event_draft(
             JobStatus.STARTED, Stage.INITIALIZING, f"Started ({attempt})", step=START_LABEL
         )
         job, event = await self._log.append(
@@ -283,13 +117,13 @@ class WorkerService:
         try:
             result, sample = await self._run(job, delivery)
         except JobCancelled:
-            await self._end(job.job_id, _draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
+            await self._end(job.job_id, event_draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
             return
         except PermanentJobError as exc:
             logger.info("job %s failed permanently: %s", job.job_id, exc.code)
             error = JobError(exc.code, exc.message, retryable=False)
             await self._end(
-                job.job_id, _draft(JobStatus.FAILED, Stage.DONE, exc.message, error=error)
+                job.job_id, event_draft(JobStatus.FAILED, Stage.DONE, exc.message, error=error)
             )
             return
         except Exception as exc:
@@ -297,7 +131,7 @@ class WorkerService:
             return
         # What the caller sent beside the upload (resumeId, ...) comes back with the result.
         result = {**result, "data": dict(job.data)}
-        completed = _draft(
+        completed = event_draft(
             JobStatus.COMPLETED, Stage.DONE, "Completed", progress=100, result=result
         )
         try:
@@ -305,7 +139,9 @@ class WorkerService:
         except ValueError as exc:  # the log refuses a result over its size limit
             logger.warning("job %s: result not stored: %s", job.job_id, exc)
             error = JobError("result_too_large", "the job's result is too large to store")
-            await self._end(job.job_id, _draft(JobStatus.FAILED, Stage.DONE, error.message, error))
+            await self._end(
+                job.job_id, event_draft(JobStatus.FAILED, Stage.DONE, error.message, error)
+            )
             return
         await self._learn(job.job_name, sample)
 
@@ -329,7 +165,7 @@ class WorkerService:
         error = JobError(
             "dead_lettered", "Service Bus dead-lettered the job's message", retryable=True
         )
-        draft = _draft(
+        draft = event_draft(
             JobStatus.FAILED, Stage.DONE, "The job's message was dead-lettered", error=error
         )
         job = await self._log.get(delivery.job_id)
@@ -350,14 +186,14 @@ class WorkerService:
             # The upload URL may rewrite its blob until it expires: read only the version
             # enqueue validated (a store that cannot tell versions records no ETag).
             if blob.etag is not None and blob.etag != job.upload_etag:
-                raise _upload_changed()
+                raise upload_changed()
             blob = replace(blob, etag=job.upload_etag)
         if blob.size > self._policy.max_upload_bytes:
             raise PermanentJobError(
                 "file_too_large",
                 f"the upload is {blob.size} bytes; the limit is {self._policy.max_upload_bytes}",
             )
-        ctx = _RunContext(
+        ctx = RunContext(
             job,
             blob,
             self._log,
@@ -372,7 +208,7 @@ class WorkerService:
         except BlobMissing:
             raise PermanentJobError("blob_missing", "the uploaded file no longer exists") from None
         except BlobChanged:
-            raise _upload_changed() from None
+            raise upload_changed() from None
         return result, ctx.sample()
 
     def _inject_fault(self, job: Job, delivery: JobDelivery) -> None:
@@ -406,19 +242,19 @@ class WorkerService:
                 retryable=True,
             )
             await self._end(
-                job.job_id, _draft(JobStatus.FAILED, Stage.DONE, error.message, error=error)
+                job.job_id, event_draft(JobStatus.FAILED, Stage.DONE, error.message, error=error)
             )
             return
         error = JobError(code, message, retryable=True)
-        retrying = _draft(
+        retrying = event_draft(
             JobStatus.RETRYING,
             Stage.INITIALIZING,
             f"Attempt {delivery.delivery_count} failed; Service Bus will redeliver",
             error=error,
             step=START_LABEL,
         )
-        await self._log.append(job.job_id, _unless_ended(retrying))
+        await self._log.append(job.job_id, unless_ended(retrying))
         raise exc
 
     async def _end(self, job_id: str, draft: EventDraft) -> None:
-        await self._log.append(job_id, _unless_ended(draft))
+        await self._log.append(job_id, unless_ended(draft))
