@@ -12,7 +12,7 @@ repeats and guards the key around those steps (lookup, claim, confirm, release).
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from function_app.domain.errors import (
@@ -74,31 +74,20 @@ def queued_event() -> EventDraft:
     return EventDraft(JobStatus.QUEUED, 0, Stage.QUEUED, "Job queued")
 
 
+@dataclass(frozen=True, eq=False)
 class JobService:
-    def __init__(
-        self,
-        log: EventLog,
-        idempotency: Idempotency,
-        queue: JobQueue,
-        uploads: JobUploads,
-        stats: QueueStats,
-        tokens: StreamTokens,
-        clock: Clock,
-        policy: JobPolicy,
-        estimates: QueueEstimates,
-        new_id: Callable[[], str] = new_job_id,
-    ) -> None:
-        self._log = log
-        self._idempotency = idempotency
-        self._queue = queue
-        self._job_uploads = uploads
-        self._stats = stats
-        self._tokens = tokens
-        self._clock = clock
-        self._policy = policy
-        self._estimates = estimates
-        self._new_id = new_id
-        self._unfinished: set[asyncio.Future[Job]] = set()
+    log: EventLog
+    idempotency: Idempotency
+    queue: JobQueue
+    uploads: JobUploads
+    stats: QueueStats
+    tokens: StreamTokens
+    clock: Clock
+    policy: JobPolicy
+    estimates: QueueEstimates
+    new_id: Callable[[], str] = new_job_id
+    # Strong references to shielded record-and-send tasks until they end.
+    _unfinished: set[asyncio.Future[Job]] = field(default_factory=set, init=False)
 
     # --- enqueue --------------------------------------------------------------------------
 
@@ -110,41 +99,41 @@ class JobService:
         key = check_key(idempotency_key)
         prior = Prior()
         if key is not None:
-            prior = await self._idempotency.lookup(caller, key, request)
+            prior = await self.idempotency.lookup(caller, key, request)
             if prior.replay is not None:
                 return await self._accepted(prior.replay, replayed=True)
 
         upload = await self._validate(caller, request)
         job = Job(
-            job_id=self._new_id(),
+            job_id=self.new_id(),
             owner=caller.owner,
             queue_name=request.queue_name,
             job_name=request.job_name,
             data=dict(request.data),
-            created_at=self._clock.now(),
+            created_at=self.clock.now(),
             idempotency_key=key,
             upload_etag=upload.blob.etag,
             blob_name=upload.blob.name,
         )
         if key is not None:
-            repeat = await self._idempotency.claim(caller, key, job.job_id, request, prior)
+            repeat = await self.idempotency.claim(caller, key, job.job_id, request, prior)
             if repeat is not None:
                 return await self._accepted(repeat, replayed=True)
         # Once the job may be recorded it must be sent or end failed, even if this request
         # is cancelled meanwhile (its client went away): that part runs shielded. The queue
         # estimate is read meanwhile.
-        async with self._estimates.begin(job.queue_name, job.job_name) as estimate:
+        async with self.estimates.begin(job.queue_name, job.job_name) as estimate:
             recorded = await self._shielded(self._record_and_send(job, upload))
             return await self._accepted(recorded, estimate=await estimate.result())
 
     async def _validate(self, caller: Caller, request: EnqueueRequest) -> ChosenUpload:
         """The upload as validated; its ETag pins the version the worker will read."""
-        jobs = self._policy.queues.get(request.queue_name)
+        jobs = self.policy.queues.get(request.queue_name)
         if jobs is None:
             raise InvalidRequest(
                 f"unknown queueName {request.queue_name[:64]!r}",
                 code="unknown_queue",
-                details=[{"field": "queueName", "known": sorted(self._policy.queues)}],
+                details=[{"field": "queueName", "known": sorted(self.policy.queues)}],
             )
         if request.job_name not in jobs:
             raise InvalidRequest(
@@ -153,25 +142,25 @@ class JobService:
                 code="unknown_job_name",
                 details=[{"field": "jobName", "known": list(jobs)}],
             )
-        return await self._job_uploads.choose(caller.owner, request.data)
+        return await self.uploads.choose(caller.owner, request.data)
 
     async def _record_and_send(self, job: Job, upload: ChosenUpload) -> Job:
         owner, key, job_id = job.owner, job.idempotency_key, job.job_id
         holds_upload = False
         try:
-            holds_upload = await self._job_uploads.claim(upload, job_id)
-            recorded, _ = await self._log.create(job, queued_event())
+            holds_upload = await self.uploads.claim(upload, job_id)
+            recorded, _ = await self.log.create(job, queued_event())
         except BaseException:
             await self._let_go(job, holds_upload)
             raise
         if key is not None:
             try:
-                await self._idempotency.confirm(owner, key, job_id)
+                await self.idempotency.confirm(owner, key, job_id)
             except Conflict:  # the key was taken over: our job ended unsent
                 await self._let_go(job, holds_upload, key_too=False)
                 raise
             except BaseException:
-                await end_unsent(self._log, job_id, ENQUEUE_FAILED)
+                await end_unsent(self.log, job_id, ENQUEUE_FAILED)
                 await self._let_go(job, holds_upload)
                 raise
         body = {
@@ -181,10 +170,10 @@ class JobService:
             "owner": owner,
         }
         try:
-            await self._queue.send(job.queue_name, job_id, body)
+            await self.queue.send(job.queue_name, job_id, body)
         except Exception as exc:
             logger.warning("job %s: send to %s failed: %r", job_id, job.queue_name, exc)
-            await end_unsent(self._log, job_id, ENQUEUE_FAILED)
+            await end_unsent(self.log, job_id, ENQUEUE_FAILED)
             await self._let_go(job, holds_upload)
             raise DependencyUnavailable(
                 "servicebus", "the job could not be queued; try again"
@@ -194,9 +183,9 @@ class JobService:
     async def _let_go(self, job: Job, holds_upload: bool, *, key_too: bool = True) -> None:
         """A job that will not be queued gives its Idempotency-Key and its upload back."""
         if key_too:
-            await self._idempotency.release(job.owner, job.idempotency_key, job.job_id)
+            await self.idempotency.release(job.owner, job.idempotency_key, job.job_id)
         if holds_upload and job.blob_name is not None:
-            await self._job_uploads.release(job.blob_name, job.job_id)
+            await self.uploads.release(job.blob_name, job.job_id)
 
     async def _shielded(self, work: Coroutine[Any, Any, Job]) -> Job:
         task = asyncio.ensure_future(work)
@@ -218,7 +207,7 @@ class JobService:
             status=job.status,
             queue_name=job.queue_name,
             job_name=job.job_name,
-            stream_token=await self._tokens.issue(job.owner, job.job_id),
+            stream_token=await self.tokens.issue(job.owner, job.job_id),
             replayed=replayed,
             queue_position=estimate.position,
             estimated_wait_seconds=estimate.wait_seconds,
@@ -228,14 +217,14 @@ class JobService:
 
     async def status(self, caller: Caller, job_id: str) -> Job:
         """The caller's job; NotFound when it is unknown, someone else's or out of scope."""
-        return await visible_job(self._log, caller, job_id)
+        return await visible_job(self.log, caller, job_id)
 
     async def cancel(self, caller: Caller, job_id: str) -> Job:
         """Queued: ends `cancelled` now. Running: flags it; the worker stops at its next
         checkpoint. Already ended: Conflict."""
         if not caller.may_write:
             raise Unauthenticated("a stream token cannot cancel jobs", code="read_only_token")
-        job = await visible_job(self._log, caller, job_id)
+        job = await visible_job(self.log, caller, job_id)
         if job.is_terminal:
             raise Conflict(f"job already {job.status}", code="job_finished")
 
@@ -247,18 +236,18 @@ class JobService:
             )
 
         try:
-            job, event = await self._log.append(job_id, cancel_if_queued)
+            job, event = await self.log.append(job_id, cancel_if_queued)
             if event is not None:
                 return job
             if job.is_terminal:
                 raise Conflict(f"job already {job.status}", code="job_finished")
-            return await self._log.request_cancel(job_id)
+            return await self.log.request_cancel(job_id)
         except JobMissing:
             raise NotFound("job not found") from None
 
     async def queue_stats(self, caller: Caller, queue_name: str) -> QueueCounts:
         if caller.is_stream_token:
             raise Unauthenticated("a stream token only reads its own job", code="read_only_token")
-        if queue_name not in self._policy.queues:
+        if queue_name not in self.policy.queues:
             raise NotFound(f"unknown queue {queue_name[:64]!r}", code="unknown_queue")
-        return await self._stats.counts(queue_name)
+        return await self.stats.counts(queue_name)

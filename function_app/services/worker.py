@@ -21,7 +21,7 @@ has `"simulateTransientFailures": N` fails transiently on its first N deliveries
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -74,27 +74,19 @@ class WorkerPolicy:
     allow_fault_injection: bool = False
 
 
+@dataclass(frozen=True, eq=False)
 class WorkerService:
-    def __init__(
-        self,
-        log: EventLog,
-        uploads: UploadStore,
-        job_types: Mapping[str, JobType],
-        policy: WorkerPolicy,
-        *,
-        durations: StepDurations,
-        clock: Clock,
-    ) -> None:
-        self._log = log
-        self._uploads = uploads
-        self._job_types = job_types
-        self._policy = policy
-        self._durations = durations
-        self._clock = clock
+    log: EventLog
+    uploads: UploadStore
+    job_types: Mapping[str, JobType]
+    policy: WorkerPolicy
+    _: KW_ONLY
+    durations: StepDurations
+    clock: Clock
 
     async def handle(self, delivery: JobDelivery) -> None:
         """Run the delivered job. Returns to complete the message; raises to abandon it."""
-        job = await self._log.get(delivery.job_id)
+        job = await self.log.get(delivery.job_id)
         if job is None:
             logger.warning("delivery for unknown job %s: dropped", delivery.job_id)
             return
@@ -105,13 +97,11 @@ class WorkerService:
             await self._end(job.job_id, event_draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
             return
 
-        attempt = f"attempt {delivery.delivery_count} of {self._policy.max_delivery_count}"
+        attempt = f"attempt {delivery.delivery_count} of {self.policy.max_delivery_count}"
         started = event_draft(
             JobStatus.STARTED, Stage.INITIALIZING, f"Started ({attempt})", step=START_LABEL
         )
-        job, event = await self._log.append(
-            job.job_id, lambda j: None if j.is_terminal else started
-        )
+        job, event = await self.log.append(job.job_id, lambda j: None if j.is_terminal else started)
         if event is None:
             return
         try:
@@ -148,7 +138,7 @@ class WorkerService:
     async def _learned(self, job_name: str) -> Durations:
         """The job type's learned durations; none (no ETAs) when the store fails."""
         try:
-            return await self._durations.get(job_name)
+            return await self.durations.get(job_name)
         except Exception as exc:
             logger.warning("durations of %s not read (no ETAs this run): %r", job_name, exc)
             return Durations()
@@ -156,7 +146,7 @@ class WorkerService:
     async def _learn(self, job_name: str, sample: RunSample) -> None:
         """Learn from a completed run; a store that fails loses only this sample."""
         try:
-            await self._durations.learn(job_name, sample)
+            await self.durations.learn(job_name, sample)
         except Exception as exc:
             logger.warning("durations of %s not updated: %r", job_name, exc)
 
@@ -168,18 +158,18 @@ class WorkerService:
         draft = event_draft(
             JobStatus.FAILED, Stage.DONE, "The job's message was dead-lettered", error=error
         )
-        job = await self._log.get(delivery.job_id)
+        job = await self.log.get(delivery.job_id)
         if job is None or job.is_terminal:
             return
         await self._end(job.job_id, draft)
 
     async def _run(self, job: Job, delivery: JobDelivery) -> tuple[Mapping[str, Any], RunSample]:
-        job_type = self._job_types.get(job.job_name)
+        job_type = self.job_types.get(job.job_name)
         if job_type is None:
             raise PermanentJobError("unknown_job_type", f"no job type {job.job_name!r}")
         self._inject_fault(job, delivery)
         blob_name = job.blob_name or job.data.get("blobName")
-        blob = await self._uploads.describe(blob_name) if isinstance(blob_name, str) else None
+        blob = await self.uploads.describe(blob_name) if isinstance(blob_name, str) else None
         if blob is None:
             raise PermanentJobError("blob_missing", "the uploaded file no longer exists")
         if job.upload_etag is not None:
@@ -188,19 +178,19 @@ class WorkerService:
             if blob.etag is not None and blob.etag != job.upload_etag:
                 raise upload_changed()
             blob = replace(blob, etag=job.upload_etag)
-        if blob.size > self._policy.max_upload_bytes:
+        if blob.size > self.policy.max_upload_bytes:
             raise PermanentJobError(
                 "file_too_large",
-                f"the upload is {blob.size} bytes; the limit is {self._policy.max_upload_bytes}",
+                f"the upload is {blob.size} bytes; the limit is {self.policy.max_upload_bytes}",
             )
         ctx = RunContext(
             job,
             blob,
-            self._log,
-            self._uploads,
+            self.log,
+            self.uploads,
             steps=job_type.steps,
             durations=await self._learned(job.job_name),
-            clock=self._clock,
+            clock=self.clock,
         )
         await ctx.checkpoint()
         try:
@@ -212,7 +202,7 @@ class WorkerService:
         return result, ctx.sample()
 
     def _inject_fault(self, job: Job, delivery: JobDelivery) -> None:
-        if not self._policy.allow_fault_injection:
+        if not self.policy.allow_fault_injection:
             return
         failures = job.data.get(FAULT_INJECTION_FIELD)
         if (
@@ -235,7 +225,7 @@ class WorkerService:
             code,
             exc_info=not isinstance(exc, JobFailure),
         )
-        if delivery.delivery_count >= self._policy.max_delivery_count:
+        if delivery.delivery_count >= self.policy.max_delivery_count:
             error = JobError(
                 "max_deliveries_exceeded",
                 f"gave up after {delivery.delivery_count} attempts; last error {code}: {message}",
@@ -253,8 +243,8 @@ class WorkerService:
             error=error,
             step=START_LABEL,
         )
-        await self._log.append(job.job_id, unless_ended(retrying))
+        await self.log.append(job.job_id, unless_ended(retrying))
         raise exc
 
     async def _end(self, job_id: str, draft: EventDraft) -> None:
-        await self._log.append(job_id, unless_ended(draft))
+        await self.log.append(job_id, unless_ended(draft))

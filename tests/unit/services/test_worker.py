@@ -399,8 +399,8 @@ async def test_an_upload_over_the_limit_fails_before_the_job_runs() -> None:
     reads lives: a limit lowered since the enqueue applies to the queued job too."""
     world, job_type = world_with(read_all)
     job_id = await enqueue(world, b"x" * 1000)
-    worker = world.services.worker
-    worker._policy = replace(worker._policy, max_upload_bytes=999)
+    current = world.services.worker
+    worker = replace(current, policy=replace(current.policy, max_upload_bytes=999))
     await worker.handle(delivery(job_id))
     job = world.log.jobs[job_id]
     assert job.status is JobStatus.FAILED
