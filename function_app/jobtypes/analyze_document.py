@@ -20,13 +20,12 @@ from function_app.jobtypes.file_types import (
     decode_text,
     image_dimensions,
 )
-from function_app.jobtypes.steps import READ_STEP, Phase, Step, Steps
+from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 from function_app.jobtypes.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
 from function_app.jobtypes.upload_reader import (
     byte_count,
     detect_kind,
     fetch_upload,
-    upload_file_name,
 )
 
 NAME = "analyze-document"
@@ -40,12 +39,7 @@ STEPS = Steps(
             "Analysing the content",
             (Phase("analyse", "Extracting text and facts"), Phase("found", "Summarising")),
         ),
-        Step(
-            Stage.STORING,
-            "Preparing the result",
-            (Phase("result", "Building the result"),),
-            sized=False,
-        ),
+        RESULT_STEP,
     )
 )
 
@@ -102,8 +96,8 @@ class AnalyzeDocument:
     steps = STEPS
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
-        file_name = upload_file_name(ctx)
         upload = await fetch_upload(ctx)
+        file_name = upload.file_name
         kind = await detect_kind(ctx, upload, "Detecting the file type from its content")
         await ctx.checkpoint()
 

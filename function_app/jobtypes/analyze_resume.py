@@ -23,12 +23,11 @@ from function_app.jobtypes.extraction import (
 )
 from function_app.jobtypes.file_types import MIME_TYPES, FileKind
 from function_app.jobtypes.resume_scoring import analyse_resume
-from function_app.jobtypes.steps import READ_STEP, Phase, Step, Steps
+from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 from function_app.jobtypes.upload_reader import (
     byte_count,
     detect_kind,
     fetch_upload,
-    upload_file_name,
 )
 
 NAME = "analyze-resume"
@@ -46,12 +45,7 @@ STEPS = Steps(
             "Analysing the resume",
             (Phase("score", "Finding sections and scoring"), Phase("found", "Summarising")),
         ),
-        Step(
-            Stage.STORING,
-            "Preparing the result",
-            (Phase("result", "Building the result"),),
-            sized=False,
-        ),
+        RESULT_STEP,
     )
 )
 
@@ -96,8 +90,8 @@ class AnalyzeResume:
     steps = STEPS
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
-        file_name = upload_file_name(ctx)
         upload = await fetch_upload(ctx)
+        file_name = upload.file_name
         kind = await detect_kind(ctx, upload, "Detecting the file format")
         claimed = claims_docx(file_name, ctx.blob.content_type)
         extracted = await asyncio.to_thread(

@@ -13,7 +13,7 @@ from typing import Any
 
 from function_app.domain.jobs import Stage
 from function_app.jobtypes.base import JobContext
-from function_app.jobtypes.steps import READ_STEP, Phase, Step, Steps
+from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 
 NAME = "paced-read"
 DEFAULT_BYTES_PER_SECOND = 512 * 1024
@@ -24,12 +24,7 @@ STEPS = Steps(
     (
         READ_STEP,
         Step(Stage.ANALYZING, "Counting lines", (Phase("count", "Counting lines"),)),
-        Step(
-            Stage.STORING,
-            "Preparing the result",
-            (Phase("result", "Building the result"),),
-            sized=False,
-        ),
+        RESULT_STEP,
     )
 )
 

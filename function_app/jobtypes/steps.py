@@ -58,5 +58,9 @@ NO_STEPS = Steps()
 
 DOWNLOAD = Phase("download", "Downloading the file")
 READ_STEP = Step(Stage.FETCHING, "Reading the file", (DOWNLOAD,))
+# The last step of every shipped job type: its time does not grow with the upload.
+RESULT_STEP = Step(
+    Stage.STORING, "Preparing the result", (Phase("result", "Building the result"),), sized=False
+)
 # The worker's own steps before and after a job type's (not learned: they take no time).
 START_LABEL = "Starting"

@@ -22,6 +22,7 @@ from function_app.jobtypes.file_types import FileKind, detect_file_type
 class Upload:
     data: bytes
     sha256: str
+    file_name: str  # what the result reports: the enqueued fileName, else the blob's name
 
     @property
     def size(self) -> int:
@@ -36,7 +37,7 @@ async def read_upload(ctx: JobContext) -> Upload:
     async for chunk in ctx.read():
         digest.update(chunk)
         buffer += chunk
-    return Upload(data=bytes(buffer), sha256=digest.hexdigest())
+    return Upload(data=bytes(buffer), sha256=digest.hexdigest(), file_name=upload_file_name(ctx))
 
 
 async def fetch_upload(ctx: JobContext) -> Upload:
