@@ -39,6 +39,9 @@ concurrency, and the CPU-only steps (SAS signing, JWT). Goals are printed as met
 the exit code is 0 unless the bench itself breaks. A host whose event loop stops answering is
 reported, its stack dumped (py-spy), and restarted; the run goes on. The run's logs are kept in
 bench/results/api-logs/. What the figures mean, and today's: docs/performance.md.
+
+(Over 300 lines: one benchmark script run as a unit: stack, scenarios, floors, profiles,
+report; to be split when it next grows.)
 """
 
 import argparse

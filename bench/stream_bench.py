@@ -12,6 +12,8 @@ appends progress events to the real Table event log every 0.5 s per job and meas
 
 The naive baseline gives each connection its own loop that polls the table every second.
 `--quick` runs shorter windows; `--streams 10,100` picks the sizes.
+
+(Over 300 lines: one benchmark script, its setup, load, baseline and report.)
 """
 
 import argparse

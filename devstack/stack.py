@@ -15,6 +15,8 @@
 5. serves the app with the local Functions host and prints the URLs;
 6. on Ctrl-C / SIGTERM stops the host (in-flight invocations finish), then the emulator,
    then Azurite, each by its pid.
+
+(Over 300 lines: one command's start, wait and stop order for three processes, kept together.)
 """
 
 import asyncio

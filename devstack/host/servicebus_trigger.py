@@ -8,6 +8,9 @@ abandons it, so Service Bus redelivers it with delivery_count + 1 (and dead-lett
 after MaxDeliveryCount). Each received message becomes a real
 `azure.functions.ServiceBusMessage`. If the broker goes away the loop reconnects with
 backoff; `stop()` stops receiving, lets in-flight invocations finish, then closes.
+
+(Over 300 lines: the host's settlement, lock renewal and concurrency rules for one trigger
+read together.)
 """
 
 import asyncio

@@ -3,6 +3,8 @@
 ``engine.AmqpEngine`` does the protocol; this module maps links to ``$cbs`` (claims-based
 security), ``<queue>/$management``, the queues and their dead-letter queues
 (case-insensitive), and settles deliveries against the store.
+
+(Over 300 lines: one mapping from AMQP links to the store, per link kind.)
 """
 
 import itertools

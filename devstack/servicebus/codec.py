@@ -10,6 +10,8 @@ Message sections on top: a stored message keeps its bare sections (properties,
 application-properties, body) as the bytes the client sent; only the header and the message
 annotations are rebuilt for each delivery. A batch (message format 0x80013700) is a message
 whose data sections each hold one whole encoded message.
+
+(Over 300 lines: the whole AMQP type system, one encoder and decoder per type, in one table.)
 """
 
 import struct

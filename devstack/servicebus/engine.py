@@ -7,6 +7,8 @@ azure-servicebus 7.15 allocates delivery-ids without a lock, so concurrent sende
 session put duplicate and skipped ids on the wire. Every incoming transfer is taken as it
 comes, answered (when unsettled) with a settled disposition carrying the very id the client
 sent, and the session's next-incoming-id follows the highest id seen. Azure does the same.
+
+(Over 300 lines: one protocol state machine: connection, session and link states interlock.)
 """
 
 import asyncio

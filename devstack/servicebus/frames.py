@@ -4,6 +4,8 @@ A frame is ``size (4) | doff (1) | type (1: 0 AMQP, 1 SASL) | channel (2) | body
 is one performative (a described list) and, for a transfer, the payload after it. Decoding
 pads a short list with the fields' defaults; encoding drops trailing ``None`` fields.
 The hot frames (transfer, disposition, flow) also have hand-written encoders.
+
+(Over 300 lines: one table of the protocol's performatives; splitting it would split the spec.)
 """
 
 import struct

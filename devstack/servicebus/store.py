@@ -1,5 +1,8 @@
 """In-memory queues: ordering, locks, delivery counts, scheduling, TTL, dead-lettering and
-duplicate detection. Pure Python; the AMQP layer drives it and supplies the time."""
+duplicate detection. Pure Python; the AMQP layer drives it and supplies the time.
+
+(Over 300 lines: one state machine of a queue's messages; its rules interlock.)
+"""
 
 import heapq
 import uuid
