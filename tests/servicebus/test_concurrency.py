@@ -32,7 +32,7 @@ from .conftest import runtime
 
 pytestmark = pytest.mark.integration
 
-LOCK_S = 3.0  # the renewer queues' LockDuration (tests/support/servicebus.py)
+LOCK_S = 5.0  # the renewer queues' LockDuration (tests/support/servicebus.py)
 HELD = 10  # messages the renewer keeps locked
 SETTLED_MEANWHILE = 2  # messages the receiver completes while the renewer works
 

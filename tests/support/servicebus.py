@@ -17,9 +17,10 @@ from devstack.emulator_queues import emulator_config, write_emulator_config
 from devstack.servicebus.launcher import EmulatorProcess, start_emulator
 
 _SHORT_LOCK = {"LockDuration": "PT2S", "MaxDeliveryCount": 10}
-# 3 s: the SDK's renewer renews at 0.75 x the whole seconds left (1.5 s here); with 2 s locks
-# the async renewer (which wakes every second) lets the lock lapse before it looks again.
-_RENEWER_LOCK = {"LockDuration": "PT3S", "MaxDeliveryCount": 10}
+# 5 s: the SDK's renewer renews at 0.75 x the whole seconds left; with 2 s locks the async
+# renewer (which wakes every second) lets the lock lapse before it looks again, and with 3 s
+# ten renewer threads on a loaded two-core machine once renewed too late (a full-suite flake).
+_RENEWER_LOCK = {"LockDuration": "PT5S", "MaxDeliveryCount": 10}
 _DEDUP = {"RequiresDuplicateDetection": True, "DuplicateDetectionHistoryTimeWindow": "PT10M"}
 TEST_QUEUES: dict[str, dict[str, Any]] = {
     "roundtrip": {},
