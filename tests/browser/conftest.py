@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from tests.support.stack import LocalStack, launch_default_stack
 
@@ -45,3 +45,16 @@ def anonymous_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS
     """The local stack in its default AUTH_MODE=none: every caller is `anonymous`."""
     with launch_default_stack(tmp_path_factory.mktemp("anonymous-stack")) as stack:
         yield stack
+
+
+@pytest.fixture
+def page(chromium_context: BrowserContext) -> Iterator[Page]:
+    """A fresh page; the test fails if the page threw an uncaught error meanwhile."""
+    page = chromium_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        page.close()
+    assert errors == [], errors

@@ -8,12 +8,11 @@ progress never going back, and end with `complete` carrying the job's result.
 """
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Page
 
 from tests.browser.stream_stack import StreamStack, submit_job
 from tests.samples.documents import make_pdf, paginate, resume_text
@@ -47,18 +46,6 @@ STEPS_PAGE = """
   }
 </script>
 """
-
-
-@pytest.fixture
-def page(chromium_context: BrowserContext) -> Iterator[Page]:
-    page = chromium_context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield page
-    finally:
-        page.close()
-    assert errors == [], errors
 
 
 def big_resume_pdf() -> bytes:

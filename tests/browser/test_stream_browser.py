@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Page
 
 from function_app.topology import topology
 from tests.browser.stream_stack import (
@@ -51,18 +51,6 @@ pytestmark = pytest.mark.browser
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEEDS = REPO_ROOT.parent / "shared" / "seeds"
 JOB_WAIT_MS = 90_000
-
-
-@pytest.fixture
-def page(chromium_context: BrowserContext) -> Iterator[Page]:
-    page = chromium_context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield page
-    finally:
-        page.close()
-    assert errors == [], errors
 
 
 def seed_monitor_job() -> str:
