@@ -160,3 +160,11 @@ async def stored_traces(stack: LocalStack, owner: str) -> list[str]:
             if any(mark in blob.name for mark in marks):
                 found.append(f"blob:{blob.name}")
     return found
+
+
+class AnonymousApi(Api):
+    """An Api that sends no credentials (AUTH_MODE=none stacks: every caller is anonymous)."""
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {}

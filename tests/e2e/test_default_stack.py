@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import AnonymousApi, Api
 from tests.support.stack import LocalStack, launch_default_stack
 
 pytestmark = pytest.mark.e2e
@@ -20,12 +20,6 @@ def default_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
     # Module-scoped, not shared: the last test here stops this stack's Service Bus emulator.
     with launch_default_stack(tmp_path_factory.mktemp("default-stack")) as stack:
         yield stack
-
-
-class AnonymousApi(Api):
-    @property
-    def auth(self) -> dict[str, str]:
-        return {}
 
 
 @pytest.fixture

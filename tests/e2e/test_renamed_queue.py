@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from function_app.topology import topology
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import AnonymousApi, Api
 from tests.support.stack import LocalStack, launch_default_stack
 
 pytestmark = pytest.mark.e2e
@@ -22,12 +22,6 @@ def renamed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
     workdir = tmp_path_factory.mktemp("renamed-queue")
     with launch_default_stack(workdir, {RENAMED.setting: NEW_NAME}) as stack:
         yield stack
-
-
-class AnonymousApi(Api):
-    @property
-    def auth(self) -> dict[str, str]:
-        return {}
 
 
 @pytest.fixture
