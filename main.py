@@ -7,6 +7,7 @@ import azure.functions as func
 
 from function_app.entrypoints import (
     http_catalog,
+    http_feeds,
     http_jobs,
     http_stream,
     http_system,
@@ -21,6 +22,7 @@ BLUEPRINTS = (
     http_system.bp,
     http_catalog.bp,
     http_stream.bp,
+    http_feeds.bp,
     sb_worker.bp,
 )
 

@@ -20,6 +20,7 @@ from function_app.domain.uploads import ContentTypePolicy
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
 from function_app.ports import (
+    CallerFeed,
     Clock,
     EventLog,
     HealthProbe,
@@ -31,6 +32,7 @@ from function_app.ports import (
     UploadClaims,
     Uploads,
 )
+from function_app.services.caller_feed import FeedingEventLog, FeedWriter
 from function_app.services.health import HealthService
 from function_app.services.idempotency import Idempotency
 from function_app.services.identity import Authenticator, UserTokenVerifier
@@ -38,7 +40,7 @@ from function_app.services.job_uploads import JobUploads, UploadRules
 from function_app.services.jobs import JobPolicy, JobService
 from function_app.services.queue_estimates import QueueEstimates
 from function_app.services.stream_tokens import StreamTokens
-from function_app.services.streaming import StreamConfig, StreamHub
+from function_app.services.streaming import FeedHub, StreamConfig, StreamHub
 from function_app.services.uploads import UploadPolicy, UploadService
 from function_app.services.worker import WorkerPolicy, WorkerService
 from function_app.settings import Settings, get_settings
@@ -64,6 +66,7 @@ class Services:
     event_log: EventLog
     queue_stats: QueueStats
     streams: StreamHub
+    feeds: FeedHub
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -86,11 +89,17 @@ def wire_services(
     job_queue: JobQueue,
     queue_stats: QueueStats,
     step_durations: StepDurations,
+    caller_feed: CallerFeed,
     probes: Sequence[HealthProbe],
     job_types: Mapping[str, JobType],
     health_timeout_seconds: float = 5.0,
 ) -> Services:
-    """The services over the given adapters (real ones here, fakes in `tests/fakes.py`)."""
+    """The services over the given adapters (real ones here, fakes in `tests/fakes.py`).
+
+    Every writer records through a `FeedingEventLog`: each job event is copied into its
+    owner's feed after the job's own log stores it (`services.caller_feed`)."""
+    feed_writer = FeedWriter(event_log, caller_feed, clock.now)
+    event_log = FeedingEventLog(event_log, feed_writer)
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET,
         secrets,
@@ -159,6 +168,7 @@ def wire_services(
             queue_stats=queue_stats,
             known_queues=frozenset(queues),
         ),
+        feeds=FeedHub(caller_feed, feed_writer, clock, stream_config(settings)),
     )
 
 
@@ -178,6 +188,7 @@ def build_services(settings: Settings) -> Services:
         job_queue=adapters.job_queue,
         queue_stats=adapters.queue_stats,
         step_durations=adapters.table_storage.step_durations,
+        caller_feed=adapters.table_storage.caller_feed,
         probes=adapters.probes,
         job_types=build_registry(test_types=settings.ALLOW_FAULT_INJECTION),
     )

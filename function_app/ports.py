@@ -6,13 +6,14 @@ Services and the domain depend only on these Protocols. Adapters live in
 same assertions against the real adapters (Azurite, the Service Bus emulator).
 """
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from function_app.domain.durations import Durations, RunSample
 from function_app.domain.errors import DependencyUnavailable
+from function_app.domain.feed import FeedEntry, FeedMark
 from function_app.domain.idempotency import KeyClaim
 from function_app.domain.jobs import EventDraft, Job, JobEvent
 
@@ -154,6 +155,40 @@ class EventLog(Protocol):
     async def events_after(self, job_id: str, after: int, limit: int = 100) -> list[JobEvent]:
         """Stored events with sequence > after, ascending, at most `limit`."""
         ...
+
+
+class CallerFeed(Protocol):
+    """Every event of an owner's jobs in one ordered feed (`domain.feed`): one range query
+    finds all of a caller's recent events. Positions are unique within an owner's feed."""
+
+    async def mark(self, owner: str, job_id: str) -> FeedMark | None:
+        """How far the job's events are in the feed; None when none are."""
+        ...
+
+    async def extend(
+        self, owner: str, mark: FeedMark | None, job: Job, events: Sequence[JobEvent]
+    ) -> FeedMark | None:
+        """Add `events` (the job's next ones after `mark.through`, in order, at most
+        `MAX_FEED_BATCH`) at fresh positions after both the store's clock and
+        `mark.last_position`, and move the mark past them, atomically and only if the
+        stored mark is still `mark` (None: absent). Returns the new mark, or None when the
+        stored mark changed (read it again). A position another job holds is skipped."""
+        ...
+
+    async def after(self, owner: str, position: int, limit: int) -> list[FeedEntry]:
+        """Entries with a position greater than `position`, ascending, at most `limit`."""
+        ...
+
+    async def positions(self, owner: str, low: int, high: int) -> list[int]:
+        """The positions in (low, high], ascending (a cheap scan for late arrivals)."""
+        ...
+
+    async def unfinished(self, owner: str) -> list[FeedMark]:
+        """The marks of the owner's jobs whose terminal event is not in the feed yet."""
+        ...
+
+
+MAX_FEED_BATCH = 99  # events per `extend` (one transaction: 100 operations with the mark)
 
 
 class IdempotencyKeys(Protocol):

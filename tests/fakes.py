@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -21,12 +21,14 @@ from typing import Any, ClassVar
 from function_app.bootstrap import Services, wire_services
 from function_app.domain.durations import Durations, RunSample
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
+from function_app.domain.feed import FeedEntry, FeedMark, position_at
 from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.uploads import new_upload_id, upload_blob_name
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
 from function_app.ports import (
+    MAX_FEED_BATCH,
     BlobChanged,
     BlobInfo,
     BlobMissing,
@@ -485,6 +487,7 @@ class FakeWorld:
     services: Services
     upload_claims: "FakeUploadClaims"
     durations: "FakeStepDurations"
+    feed: "FakeCallerFeed"
 
     def upload(
         self, owner: str, file_name: str, data: bytes, content_type: str | None = "text/plain"
@@ -515,6 +518,7 @@ def fake_world(
     probes = [FakeProbe("storage"), FakeProbe("servicebus")]
     upload_claims = FakeUploadClaims()
     durations = FakeStepDurations()
+    feed = FakeCallerFeed(clock.now)
     services = wire_services(
         settings,
         clock=clock,
@@ -526,11 +530,14 @@ def fake_world(
         job_queue=queue,
         queue_stats=stats,
         step_durations=durations,
+        caller_feed=feed,
         probes=probes,
         job_types=job_types if job_types is not None else build_registry(),
         health_timeout_seconds=0.2,
     )
-    return FakeWorld(clock, log, uploads, queue, stats, probes, services, upload_claims, durations)
+    return FakeWorld(
+        clock, log, uploads, queue, stats, probes, services, upload_claims, durations, feed
+    )
 
 
 class FakeUploadClaims:
@@ -576,3 +583,72 @@ class FakeStepDurations:
         self.by_job[job_name] = learned
         self.samples.append((job_name, sample))
         return learned
+
+
+class FakeCallerFeed:
+    """CallerFeed over dicts, with the adapter's rules: positions unique per owner and after
+    both the clock and the job's last one; `extend` conditional on the mark's version (a
+    moved mark answers None); a taken position is skipped. `failing_extends = n` makes the
+    next n extends raise as the adapter does when storage is down."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.entries: dict[str, dict[int, FeedEntry]] = {}
+        self.marks: dict[tuple[str, str], FeedMark] = {}
+        self.failing_extends = 0
+        self.extends = 0
+        self._versions = itertools.count(1)
+
+    async def mark(self, owner: str, job_id: str) -> FeedMark | None:
+        return self.marks.get((owner, job_id))
+
+    async def extend(
+        self, owner: str, mark: FeedMark | None, job: Job, events: Sequence[JobEvent]
+    ) -> FeedMark | None:
+        if not events:
+            return mark
+        if len(events) > MAX_FEED_BATCH:
+            raise ValueError(f"at most {MAX_FEED_BATCH} events per extend")
+        if self.failing_extends > 0:
+            self.failing_extends -= 1
+            raise DependencyUnavailable("storage", "table storage is down (fake)")
+        stored = self.marks.get((owner, job.job_id))
+        if (stored is None) != (mark is None) or (
+            stored is not None and mark is not None and stored.version != mark.version
+        ):
+            return None
+        taken = self.entries.setdefault(owner, {})
+        now = self._clock()
+        position = max(position_at(now), (mark.last_position if mark else 0) + 1)
+        while any(position + i in taken for i in range(len(events))):
+            position += 1
+        for i, event in enumerate(events):
+            taken[position + i] = FeedEntry(position + i, job.job_name, job.queue_name, event)
+        written = FeedMark(
+            job_id=job.job_id,
+            through=events[-1].sequence,
+            last_position=position + len(events) - 1,
+            ended=events[-1].is_terminal,
+            version=str(next(self._versions)),
+            updated_at=now,
+        )
+        self.marks[(owner, job.job_id)] = written
+        self.extends += 1
+        return written
+
+    async def after(self, owner: str, position: int, limit: int) -> list[FeedEntry]:
+        if limit <= 0:
+            return []
+        taken = self.entries.get(owner, {})
+        return [taken[p] for p in sorted(p for p in taken if p > position)][:limit]
+
+    async def positions(self, owner: str, low: int, high: int) -> list[int]:
+        return sorted(p for p in self.entries.get(owner, {}) if low < p <= high)
+
+    async def unfinished(self, owner: str) -> list[FeedMark]:
+        return [m for (o, _), m in self.marks.items() if o == owner and not m.ended]
+
+    def events_of(self, owner: str) -> list[tuple[str, int]]:
+        """(job id, sequence) of the owner's entries in position order (for assertions)."""
+        taken = self.entries.get(owner, {})
+        return [(taken[p].job_id, taken[p].event.sequence) for p in sorted(taken)]

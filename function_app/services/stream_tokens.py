@@ -1,4 +1,5 @@
-"""Stream tokens: short-lived, signed, read-only access to one job's status and stream.
+"""Stream tokens: short-lived, signed, read-only access to one job's status and stream, or
+(a feed token) to the owner's feed of all their jobs' events.
 
 A stream token is an HS256 JWT with its own header type (`jobstream-stream+jwt`), issuer and
 audience, signed with a key that is never the user-token secret's role: STREAM_TOKEN_SECRET
@@ -21,6 +22,7 @@ from function_app.ports import Clock, SecretStore
 STREAM_TOKEN_TYPE = "jobstream-stream+jwt"  # noqa: S105 (a name, not a secret)
 STREAM_TOKEN_ISSUER = "jobstream"  # noqa: S105 (a name, not a secret)
 STREAM_TOKEN_AUDIENCE = "jobstream:stream"  # noqa: S105 (a name, not a secret)
+FEED_SCOPE = "feed"
 SECRET_NAME = "stream-token-key"  # noqa: S105 (a name, not a secret)
 MAX_TOKEN_CHARS = 4096
 
@@ -89,12 +91,24 @@ class StreamTokens:
         return self._key
 
     async def issue(self, owner: str, job_id: str) -> str:
+        """A token that reads one job (`jid`)."""
+        return await self._issue(owner, {"jid": job_id})
+
+    async def issue_feed(self, owner: str) -> str:
+        """A token that reads the owner's feed (`scp: feed`), no single job."""
+        return await self._issue(owner, {"scp": FEED_SCOPE})
+
+    def expires_at(self) -> int:
+        """When a token issued now expires (epoch seconds)."""
+        return int((self._clock.now() + self._ttl).timestamp())
+
+    async def _issue(self, owner: str, scope: dict[str, str]) -> str:
         now = self._clock.now()
         claims = {
             "iss": STREAM_TOKEN_ISSUER,
             "aud": STREAM_TOKEN_AUDIENCE,
             "sub": owner,
-            "jid": job_id,
+            **scope,
             "iat": int(now.timestamp()),
             "exp": int((now + self._ttl).timestamp()),
         }
@@ -119,7 +133,7 @@ class StreamTokens:
                 issuer=STREAM_TOKEN_ISSUER,
                 # Times are checked below against the app's clock, not the wall clock.
                 options={
-                    "require": ["exp", "sub", "jid", "aud", "iss"],
+                    "require": ["exp", "sub", "aud", "iss"],
                     "verify_exp": False,
                     "verify_iat": False,
                     "verify_nbf": False,
@@ -130,7 +144,11 @@ class StreamTokens:
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp <= self._clock.now().timestamp():
             raise Unauthenticated("stream token expired", code="token_expired")
-        sub, jid = claims.get("sub"), claims.get("jid")
-        if not isinstance(sub, str) or not isinstance(jid, str) or not sub or not jid:
+        sub, jid, scope = claims.get("sub"), claims.get("jid"), claims.get("scp")
+        if not isinstance(sub, str) or not sub:
+            raise Unauthenticated("invalid stream token", code="invalid_token")
+        if scope == FEED_SCOPE and jid is None:
+            return Caller(owner=sub, feed_scope=True), exp
+        if not isinstance(jid, str) or not jid or scope is not None:
             raise Unauthenticated("invalid stream token", code="invalid_token")
         return Caller(owner=sub, job_scope=jid), exp

@@ -26,6 +26,7 @@ from function_app.adapters.table_storage import TableStorage
 from function_app.bootstrap import SystemClock
 from function_app.settings import DEFAULT_QUEUES
 from tests.fakes import (
+    FakeCallerFeed,
     FakeEventLog,
     FakeIdempotencyKeys,
     FakeJobQueue,
@@ -447,4 +448,19 @@ def fake_step_durations() -> FakeStepDurations:
 
 @pytest.fixture(params=["table_step_durations", "fake_step_durations"])
 def step_durations(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
+
+
+@pytest.fixture
+def table_caller_feed(table_storage: TableStorage) -> Any:
+    return table_storage.caller_feed
+
+
+@pytest.fixture
+def fake_caller_feed() -> Any:
+    return FakeCallerFeed()
+
+
+@pytest.fixture(params=["table_caller_feed", "fake_caller_feed"])
+def caller_feed(request: pytest.FixtureRequest) -> Any:
     return _one_of(request)

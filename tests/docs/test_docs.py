@@ -492,7 +492,8 @@ def test_the_deploy_doc_names_every_action_of_the_custom_roles() -> None:
 
 # --- routes ---------------------------------------------------------------------------------------
 
-API_PATH = r"/api/v1(?:/[A-Za-z0-9_{}<>.-]+)+"
+# Routes under /api/v1, and seed 002's /api/events and /api/jobs/events (not "/api/v1" alone).
+API_PATH = r"/api(?!/v1(?![/\w]))(?:/[A-Za-z0-9_{}<>.-]+)+"
 ROUTE = re.compile(rf"\b(GET|POST|PUT|PATCH|DELETE) ({API_PATH})")
 PATH = re.compile(rf"(?<![\w/]){API_PATH}")
 

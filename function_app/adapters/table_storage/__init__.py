@@ -3,10 +3,11 @@
 `TableStorage` owns the one `TableClient` and offers the ports that live in the table:
 `event_log` (`EventLog`: jobs and their events, `event_log.py`), `idempotency_keys`
 (`IdempotencyKeys`, `idempotency_keys.py`), `secrets` (`SecretStore`, `secrets.py`),
-`upload_claims` (`UploadClaims`, `upload_claims.py`) and `step_durations` (`StepDurations`:
-learned step times, `step_durations.py`), plus the "storage" health probe. `rows.py` is the
-toolkit they share: field codecs, conditional writes, and the read -> decide ->
-conditional-write loop.
+`upload_claims` (`UploadClaims`, `upload_claims.py`), `step_durations` (`StepDurations`:
+learned step times, `step_durations.py`) and `caller_feed` (`CallerFeed`: every event of an
+owner's jobs in one ordered partition, `caller_feed.py`), plus the "storage" health probe.
+`rows.py` is the toolkit they share: field codecs, conditional writes, and the read ->
+decide -> conditional-write loop.
 
 Layout of the one table:
 
@@ -18,6 +19,8 @@ Layout of the one table:
 | `config`                | `<secret name>`     | app secrets generated at run time      |
 | `upload-<sha256(blob)>` | `claim`             | the job that first used an upload      |
 | `durations`             | `<job name>`        | learned step durations of a job type   |
+| `feed-<hash(owner)>`    | `e-<position>`      | one event in its owner's feed          |
+| `feed-<hash(owner)>`    | `m-<job id>`        | how far a job's events are in the feed |
 """
 
 from collections.abc import Callable
@@ -28,6 +31,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
+from function_app.adapters.table_storage.caller_feed import TableCallerFeed
 from function_app.adapters.table_storage.event_log import TableEventLog
 from function_app.adapters.table_storage.idempotency_keys import TableIdempotencyKeys
 from function_app.adapters.table_storage.rows import TableRows, unavailable
@@ -36,6 +40,7 @@ from function_app.adapters.table_storage.step_durations import TableStepDuration
 from function_app.adapters.table_storage.upload_claims import TableUploadClaims
 
 __all__ = [
+    "TableCallerFeed",
     "TableEventLog",
     "TableIdempotencyKeys",
     "TableSecrets",
@@ -70,6 +75,7 @@ class TableStorage:
         self.secrets = TableSecrets(rows)
         self.upload_claims = TableUploadClaims(rows)
         self.step_durations = TableStepDurations(rows)
+        self.caller_feed = TableCallerFeed(rows, clock)
 
     @classmethod
     def from_connection_string(

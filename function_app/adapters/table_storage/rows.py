@@ -177,12 +177,36 @@ class TableRows:
             raise unavailable(what, exc) from exc
         return True
 
-    async def query(self, query: str, parameters: Mapping[str, Any], limit: int) -> list[Entity]:
-        """At most `limit` rows, following continuation tokens (a page may hold fewer)."""
+    async def transact_versions(
+        self, operations: Sequence[Operation], what: str
+    ) -> list[str] | None:
+        """`transact`, answering each row's new ETag (in operation order); None: lost a race."""
+        try:
+            results = await self.table.submit_transaction(list(operations))
+        except (TableTransactionError, HttpResponseError) as exc:
+            if not is_write_conflict(exc):
+                raise unavailable(what, exc) from exc
+            return None
+        except AzureError as exc:
+            raise unavailable(what, exc) from exc
+        return [str(result.get("etag", "")) for result in results]
+
+    async def query(
+        self,
+        query: str,
+        parameters: Mapping[str, Any],
+        limit: int,
+        select: Sequence[str] | None = None,
+    ) -> list[Entity]:
+        """At most `limit` rows, following continuation tokens (a page may hold fewer);
+        `select`: only these properties."""
         rows: list[Entity] = []
         try:
             pages = self.table.query_entities(
-                query, parameters=dict(parameters), results_per_page=limit
+                query,
+                parameters=dict(parameters),
+                results_per_page=min(limit, 1000),
+                select=None if select is None else list(select),
             )
             async for entity in pages:
                 rows.append(entity)

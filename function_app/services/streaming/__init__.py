@@ -5,6 +5,8 @@
 - `feed.py`: one job's `JobFeed`, its single poller and the ring of recent events its
   viewers share; a viewer behind the ring re-reads the log, so memory per viewer is
   constant and nothing is lost or repeated.
+- `feed_hub.py`, `owner_feed.py`: a caller's feed (every event of all their jobs, one
+  stream): `FeedHub` and each owner's `OwnerFeed`, its one poller and ring.
 - `items.py`: what a stream yields (`Connected`, `Update`, `Heartbeat`, `QueueSnapshot`,
   `TimedOut`). `stats.py`: `HubStats`. `config.py`: `StreamConfig`.
 
@@ -14,12 +16,18 @@ run on virtual time; no Azure, no web framework.
 """
 
 from function_app.services.streaming.config import StreamConfig
+from function_app.services.streaming.feed_hub import FeedHub, FeedHubStats, FeedStream
 from function_app.services.streaming.hub import JobStream, StreamHub
 from function_app.services.streaming.items import (
     Connected,
+    FeedConnected,
+    FeedItem,
+    FeedTimedOut,
+    FeedUpdate,
     Heartbeat,
     QueueSnapshot,
     StreamItem,
+    Tick,
     TimedOut,
     Update,
 )
@@ -28,6 +36,13 @@ from function_app.services.streaming.stats import ConnectionStats, HubStats
 __all__ = [
     "Connected",
     "ConnectionStats",
+    "FeedConnected",
+    "FeedHub",
+    "FeedHubStats",
+    "FeedItem",
+    "FeedStream",
+    "FeedTimedOut",
+    "FeedUpdate",
     "Heartbeat",
     "HubStats",
     "JobStream",
@@ -35,6 +50,7 @@ __all__ = [
     "StreamConfig",
     "StreamHub",
     "StreamItem",
+    "Tick",
     "TimedOut",
     "Update",
 ]

@@ -18,3 +18,14 @@ class StreamConfig:
     page_size: int = 100
     # The reconnection delay suggested to clients (`retry:`).
     retry_ms: int = 2000
+    # Caller feeds (`feed_hub.py`): an entry is passed on once it is `feed_settle_seconds`
+    # old, so writers racing for neighbouring positions land first; entries that land later
+    # still (up to `feed_late_window_seconds` behind) are found by a key-only scan every
+    # `feed_late_scan_seconds` and sent late. A reader repairs its owner's feed (events a
+    # crashed writer did not copy) every `feed_repair_seconds`. `?since=` reaches back at
+    # most `feed_replay_seconds`.
+    feed_settle_seconds: float = 0.2
+    feed_late_window_seconds: float = 5.0
+    feed_late_scan_seconds: float = 1.0
+    feed_repair_seconds: float = 30.0
+    feed_replay_seconds: float = 3600.0

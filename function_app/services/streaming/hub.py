@@ -32,6 +32,7 @@ from function_app.services.streaming.items import (
     Update,
 )
 from function_app.services.streaming.stats import ConnectionStats, HubStats
+from function_app.services.streaming.waiting import wait_for_wakeup
 from function_app.services.visibility import visible_job
 
 logger = logging.getLogger(__name__)
@@ -189,25 +190,11 @@ class StreamHub:
                     yield Heartbeat(self._clock.now())
                     heartbeat_at = monotonic() + config.heartbeat_seconds
                     continue
-                await self._wait(viewer.wakeup, min(expires_at, heartbeat_at, stats_at) - now)
+                await wait_for_wakeup(
+                    viewer.wakeup, min(expires_at, heartbeat_at, stats_at) - now, self._sleep
+                )
         finally:
             self._unsubscribe(viewer)
-
-    async def _wait(self, wakeup: asyncio.Event, seconds: float) -> None:
-        """Until `wakeup` is set or `seconds` pass, whichever comes first."""
-        timer = asyncio.ensure_future(self._sleep(seconds))
-
-        def ran_out(done: asyncio.Future[None]) -> None:
-            # The viewer then looks at the time. A cancelled timer (the viewer woke first)
-            # must not set a wakeup meant for a later event.
-            if not done.cancelled():
-                wakeup.set()
-
-        timer.add_done_callback(ran_out)
-        try:
-            await wakeup.wait()
-        finally:
-            timer.cancel()
 
     async def _reread(self, viewer: Viewer) -> list[JobEvent]:
         self._queries.rereads += 1

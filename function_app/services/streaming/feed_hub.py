@@ -1,0 +1,236 @@
+"""The feed hub: one stream of every event of a caller's jobs, however many jobs and tabs.
+
+`FeedHub.open` decides whether a caller may read their feed and from where (a position from
+`Last-Event-ID` / `?since=`, clamped to what the feed keeps; none: from now on). Iterating
+the `FeedStream` (`FeedHub.watch`) subscribes a viewer to the owner's `OwnerFeed`
+(owner_feed.py): the first viewer of an owner starts its poller, the last one to leave
+cancels it, so many tabs of one caller cost one query loop. The viewer gets `FeedConnected`,
+then each entry once (`FeedUpdate`), `Heartbeat` after `heartbeat_seconds` of silence,
+`Tick` every `tick_seconds` when asked (queue-wide figures), and `FeedTimedOut` at max age.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+
+from function_app.domain.errors import Unauthenticated
+from function_app.domain.feed import FeedEntry, position_at
+from function_app.domain.identity import Caller
+from function_app.ports import CallerFeed, Clock
+from function_app.services.caller_feed import FeedWriter
+from function_app.services.streaming.config import StreamConfig
+from function_app.services.streaming.feed import LogQueries
+from function_app.services.streaming.items import (
+    FeedConnected,
+    FeedItem,
+    FeedTimedOut,
+    FeedUpdate,
+    Heartbeat,
+    Tick,
+)
+from function_app.services.streaming.owner_feed import FeedViewer, OwnerFeed
+from function_app.services.streaming.waiting import wait_for_wakeup
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FeedStream:
+    """A permitted stream of one owner's feed, after position `after`. Iterate it."""
+
+    hub: "FeedHub"
+    owner: str
+    connection_id: str
+    after: int
+    heartbeat_seconds: float
+    tick_seconds: float | None = None
+
+    def __aiter__(self) -> AsyncGenerator[FeedItem]:
+        return self.hub.watch(self)
+
+
+@dataclass(frozen=True)
+class FeedHubStats:
+    total_connections: int
+    total_feeds: int
+    poll_queries: int
+    reread_queries: int
+
+
+class FeedHub:
+    def __init__(
+        self,
+        feed: CallerFeed,
+        writer: FeedWriter | None,
+        clock: Clock,
+        config: StreamConfig | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """`writer`: repairs an owner's feed while someone reads it (None: no repairs)."""
+        self._feed = feed
+        self._writer = writer
+        self._clock = clock
+        self._config = config or StreamConfig()
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._feeds: dict[str, OwnerFeed] = {}
+        self._viewers: dict[str, FeedViewer] = {}
+        self._queries = LogQueries()
+
+    @property
+    def config(self) -> StreamConfig:
+        return self._config
+
+    def open(
+        self,
+        caller: Caller,
+        position: int | None,
+        *,
+        heartbeat_seconds: float | None = None,
+        tick_seconds: float | None = None,
+    ) -> FeedStream:
+        """The caller's feed after `position` (None: from now on). A position in the future
+        is taken as now; one older than `feed_replay_seconds` as that far back.
+
+        Raises Unauthenticated for a token that reads one job only."""
+        if not caller.may_read_feed:
+            raise Unauthenticated(
+                "a job's stream token reads that job only; ask for a feed token",
+                code="read_only_token",
+            )
+        now = position_at(self._clock.now())
+        earliest = now - int(self._config.feed_replay_seconds * 1_000_000)
+        after = now if position is None else max(min(position, now), earliest)
+        return FeedStream(
+            hub=self,
+            owner=caller.owner,
+            connection_id=uuid.uuid4().hex,
+            after=after,
+            heartbeat_seconds=heartbeat_seconds or self._config.heartbeat_seconds,
+            tick_seconds=tick_seconds,
+        )
+
+    def stats(self) -> FeedHubStats:
+        return FeedHubStats(
+            total_connections=len(self._viewers),
+            total_feeds=len(self._feeds),
+            poll_queries=self._queries.polls,
+            reread_queries=self._queries.rereads,
+        )
+
+    async def watch(self, stream: FeedStream) -> AsyncGenerator[FeedItem]:
+        """What one viewer of `stream` sees (iterating the stream calls this)."""
+        viewer = self._subscribe(stream)
+        feed = self._feeds[stream.owner]
+        config = self._config
+        monotonic = self._monotonic
+        try:
+            viewer.events_sent += 1
+            yield FeedConnected(stream.connection_id, viewer.connected_at)
+            now = monotonic()
+            expires_at = now + config.max_age_seconds
+            heartbeat_at = now + stream.heartbeat_seconds
+            tick_at = now if stream.tick_seconds else float("inf")
+            window = int(config.feed_late_window_seconds * 1_000_000)
+            while True:
+                if monotonic() >= expires_at:
+                    viewer.events_sent += 1
+                    yield FeedTimedOut(viewer.watermark)
+                    return
+                viewer.wakeup.clear()  # before looking, so a release in between is not lost
+                released = feed.take(viewer)
+                batch: list[tuple[FeedEntry, bool]]
+                if released is None:
+                    batch = [(entry, False) for entry in await self._reread(viewer, feed.cursor)]
+                else:
+                    batch = [(r.entry, r.late) for r in released]
+                    if released:
+                        viewer.serial = released[-1].serial
+                sent = False
+                for entry, late in batch:
+                    if not viewer.should_send(entry.position, late):
+                        continue
+                    viewer.mark_sent(entry.position, window)
+                    viewer.events_sent += 1
+                    sent = True
+                    yield FeedUpdate(entry, viewer.watermark)
+                if sent:
+                    heartbeat_at = monotonic() + stream.heartbeat_seconds
+                if batch or released is None:
+                    continue
+                now = monotonic()
+                if stream.tick_seconds and now >= tick_at:
+                    tick_at = now + stream.tick_seconds
+                    yield Tick(self._clock.now())
+                    continue
+                if now >= heartbeat_at:
+                    viewer.events_sent += 1
+                    yield Heartbeat(self._clock.now())
+                    heartbeat_at = monotonic() + stream.heartbeat_seconds
+                    continue
+                await wait_for_wakeup(
+                    viewer.wakeup, min(expires_at, heartbeat_at, tick_at) - now, self._sleep
+                )
+        finally:
+            self._unsubscribe(viewer)
+
+    async def _reread(self, viewer: FeedViewer, cursor: int) -> list[FeedEntry]:
+        """The store's entries after the viewer's position, up to the released cursor. None
+        left up to it: the viewer is at the cursor (and joins the ring next)."""
+        self._queries.rereads += 1
+        entries = await self._feed.after(viewer.owner, viewer.watermark, self._config.page_size)
+        upto = [e for e in entries if e.position <= cursor]
+        if not upto:
+            viewer.watermark = max(viewer.watermark, cursor)
+        return upto
+
+    # --- feeds ------------------------------------------------------------------------------
+
+    def _subscribe(self, stream: FeedStream) -> FeedViewer:
+        viewer = FeedViewer(
+            connection_id=stream.connection_id,
+            owner=stream.owner,
+            connected_at=self._clock.now(),
+            start=stream.after,
+            watermark=stream.after,
+        )
+        feed = self._feeds.get(stream.owner)
+        if feed is None:
+            feed = OwnerFeed(
+                owner=stream.owner,
+                cursor=position_at(self._clock.now()),
+                ring=deque(maxlen=self._config.ring_size),
+            )
+            self._feeds[stream.owner] = feed
+            feed.task = asyncio.get_running_loop().create_task(
+                feed.poll(
+                    self._feed,
+                    self._writer,
+                    self._clock,
+                    self._config,
+                    self._queries,
+                    self._monotonic,
+                    self._sleep,
+                ),
+                name="feed-poller",
+            )
+        feed.viewers.add(viewer)
+        self._viewers[viewer.connection_id] = viewer
+        return viewer
+
+    def _unsubscribe(self, viewer: FeedViewer) -> None:
+        self._viewers.pop(viewer.connection_id, None)
+        feed = self._feeds.get(viewer.owner)
+        if feed is None:
+            return
+        feed.viewers.discard(viewer)
+        if not feed.viewers:
+            del self._feeds[viewer.owner]
+            if feed.task is not None:
+                feed.task.cancel()
