@@ -109,6 +109,9 @@ EXPECTED_HTTP = {
     "job_stream": ("v1/jobs/{jobId}/stream", ["GET"]),
     "sse_job_stream": ("v1/sse/job/{jobId}", ["GET"]),
     "sse_stats": ("v1/sse/stats", ["GET"]),
+    "caller_events": ("events", ["GET"]),
+    "caller_job_events": ("jobs/events", ["GET"]),
+    "feed_token": ("v1/events/token", ["POST"]),
 }
 
 # Per queue in function_app/queues.json: a worker and a dead-letter trigger, named after the
