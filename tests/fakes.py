@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from function_app.bootstrap import Services, wire_services
 from function_app.domain.durations import Durations, RunSample
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
-from function_app.domain.feed import FeedEntry, FeedMark, position_at
+from function_app.domain.feed import FeedEntry, FeedMark, mark_moved, position_at
 from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.uploads import new_upload_id, upload_blob_name
@@ -612,10 +612,7 @@ class FakeCallerFeed:
         if self.failing_extends > 0:
             self.failing_extends -= 1
             raise DependencyUnavailable("storage", "table storage is down (fake)")
-        stored = self.marks.get((owner, job.job_id))
-        if (stored is None) != (mark is None) or (
-            stored is not None and mark is not None and stored.version != mark.version
-        ):
+        if mark_moved(self.marks.get((owner, job.job_id)), mark):
             return None
         taken = self.entries.setdefault(owner, {})
         now = self._clock()

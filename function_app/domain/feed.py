@@ -100,3 +100,11 @@ class FeedMark:
     ended: bool
     version: str | None = None
     updated_at: datetime | None = None
+
+
+def mark_moved(stored: FeedMark | None, expected: FeedMark | None) -> bool:
+    """Whether the stored mark is no longer the one a writer read (appeared, went, or a
+    different version): its conditional write must not happen."""
+    if stored is None or expected is None:
+        return (stored is None) != (expected is None)
+    return stored.version != expected.version

@@ -46,10 +46,6 @@ class FeedWriter:
         # The marks this process wrote last, so a worker's run reads no mark per event.
         self._marks: OrderedDict[str, FeedMark] = OrderedDict()
 
-    @property
-    def feed(self) -> CallerFeed:
-        return self._feed
-
     async def copy(self, job: Job, latest: JobEvent | None = None) -> None:
         """Bring the job's events through `job.last_event_id` into the owner's feed."""
         mark = self._marks.get(job.job_id)

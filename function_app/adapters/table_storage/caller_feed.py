@@ -35,6 +35,7 @@ from function_app.domain.feed import (
     POSITION_DIGITS,
     FeedEntry,
     FeedMark,
+    mark_moved,
     owner_key,
     position_at,
 )
@@ -151,10 +152,7 @@ class TableCallerFeed:
             versions = await self._rows.transact_versions(operations, "extend feed")
             if versions is not None:
                 return replace(written, version=versions[0])
-            current = await self.mark(owner, job.job_id)
-            if (current is None) != (mark is None) or (
-                current is not None and mark is not None and current.version != mark.version
-            ):
+            if mark_moved(await self.mark(owner, job.job_id), mark):
                 return None  # another writer moved the mark: the caller decides again
             # A position was taken (another job's event): try later ones.
             base = max(base + len(events), position_at(self._clock())) + random.randint(0, 7)

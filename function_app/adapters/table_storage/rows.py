@@ -167,15 +167,7 @@ class TableRows:
 
     async def transact(self, operations: Sequence[Operation], what: str) -> bool:
         """One entity-group transaction; False when a conditional part lost its race."""
-        try:
-            await self.table.submit_transaction(list(operations))
-        except (TableTransactionError, HttpResponseError) as exc:
-            if not is_write_conflict(exc):
-                raise unavailable(what, exc) from exc
-            return False
-        except AzureError as exc:
-            raise unavailable(what, exc) from exc
-        return True
+        return await self.transact_versions(operations, what) is not None
 
     async def transact_versions(
         self, operations: Sequence[Operation], what: str

@@ -32,6 +32,27 @@ from function_app.services.streaming.feed import LogQueries
 logger = logging.getLogger(__name__)
 
 
+class RecentPositions:
+    """Positions seen lately (a set, pruned oldest first as positions are added in
+    roughly ascending order): what tells a late arrival from an entry already handled."""
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._order: deque[int] = deque()
+
+    def __contains__(self, position: int) -> bool:
+        return position in self._seen
+
+    def add(self, position: int) -> None:
+        self._seen.add(position)
+        self._order.append(position)
+
+    def forget_below(self, limit: int) -> None:
+        """Forget the positions added before any at or past `limit` that are under it."""
+        while self._order and self._order[0] < limit:
+            self._seen.discard(self._order.popleft())
+
+
 @dataclass(frozen=True)
 class Released:
     """An entry as the ring holds it: its serial, and whether it landed late (behind the
@@ -54,8 +75,7 @@ class FeedViewer:
     events_sent: int = 0
     # Positions sent within the late window: an entry released late may be one this viewer
     # already read from the store.
-    sent: set[int] = field(default_factory=set)
-    _sent_order: deque[int] = field(default_factory=deque)
+    sent: RecentPositions = field(default_factory=RecentPositions)
 
     def should_send(self, position: int, late: bool) -> bool:
         if late:
@@ -65,9 +85,7 @@ class FeedViewer:
     def mark_sent(self, position: int, window: int) -> None:
         self.watermark = max(self.watermark, position)
         self.sent.add(position)
-        self._sent_order.append(position)
-        while self._sent_order and self._sent_order[0] < self.watermark - window:
-            self.sent.discard(self._sent_order.popleft())
+        self.sent.forget_below(self.watermark - window)
 
 
 @dataclass(eq=False)
@@ -79,8 +97,7 @@ class OwnerFeed:
     viewers: set[FeedViewer] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     # Positions released within the late window, to tell a late arrival from one sent.
-    _recent: set[int] = field(default_factory=set)
-    _recent_order: deque[int] = field(default_factory=deque)
+    _recent: RecentPositions = field(default_factory=RecentPositions)
 
     def release(self, entries: list[FeedEntry], *, late: bool = False) -> None:
         for entry in entries:
@@ -89,14 +106,12 @@ class OwnerFeed:
             self.serial += 1
             self.ring.append(Released(self.serial, entry, late))
             self._recent.add(entry.position)
-            self._recent_order.append(entry.position)
             self.cursor = max(self.cursor, entry.position)
         for viewer in self.viewers:
             viewer.wakeup.set()
 
     def forget_before(self, position: int) -> None:
-        while self._recent_order and self._recent_order[0] <= position:
-            self._recent.discard(self._recent_order.popleft())
+        self._recent.forget_below(position + 1)
 
     def released(self, position: int) -> bool:
         return position in self._recent
