@@ -12,10 +12,13 @@ fresh set for that loop.
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from function_app.domain.queue_overview import worker_id_of
 from function_app.domain.uploads import ContentTypePolicy
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
@@ -26,11 +29,13 @@ from function_app.ports import (
     HealthProbe,
     IdempotencyKeys,
     JobQueue,
+    QueueCounters,
     QueueStats,
     SecretStore,
     StepDurations,
     UploadClaims,
     Uploads,
+    WorkerPresence,
 )
 from function_app.services.caller_feed import FeedingEventLog, FeedWriter
 from function_app.services.health import HealthService
@@ -39,10 +44,12 @@ from function_app.services.identity import Authenticator, UserTokenVerifier
 from function_app.services.job_uploads import JobUploads, UploadRules
 from function_app.services.jobs import JobPolicy, JobService
 from function_app.services.queue_estimates import QueueEstimates
+from function_app.services.queue_overview import OverviewConfig, QueueCatalogue, QueueOverviews
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.streaming import FeedHub, StreamConfig, StreamHub
 from function_app.services.uploads import UploadPolicy, UploadService
 from function_app.services.worker import WorkerPolicy, WorkerService
+from function_app.services.worker_presence import PresenceReporter
 from function_app.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -67,6 +74,7 @@ class Services:
     queue_stats: QueueStats
     streams: StreamHub
     feeds: FeedHub
+    queue_catalogue: QueueCatalogue
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -90,6 +98,9 @@ def wire_services(
     queue_stats: QueueStats,
     step_durations: StepDurations,
     caller_feed: CallerFeed,
+    worker_presence: WorkerPresence,
+    queue_counters: QueueCounters,
+    worker_id: str,
     probes: Sequence[HealthProbe],
     job_types: Mapping[str, JobType],
     health_timeout_seconds: float = 5.0,
@@ -157,6 +168,10 @@ def wire_services(
             ),
             durations=step_durations,
             clock=clock,
+            presence=PresenceReporter(
+                worker_presence, worker_id, clock, settings.WORKER_HEARTBEAT_SECONDS
+            ),
+            counters=queue_counters,
         ),
         health=HealthService(probes, timeout_seconds=health_timeout_seconds),
         event_log=event_log,
@@ -169,7 +184,28 @@ def wire_services(
             known_queues=frozenset(queues),
         ),
         feeds=FeedHub(caller_feed, feed_writer, clock, stream_config(settings)),
+        queue_catalogue=QueueCatalogue(
+            QueueOverviews(
+                queue_counters,
+                worker_presence,
+                queue_stats,
+                list(queues),
+                clock,
+                OverviewConfig(
+                    refresh_seconds=settings.QUEUE_STATS_SECONDS / 2,
+                    offline_seconds=settings.WORKER_OFFLINE_SECONDS,
+                    backlog_threshold=settings.BACKLOG_ALERT_THRESHOLD,
+                ),
+            ),
+            event_log,
+            step_durations,
+        ),
     )
+
+
+def instance_worker_id(settings: Settings) -> str:
+    """This instance's worker id: from Azure's WEBSITE_INSTANCE_ID, else host and process."""
+    return worker_id_of(settings.WEBSITE_INSTANCE_ID or f"{socket.gethostname()}:{os.getpid()}")
 
 
 def build_services(settings: Settings) -> Services:
@@ -177,6 +213,7 @@ def build_services(settings: Settings) -> Services:
     from function_app.adapters.factory import build_adapters  # keeps SDK imports lazy
 
     adapters = build_adapters(settings)
+    worker_id = instance_worker_id(settings)
     return wire_services(
         settings,
         clock=SystemClock(),
@@ -189,6 +226,9 @@ def build_services(settings: Settings) -> Services:
         queue_stats=adapters.queue_stats,
         step_durations=adapters.table_storage.step_durations,
         caller_feed=adapters.table_storage.caller_feed,
+        worker_presence=adapters.table_storage.worker_presence,
+        queue_counters=adapters.table_storage.queue_counters(worker_id),
+        worker_id=worker_id,
         probes=adapters.probes,
         job_types=build_registry(test_types=settings.ALLOW_FAULT_INJECTION),
     )

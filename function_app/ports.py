@@ -15,7 +15,8 @@ from function_app.domain.durations import Durations, RunSample
 from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.feed import FeedEntry, FeedMark
 from function_app.domain.idempotency import KeyClaim
-from function_app.domain.jobs import EventDraft, Job, JobEvent
+from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
+from function_app.domain.queue_overview import QueueTally, WorkerBeat
 
 
 class Clock(Protocol):
@@ -189,6 +190,32 @@ class CallerFeed(Protocol):
 
 
 MAX_FEED_BATCH = 99  # events per `extend` (one transaction: 100 operations with the mark)
+
+
+class QueueCounters(Protocol):
+    """How many jobs the workers ended, by outcome, and how long they ran (queue-wide counts
+    for seed 000's `queue-stats`; `domain.queue_overview.QueueTally`)."""
+
+    async def count(self, queue_name: str, status: JobStatus, seconds: float | None) -> None:
+        """Count one job that ended `status` in `queue_name` after running `seconds` (None:
+        it never started). Concurrent counts all land."""
+        ...
+
+    async def totals(self) -> QueueTally:
+        """The tally over every queue."""
+        ...
+
+
+class WorkerPresence(Protocol):
+    """The worker instances' heartbeats (`domain.queue_overview.WorkerBeat`)."""
+
+    async def beat(self, beat: WorkerBeat) -> None:
+        """Store the instance's latest beat (replacing its previous one)."""
+        ...
+
+    async def recent(self, since: datetime) -> list[WorkerBeat]:
+        """Every instance's latest beat, of those seen at or after `since`."""
+        ...
 
 
 class IdempotencyKeys(Protocol):

@@ -173,6 +173,18 @@ class Settings(BaseSettings):
     STREAM_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0, le=300)
     STREAM_RETRY_MS: int = Field(default=2000, ge=100, le=60_000)
 
+    # --- the queue catalogue (GET /api/v1/queue/events, seed 000) ---------------------------
+    # A worker instance writes a heartbeat every WORKER_HEARTBEAT_SECONDS while it runs jobs;
+    # one unseen for WORKER_OFFLINE_SECONDS is offline. `queue-stats` every
+    # QUEUE_STATS_SECONDS; a `system-alert` when more than BACKLOG_ALERT_THRESHOLD jobs wait
+    # (0: never).
+    WORKER_HEARTBEAT_SECONDS: float = Field(default=15.0, ge=1, le=300)
+    WORKER_OFFLINE_SECONDS: float = Field(default=60.0, ge=2, le=3600)
+    QUEUE_STATS_SECONDS: float = Field(default=10.0, ge=1, le=300)
+    BACKLOG_ALERT_THRESHOLD: int = Field(default=15, ge=0, le=1_000_000)
+    # Set by Azure on each instance (names the instance's worker id); locally host:pid is used.
+    WEBSITE_INSTANCE_ID: str | None = None
+
     # --- testing --------------------------------------------------------------------------
     # Test hook, never on in Azure: when true, a job whose data has
     # "simulateTransientFailures": N fails transiently on its first N deliveries, and the
@@ -266,6 +278,11 @@ class Settings(BaseSettings):
             problems.append(
                 "ServiceBusConnection: set it (connection string, local) or "
                 "ServiceBusConnection__fullyQualifiedNamespace (Azure, managed identity)"
+            )
+        if self.WORKER_OFFLINE_SECONDS <= self.WORKER_HEARTBEAT_SECONDS:
+            problems.append(
+                "WORKER_OFFLINE_SECONDS: must be more than WORKER_HEARTBEAT_SECONDS, or every "
+                "worker looks offline between two heartbeats"
             )
         if problems:
             raise ValueError("; ".join(problems))

@@ -24,6 +24,7 @@ from function_app.domain.errors import DependencyUnavailable, InvalidRequest, No
 from function_app.domain.feed import FeedEntry, FeedMark, mark_moved, position_at
 from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
+from function_app.domain.queue_overview import QueueTally, WorkerBeat
 from function_app.domain.uploads import new_upload_id, upload_blob_name
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
@@ -488,6 +489,8 @@ class FakeWorld:
     upload_claims: "FakeUploadClaims"
     durations: "FakeStepDurations"
     feed: "FakeCallerFeed"
+    presence: "FakeWorkerPresence"
+    counters: "FakeQueueCounters"
 
     def upload(
         self, owner: str, file_name: str, data: bytes, content_type: str | None = "text/plain"
@@ -519,6 +522,8 @@ def fake_world(
     upload_claims = FakeUploadClaims()
     durations = FakeStepDurations()
     feed = FakeCallerFeed(clock.now)
+    presence = FakeWorkerPresence()
+    counters = FakeQueueCounters()
     services = wire_services(
         settings,
         clock=clock,
@@ -531,12 +536,26 @@ def fake_world(
         queue_stats=stats,
         step_durations=durations,
         caller_feed=feed,
+        worker_presence=presence,
+        queue_counters=counters,
+        worker_id=FAKE_WORKER_ID,
         probes=probes,
         job_types=job_types if job_types is not None else build_registry(),
         health_timeout_seconds=0.2,
     )
     return FakeWorld(
-        clock, log, uploads, queue, stats, probes, services, upload_claims, durations, feed
+        clock,
+        log,
+        uploads,
+        queue,
+        stats,
+        probes,
+        services,
+        upload_claims,
+        durations,
+        feed,
+        presence,
+        counters,
     )
 
 
@@ -559,6 +578,54 @@ class FakeUploadClaims:
     async def release(self, blob_name: str, job_id: str) -> None:
         if self.claims.get(blob_name) == job_id:
             del self.claims[blob_name]
+
+
+FAKE_WORKER_ID = "worker-fake"
+
+
+class FakeWorkerPresence:
+    """`WorkerPresence` over a dict: each instance's latest beat. `fail_with` makes every
+    call raise (the store is down)."""
+
+    def __init__(self) -> None:
+        self.beats: dict[str, WorkerBeat] = {}
+        self.written: list[WorkerBeat] = []
+        self.fail_with: Exception | None = None
+
+    async def beat(self, beat: WorkerBeat) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.beats[beat.worker_id] = beat
+        self.written.append(beat)
+
+    async def recent(self, since: datetime) -> list[WorkerBeat]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return [b for b in self.beats.values() if b.seen_at >= since]
+
+
+class FakeQueueCounters:
+    """`QueueCounters` over a dict per queue (each count one synchronous block: none lost).
+    `fail_with` makes every call raise."""
+
+    def __init__(self) -> None:
+        self.by_queue: dict[str, QueueTally] = {}
+        self.fail_with: Exception | None = None
+
+    async def count(self, queue_name: str, status: JobStatus, seconds: float | None) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.by_queue[queue_name] = self.by_queue.get(queue_name, QueueTally()).counting(
+            status, seconds
+        )
+
+    async def totals(self) -> QueueTally:
+        if self.fail_with is not None:
+            raise self.fail_with
+        total = QueueTally()
+        for tally in self.by_queue.values():
+            total = total + tally
+        return total
 
 
 class FakeStepDurations:

@@ -79,6 +79,8 @@ class EventDraft:
     error: JobError | None = None
     # The label of the job type's current step ("Reading the file"), shown as `currentStep`.
     step: str | None = None
+    # The worker instance that runs this attempt (on `started` events).
+    worker: str | None = None
     # A sub-step log line (a "thought"): `phase` is its machine key, `message` its text. It
     # changes nothing of the job's state (progress, stage, step, phase, detail, message).
     log: bool = False
@@ -109,6 +111,7 @@ class JobEvent:
     error: JobError | None = None
     step: str | None = None
     log: bool = False
+    worker: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -182,6 +185,7 @@ class Job:
             result=draft.result,
             error=draft.error,
             step=draft.step,
+            worker=draft.worker,
         )
         job = replace(
             self,

@@ -33,11 +33,19 @@ def event_draft(
     progress: int = 0,
     result: Mapping[str, Any] | None = None,
     step: str | None = None,
+    worker: str | None = None,
 ) -> EventDraft:
     if error is not None and len(error.message) > MAX_MESSAGE_CHARS:
         error = JobError(error.code, error.message[:MAX_MESSAGE_CHARS], error.retryable)
     return EventDraft(
-        status, progress, stage, message[:MAX_MESSAGE_CHARS], error=error, result=result, step=step
+        status,
+        progress,
+        stage,
+        message[:MAX_MESSAGE_CHARS],
+        error=error,
+        result=result,
+        step=step,
+        worker=worker,
     )
 
 

@@ -15,6 +15,10 @@ the same job type (`domain.durations`, read once when the run starts; None until
 history). When a run completes, its step durations are learned from (best effort: a store
 that fails only loses the sample).
 
+The queue catalogue (seed 000): each `started` event names this instance (`workerId`), the
+instance's heartbeat lists the jobs it runs while they run (`PresenceReporter`), and every
+job it ends is counted by outcome and run time (`QueueCounters`); both best effort.
+
 Fault injection for end-to-end tests: when ALLOW_FAULT_INJECTION is true, a job whose data
 has `"simulateTransientFailures": N` fails transiently on its first N deliveries.
 """
@@ -32,7 +36,7 @@ from function_app.domain.errors import (
     PermanentJobError,
     TransientJobError,
 )
-from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
+from function_app.domain.jobs import EventDraft, Job, JobError, JobEvent, JobStatus, Stage
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.steps import START_LABEL
 from function_app.ports import (
@@ -40,6 +44,7 @@ from function_app.ports import (
     BlobMissing,
     Clock,
     EventLog,
+    QueueCounters,
     StepDurations,
     UploadStore,
 )
@@ -49,6 +54,7 @@ from function_app.services.run_context import (
     unless_ended,
     upload_changed,
 )
+from function_app.services.worker_presence import PresenceReporter
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +89,10 @@ class WorkerService:
     _: KW_ONLY
     durations: StepDurations
     clock: Clock
+    # This instance's heartbeat and the queue-wide outcome counters (seed 000's catalogue);
+    # None: not kept.
+    presence: PresenceReporter | None = None
+    counters: QueueCounters | None = None
 
     async def handle(self, delivery: JobDelivery) -> None:
         """Run the delivered job. Returns to complete the message; raises to abandon it."""
@@ -99,11 +109,23 @@ class WorkerService:
 
         attempt = f"attempt {delivery.delivery_count} of {self.policy.max_delivery_count}"
         started = event_draft(
-            JobStatus.STARTED, Stage.INITIALIZING, f"Started ({attempt})", step=START_LABEL
+            JobStatus.STARTED,
+            Stage.INITIALIZING,
+            f"Started ({attempt})",
+            step=START_LABEL,
+            worker=None if self.presence is None else self.presence.worker_id,
         )
         job, event = await self.log.append(job.job_id, lambda j: None if j.is_terminal else started)
         if event is None:
             return
+        if self.presence is None:
+            await self._attempt(job, delivery)
+            return
+        async with self.presence.running(job):
+            await self._attempt(job, delivery)
+
+    async def _attempt(self, job: Job, delivery: JobDelivery) -> None:
+        """Run one started attempt and record how it ended (or re-raise to retry)."""
         try:
             result, sample = await self._run(job, delivery)
         except JobCancelled:
@@ -247,4 +269,17 @@ class WorkerService:
         raise exc
 
     async def _end(self, job_id: str, draft: EventDraft) -> None:
-        await self.log.append(job_id, unless_ended(draft))
+        job, event = await self.log.append(job_id, unless_ended(draft))
+        if event is not None and event.is_terminal:
+            await self._count(job, event)
+
+    async def _count(self, job: Job, event: JobEvent) -> None:
+        """Count the ended job in the queue-wide tally; a store that fails loses the count."""
+        if self.counters is None:
+            return
+        started = job.started_at
+        seconds = None if started is None else (event.timestamp - started).total_seconds()
+        try:
+            await self.counters.count(job.queue_name, event.status, seconds)
+        except Exception as exc:
+            logger.warning("job %s not counted in the queue tally: %r", job.job_id, exc)

@@ -63,6 +63,12 @@ locals {
     STREAM_HEARTBEAT_SECONDS = "15"
     STREAM_RETRY_MS          = "2000"
     STREAM_TOKEN_TTL_SECONDS = "3600"
+
+    # The queue catalogue (GET /api/v1/queue/events): worker heartbeats, stats, backlog alert.
+    WORKER_HEARTBEAT_SECONDS = "15"
+    WORKER_OFFLINE_SECONDS   = "60"
+    QUEUE_STATS_SECONDS      = "10"
+    BACKLOG_ALERT_THRESHOLD  = "15"
   }
 }
 

@@ -31,10 +31,12 @@ from tests.fakes import (
     FakeIdempotencyKeys,
     FakeJobQueue,
     FakeProbe,
+    FakeQueueCounters,
     FakeQueueStats,
     FakeSecretStore,
     FakeStepDurations,
     FakeUploads,
+    FakeWorkerPresence,
     FixedClock,
     VirtualClock,
 )
@@ -463,4 +465,37 @@ def fake_caller_feed() -> Any:
 
 @pytest.fixture(params=["table_caller_feed", "fake_caller_feed"])
 def caller_feed(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
+
+
+# --- QueueCounters and WorkerPresence -------------------------------------------------------
+
+
+@pytest.fixture
+def table_queue_counters(table_storage: TableStorage) -> Any:
+    return table_storage.queue_counters(f"w{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def fake_queue_counters() -> Any:
+    return FakeQueueCounters()
+
+
+@pytest.fixture(params=["table_queue_counters", "fake_queue_counters"])
+def queue_counters(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
+
+
+@pytest.fixture
+def table_worker_presence(table_storage: TableStorage) -> Any:
+    return table_storage.worker_presence
+
+
+@pytest.fixture
+def fake_worker_presence() -> Any:
+    return FakeWorkerPresence()
+
+
+@pytest.fixture(params=["table_worker_presence", "fake_worker_presence"])
+def worker_presence(request: pytest.FixtureRequest) -> Any:
     return _one_of(request)

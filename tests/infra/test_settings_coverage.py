@@ -39,7 +39,8 @@ OPTIONAL_SECRETS = {"JWT_SECRET", "STREAM_TOKEN_SECRET", "JWT_JWKS_URL"}
 
 # Derived from function_app/queues.json and set nowhere, so the file stays the one copy: the
 # queues' MaxDeliveryCount (set it only for a queue changed outside that file).
-DERIVED = {"SERVICEBUS_MAX_DELIVERY_COUNT"}
+# WEBSITE_INSTANCE_ID: set by the platform on each instance (never by us, in neither place).
+DERIVED = {"SERVICEBUS_MAX_DELIVERY_COUNT", "WEBSITE_INSTANCE_ID"}
 
 
 def _sample_values() -> dict[str, str]:

@@ -112,6 +112,7 @@ EXPECTED_HTTP = {
     "caller_events": ("events", ["GET"]),
     "caller_job_events": ("jobs/events", ["GET"]),
     "feed_token": ("v1/events/token", ["POST"]),
+    "queue_events": ("v1/queue/events", ["GET"]),
 }
 
 # Per queue in function_app/queues.json: a worker and a dead-letter trigger, named after the

@@ -5,7 +5,10 @@
 (`IdempotencyKeys`, `idempotency_keys.py`), `secrets` (`SecretStore`, `secrets.py`),
 `upload_claims` (`UploadClaims`, `upload_claims.py`), `step_durations` (`StepDurations`:
 learned step times, `step_durations.py`) and `caller_feed` (`CallerFeed`: every event of an
-owner's jobs in one ordered partition, `caller_feed.py`), plus the "storage" health probe.
+owner's jobs in one ordered partition, `caller_feed.py`), `worker_presence`
+(`WorkerPresence`: worker instances' heartbeats, `worker_presence.py`) and
+`queue_counters(worker id)` (`QueueCounters`: jobs ended by outcome, `queue_counters.py`),
+plus the "storage" health probe.
 `rows.py` is the toolkit they share: field codecs, conditional writes, and the read ->
 decide -> conditional-write loop.
 
@@ -21,6 +24,8 @@ Layout of the one table:
 | `durations`             | `<job name>`        | learned step durations of a job type   |
 | `feed-<hash(owner)>`    | `e-<position>`      | one event in its owner's feed          |
 | `feed-<hash(owner)>`    | `m-<job id>`        | how far a job's events are in the feed |
+| `workers`               | `<worker id>`       | a worker instance's latest heartbeat   |
+| `counters`              | `<queue>.<worker>`  | jobs an instance ended, by outcome     |
 """
 
 from collections.abc import Callable
@@ -34,19 +39,23 @@ from azure.data.tables.aio import TableClient
 from function_app.adapters.table_storage.caller_feed import TableCallerFeed
 from function_app.adapters.table_storage.event_log import TableEventLog
 from function_app.adapters.table_storage.idempotency_keys import TableIdempotencyKeys
+from function_app.adapters.table_storage.queue_counters import TableQueueCounters
 from function_app.adapters.table_storage.rows import TableRows, unavailable
 from function_app.adapters.table_storage.secrets import CONFIG_PARTITION, TableSecrets
 from function_app.adapters.table_storage.step_durations import TableStepDurations
 from function_app.adapters.table_storage.upload_claims import TableUploadClaims
+from function_app.adapters.table_storage.worker_presence import TableWorkerPresence
 
 __all__ = [
     "TableCallerFeed",
     "TableEventLog",
     "TableIdempotencyKeys",
+    "TableQueueCounters",
     "TableSecrets",
     "TableStepDurations",
     "TableStorage",
     "TableUploadClaims",
+    "TableWorkerPresence",
 ]
 
 # Fail within seconds when storage is down (the SDK default retries for minutes).
@@ -76,6 +85,12 @@ class TableStorage:
         self.upload_claims = TableUploadClaims(rows)
         self.step_durations = TableStepDurations(rows)
         self.caller_feed = TableCallerFeed(rows, clock)
+        self.worker_presence = TableWorkerPresence(rows)
+        self._rows = rows
+
+    def queue_counters(self, worker_id: str) -> TableQueueCounters:
+        """The outcome counters, this instance's rows named for `worker_id`."""
+        return TableQueueCounters(self._rows, worker_id)
 
     @classmethod
     def from_connection_string(

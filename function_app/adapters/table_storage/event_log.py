@@ -139,6 +139,7 @@ def event_to_entity(event: JobEvent) -> dict[str, Any]:
         "attempt": event.attempt,
         "etaSeconds": event.eta_seconds,
         "log": True if event.log else None,
+        "workerId": bounded_text("workerId", event.worker),
     }
     return _state_to_entity(entity, event)
 
@@ -152,6 +153,7 @@ def event_from_entity(entity: Mapping[str, Any]) -> JobEvent:
         attempt=int(entity.get("attempt") or 0),
         eta_seconds=None if eta is None else int(eta),
         log=bool(entity.get("log", False)),
+        worker=entity.get("workerId"),
         **_state_from_entity(entity),
     )
 

@@ -130,6 +130,13 @@ class TableRows:
             raise unavailable(what, exc) from exc
         return True
 
+    async def upsert(self, entity: Mapping[str, Any], what: str) -> None:
+        """Write the row whatever is stored (last writer wins)."""
+        try:
+            await self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        except AzureError as exc:
+            raise unavailable(what, exc) from exc
+
     async def replace_if_unchanged(self, entity: Mapping[str, Any], etag: str, what: str) -> bool:
         return await self._unless_changed(
             self.table.update_entity(

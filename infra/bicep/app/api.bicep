@@ -85,6 +85,12 @@ var appSettings = [
   { name: 'STREAM_HEARTBEAT_SECONDS', value: '15' }
   { name: 'STREAM_RETRY_MS', value: '2000' }
   { name: 'STREAM_TOKEN_TTL_SECONDS', value: '3600' }
+
+  // The queue catalogue (GET /api/v1/queue/events): worker heartbeats, stats, backlog alert.
+  { name: 'WORKER_HEARTBEAT_SECONDS', value: '15' }
+  { name: 'WORKER_OFFLINE_SECONDS', value: '60' }
+  { name: 'QUEUE_STATS_SECONDS', value: '10' }
+  { name: 'BACKLOG_ALERT_THRESHOLD', value: '15' }
 ]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
