@@ -17,7 +17,6 @@ after 30 s of silence. Resume as above.
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from datetime import UTC, datetime
 
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
@@ -165,12 +164,12 @@ async def feed_token(req: Request) -> Response:
     caller = await caller_of(req)
     if not caller.may_write:
         raise Unauthenticated("a stream token cannot issue tokens", code="read_only_token")
-    token = await svc.stream_tokens.issue_feed(caller.owner)
+    issued = await svc.stream_tokens.issue_feed(caller.owner)
     return JSONResponse(
         ok(
             {
-                "streamToken": token,
-                "expiresAt": iso(datetime.fromtimestamp(svc.stream_tokens.expires_at(), UTC)),
+                "streamToken": issued.token,
+                "expiresAt": iso(issued.expires_at),
                 "eventsUrl": "/api/events",
             }
         ),

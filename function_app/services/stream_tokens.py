@@ -11,7 +11,8 @@ Tokens are never logged.
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -37,6 +38,12 @@ def is_stream_token(token: str) -> bool:
         return jwt.get_unverified_header(token).get("typ") == STREAM_TOKEN_TYPE
     except jwt.PyJWTError:
         return False
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime  # the token's own `exp`
 
 
 class StreamTokens:
@@ -92,28 +99,26 @@ class StreamTokens:
 
     async def issue(self, owner: str, job_id: str) -> str:
         """A token that reads one job (`jid`)."""
-        return await self._issue(owner, {"jid": job_id})
+        return (await self._issue(owner, {"jid": job_id})).token
 
-    async def issue_feed(self, owner: str) -> str:
-        """A token that reads the owner's feed (`scp: feed`), no single job."""
+    async def issue_feed(self, owner: str) -> IssuedToken:
+        """A token that reads the owner's feed (`scp: feed`), no single job; with its expiry."""
         return await self._issue(owner, {"scp": FEED_SCOPE})
 
-    def expires_at(self) -> int:
-        """When a token issued now expires (epoch seconds)."""
-        return int((self._clock.now() + self._ttl).timestamp())
-
-    async def _issue(self, owner: str, scope: dict[str, str]) -> str:
+    async def _issue(self, owner: str, scope: dict[str, str]) -> IssuedToken:
         now = self._clock.now()
+        exp = int((now + self._ttl).timestamp())
         claims = {
             "iss": STREAM_TOKEN_ISSUER,
             "aud": STREAM_TOKEN_AUDIENCE,
             "sub": owner,
             **scope,
             "iat": int(now.timestamp()),
-            "exp": int((now + self._ttl).timestamp()),
+            "exp": exp,
         }
         key = await self._signing_key()
-        return jwt.encode(claims, key, algorithm="HS256", headers={"typ": STREAM_TOKEN_TYPE})
+        token = jwt.encode(claims, key, algorithm="HS256", headers={"typ": STREAM_TOKEN_TYPE})
+        return IssuedToken(token, datetime.fromtimestamp(exp, UTC))
 
     async def verify(self, token: str) -> Caller:
         """The read-only caller the token stands for; Unauthenticated when it is not valid."""

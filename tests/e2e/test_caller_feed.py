@@ -3,8 +3,10 @@ Table feed, the worker writing events; one connection sees every event of every 
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
 
+import jwt
 import pytest
 
 from jobstream_client.sse import SseParser
@@ -153,6 +155,10 @@ async def test_a_one_job_stream_token_cannot_read_the_feed_and_a_feed_token_can(
     issued = await alice.http.post(f"{alice.stack.api}/events/token", headers=alice.auth)
     assert issued.status_code == 200, issued.text
     token = issued.json()["data"]["streamToken"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    expires_at = datetime.fromisoformat(issued.json()["data"]["expiresAt"])
+    assert expires_at.timestamp() == claims["exp"], "expiresAt is the token's own exp"
+    assert claims["scp"] == "feed"
     await alice.wait_terminal(job["jobId"])
     parser = SseParser()
     seen: list[dict[str, Any]] = []
