@@ -125,3 +125,43 @@ async def test_a_one_job_stream_token_may_not_open_the_feed() -> None:
         hub.open(Caller("alice", job_scope="j1"), None)
     assert refused.value.code == "read_only_token"
     assert hub.open(Caller("alice", feed_scope=True), None).owner == "alice"
+
+
+async def polls_in(tabs: int, seconds: float) -> tuple[int, int, int]:
+    """(poll queries, feeds, viewers at the end) of `tabs` viewers of one owner, `seconds`
+    of virtual time, one job writing an event a second."""
+    clock = VirtualClock()
+    _, feed, writer, log = world(clock)
+    hub = FeedHub(feed, writer, clock, monotonic=clock.monotonic, sleep=clock.sleep)
+    await log.create(new_job("j1", owner="alice"), draft(JobStatus.QUEUED, 0))
+    streams = [hub.open(Caller("alice"), None) for _ in range(tabs)]
+    seen = [0] * tabs
+    counted: list[tuple[int, int]] = []
+
+    async def watch(k: int) -> None:
+        async for item in streams[k]:
+            if isinstance(item, FeedUpdate):
+                seen[k] += 1
+
+    async def write() -> None:
+        for n in range(int(seconds)):
+            await clock.sleep(1)
+            await log.append("j1", lambda _j, p=n: draft(JobStatus.IN_PROGRESS, min(p, 99)))
+        await clock.sleep(2)
+        counted.append((hub.stats().total_feeds, hub.stats().total_connections))
+
+    watchers = [asyncio.create_task(watch(k)) for k in range(tabs)]
+    await write()
+    for task in watchers:
+        task.cancel()
+    await asyncio.gather(*watchers, return_exceptions=True)
+    assert seen == [int(seconds)] * tabs, seen  # every tab saw every event
+    feeds, connections = counted[0]
+    return hub.stats().poll_queries, feeds, connections
+
+
+async def test_tabs_of_one_caller_share_one_poller() -> None:
+    one, feeds, _ = await polls_in(1, 20)
+    many, feeds_many, connections = await polls_in(20, 20)
+    assert (feeds, feeds_many, connections) == (1, 1, 20)
+    assert abs(many - one) <= 2, (one, many)  # the query rate does not grow with the tabs
