@@ -106,5 +106,16 @@ class JobCancelled(Exception):
     """The owner asked to cancel; raised by `JobContext.checkpoint()` between steps."""
 
 
+class AttemptSuperseded(Exception):
+    """A later delivery of the job started a newer attempt: this one must write nothing more
+    and stop (the event log refuses its writes; raised where it tries)."""
+
+    def __init__(self, job_id: str, attempt: int, current: int) -> None:
+        super().__init__(f"job {job_id}: attempt {attempt} superseded by attempt {current}")
+        self.job_id = job_id
+        self.attempt = attempt
+        self.current = current
+
+
 class TransitionRefused(Exception):
     """An event cannot be recorded on this job (e.g. the job already ended)."""

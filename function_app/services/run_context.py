@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from function_app.domain.durations import Durations, RunSample, eta_seconds, remaining_seconds
-from function_app.domain.errors import JobCancelled, PermanentJobError
+from function_app.domain.errors import AttemptSuperseded, JobCancelled, PermanentJobError
 from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus, Stage
 from function_app.jobtypes.steps import DOWNLOAD, Step, Steps
 from function_app.ports import BlobInfo, Clock, EventLog, UploadStore
@@ -54,6 +54,20 @@ def unless_ended(draft: EventDraft) -> Callable[[Job], EventDraft | None]:
     return lambda job: None if job.is_terminal else draft
 
 
+def in_attempt(attempt: int, draft: EventDraft) -> Callable[[Job], EventDraft | None]:
+    """A `decide` for one attempt's writes (the fence): record `draft` unless the job has
+    ended; raise AttemptSuperseded when a later delivery started a newer attempt. The log
+    decides on the job it just read and writes on that read's ETag, so a newer attempt's
+    `started` either lands first (this write is refused) or after (it is recorded before)."""
+
+    def decide(job: Job) -> EventDraft | None:
+        if job.attempts != attempt:
+            raise AttemptSuperseded(job.job_id, attempt, job.attempts)
+        return None if job.is_terminal else draft
+
+    return decide
+
+
 def upload_changed() -> PermanentJobError:
     return PermanentJobError(
         "upload_changed", "the uploaded file was replaced after the job was enqueued"
@@ -79,7 +93,9 @@ class RunContext:
         durations: Durations,
         clock: Clock,
     ) -> None:
+        """`job`: as its attempt's `started` event left it (`job.attempts` is this attempt)."""
         self.job_id = job.job_id
+        self.attempt = job.attempts
         self.data: Mapping[str, Any] = job.data
         self.blob = blob
         self._log = log
@@ -130,7 +146,7 @@ class RunContext:
             JobStatus.IN_PROGRESS, 0, Stage.INITIALIZING, message[:MAX_MESSAGE_CHARS],
             phase=phase[:MAX_MESSAGE_CHARS], log=True,
         )  # fmt: skip
-        await self._log.append(self.job_id, unless_ended(draft))
+        await self._log.append(self.job_id, in_attempt(self.attempt, draft))
 
     async def _report(
         self,
@@ -152,7 +168,7 @@ class RunContext:
             eta_seconds=self._eta(stage, fraction),
             step=None if step is None else step.label,
         )
-        await self._log.append(self.job_id, unless_ended(draft))
+        await self._log.append(self.job_id, in_attempt(self.attempt, draft))
 
     def _enter(self, stage: Stage) -> Step | None:
         """The declared step of `stage`; entering a new one ends the timing of the last."""
@@ -193,5 +209,7 @@ class RunContext:
 
     async def checkpoint(self) -> None:
         job = await self._log.get(self.job_id)
+        if job is not None and job.attempts != self.attempt:
+            raise AttemptSuperseded(self.job_id, self.attempt, job.attempts)
         if job is None or job.cancel_requested or job.is_terminal:
             raise JobCancelled(self.job_id)

@@ -31,6 +31,7 @@ from typing import Any
 
 from function_app.domain.durations import Durations, RunSample
 from function_app.domain.errors import (
+    AttemptSuperseded,
     JobCancelled,
     JobFailure,
     PermanentJobError,
@@ -51,6 +52,7 @@ from function_app.ports import (
 from function_app.services.run_context import (
     RunContext,
     event_draft,
+    in_attempt,
     unless_ended,
     upload_changed,
 )
@@ -119,24 +121,36 @@ class WorkerService:
         if event is None:
             return
         if self.presence is None:
-            await self._attempt(job, delivery)
+            await self._fenced(job, delivery)
             return
         async with self.presence.running(job):
+            await self._fenced(job, delivery)
+
+    async def _fenced(self, job: Job, delivery: JobDelivery) -> None:
+        """Run the attempt `job.attempts`; once a later delivery started a newer one, the log
+        refuses this one's writes and it stops where it tried (returning: the newer attempt
+        owns the job, and this delivery's message lock is already gone)."""
+        try:
             await self._attempt(job, delivery)
+        except AttemptSuperseded as exc:
+            logger.warning("%s: delivery %d stops", exc, delivery.delivery_count)
 
     async def _attempt(self, job: Job, delivery: JobDelivery) -> None:
         """Run one started attempt and record how it ended (or re-raise to retry)."""
+        attempt = job.attempts
         try:
             result, sample = await self._run(job, delivery)
+        except AttemptSuperseded:
+            raise
         except JobCancelled:
-            await self._end(job.job_id, event_draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
+            cancelled = event_draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled")
+            await self._end(job.job_id, cancelled, attempt)
             return
         except PermanentJobError as exc:
             logger.info("job %s failed permanently: %s", job.job_id, exc.code)
             error = JobError(exc.code, exc.message, retryable=False)
-            await self._end(
-                job.job_id, event_draft(JobStatus.FAILED, Stage.DONE, exc.message, error=error)
-            )
+            failed = event_draft(JobStatus.FAILED, Stage.DONE, exc.message, error=error)
+            await self._end(job.job_id, failed, attempt)
             return
         except Exception as exc:
             await self._transient(job, delivery, exc)
@@ -147,13 +161,12 @@ class WorkerService:
             JobStatus.COMPLETED, Stage.DONE, "Completed", progress=100, result=result
         )
         try:
-            await self._end(job.job_id, completed)
+            await self._end(job.job_id, completed, attempt)
         except ValueError as exc:  # the log refuses a result over its size limit
             logger.warning("job %s: result not stored: %s", job.job_id, exc)
             error = JobError("result_too_large", "the job's result is too large to store")
-            await self._end(
-                job.job_id, event_draft(JobStatus.FAILED, Stage.DONE, error.message, error)
-            )
+            too_large = event_draft(JobStatus.FAILED, Stage.DONE, error.message, error)
+            await self._end(job.job_id, too_large, attempt)
             return
         await self._learn(job.job_name, sample)
 
@@ -253,9 +266,8 @@ class WorkerService:
                 f"gave up after {delivery.delivery_count} attempts; last error {code}: {message}",
                 retryable=True,
             )
-            await self._end(
-                job.job_id, event_draft(JobStatus.FAILED, Stage.DONE, error.message, error=error)
-            )
+            gave_up = event_draft(JobStatus.FAILED, Stage.DONE, error.message, error=error)
+            await self._end(job.job_id, gave_up, job.attempts)
             return
         error = JobError(code, message, retryable=True)
         retrying = event_draft(
@@ -265,11 +277,15 @@ class WorkerService:
             error=error,
             step=START_LABEL,
         )
-        await self.log.append(job.job_id, unless_ended(retrying))
+        await self.log.append(job.job_id, in_attempt(job.attempts, retrying))
         raise exc
 
-    async def _end(self, job_id: str, draft: EventDraft) -> None:
-        job, event = await self.log.append(job_id, unless_ended(draft))
+    async def _end(self, job_id: str, draft: EventDraft, attempt: int | None = None) -> None:
+        """Record the job's end unless it has ended; `attempt`: only while that attempt is the
+        job's latest (else AttemptSuperseded). None: not within an attempt (a cancel before
+        the run, a dead letter)."""
+        decide = unless_ended(draft) if attempt is None else in_attempt(attempt, draft)
+        job, event = await self.log.append(job_id, decide)
         if event is not None and event.is_terminal:
             await self._count(job, event)
 
