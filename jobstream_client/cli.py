@@ -2,6 +2,8 @@
 
 The job names and the queue each goes to are the API's (`GET /queues`): `--job` is checked
 against them, and without it the first job name listed is run.
+`python -m jobstream_client follow-all` follows every job of the caller instead (one line
+per job event, from the caller's feed: `jobstream_client.feed`).
 
 Exit status: 0 completed, 1 failed or cancelled, 2 bad usage or the API refused a request,
 3 the stream could not be followed.
@@ -19,30 +21,14 @@ from typing import Any
 
 import httpx
 
+from jobstream_client.api import ApiError, _data
+from jobstream_client.feed import follow_all_main
 from jobstream_client.progress import ProgressBar, describe
 from jobstream_client.sse import SseParser
 
 TERMINAL = {"completed", "failed", "cancelled"}
 CHUNK = 64 * 1024
 mimetypes.add_type("text/markdown", ".md")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{message} (HTTP {status})")
-        self.status = status
-
-
-def _data(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.is_success and isinstance(body, dict) and body.get("success") is True:
-        data = body.get("data")
-        return data if isinstance(data, dict) else {}
-    error = body.get("error", {}) if isinstance(body, dict) else {}
-    raise ApiError(response.status_code, str(error.get("message") or response.reason_phrase))
 
 
 def job_queues(client: httpx.Client, api: str) -> dict[str, str]:
@@ -135,8 +121,13 @@ def follow(
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["follow-all"]:
+        return follow_all_main(argv[1:])
     parser = argparse.ArgumentParser(
-        prog="python -m jobstream_client", description=__doc__.splitlines()[0]
+        prog="python -m jobstream_client",
+        description=__doc__.splitlines()[0],
+        epilog="`python -m jobstream_client follow-all --help`: follow all of your jobs instead.",
     )
     parser.add_argument("file", type=Path)
     parser.add_argument("--api", default="http://127.0.0.1:7071/api/v1", help="API base URL")

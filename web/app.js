@@ -1,5 +1,6 @@
 // The demo page: wires the form to JobstreamClient and renders upload and job progress.
 // The job list is the API's (GET /queues), read when the page opens and when the API changes.
+// Below the job, a list of every job of the session, live from one feed (client.watchAll).
 import { JobstreamClient } from './jobstream-client.js';
 
 const $ = (id) => document.getElementById(id);
@@ -65,6 +66,68 @@ function render(update) {
   $('events').append(item);
 }
 
+// This session's jobs: ONE feed (client.watchAll, GET /api/events) carries every event of
+// every job of the caller; a row per job, updated in place. Opened before the first job is
+// enqueued (so its first event is seen) and kept open; reopened if the API or token changes.
+const FEED_OPEN_WAIT_MS = 5000;
+const SESSION_CELLS = ['id', 'name', 'status', 'percent', 'message'];
+let session = null; // {key, feed, failed}
+
+function feedState(state, text) {
+  const line = $('session-feed');
+  line.dataset.state = state;
+  line.textContent = text;
+}
+
+function sessionRow(jobId) {
+  const body = $('session-jobs').tBodies[0];
+  const found = [...body.rows].find((row) => row.dataset.jobId === jobId);
+  if (found) return found;
+  const row = body.insertRow();
+  row.dataset.jobId = jobId;
+  row.dataset.events = '0';
+  for (const name of SESSION_CELLS) row.insertCell().className = name;
+  row.cells[0].textContent = jobId;
+  return row;
+}
+
+function renderSessionEvent(event) {
+  const row = sessionRow(event.jobId);
+  const cell = (name) => row.cells[SESSION_CELLS.indexOf(name)];
+  row.dataset.status = event.status;
+  row.dataset.sequence = String(event.sequence ?? '');
+  row.dataset.events = String(Number(row.dataset.events) + 1);
+  cell('name').textContent = event.jobName || '';
+  cell('status').textContent = event.status;
+  cell('percent').textContent = `${Math.round(event.progress?.percent ?? 0)}%`;
+  cell('message').textContent = event.error ? `${event.error}${event.errorCode ? ` (${event.errorCode})` : ''}` : (event.message || '');
+}
+
+// Resolves once the feed said hello, or after FEED_OPEN_WAIT_MS: a feed that cannot open
+// must not stop the job itself (its own stream still shows it).
+function openSession(client, key) {
+  if (!session || session.key !== key || session.failed) {
+    if (session) session.feed.close();
+    feedState('connecting', 'Connecting to the feed…');
+    const current = { key, failed: false };
+    current.feed = client.watchAll({
+      onOpen: () => {
+        const line = $('session-feed');
+        line.dataset.connections = String(Number(line.dataset.connections || 0) + 1);
+        feedState('open', 'Live: every job of this caller, on one stream.');
+      },
+      onEvent: renderSessionEvent,
+      onError: (err) => {
+        current.failed = true;
+        feedState('error', `The feed stopped: ${err.message || err}`);
+      },
+    });
+    session = current;
+  }
+  const waited = new Promise((resolve) => { setTimeout(resolve, FEED_OPEN_WAIT_MS); });
+  return Promise.race([session.feed.opened.catch(() => {}), waited]);
+}
+
 async function start(event) {
   event.preventDefault();
   const file = $('file').files[0];
@@ -76,6 +139,7 @@ async function start(event) {
   const token = $('token').value.trim();
   const client = new JobstreamClient({ apiBase: apiBase(), getToken: token ? async () => token : null });
   try {
+    await openSession(client, `${apiBase()}\n${token}`);
     const final = await client.run(file, {
       jobName: choice.value,
       queueName: choice.dataset.queue,

@@ -5,6 +5,7 @@
 //   const client = new JobstreamClient({ apiBase: 'https://<app>.azurewebsites.net/api/v1' });
 //   const [{ jobNames: [jobName] }] = await client.queues();   // what this API runs
 //   const final = await client.run(file, { jobName, onUpdate: console.log });
+//   const feed = client.watchAll({ onEvent: console.log });  // every job of the caller, one stream
 //
 // Job names and their queues are the API's (GET /queues): the client looks a job's queue up
 // there unless it is given one.
@@ -180,6 +181,87 @@ export class JobstreamClient {
       );
     };
     return { close: () => source.close(), done, source };
+  }
+
+  // POST /events/token -> {streamToken, expiresAt, eventsUrl}: a short-lived token that reads
+  // the caller's feed and nothing else (an EventSource cannot send an Authorization header).
+  feedToken() {
+    return this._call('POST', '/events/token', {});
+  }
+
+  // The caller's feed (GET /api/events, beside /api/v1): every event of all their jobs.
+  feedUrl({ token = null, eventsUrl = null, since = null } = {}) {
+    const base = new URL(`${this.apiBase}/`, location.href);
+    const url = new URL(eventsUrl || '../events', base);
+    if (token) url.searchParams.set('token', token);
+    if (since !== null && since !== undefined) url.searchParams.set('since', String(since));
+    return url.toString();
+  }
+
+  // Follow ALL of the caller's jobs over ONE EventSource (a page watching many jobs must not
+  // open a stream per job: browsers keep about six connections per origin). With getToken,
+  // a feed token is fetched first and sent as ?token=. EventSource resumes by itself after
+  // a server close (Last-Event-ID); (jobId, sequence) drops anything seen twice. If the
+  // stream is refused after it had opened (e.g. the feed token expired), it fetches a new
+  // token and reopens once from the last event seen (?since=<epochMs>).
+  // handlers.onEvent(event) gets each `job` event: {type, jobId, jobName, queueName, epochMs,
+  // sequence, status, progress: {current, total, percent}, message, data, error?, errorCode?,
+  // timestamp}; onOpen(hello) on each (re)connection; onPing(ping); onError(err) when the
+  // stream cannot go on (the watcher is then closed). handlers.since (epochMs): start there
+  // instead of now. Returns {close, opened, source}: `opened` resolves with the first hello
+  // (rejects if the stream fails first); `source` is the current EventSource.
+  watchAll(handlers = {}) {
+    const seen = new Map(); // jobId -> last sequence handled
+    let since = handlers.since ?? null;
+    let source = null;
+    let closed = false;
+    let settle;
+    const opened = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+    opened.catch(() => {}); // a caller that never awaits it must not see an unhandled rejection
+    const fail = (err) => {
+      closed = true;
+      if (source) source.close();
+      settle.reject(err);
+      if (handlers.onError) handlers.onError(err);
+    };
+    const connect = async () => {
+      const issued = this.getToken ? await this.feedToken() : {};
+      if (closed) return;
+      const url = this.feedUrl({ token: issued.streamToken, eventsUrl: issued.eventsUrl, since });
+      const current = new EventSource(url);
+      source = current;
+      let hadOpened = false;
+      const on = (name, fn) => current.addEventListener(name, (e) => fn(JSON.parse(e.data), e));
+      on('hello', (hello) => {
+        hadOpened = true;
+        if (since === null && Number.isFinite(hello.epochMs)) since = hello.epochMs;
+        settle.resolve(hello);
+        if (handlers.onOpen) handlers.onOpen(hello);
+      });
+      on('ping', (ping) => handlers.onPing && handlers.onPing(ping));
+      on('job', (event) => {
+        const sequence = Number(event.sequence || 0);
+        if (sequence && sequence <= (seen.get(event.jobId) || 0)) return; // already seen
+        if (sequence) seen.set(event.jobId, sequence);
+        if (Number.isFinite(event.epochMs)) since = event.epochMs;
+        if (handlers.onEvent) handlers.onEvent(event);
+      });
+      current.onerror = () => {
+        // CONNECTING: EventSource retries by itself with Last-Event-ID. CLOSED: refused.
+        if (closed || current.readyState !== EventSource.CLOSED) return;
+        if (!hadOpened) {
+          fail(new JobstreamError('the feed was refused', { code: 'stream_closed' }));
+          return;
+        }
+        connect().catch(fail); // once more with a fresh token, from the last event seen
+      };
+    };
+    connect().catch(fail);
+    return {
+      close: () => { closed = true; if (source) source.close(); },
+      opened,
+      get source() { return source; },
+    };
   }
 
   // The whole flow for one file. Resolves with the terminal job_update.
