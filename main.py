@@ -13,6 +13,7 @@ from function_app.entrypoints import (
     http_system,
     http_uploads,
     sb_worker,
+    timer_sweeper,
 )
 
 # Every blueprint the app serves, in registration order.
@@ -24,6 +25,7 @@ BLUEPRINTS = (
     http_stream.bp,
     http_feeds.bp,
     sb_worker.bp,
+    timer_sweeper.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

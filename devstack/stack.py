@@ -218,7 +218,10 @@ def print_summary(state: dict[str, Any], host: FunctionsHost) -> None:
         lines += [f"  Service Bus  {state['serviceBusAmqp']} (admin {state['serviceBusAdminUrl']})"]
     lines.append(f"  Settings     {state['settingsFile'] or '(none: environment only)'}")
     lines.append("  Functions:")
-    lines += [f"    {route}" for route in host.info.http_routes + host.info.queue_triggers]
+    lines += [
+        f"    {route}"
+        for route in host.info.http_routes + host.info.queue_triggers + host.info.timer_triggers
+    ]
     print("\n".join(lines), flush=True)
 
 

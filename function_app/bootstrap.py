@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from function_app.domain.queue_overview import worker_id_of
+from function_app.domain.sweeping import SweepPolicy
 from function_app.domain.uploads import ContentTypePolicy
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
@@ -29,6 +30,7 @@ from function_app.ports import (
     HealthProbe,
     IdempotencyKeys,
     JobQueue,
+    OpenJobs,
     QueueCounters,
     QueueStats,
     SecretStore,
@@ -47,6 +49,7 @@ from function_app.services.queue_estimates import QueueEstimates
 from function_app.services.queue_overview import OverviewConfig, QueueCatalogue, QueueOverviews
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.streaming import FeedHub, StreamConfig, StreamHub
+from function_app.services.sweeper import Sweeper
 from function_app.services.uploads import UploadPolicy, UploadService
 from function_app.services.worker import WorkerPolicy, WorkerService
 from function_app.services.worker_presence import PresenceReporter
@@ -75,6 +78,7 @@ class Services:
     streams: StreamHub
     feeds: FeedHub
     queue_catalogue: QueueCatalogue
+    sweeper: Sweeper
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -100,6 +104,7 @@ def wire_services(
     caller_feed: CallerFeed,
     worker_presence: WorkerPresence,
     queue_counters: QueueCounters,
+    open_jobs: OpenJobs,
     worker_id: str,
     probes: Sequence[HealthProbe],
     job_types: Mapping[str, JobType],
@@ -154,8 +159,12 @@ def wire_services(
             stats=queue_stats,
             tokens=tokens,
             clock=clock,
-            policy=JobPolicy(queues=settings.accepted_queues),
+            policy=JobPolicy(
+                queues=settings.accepted_queues,
+                allow_fault_injection=settings.ALLOW_FAULT_INJECTION,
+            ),
             estimates=QueueEstimates(queue_stats, step_durations),
+            open_jobs=open_jobs,
         ),
         worker=WorkerService(
             event_log,
@@ -200,6 +209,17 @@ def wire_services(
             event_log,
             step_durations,
         ),
+        sweeper=Sweeper(
+            open_jobs,
+            event_log,
+            job_queue,
+            clock,
+            SweepPolicy(
+                resend_seconds=settings.SWEEP_RESEND_SECONDS,
+                lost_seconds=settings.WORKER_LOST_SECONDS,
+                queued_lost_seconds=settings.SWEEP_QUEUED_LOST_SECONDS,
+            ),
+        ),
     )
 
 
@@ -228,6 +248,7 @@ def build_services(settings: Settings) -> Services:
         caller_feed=adapters.table_storage.caller_feed,
         worker_presence=adapters.table_storage.worker_presence,
         queue_counters=adapters.table_storage.queue_counters(worker_id),
+        open_jobs=adapters.table_storage.open_jobs,
         worker_id=worker_id,
         probes=adapters.probes,
         job_types=build_registry(test_types=settings.ALLOW_FAULT_INJECTION),

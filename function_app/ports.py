@@ -17,6 +17,7 @@ from function_app.domain.feed import FeedEntry, FeedMark
 from function_app.domain.idempotency import KeyClaim
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.queue_overview import QueueTally, WorkerBeat
+from function_app.domain.sweeping import OpenJob
 
 
 class Clock(Protocol):
@@ -190,6 +191,24 @@ class CallerFeed(Protocol):
 
 
 MAX_FEED_BATCH = 99  # events per `extend` (one transaction: 100 operations with the mark)
+
+
+class OpenJobs(Protocol):
+    """The index of jobs that may not have ended (`domain.sweeping`), for the sweeper: it is
+    read whole on each sweep, so nothing scans the jobs themselves."""
+
+    async def put(self, entry: OpenJob) -> None:
+        """List the job (or replace its entry, e.g. once it is sent)."""
+        ...
+
+    async def remove(self, job_id: str) -> None:
+        """Forget the job (nothing when it is not listed)."""
+        ...
+
+    async def entries(self, limit: int) -> list[OpenJob]:
+        """The entries, oldest recorded first; when more than `limit` are listed, a store
+        may answer any `limit` of them (the rest wait for a sweep that finds fewer)."""
+        ...
 
 
 class QueueCounters(Protocol):

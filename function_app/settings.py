@@ -182,6 +182,16 @@ class Settings(BaseSettings):
     WORKER_OFFLINE_SECONDS: float = Field(default=60.0, ge=2, le=3600)
     QUEUE_STATS_SECONDS: float = Field(default=10.0, ge=1, le=300)
     BACKLOG_ALERT_THRESHOLD: int = Field(default=15, ge=0, le=1_000_000)
+    # --- the sweeper (a timer function; docs/reliability.md) ---------------------------------
+    # When it runs (NCRONTAB, six fields with seconds; default every minute). A job recorded
+    # but not sent is sent SWEEP_RESEND_SECONDS later (below the queues' 10-minute duplicate
+    # detection window, so a copy of a message that was sent is dropped); a job no worker
+    # reported on for WORKER_LOST_SECONDS (or queued for SWEEP_QUEUED_LOST_SECONDS, past its
+    # message's time to live) ends `failed`, code worker_lost.
+    SWEEP_SCHEDULE: str = Field(default="0 * * * * *", min_length=11, max_length=100)
+    SWEEP_RESEND_SECONDS: float = Field(default=60.0, ge=1, le=540)
+    WORKER_LOST_SECONDS: float = Field(default=900.0, ge=10, le=86_400)
+    SWEEP_QUEUED_LOST_SECONDS: float = Field(default=93_600.0, ge=60, le=30 * 86_400)
     # Set by Azure on each instance (names the instance's worker id); locally host:pid is used.
     WEBSITE_INSTANCE_ID: str | None = None
 

@@ -25,6 +25,7 @@ from function_app.domain.feed import FeedEntry, FeedMark, mark_moved, position_a
 from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.queue_overview import QueueTally, WorkerBeat
+from function_app.domain.sweeping import OpenJob
 from function_app.domain.uploads import new_upload_id, upload_blob_name
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
@@ -380,6 +381,7 @@ class FakeJobQueue:
     def __init__(self, known_queues: Iterable[str] | None = tuple(DEFAULT_QUEUES)) -> None:
         self.known_queues = None if known_queues is None else frozenset(known_queues)
         self.sent: list[SentMessage] = []
+        self.send_calls = 0  # duplicates included
         self.fail_with: Exception | None = None
         self._ids: set[tuple[str, str]] = set()
 
@@ -389,6 +391,7 @@ class FakeJobQueue:
         payload = json.loads(json.dumps(dict(body), separators=(",", ":"), default=str))
         if self.fail_with is not None:
             raise self.fail_with
+        self.send_calls += 1
         if (queue_name, job_id) in self._ids:
             return
         self._ids.add((queue_name, job_id))
@@ -491,6 +494,7 @@ class FakeWorld:
     feed: "FakeCallerFeed"
     presence: "FakeWorkerPresence"
     counters: "FakeQueueCounters"
+    open_jobs: "FakeOpenJobs"
 
     def upload(
         self, owner: str, file_name: str, data: bytes, content_type: str | None = "text/plain"
@@ -524,6 +528,7 @@ def fake_world(
     feed = FakeCallerFeed(clock.now)
     presence = FakeWorkerPresence()
     counters = FakeQueueCounters()
+    open_jobs = FakeOpenJobs()
     services = wire_services(
         settings,
         clock=clock,
@@ -538,6 +543,7 @@ def fake_world(
         caller_feed=feed,
         worker_presence=presence,
         queue_counters=counters,
+        open_jobs=open_jobs,
         worker_id=FAKE_WORKER_ID,
         probes=probes,
         job_types=job_types if job_types is not None else build_registry(),
@@ -556,6 +562,7 @@ def fake_world(
         feed,
         presence,
         counters,
+        open_jobs,
     )
 
 
@@ -581,6 +588,29 @@ class FakeUploadClaims:
 
 
 FAKE_WORKER_ID = "worker-fake"
+
+
+class FakeOpenJobs:
+    """`OpenJobs` over a dict. `fail_with` makes every call raise (the store is down)."""
+
+    def __init__(self) -> None:
+        self.by_job: dict[str, OpenJob] = {}
+        self.fail_with: Exception | None = None
+
+    async def put(self, entry: OpenJob) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.by_job[entry.job_id] = entry
+
+    async def remove(self, job_id: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.by_job.pop(job_id, None)
+
+    async def entries(self, limit: int) -> list[OpenJob]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return sorted(self.by_job.values(), key=lambda e: e.recorded_at)[:limit]
 
 
 class FakeWorkerPresence:

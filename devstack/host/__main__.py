@@ -65,7 +65,7 @@ async def run(args: argparse.Namespace) -> None:
     serving = asyncio.create_task(host.serve())
     await host.wait_started()
     print(f"Functions host listening on {host.info.base_url}", flush=True)
-    for line in host.info.http_routes + host.info.queue_triggers:
+    for line in host.info.http_routes + host.info.queue_triggers + host.info.timer_triggers:
         print(f"  {line}", flush=True)
     await serving
 

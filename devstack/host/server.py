@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import socket
 from collections.abc import Generator, Mapping, Sequence
@@ -15,6 +16,7 @@ from devstack.host.host_json import HostJson, read_host_json
 from devstack.host.http_app import build_http_app, http_functions
 from devstack.host.loader import load_function_app
 from devstack.host.servicebus_trigger import QueueTriggerRunner, queue_triggers
+from devstack.host.timer_trigger import TimerTriggerRunner, timer_triggers
 
 log = logging.getLogger("devstack.host")
 
@@ -101,6 +103,7 @@ class HostInfo:
     route_prefix: str
     http_routes: tuple[str, ...]
     queue_triggers: tuple[str, ...]
+    timer_triggers: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -132,6 +135,10 @@ class FunctionsHost:
             QueueTriggerRunner(trigger, self.host_json.service_bus)
             for trigger in queue_triggers(functions, self.host_json.service_bus, environ)
         ]
+        self.timers = [
+            TimerTriggerRunner(trigger)
+            for trigger in timer_triggers(functions, os.environ if environ is None else environ)
+        ]
         self._socket = bind_socket(host, port)
         self.info = HostInfo(
             host=host,
@@ -143,6 +150,9 @@ class FunctionsHost:
             ),
             queue_triggers=tuple(
                 f"{r.trigger.function_name} <- {r.trigger.entity}" for r in self.runners
+            ),
+            timer_triggers=tuple(
+                f"{t.trigger.function_name} <- timer {t.trigger.schedule!r}" for t in self.timers
             ),
         )
         self._server = _Server(
@@ -162,6 +172,8 @@ class FunctionsHost:
         self._server.should_exit = True
         for runner in self.runners:
             runner.stop()
+        for timer in self.timers:
+            timer.stop()
 
     async def wait_started(self) -> None:
         await self._started.wait()
@@ -169,6 +181,7 @@ class FunctionsHost:
     async def serve(self) -> None:
         """Serve HTTP and run the triggers; return once `stop()` was called and all drained."""
         tasks = [asyncio.create_task(r.run(), name=r.trigger.function_name) for r in self.runners]
+        timers = [asyncio.create_task(t.run(), name=t.trigger.function_name) for t in self.timers]
         http = asyncio.create_task(self._server.serve(sockets=[self._socket]), name="http")
         # uvicorn offers no "started" event to wait on.
         while not self._server.started and not http.done():  # noqa: ASYNC110
@@ -179,6 +192,9 @@ class FunctionsHost:
         finally:
             for runner in self.runners:
                 runner.stop()
+            for timer in self.timers:
+                timer.stop()
+            await asyncio.gather(*timers, return_exceptions=True)
             results = await asyncio.gather(*tasks, return_exceptions=True)
             for runner, result in zip(self.runners, results, strict=True):
                 if isinstance(result, BaseException):

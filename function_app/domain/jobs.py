@@ -136,6 +136,8 @@ class Job:
     detail: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    # When its last event was recorded (None: never, or stored before the field existed).
+    updated_at: datetime | None = None
     attempts: int = 0
     last_event_id: int = 0
     result: Mapping[str, Any] | None = None
@@ -200,6 +202,7 @@ class Job:
             last_event_id=sequence,
             started_at=self.started_at or (at if new_attempt else None),
             completed_at=at if draft.status.is_terminal else None,
+            updated_at=at,
             result=draft.result if draft.result is not None else self.result,
             error=draft.error if draft.error is not None else self.error,
         )
@@ -220,7 +223,7 @@ class Job:
             step=self.step,
             log=True,
         )
-        return replace(self, status=draft.status, last_event_id=sequence), event
+        return replace(self, status=draft.status, last_event_id=sequence, updated_at=at), event
 
     def record_decided(
         self, decide: Callable[["Job"], EventDraft | None], now: Callable[[], datetime]

@@ -12,7 +12,7 @@ repeats and guards the key around those steps (lookup, claim, confirm, release).
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from function_app.domain.errors import (
@@ -32,11 +32,13 @@ from function_app.domain.jobs import (
     Stage,
     new_job_id,
 )
+from function_app.domain.sweeping import OpenJob
 from function_app.ports import (
     Clock,
     EventLog,
     JobMissing,
     JobQueue,
+    OpenJobs,
     QueueCounts,
     QueueStats,
 )
@@ -55,6 +57,22 @@ ENQUEUE_FAILED = JobError("enqueue_failed", "the job queue did not accept the jo
 @dataclass(frozen=True)
 class JobPolicy:
     queues: Mapping[str, tuple[str, ...]]
+    # Test hook (ALLOW_FAULT_INJECTION): a job whose data has `"simulateLostSend": true` is
+    # recorded and never sent, as if enqueue died between the two (the sweeper sends it).
+    allow_fault_injection: bool = False
+
+
+LOST_SEND_FIELD = "simulateLostSend"
+
+
+def job_message(job: Job) -> dict[str, Any]:
+    """The Service Bus message body of a job (MessageId = the job id)."""
+    return {
+        "jobId": job.job_id,
+        "queueName": job.queue_name,
+        "jobName": job.job_name,
+        "owner": job.owner,
+    }
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,8 @@ class JobService:
     clock: Clock
     policy: JobPolicy
     estimates: QueueEstimates
+    # The sweeper's index: a job is listed before it is recorded, marked sent once it is.
+    open_jobs: OpenJobs
     new_id: Callable[[], str] = new_job_id
     # Strong references to shielded record-and-send tasks until they end.
     _unfinished: set[asyncio.Future[Job]] = field(default_factory=set, init=False)
@@ -147,7 +167,9 @@ class JobService:
     async def _record_and_send(self, job: Job, upload: ChosenUpload) -> Job:
         owner, key, job_id = job.owner, job.idempotency_key, job.job_id
         holds_upload = False
+        entry = OpenJob(job_id, job.queue_name, job.created_at)
         try:
+            await self.open_jobs.put(entry)
             holds_upload = await self.uploads.claim(upload, job_id)
             recorded, _ = await self.log.create(job, queued_event())
         except BaseException:
@@ -163,14 +185,11 @@ class JobService:
                 await end_unsent(self.log, job_id, ENQUEUE_FAILED)
                 await self._let_go(job, holds_upload)
                 raise
-        body = {
-            "jobId": job_id,
-            "queueName": job.queue_name,
-            "jobName": job.job_name,
-            "owner": owner,
-        }
+        if self.policy.allow_fault_injection and job.data.get(LOST_SEND_FIELD) is True:
+            logger.warning("job %s: send skipped (%s)", job_id, LOST_SEND_FIELD)
+            return recorded
         try:
-            await self.queue.send(job.queue_name, job_id, body)
+            await self.queue.send(job.queue_name, job_id, job_message(job))
         except Exception as exc:
             logger.warning("job %s: send to %s failed: %r", job_id, job.queue_name, exc)
             await end_unsent(self.log, job_id, ENQUEUE_FAILED)
@@ -178,6 +197,10 @@ class JobService:
             raise DependencyUnavailable(
                 "servicebus", "the job could not be queued; try again"
             ) from exc
+        try:
+            await self.open_jobs.put(replace(entry, sent=True))
+        except Exception as exc:  # the sweeper resends it; duplicate detection drops the copy
+            logger.warning("job %s: not marked sent in the open-jobs index: %r", job_id, exc)
         return recorded
 
     async def _let_go(self, job: Job, holds_upload: bool, *, key_too: bool = True) -> None:

@@ -69,6 +69,12 @@ locals {
     WORKER_OFFLINE_SECONDS   = "60"
     QUEUE_STATS_SECONDS      = "10"
     BACKLOG_ALERT_THRESHOLD  = "15"
+
+    # The sweeper (a timer function): resend unsent jobs, end jobs no worker reports on.
+    SWEEP_SCHEDULE            = "0 * * * * *"
+    SWEEP_RESEND_SECONDS      = "60"
+    WORKER_LOST_SECONDS       = "900"
+    SWEEP_QUEUED_LOST_SECONDS = "93600"
   }
 }
 

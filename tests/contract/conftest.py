@@ -30,6 +30,7 @@ from tests.fakes import (
     FakeEventLog,
     FakeIdempotencyKeys,
     FakeJobQueue,
+    FakeOpenJobs,
     FakeProbe,
     FakeQueueCounters,
     FakeQueueStats,
@@ -498,4 +499,22 @@ def fake_worker_presence() -> Any:
 
 @pytest.fixture(params=["table_worker_presence", "fake_worker_presence"])
 def worker_presence(request: pytest.FixtureRequest) -> Any:
+    return _one_of(request)
+
+
+# --- OpenJobs ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def table_open_jobs(table_storage: TableStorage) -> Any:
+    return table_storage.open_jobs
+
+
+@pytest.fixture
+def fake_open_jobs() -> Any:
+    return FakeOpenJobs()
+
+
+@pytest.fixture(params=["table_open_jobs", "fake_open_jobs"])
+def open_jobs(request: pytest.FixtureRequest) -> Any:
     return _one_of(request)

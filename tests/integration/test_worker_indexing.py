@@ -126,6 +126,9 @@ EXPECTED_QUEUES = {
     )
 }
 
+# The sweeper: a timer trigger whose schedule is an app setting Azure resolves.
+EXPECTED_TIMERS = {"sweep_jobs": "%SWEEP_SCHEDULE%"}
+
 REQUEST = "starlette.requests.Request"
 
 
@@ -144,7 +147,9 @@ def indexed() -> dict[str, Any]:
 
 def test_the_worker_indexes_exactly_the_expected_functions(indexed: dict[str, Any]) -> None:
     assert "error" not in indexed, indexed.get("error")
-    assert set(indexed["functions"]) == set(EXPECTED_HTTP) | set(EXPECTED_QUEUES)
+    assert set(indexed["functions"]) == set(EXPECTED_HTTP) | set(EXPECTED_QUEUES) | set(
+        EXPECTED_TIMERS
+    )
     assert indexed["http_v2"] is True  # the FastAPI extension is active: streaming works
 
 
@@ -183,6 +188,21 @@ def test_queue_triggers_bind_each_queue_and_its_dead_letter_queue(
     assert trigger["connection"] == "ServiceBusConnection"
     assert fn["params"] == ["msg"]
     assert fn["annotations"]["msg"] == "azure.functions._servicebus.ServiceBusMessage"
+    assert fn["is_coroutine"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_TIMERS))
+def test_timer_triggers_take_their_schedule_from_a_setting(
+    indexed: dict[str, Any], name: str
+) -> None:
+    fn = indexed["functions"][name]
+    (trigger,) = fn["raw_bindings"]
+    assert trigger["type"] == "timerTrigger"
+    assert trigger["direction"] == "IN"
+    assert trigger["schedule"] == EXPECTED_TIMERS[name]
+    assert trigger["runOnStartup"] is False
+    assert fn["params"] == ["timer"]
+    assert fn["annotations"]["timer"] == "azure.functions._timer.TimerRequest"
     assert fn["is_coroutine"]
 
 

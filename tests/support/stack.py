@@ -145,6 +145,10 @@ def stack_environment(base: Mapping[str, str]) -> dict[str, str]:
             "JWT_AUDIENCE": JWT_AUDIENCE,
             # Lets a job's data ask the worker to fail transiently (see docs/local-stack.md).
             FAULT_INJECTION_SETTING: "true",
+            # The sweeper every 2 s, sending a recorded-but-unsent job 3 s after it was
+            # recorded (a test of the lost send can wait for it).
+            "SWEEP_SCHEDULE": "*/2 * * * * *",
+            "SWEEP_RESEND_SECONDS": "3",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -8,6 +8,7 @@ learned step times, `step_durations.py`) and `caller_feed` (`CallerFeed`: every 
 owner's jobs in one ordered partition, `caller_feed.py`), `worker_presence`
 (`WorkerPresence`: worker instances' heartbeats, `worker_presence.py`) and
 `queue_counters(worker id)` (`QueueCounters`: jobs ended by outcome, `queue_counters.py`),
+`open_jobs` (`OpenJobs`: the sweeper's index of jobs that may not have ended, `open_jobs.py`),
 plus the "storage" health probe.
 `rows.py` is the toolkit they share: field codecs, conditional writes, and the read ->
 decide -> conditional-write loop.
@@ -26,6 +27,7 @@ Layout of the one table:
 | `feed-<hash(owner)>`    | `m-<job id>`        | how far a job's events are in the feed |
 | `workers`               | `<worker id>`       | a worker instance's latest heartbeat   |
 | `counters`              | `<queue>.<worker>`  | jobs an instance ended, by outcome     |
+| `open-<00..15>`         | `<job id>`          | a job that may not have ended (sweeper) |
 """
 
 from collections.abc import Callable
@@ -39,6 +41,7 @@ from azure.data.tables.aio import TableClient
 from function_app.adapters.table_storage.caller_feed import TableCallerFeed
 from function_app.adapters.table_storage.event_log import TableEventLog
 from function_app.adapters.table_storage.idempotency_keys import TableIdempotencyKeys
+from function_app.adapters.table_storage.open_jobs import TableOpenJobs
 from function_app.adapters.table_storage.queue_counters import TableQueueCounters
 from function_app.adapters.table_storage.rows import TableRows, unavailable
 from function_app.adapters.table_storage.secrets import CONFIG_PARTITION, TableSecrets
@@ -50,6 +53,7 @@ __all__ = [
     "TableCallerFeed",
     "TableEventLog",
     "TableIdempotencyKeys",
+    "TableOpenJobs",
     "TableQueueCounters",
     "TableSecrets",
     "TableStepDurations",
@@ -86,6 +90,7 @@ class TableStorage:
         self.step_durations = TableStepDurations(rows)
         self.caller_feed = TableCallerFeed(rows, clock)
         self.worker_presence = TableWorkerPresence(rows)
+        self.open_jobs = TableOpenJobs(rows)
         self._rows = rows
 
     def queue_counters(self, worker_id: str) -> TableQueueCounters:

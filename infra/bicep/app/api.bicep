@@ -91,6 +91,12 @@ var appSettings = [
   { name: 'WORKER_OFFLINE_SECONDS', value: '60' }
   { name: 'QUEUE_STATS_SECONDS', value: '10' }
   { name: 'BACKLOG_ALERT_THRESHOLD', value: '15' }
+
+  // The sweeper (a timer function): resend unsent jobs, end jobs no worker reports on.
+  { name: 'SWEEP_SCHEDULE', value: '0 * * * * *' }
+  { name: 'SWEEP_RESEND_SECONDS', value: '60' }
+  { name: 'WORKER_LOST_SECONDS', value: '900' }
+  { name: 'SWEEP_QUEUED_LOST_SECONDS', value: '93600' }
 ]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
