@@ -54,6 +54,9 @@ P99_GOAL_MS = 400.0
 WARM_UP_SECONDS = 2.0
 FULL_SECONDS = 15.0
 QUICK_SECONDS = 4.0
+# A window in which processes outside the bench used more than this (% of one core) is
+# marked DISTURBED: other sessions share this machine.
+DISTURBED_PERCENT = 20.0
 
 
 # --- the server (child process) -----------------------------------------------------------------
@@ -360,7 +363,11 @@ class Result:
     feed_polls_per_second: float
     rss_growth_mib: float
     kib_per_stream: float
-    cpu: dict[str, float]  # percent of one core, during the window
+    cpu: dict[str, float]  # % of one core during the window: server, bench, azurite, others
+
+    @property
+    def disturbed(self) -> bool:
+        return self.cpu.get("others", 0.0) > DISTURBED_PERCENT
 
     @property
     def label(self) -> str:
@@ -372,6 +379,28 @@ class Result:
 def cpu_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
+
+
+def busy_seconds() -> float:
+    """CPU time every process on the machine has used (all cores)."""
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
+def cpu_sample(processes: Sequence[tuple[str, psutil.Process]]) -> dict[str, float]:
+    sample = {name: cpu_seconds(process) for name, process in processes}
+    sample["machine"] = busy_seconds()
+    return sample
+
+
+def cpu_percent(
+    before: dict[str, float], after: dict[str, float], elapsed: float
+) -> dict[str, float]:
+    """Per process, % of one core; `others`: the rest of the machine (other sessions)."""
+    used = {name: 100 * (after[name] - before[name]) / elapsed for name in before}
+    machine = used.pop("machine")
+    used["others"] = max(0.0, machine - sum(used.values()))
+    return used
 
 
 async def scenario(
@@ -419,19 +448,14 @@ async def scenario(
             rss_after = server.memory_info().rss
             me = psutil.Process()
             s0 = (await http.get("/stats")).json()
-            cpu0 = {
-                n: cpu_seconds(p)
-                for n, p in (("server", server), ("bench", me), ("azurite", azurite))
-            }
+            watched = (("server", server), ("bench", me), ("azurite", azurite))
+            cpu0 = cpu_sample(watched)
             t0 = time.perf_counter()
             window.measuring = True
             await asyncio.sleep(seconds)
             window.measuring = False
             elapsed = time.perf_counter() - t0
-            cpu1 = {
-                n: cpu_seconds(p)
-                for n, p in (("server", server), ("bench", me), ("azurite", azurite))
-            }
+            cpu1 = cpu_sample(watched)
             s1 = (await http.get("/stats")).json()
             stop.set()
             await writer
@@ -459,7 +483,7 @@ async def scenario(
         feed_polls_per_second=(s1["feedPolls"] - s0["feedPolls"]) / elapsed,
         rss_growth_mib=growth / 2**20,
         kib_per_stream=growth / 1024 / streams,
-        cpu={n: 100 * (cpu1[n] - cpu0[n]) / elapsed for n in cpu0},
+        cpu=cpu_percent(cpu0, cpu1, elapsed),
     )
 
 
@@ -509,6 +533,8 @@ def print_result(r: Result) -> None:
     else:
         floor = f"floor (job log) {log_p50:.1f} / {log_p99:.1f} ms"
     cpu = ", ".join(f"{name} {value:.0f} %" for name, value in r.cpu.items())
+    if r.disturbed:
+        cpu += f"  DISTURBED (other processes over {DISTURBED_PERCENT:.0f} % of a core)"
     print(
         f"{r.label:<20} {r.samples:>6} delivered ({r.appends_per_second:5.1f} appends/s)"
         f"  p50 {r.p50_ms:6.1f} ms  p99 {r.p99_ms:6.1f} ms  table {r.queries_per_second:6.1f} q/s"
@@ -563,6 +589,12 @@ def print_comparison(results: list[Result]) -> None:
         f" ({', '.join(f'{r.streams}: {r.queries_per_second:.1f}' for r in feeds)};"
         f" poller {', '.join(f'{r.feed_polls_per_second:.1f}' for r in feeds)} polls/s)"
     )
+    disturbed = [r.label for r in results if r.disturbed]
+    if disturbed:
+        print(
+            "DISTURBED windows (other sessions' CPU; figures less reliable): "
+            + "; ".join(disturbed)
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
