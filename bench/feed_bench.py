@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,12 @@ QUICK_SECONDS = 4.0
 # A window in which processes outside the bench used more than this (% of one core) is
 # marked DISTURBED: other sessions share this machine.
 DISTURBED_PERCENT = 20.0
+
+
+def proxies_from_environment() -> bool:
+    """As the app decides (`Settings.proxies_from_environment`): the HTTP clients look proxy
+    variables and ~/.netrc up per request only when a proxy variable is set."""
+    return bool(urllib.request.getproxies_environment())
 
 
 # --- the server (child process) -----------------------------------------------------------------
@@ -148,7 +155,9 @@ def serve(port: int, connection_string: str, table: str) -> None:
     from function_app.services.caller_feed import FeedWriter
     from function_app.services.streaming import FeedHub, StreamHub
 
-    storage = TableStorage.from_connection_string(connection_string, table)
+    storage = TableStorage.from_connection_string(
+        connection_string, table, env_proxies=proxies_from_environment()
+    )
     clock = SystemClock()
     config = StreamConfig()
     log = CountingLog(storage.event_log)
@@ -436,7 +445,9 @@ async def scenario(
 
     port = free_port()
     server_process = start_server(port, connection_string, table)
-    storage = TableStorage.from_connection_string(connection_string, table)
+    storage = TableStorage.from_connection_string(
+        connection_string, table, env_proxies=proxies_from_environment()
+    )
     try:
         server = psutil.Process(server_process.pid)
         window = FeedWindow()
