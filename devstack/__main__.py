@@ -25,7 +25,7 @@ def parse_args(argv: list[str]) -> StackOptions:
     parser.add_argument(
         "--in-memory",
         action="store_true",
-        help="Azurite keeps nothing on disk",
+        help="Azurite and the Service Bus emulator keep nothing on disk",
     )
     parser.add_argument(
         "--no-azurite", action="store_true", help="use the storage settings as given (real Azure)"

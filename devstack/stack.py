@@ -3,8 +3,9 @@
 `python -m devstack` (what `make run` calls):
 1. reads local.settings.json (or the sample) into the environment, as Core Tools does;
 2. starts Azurite (persistent under .devstack/azurite, or in memory) and the Service Bus
-   emulator, on their default ports unless told otherwise (a taken default port fails with a
-   message naming it); the emulator's config is written to .devstack/servicebus-config.json:
+   emulator (its queues persistent under .devstack/servicebus, or in memory), on their
+   default ports unless told otherwise (a taken default port fails with a message naming
+   it); the emulator's config is written to .devstack/servicebus-config.json:
    devstack/servicebus/config.json (namespace, logging) plus the queues of
    function_app/queues.json, under the names their app settings give them;
 3. points the app at them: settings that name the local emulators (UseDevelopmentStorage,
@@ -281,6 +282,7 @@ async def run_stack(options: StackOptions) -> None:
                 *bus_ports,
                 log_path=logs / "servicebus.log",
                 allow_faults=faults_allowed(os.environ),
+                data_dir=None if options.in_memory else options.data_dir / "servicebus",
             )
             stack.stops.append(stack.emulator.stop)
         changed = point_app_at_emulators(os.environ, stack.azurite, stack.emulator)

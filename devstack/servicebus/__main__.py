@@ -1,6 +1,8 @@
 """``python -m devstack.servicebus --host 127.0.0.1 --port 5672 --admin-port 5673 --config PATH``
 
-``--allow-faults`` enables the admin endpoint's fault hook (tests only)."""
+``--data-dir DIR`` keeps the queues in DIR/journal.jsonl across restarts (journal.py; without
+it they are in memory); ``--fsync`` flushes each change to disk too. ``--allow-faults``
+enables the admin endpoint's fault hook (tests only)."""
 
 import argparse
 import asyncio
@@ -10,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, load_config
+from .journal import Journal
 from .server import Emulator
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.json")
@@ -18,7 +21,7 @@ DEFAULT_CONFIG = Path(__file__).with_name("config.json")
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m devstack.servicebus",
-        description="Local Azure Service Bus emulator (AMQP 1.0, queues only, in memory).",
+        description="Local Azure Service Bus emulator (AMQP 1.0, queues).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=5672, help="AMQP port (0 picks a free one)")
@@ -27,6 +30,17 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--config", type=Path, default=DEFAULT_CONFIG, help="Config.json (official format)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the queues here across restarts (default: in memory)",
+    )
+    parser.add_argument(
+        "--fsync",
+        action="store_true",
+        help="with --data-dir: flush every change to disk (survives a power cut, not only a kill)",
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument(
@@ -39,16 +53,18 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 async def _serve(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    emulator = Emulator(config, allow_faults=args.allow_faults)
+    journal = Journal(args.data_dir, fsync=args.fsync) if args.data_dir is not None else None
+    emulator = Emulator(config, allow_faults=args.allow_faults, journal=journal)
     port, admin_port = await emulator.start(args.host, args.port, args.admin_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     queues = ", ".join(q.name for q in config.queues) or "(none)"
-    logging.getLogger("devstack.servicebus").info(
-        "namespace %s with queues: %s", config.namespace, queues
-    )
+    logger = logging.getLogger("devstack.servicebus")
+    logger.info("namespace %s with queues: %s", config.namespace, queues)
+    if journal is not None:
+        logger.info("queues kept in %s: %d messages restored", journal.path, emulator.restored)
     print(
         f"servicebus emulator listening on amqp://{args.host}:{port} "
         f"(admin http://{args.host}:{admin_port})",

@@ -27,7 +27,8 @@ _SOURCE = encode(DEAD_LETTER_SOURCE)
 _I64 = struct.Struct(">q").pack
 
 
-def _client_annotations(message: StoredMessage) -> tuple[bytes, int]:
+def client_annotations(message: StoredMessage) -> tuple[bytes, int]:
+    """The client's own message annotations, encoded (once), and their item count."""
     cached = message.encoded_annotations
     if cached is None:
         theirs = {k: v for k, v in message.annotations.items() if k not in _OURS}
@@ -43,7 +44,7 @@ def _long(value: int) -> bytes:
 
 
 def encode_for_delivery(message: StoredMessage, wire_delivery_count: int, *, locked: bool) -> bytes:
-    items, count = _client_annotations(message)
+    items, count = client_annotations(message)
     state = message.state if message.state is not MessageState.LOCKED else MessageState.ACTIVE
     parts = [
         items,

@@ -73,10 +73,13 @@ def start_emulator(
     log_path: Path | None = None,
     timeout: float = 20.0,
     allow_faults: bool = False,
+    data_dir: Path | None = None,
+    fsync: bool = False,
 ) -> EmulatorProcess:
     """Run ``python -m devstack.servicebus`` and wait for its ready line.
 
-    ``allow_faults`` turns on the admin endpoint's ``POST /faults/drop-connections``."""
+    ``allow_faults`` turns on the admin endpoint's ``POST /faults/drop-connections``;
+    ``data_dir`` keeps the queues there across restarts (None: in memory)."""
     log = log_path.open("a", encoding="utf-8") if log_path is not None else None
     command = [
         sys.executable, "-m", "devstack.servicebus",
@@ -85,6 +88,10 @@ def start_emulator(
     ]  # fmt: skip
     if allow_faults:
         command.append("--allow-faults")
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
+        if fsync:
+            command.append("--fsync")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(

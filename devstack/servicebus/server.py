@@ -9,6 +9,7 @@ from functools import partial
 from .admin_http import MAX_REQUEST_BYTES, handle_client
 from .amqp import AmqpConnection, now_ms
 from .config import EmulatorConfig
+from .journal import Journal
 from .store import Namespace
 
 log = logging.getLogger("devstack.servicebus")
@@ -17,8 +18,17 @@ DROPPED_BY_FAULT = "dropped by the fault hook (POST /faults/drop-connections)"
 
 
 class Emulator:
-    def __init__(self, config: EmulatorConfig, *, allow_faults: bool = False) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        allow_faults: bool = False,
+        journal: Journal | None = None,
+    ) -> None:
+        """`journal`: keep the queues in it (replayed now); None: in memory."""
         self.namespace = Namespace(config, clock=now_ms)
+        self.journal = journal
+        self.restored = journal.open(self.namespace) if journal is not None else 0
         self.connections: set[AmqpConnection] = set()
         self.allow_faults = allow_faults
         self._servers: list[asyncio.Server] = []
@@ -48,6 +58,8 @@ class Emulator:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 self.namespace.tick()
+                if self.journal is not None:
+                    self.journal.compact_if_large(self.namespace)
                 now_s = time.monotonic()
                 for connection in list(self.connections):
                     connection.tick(now_s)
@@ -72,6 +84,8 @@ class Emulator:
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), timeout=2)
+        if self.journal is not None:
+            self.journal.close()
 
 
 def _port(server: asyncio.Server) -> int:

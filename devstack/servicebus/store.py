@@ -9,10 +9,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .codec import IncomingMessage, decode_application_properties, encode_application_properties
 from .config import EmulatorConfig, QueueConfig
+
+if TYPE_CHECKING:
+    from .journal import Journal
 
 DEAD_LETTER_REASON = "DeadLetterReason"
 DEAD_LETTER_DESCRIPTION = "DeadLetterErrorDescription"
@@ -86,6 +89,8 @@ class Entity:
     _sends_by_id: dict[str, int] = field(default_factory=dict)
     _dedup_heap: list[tuple[int, str]] = field(default_factory=list)
     _next_sequence: int = 1
+    # Every change is written here before the caller answers the client (None: in memory).
+    journal: "Journal | None" = None
 
     @property
     def is_dead_letter(self) -> bool:
@@ -132,6 +137,8 @@ class Entity:
             heapq.heappush(self._schedule_heap, (scheduled_ms, seq))
         else:
             self._make_available(message)
+        if self.journal is not None:
+            self.journal.stored(self, message)
         return seq
 
     def send(self, incoming: IncomingMessage, now: int, scheduled_ms: int | None = None) -> None:
@@ -151,6 +158,8 @@ class Entity:
         if message is None or message.state is not MessageState.SCHEDULED:
             raise MessageNotFoundError(f"no scheduled message with sequence {sequence_number}")
         del self.messages[sequence_number]
+        if self.journal is not None:
+            self.journal.removed(self, sequence_number)
 
     def _make_available(self, message: StoredMessage) -> None:
         message.state = MessageState.ACTIVE
@@ -179,6 +188,8 @@ class Entity:
         message.locked_until_ms = now + int(self.config.lock_duration_s * 1000)
         self.locks[message.lock_token] = message
         heapq.heappush(self._lock_heap, (message.locked_until_ms, message.lock_token))
+        if self.journal is not None:
+            self.journal.counted(self, message)
         return wire
 
     def pump(self, now: int) -> None:
@@ -195,7 +206,7 @@ class Entity:
                     wire = self.lock(message, now)
                 else:
                     wire = message.delivery_count
-                    del self.messages[message.sequence_number]
+                    self._forget(message.sequence_number)
                 consumer.deliver(message, wire)
 
     # ---- settling -----------------------------------------------------------------------
@@ -215,10 +226,15 @@ class Entity:
             self.locks.pop(message.lock_token, None)
         message.lock_token = None
 
+    def _forget(self, sequence_number: int) -> None:
+        del self.messages[sequence_number]
+        if self.journal is not None:
+            self.journal.removed(self, sequence_number)
+
     def complete(self, token: uuid.UUID, now: int) -> None:
         message = self._locked(token, now)
         self._unlock(message)
-        del self.messages[message.sequence_number]
+        self._forget(message.sequence_number)
 
     def abandon(self, token: uuid.UUID, now: int) -> None:
         message = self._locked(token, now)
@@ -232,12 +248,16 @@ class Entity:
             return
         self._unlock(message)
         message.delivery_count = max(0, message.delivery_count - 1)
+        if self.journal is not None:
+            self.journal.counted(self, message)
         self._make_available(message)
 
     def defer(self, token: uuid.UUID, now: int) -> None:
         message = self._locked(token, now)
         self._unlock(message)
         message.state = MessageState.DEFERRED
+        if self.journal is not None:
+            self.journal.deferred(self, message.sequence_number)
 
     def dead_letter_locked(
         self, token: uuid.UUID, now: int, reason: str | None, description: str | None
@@ -283,7 +303,7 @@ class Entity:
             if peek_lock:
                 out.append((message, self.lock(message, now)))
             else:
-                del self.messages[seq]
+                self._forget(seq)
                 out.append((message, message.delivery_count))
         return out
 
@@ -320,6 +340,8 @@ class Entity:
         message.dead_letter_source = self.name
         target.messages[message.sequence_number] = message
         target._make_available(message)
+        if self.journal is not None:
+            self.journal.moved(self, target, message)
 
     def _expire(self, message: StoredMessage) -> None:
         if self.config.dead_letter_on_expiration:
@@ -327,7 +349,7 @@ class Entity:
                 message, "TTLExpiredException", "The message expired and was dead lettered."
             )
         else:
-            del self.messages[message.sequence_number]
+            self._forget(message.sequence_number)
 
     def _lock_expired(self, message: StoredMessage) -> None:
         self._unlock(message)
@@ -364,6 +386,53 @@ class Entity:
             if self._dedup.get(message_id) == until:
                 del self._dedup[message_id]
                 self._sends_by_id.pop(message_id, None)
+
+    # ---- persistence (journal.py) --------------------------------------------------------
+    def remember_id(self, message_id: str, enqueued_ms: int, now: int) -> None:
+        """A message id seen at `enqueued_ms`: a duplicate of it is dropped until the window
+        after that ends (restored from the journal)."""
+        if not self.config.requires_duplicate_detection:
+            return
+        expires = enqueued_ms + int(self.config.duplicate_window_s * 1000)
+        if expires <= now or self._dedup.get(message_id, 0) >= expires:
+            return
+        self._dedup[message_id] = expires
+        self._sends_by_id.setdefault(message_id, 1)
+        heapq.heappush(self._dedup_heap, (expires, message_id))
+
+    def remembered_ids(self) -> list[tuple[str, int]]:
+        """(message id, when it was first sent) for every id the duplicate detection holds."""
+        window = int(self.config.duplicate_window_s * 1000)
+        return [(message_id, until - window) for message_id, until in self._dedup.items()]
+
+    def restore(self, now: int) -> int:
+        """Rebuild the queues' order after `messages` were filled from the journal: locks are
+        gone (a locked message is available again), scheduled ones wait for their time."""
+        self.locks.clear()
+        self._available, self._lock_heap, self._schedule_heap = [], [], []
+        self._expiry_heap = []
+        for seq, message in self.messages.items():
+            message.lock_token = None
+            if message.state is MessageState.LOCKED:
+                message.state = MessageState.ACTIVE
+            if message.state is MessageState.SCHEDULED and message.scheduled_ms is not None:
+                heapq.heappush(self._schedule_heap, (message.scheduled_ms, seq))
+            elif message.state is MessageState.ACTIVE:
+                heapq.heappush(self._available, seq)
+            heapq.heappush(self._expiry_heap, (message.expires_at_ms, seq))
+            self._next_sequence = max(self._next_sequence, seq + 1)
+        if self.dead_letter is not None:
+            for seq in self.dead_letter.messages:
+                self._next_sequence = max(self._next_sequence, seq + 1)
+        return len(self.messages)
+
+    @property
+    def next_sequence(self) -> int:
+        return self._next_sequence
+
+    @next_sequence.setter
+    def next_sequence(self, value: int) -> None:
+        self._next_sequence = max(self._next_sequence, value)
 
     def sends_of(self, message_id: str) -> int | None:
         """How many sends carried `message_id` within the duplicate-detection window (the

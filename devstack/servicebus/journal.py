@@ -1,0 +1,246 @@
+"""The emulator's persistence: an append-only journal of every change to the stored messages,
+replayed when the emulator starts (``--data-dir``).
+
+Each change is one JSON line, written with one ``os.write`` on an ``O_APPEND`` descriptor
+*before* the store's caller answers the client (the AMQP layer acknowledges a send, and
+confirms a settlement, only after the store call returns). The line is then in the kernel:
+it survives the emulator being killed (``kill -9``) though not a power cut; ``fsync=True``
+(``--fsync``) also survives that, at the cost of a disk flush per change.
+
+Records (``t``): ``s`` a message stored (all its fields); ``r`` removed (completed,
+received-and-deleted, expired without dead-lettering, a cancelled schedule); ``m`` moved to
+the dead-letter queue (with its new application properties); ``c`` its delivery count;
+``d`` deferred; ``i`` a message id the duplicate detection remembers and ``n`` the next
+sequence number (both written by compaction, for what no stored message says any more).
+Locks are not kept: a message locked when the emulator stopped is available again after it
+starts, its delivery count as recorded.
+
+On start the journal is replayed (a torn last line, from a kill mid-write, is skipped) and
+rewritten compactly (a temporary file, flushed, then renamed over the journal); it is
+compacted again whenever it grows past ``COMPACT_BYTES`` and four times its live size.
+"""
+
+import base64
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import Entity, Namespace, StoredMessage
+
+log = logging.getLogger("devstack.servicebus.journal")
+
+JOURNAL_NAME = "journal.jsonl"
+COMPACT_BYTES = 64 * 1024 * 1024
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"))
+
+
+class Journal:
+    def __init__(self, data_dir: Path, *, fsync: bool = False) -> None:
+        self.path = data_dir / JOURNAL_NAME
+        self._fsync = fsync
+        self._fd: int | None = None
+        self.bytes_written = 0
+        self._live_bytes = 0
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+    # ---- start ---------------------------------------------------------------------------
+    def open(self, namespace: "Namespace") -> int:
+        """Replay the journal into `namespace`, rewrite it compactly and start appending.
+        Returns how many messages were restored."""
+        restored = 0
+        if self.path.exists():
+            restored = self._replay(namespace)
+        for entity in namespace.entities():
+            entity.journal = self
+        self.compact(namespace)
+        return restored
+
+    def _lines(self) -> Iterator[dict[str, Any]]:
+        with self.path.open("rb") as file:
+            for number, raw in enumerate(file, start=1):
+                if not raw.endswith(b"\n"):
+                    log.warning("journal line %d is incomplete (a kill mid-write): skipped", number)
+                    return
+                try:
+                    yield json.loads(raw)
+                except ValueError:
+                    log.warning("journal line %d is not JSON: skipped", number)
+
+    def _replay(self, namespace: "Namespace") -> int:
+        from .store import MessageState, StoredMessage
+
+        entities = {e.name: e for e in namespace.entities()}
+        remembered: list[tuple[Entity, str, int]] = []
+        for record in self._lines():
+            entity = entities.get(record.get("e", ""))
+            if entity is None:
+                continue  # a queue no longer in the config
+            kind = record["t"]
+            seq = int(record.get("q") or 0)
+            if kind == "s":
+                entity.messages[seq] = StoredMessage(
+                    sequence_number=seq,
+                    message_id=record["id"],
+                    ttl_ms=record["ttl"],
+                    annotations={},
+                    properties_raw=_unb64(record["p"]),
+                    application_properties_raw=_unb64(record["ap"]),
+                    body_raw=_unb64(record["b"]),
+                    enqueued_time_ms=record["et"],
+                    expires_at_ms=record["x"],
+                    state=MessageState(record["st"]),
+                    scheduled_ms=record["sch"],
+                    delivery_count=record["dc"],
+                    dead_letter_source=record["dl"],
+                    # The client's annotations as they were encoded (AMQP types kept).
+                    encoded_annotations=(_unb64(record["a"]), record["an"]),
+                )
+                if record["id"] is not None and not entity.is_dead_letter:
+                    remembered.append((entity, record["id"], record["et"]))
+            elif kind == "r":
+                entity.messages.pop(seq, None)
+            elif kind == "m":
+                message = entity.messages.pop(seq, None)
+                target = entities.get(record["to"])
+                if message is not None and target is not None:
+                    message.application_properties_raw = _unb64(record["ap"])
+                    message.dead_letter_source = entity.name
+                    message.state = MessageState.ACTIVE
+                    target.messages[seq] = message
+            elif kind == "c":
+                message = entity.messages.get(seq)
+                if message is not None:
+                    message.delivery_count = record["dc"]
+            elif kind == "d":
+                message = entity.messages.get(seq)
+                if message is not None:
+                    message.state = MessageState.DEFERRED
+            elif kind == "i":
+                remembered.append((entity, record["id"], record["et"]))
+            elif kind == "n":
+                entity.next_sequence = record["q"]
+        now = namespace.clock()
+        for entity, message_id, enqueued in remembered:
+            entity.remember_id(message_id, enqueued, now)
+        count = 0
+        for entity in entities.values():
+            count += entity.restore(now)
+        return count
+
+    # ---- changes -------------------------------------------------------------------------
+    def _append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, separators=(",", ":")).encode("ascii") + b"\n"
+        if self._fd is None:
+            return
+        os.write(self._fd, line)
+        if self._fsync:
+            os.fsync(self._fd)
+        self.bytes_written += len(line)
+
+    def _message_record(self, entity: "Entity", message: "StoredMessage") -> dict[str, Any]:
+        from .delivery import client_annotations
+
+        annotations, annotation_count = client_annotations(message)
+        return {
+            "t": "s",
+            "e": entity.name,
+            "q": message.sequence_number,
+            "id": message.message_id,
+            "ttl": message.ttl_ms,
+            "a": _b64(annotations),
+            "an": annotation_count,
+            "p": _b64(message.properties_raw),
+            "ap": _b64(message.application_properties_raw),
+            "b": _b64(message.body_raw),
+            "et": message.enqueued_time_ms,
+            "x": message.expires_at_ms,
+            # A locked message comes back available (locks are not kept).
+            "st": 0 if message.state == 3 else int(message.state),
+            "sch": message.scheduled_ms,
+            "dc": message.delivery_count,
+            "dl": message.dead_letter_source,
+        }
+
+    def stored(self, entity: "Entity", message: "StoredMessage") -> None:
+        self._append(self._message_record(entity, message))
+
+    def removed(self, entity: "Entity", sequence_number: int) -> None:
+        self._append({"t": "r", "e": entity.name, "q": sequence_number})
+
+    def moved(self, entity: "Entity", target: "Entity", message: "StoredMessage") -> None:
+        self._append(
+            {
+                "t": "m",
+                "e": entity.name,
+                "q": message.sequence_number,
+                "to": target.name,
+                "ap": _b64(message.application_properties_raw),
+            }
+        )
+
+    def counted(self, entity: "Entity", message: "StoredMessage") -> None:
+        self._append(
+            {"t": "c", "e": entity.name, "q": message.sequence_number, "dc": message.delivery_count}
+        )
+
+    def deferred(self, entity: "Entity", sequence_number: int) -> None:
+        self._append({"t": "d", "e": entity.name, "q": sequence_number})
+
+    # ---- compaction ----------------------------------------------------------------------
+    def compact_if_large(self, namespace: "Namespace") -> None:
+        if self.bytes_written > COMPACT_BYTES and self.bytes_written > 4 * self._live_bytes:
+            self.compact(namespace)
+
+    def compact(self, namespace: "Namespace") -> None:
+        """Rewrite the journal as the messages stored now (and the ids remembered)."""
+        temporary = self.path.with_suffix(".tmp")
+        lines: list[bytes] = []
+        for entity in namespace.entities():
+            if not entity.is_dead_letter:
+                lines.append(self._encode({"t": "n", "e": entity.name, "q": entity.next_sequence}))
+            stored_ids = {m.message_id for m in entity.messages.values()}
+            for message in sorted(entity.messages.values(), key=lambda m: m.sequence_number):
+                lines.append(self._encode(self._message_record(entity, message)))
+            for message_id, enqueued in entity.remembered_ids():
+                if message_id not in stored_ids:
+                    lines.append(
+                        self._encode({"t": "i", "e": entity.name, "id": message_id, "et": enqueued})
+                    )
+        data = b"".join(lines)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self._fd is not None:
+            os.close(self._fd)
+        os.replace(temporary, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._live_bytes = len(data)
+        self.bytes_written = len(data)
+
+    @staticmethod
+    def _encode(record: dict[str, Any]) -> bytes:
+        return json.dumps(record, separators=(",", ":")).encode("ascii") + b"\n"
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
