@@ -160,9 +160,13 @@ def launch_stack(
     workdir: Path,
     extra_env: Mapping[str, str] | None = None,
     extra_args: Sequence[str] = (),
+    *,
+    in_memory: bool = True,
 ) -> Iterator[LocalStack]:
-    """`python -m devstack` on free ports, in memory, under `workdir`; stopped by its pid."""
+    """`python -m devstack` on free ports, in memory (else persistent, as `make run`: Azurite's
+    data and the emulator's journal under `workdir`), under `workdir`; stopped by its pid."""
     state_file = workdir / "state.json"
+    state_file.unlink(missing_ok=True)  # a restart on the same workdir: wait for the new one
     log_path = workdir / "stack.log"
     env = stack_environment(os.environ)
     env.update(extra_env or {})
@@ -170,7 +174,7 @@ def launch_stack(
         [
             "-m", "devstack",
             "--port", str(free_port()),
-            "--in-memory",
+            *(["--in-memory"] if in_memory else []),
             "--any-free-ports",
             "--workdir", str(workdir),
             "--state-file", str(state_file),
