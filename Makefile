@@ -57,10 +57,13 @@ typecheck: setup ## mypy --strict
 test: setup-test lint typecheck ## Set up, then ruff, mypy and the whole pytest suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+chaos: setup-test ## The fault suite alone (make test runs it too): killed hosts and stacks, lost sends, stale attempts
+	$(PY) -m pytest -m chaos $(PYTEST_ARGS)
+
 bench: setup ## Run every benchmark under bench/ (they print their numbers); one: make bench B=servicebus
 	$(PY) -m bench $(B)
 
 clean: ## Remove local state (not the venvs)
 	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup setup-test chromium run lint typecheck test bench clean
+.PHONY: help setup setup-test chromium run lint typecheck test chaos bench clean

@@ -21,7 +21,7 @@ import pytest
 from tests.e2e.conftest import Api, new_owner
 from tests.support.stack import LocalStack, launch_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
 JOBS = 30
 TERMINAL = {"completed", "failed", "cancelled"}

@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.conftest import Api
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
 TEXT = b"The quick brown fox jumps over the lazy dog.\n" * 50
 

@@ -19,6 +19,8 @@ from function_app.domain.jobs import EventDraft, JobStatus, Stage
 from function_app.services.caller_feed import FeedingEventLog, FeedWriter
 from function_app.services.streaming import FeedHub, FeedUpdate, StreamConfig
 
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -158,6 +158,7 @@ def test_a_line_torn_by_a_kill_mid_write_is_skipped(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.chaos
 def test_acknowledged_sends_survive_sigkill_and_completed_ones_stay_gone(tmp_path: Path) -> None:
     queue = topology().queues[0].name
     config = project_emulator_config(tmp_path)

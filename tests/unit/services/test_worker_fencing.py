@@ -5,9 +5,13 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from function_app.domain.jobs import JobStatus, Stage
 from function_app.jobtypes.base import JobContext
 from tests.unit.services.test_worker import delivery, enqueue, world_with
+
+pytestmark = pytest.mark.chaos
 
 
 async def test_a_superseded_attempt_writes_nothing_after_the_newer_one_started() -> None:
