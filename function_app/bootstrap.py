@@ -174,6 +174,7 @@ def wire_services(
                 max_delivery_count=settings.SERVICEBUS_MAX_DELIVERY_COUNT,
                 max_upload_bytes=settings.MAX_UPLOAD_BYTES,
                 allow_fault_injection=settings.ALLOW_FAULT_INJECTION,
+                retry_delay_seconds=settings.WORKER_RETRY_DELAY_SECONDS,
             ),
             durations=step_durations,
             clock=clock,

@@ -182,6 +182,12 @@ class Settings(BaseSettings):
     WORKER_OFFLINE_SECONDS: float = Field(default=60.0, ge=2, le=3600)
     QUEUE_STATS_SECONDS: float = Field(default=10.0, ge=1, le=300)
     BACKLOG_ALERT_THRESHOLD: int = Field(default=15, ge=0, le=1_000_000)
+    # A delivery that fails on anything but the job itself (storage or Service Bus down, a
+    # bug) waits WORKER_RETRY_DELAY_SECONDS x 2^(delivery - 1), at most 60 s, before the
+    # message is abandoned, so a short outage does not use up every delivery at once and
+    # dead-letter the job (0: abandon at once).
+    WORKER_RETRY_DELAY_SECONDS: float = Field(default=2.0, ge=0, le=60)
+
     # --- the sweeper (a timer function; docs/reliability.md) ---------------------------------
     # When it runs (NCRONTAB, six fields with seconds; default every minute). A job recorded
     # but not sent is sent SWEEP_RESEND_SECONDS later (below the queues' 10-minute duplicate

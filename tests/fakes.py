@@ -470,6 +470,8 @@ def test_settings(**overrides: Any) -> Settings:
         "AUTH_MODE": "none",
         "MAX_UPLOAD_BYTES": 1024 * 1024,
         "STREAM_TOKEN_SECRET": None,
+        # A failed delivery is abandoned at once (the delay has its own test).
+        "WORKER_RETRY_DELAY_SECONDS": 0,
     }
     values.update(overrides)
     return Settings.model_validate(values)

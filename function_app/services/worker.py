@@ -23,8 +23,9 @@ Fault injection for end-to-end tests: when ALLOW_FAULT_INJECTION is true, a job 
 has `"simulateTransientFailures": N` fails transiently on its first N deliveries.
 """
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -80,6 +81,18 @@ class WorkerPolicy:
     # runs, and `read()` never yields more than the validated size.
     max_upload_bytes: int
     allow_fault_injection: bool = False
+    # Before a failed delivery is abandoned: base x 2^(delivery - 1) seconds, at most
+    # RETRY_DELAY_MAX_SECONDS (0: abandon at once).
+    retry_delay_seconds: float = 0.0
+
+    def retry_delay(self, delivery_count: int) -> float:
+        if self.retry_delay_seconds <= 0:
+            return 0.0
+        delay = self.retry_delay_seconds * 2 ** max(delivery_count - 1, 0)
+        return float(min(delay, RETRY_DELAY_MAX_SECONDS))
+
+
+RETRY_DELAY_MAX_SECONDS = 60.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,9 +108,28 @@ class WorkerService:
     # None: not kept.
     presence: PresenceReporter | None = None
     counters: QueueCounters | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def handle(self, delivery: JobDelivery) -> None:
-        """Run the delivered job. Returns to complete the message; raises to abandon it."""
+        """Run the delivered job. Returns to complete the message; raises to abandon it,
+        after `policy.retry_delay` (the lock is renewed meanwhile), so that a dependency
+        that is down for a while does not use up every delivery in a few seconds."""
+        try:
+            await self._handle(delivery)
+        except Exception as exc:
+            delay = self.policy.retry_delay(delivery.delivery_count)
+            if delay > 0:
+                logger.info(
+                    "job %s delivery %d failed (%s): abandoning it in %.0f s",
+                    delivery.job_id,
+                    delivery.delivery_count,
+                    type(exc).__name__,
+                    delay,
+                )
+                await self.sleep(delay)
+            raise
+
+    async def _handle(self, delivery: JobDelivery) -> None:
         job = await self.log.get(delivery.job_id)
         if job is None:
             logger.warning("delivery for unknown job %s: dropped", delivery.job_id)

@@ -70,6 +70,9 @@ locals {
     QUEUE_STATS_SECONDS      = "10"
     BACKLOG_ALERT_THRESHOLD  = "15"
 
+    # A failed delivery waits 2 s x 2^(delivery - 1) before it is abandoned.
+    WORKER_RETRY_DELAY_SECONDS = "2"
+
     # The sweeper (a timer function): resend unsent jobs, end jobs no worker reports on.
     SWEEP_SCHEDULE            = "0 * * * * *"
     SWEEP_RESEND_SECONDS      = "60"

@@ -92,6 +92,9 @@ var appSettings = [
   { name: 'QUEUE_STATS_SECONDS', value: '10' }
   { name: 'BACKLOG_ALERT_THRESHOLD', value: '15' }
 
+  // A failed delivery waits 2 s x 2^(delivery - 1) before it is abandoned.
+  { name: 'WORKER_RETRY_DELAY_SECONDS', value: '2' }
+
   // The sweeper (a timer function): resend unsent jobs, end jobs no worker reports on.
   { name: 'SWEEP_SCHEDULE', value: '0 * * * * *' }
   { name: 'SWEEP_RESEND_SECONDS', value: '60' }

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from function_app.domain.errors import PermanentJobError, TransientJobError
+from function_app.domain.errors import DependencyUnavailable, PermanentJobError, TransientJobError
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import EnqueueRequest, JobStatus, Stage
 from function_app.jobtypes.base import JobContext, JobType
@@ -421,3 +421,30 @@ async def test_a_job_recorded_without_an_etag_still_runs() -> None:
     assert job.status is JobStatus.COMPLETED, job.error
     assert job.result is not None
     assert job.result["bytes"] == 700
+
+
+async def test_a_failed_delivery_waits_longer_each_time_before_it_is_abandoned() -> None:
+    async def boom(ctx: JobContext) -> Mapping[str, Any]:
+        raise TransientJobError("storage_down", "storage is down")
+
+    world, _ = world_with(boom, WORKER_RETRY_DELAY_SECONDS=2)
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    worker = replace(world.services.worker, sleep=fake_sleep)
+    job_id = await enqueue(world)
+    for count in (1, 2):
+        with pytest.raises(TransientJobError):
+            await worker.handle(delivery(job_id, count))
+    assert slept == [2.0, 4.0]
+    assert worker.policy.retry_delay(10) == 60.0  # capped
+
+    async def storage_down(job_id: str) -> None:
+        raise DependencyUnavailable("storage", "table storage down")
+
+    world.log.get = storage_down  # type: ignore[method-assign,assignment]  # before the job is read
+    with pytest.raises(DependencyUnavailable):
+        await worker.handle(delivery(job_id, 3))
+    assert slept == [2.0, 4.0, 8.0]
