@@ -1,6 +1,9 @@
 """Shared pytest configuration: real-process fixtures live in tests/support/."""
 
 import pytest
+from _pytest.terminal import TerminalReporter
+
+from tests.support.chaos import print_report
 
 pytest_plugins = [
     "tests.support.azurite",
@@ -19,3 +22,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     every other test keeps its order.
     """
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    """The fault suite's table (tests/support/chaos.py), when chaos tests ran."""
+    print_report(terminalreporter)

@@ -13,6 +13,7 @@ Service Bus redelivers (then dead-letters after MaxDeliveryCount).
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
@@ -46,7 +47,15 @@ def to_delivery(msg: func.ServiceBusMessage) -> JobDelivery | None:
         body=body,
         delivery_count=int(msg.delivery_count or 1),
         enqueued_time=msg.enqueued_time_utc,
+        locked_until=_utc(msg.locked_until),
     )
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """The trigger's times, as aware UTC (a naive one is UTC)."""
+    if at is None:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _function_suffix(queue_name: str) -> str:

@@ -72,6 +72,10 @@ class JobDelivery:
     body: Mapping[str, Any]
     delivery_count: int
     enqueued_time: datetime | None = None
+    # When the message's lock ends (None: unknown). A delivery whose lock ended before it
+    # started (it sat in a frozen or slow consumer) is not run: Service Bus has already
+    # given the message to someone else, whose attempt it must not supersede.
+    locked_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,14 @@ class WorkerService:
             return
         if job.cancel_requested:
             await self._end(job.job_id, event_draft(JobStatus.CANCELLED, Stage.DONE, "Cancelled"))
+            return
+        if delivery.locked_until is not None and delivery.locked_until <= self.clock.now():
+            logger.warning(
+                "job %s delivery %d: its lock ended before it started (%s): not run",
+                job.job_id,
+                delivery.delivery_count,
+                delivery.locked_until.isoformat(),
+            )
             return
 
         attempt = f"attempt {delivery.delivery_count} of {self.policy.max_delivery_count}"

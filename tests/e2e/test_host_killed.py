@@ -1,7 +1,11 @@
-"""A Functions host killed with SIGKILL mid-job while a second host serves the same queues:
-the job's message lock expires (the queues' LockDuration, 1 minute), Service Bus redelivers
-it to the survivor, which runs a second attempt to the end. One terminal event, every event
-once and in order, as a client reading through the survivor sees them."""
+"""A Functions host lost mid-job while a second host serves the same queues: the job's
+message lock expires (the queues' LockDuration, 1 minute), Service Bus redelivers it to the
+survivor, which runs a second attempt to the end. One terminal event, every event once and
+in order, as a client reading through the survivor sees them. Two ways to lose the host:
+- killed (SIGKILL): it never comes back;
+- frozen (SIGSTOP) past its lock, then thawed (SIGCONT) while the survivor runs attempt 2:
+  the stale attempt carries on where it stopped, and the fence must refuse its writes (a
+  delivery that outlived its lock while the redelivery runs)."""
 
 import contextlib
 import json
@@ -14,6 +18,7 @@ import httpx
 import pytest
 
 from jobstream_client.sse import SseParser
+from tests.support.chaos import record
 from tests.support.stack import (
     REPO_ROOT,
     free_port,
@@ -30,7 +35,8 @@ TEXT = b"Killed mid-job, finished by the other host.\n" * 24_000  # ~1 MiB: 16 s
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
-def test_a_job_on_a_killed_host_finishes_on_the_survivor(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loss", ["killed", "frozen"])
+def test_a_job_on_a_lost_host_finishes_on_the_survivor(tmp_path: Path, loss: str) -> None:
     (tmp_path / "first").mkdir()
     with launch_stack(tmp_path / "first") as first:
         owner_headers = first.headers("killed-host-owner")
@@ -79,8 +85,20 @@ def test_a_job_on_a_killed_host_finishes_on_the_survivor(tmp_path: Path) -> None
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for_http(f"{base}/api/v1/health", survivor, log)
-            os.kill(first.pid, signal.SIGKILL)  # the first host dies mid-job; the rest live on
+            # The first host is lost mid-job; Azurite and the emulator live on.
+            os.kill(first.pid, signal.SIGKILL if loss == "killed" else signal.SIGSTOP)
+            killed_at = time.monotonic()
             with httpx.Client(timeout=30) as http:
+                if loss == "frozen":
+                    deadline = time.monotonic() + 120
+                    while time.monotonic() < deadline:
+                        state = http.get(
+                            f"{base}/api/v1/jobs/{job_id}", headers=owner_headers
+                        ).json()["data"]
+                        if state["attempts"] >= 2:
+                            break
+                        time.sleep(0.5)
+                    os.kill(first.pid, signal.SIGCONT)  # the stale attempt resumes now
                 deadline = time.monotonic() + 150
                 status = ""
                 while time.monotonic() < deadline:
@@ -90,6 +108,7 @@ def test_a_job_on_a_killed_host_finishes_on_the_survivor(tmp_path: Path) -> None
                     if status in TERMINAL:
                         break
                     time.sleep(1)
+                recover = time.monotonic() - killed_at
                 assert status == "completed", f"the job is {status!r} on the survivor"
                 events: list[dict[str, object]] = []
                 with http.stream(
@@ -104,14 +123,30 @@ def test_a_job_on_a_killed_host_finishes_on_the_survivor(tmp_path: Path) -> None
                                 break
         finally:
             stop_process(survivor)
-            for pid in (first.azurite_pid, first.servicebus_pid):
-                if pid is not None:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGTERM)
-    sequences = [e["sequence"] for e in events]
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(first.pid, signal.SIGCONT)
+            if loss == "killed":  # nobody is left to stop them
+                for pid in (first.azurite_pid, first.servicebus_pid):
+                    if pid is not None:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGTERM)
+    sequences = [int(str(e["sequence"])) for e in events]
+    record(
+        f"a host {'SIGKILLed' if loss == 'killed' else 'frozen past its lock, then thawed'}"
+        " mid-job, a second host serving",
+        jobs=1,
+        clients=[(sequences, list(range(1, len(sequences) + 1)))],
+        stuck=0 if events and events[-1]["status"] in TERMINAL else 1,
+        recover_seconds=recover,
+    )
     assert sequences == list(range(1, len(sequences) + 1)), sequences
-    assert [e["status"] for e in events].count("started") == 2  # the killed attempt, the next
     assert sum(1 for e in events if e["status"] in TERMINAL) == 1
     assert events[-1]["status"] == "completed"
-    starts = [e["message"] for e in events if e["status"] == "started"]
-    assert starts == ["Started (attempt 1 of 5)", "Started (attempt 2 of 5)"], starts
+    trail = [(e["sequence"], e["attempt"], e["status"], e["message"]) for e in events]
+    starts = [e for e in events if e["status"] == "started"]
+    # Two attempts: the lost host's, and the survivor's. (A frozen host may hold a later
+    # delivery whose lock ended while it was frozen: it must not start a third.)
+    assert len(starts) == 2, trail
+    assert starts[0]["message"] == "Started (attempt 1 of 5)", trail
+    attempts = [int(str(e["attempt"])) for e in events[1:]]
+    assert attempts == sorted(attempts), f"an older attempt wrote after a newer one: {trail}"

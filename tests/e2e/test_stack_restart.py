@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Api, new_owner
+from tests.support.chaos import record
 from tests.support.stack import LocalStack, launch_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
@@ -80,6 +81,7 @@ def test_jobs_queued_or_running_when_the_stack_is_killed_all_end_after_it_restar
     unfinished = [j for j, s in at_kill.items() if s not in TERMINAL]
     assert unfinished, "every job ended before the kill: the test proved nothing"
 
+    restarted_at = time.monotonic()
     with launch_stack(tmp_path, in_memory=False) as second:
 
         async def wait_all() -> tuple[dict[str, str], dict[str, list[dict[str, object]]]]:
@@ -89,12 +91,22 @@ def test_jobs_queued_or_running_when_the_stack_is_killed_all_end_after_it_restar
                 while True:
                     now = await statuses(api, job_ids)
                     if all(s in TERMINAL for s in now.values()) or time.monotonic() > deadline:
+                        recovered.append(time.monotonic() - restarted_at)
                         break
                     await asyncio.sleep(1)
                 return now, {j: await api.events(j) for j in job_ids}
 
+        recovered: list[float] = []
         final, events = asyncio.run(wait_all())
     stuck = {j: s for j, s in final.items() if s not in TERMINAL}
+    logs = [[int(str(e["sequence"])) for e in job_events] for job_events in events.values()]
+    record(
+        f"whole stack SIGKILLed, {len(unfinished)} of {JOBS} jobs unfinished, restarted",
+        jobs=JOBS,
+        clients=[(log, list(range(1, len(log) + 1))) for log in logs],
+        stuck=len(stuck),
+        recover_seconds=recovered[0] if recovered else None,
+    )
     assert not stuck, f"{len(stuck)} of {JOBS} jobs never ended after the restart: {stuck}"
     assert set(final.values()) == {"completed"}, final
     for job_id, job_events in events.items():

@@ -22,6 +22,7 @@ import pytest
 from devstack.azurite import start_azurite
 from jobstream_client.sse import SseParser
 from tests.e2e.conftest import Api, new_owner
+from tests.support.chaos import record
 from tests.support.stack import LocalStack, launch_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
@@ -88,11 +89,18 @@ async def test_100_clients_reconnecting_every_5_s_see_every_event_once(
             *(follow(api, ids[k // 5], drop_every=5.0, deadline=deadline) for k in range(100))
         )
         logs = {job_id: await log_of(api, job_id) for job_id in ids}
+    reconnects = sum(connections - 1 for _, connections in results)
+    record(
+        f"100 clients reconnecting every 5 s ({reconnects} reconnections), 20 jobs",
+        jobs=20,
+        clients=[(seen, logs[ids[k // 5]]) for k, (seen, _) in enumerate(results)],
+        stuck=sum(1 for log in logs.values() if not log),
+        recover_seconds=None,
+    )
     for k, (seen, _) in enumerate(results):
         job_id = ids[k // 5]
         assert seen == logs[job_id], f"client {k} on {job_id}: {seen} vs log {logs[job_id]}"
         assert logs[job_id] == list(range(1, len(logs[job_id]) + 1))
-    reconnects = sum(connections - 1 for _, connections in results)
     assert reconnects >= 100, f"only {reconnects} reconnections: the churn did not happen"
 
 
@@ -118,6 +126,7 @@ def test_azurite_restarted_under_running_jobs_and_open_streams(tmp_path: Path) -
                     )
                 )
                 await asyncio.sleep(2.5)
+                stopped_at.append(time.monotonic())
                 await asyncio.to_thread(restart_azurite, stack, tmp_path)
                 results = await clients
                 statuses = []
@@ -125,9 +134,19 @@ def test_azurite_restarted_under_running_jobs_and_open_streams(tmp_path: Path) -
                     final = await api.wait_terminal(job_id)
                     error = final.get("error") or {}
                     statuses.append(f"{final['status']} {error.get('code', '')}".strip())
+                stopped_at.append(time.monotonic() - stopped_at[0])
                 return results, {j: await log_of(api, j) for j in ids}, statuses
 
+        stopped_at: list[float] = []
         results, logs, statuses = asyncio.run(scenario())
+    ids_in_order = list(logs)
+    record(
+        "Azurite stopped and restarted under 6 running jobs and 12 streams",
+        jobs=6,
+        clients=[(seen, logs[ids_in_order[k % 6]]) for k, (seen, _) in enumerate(results)],
+        stuck=sum(1 for s in statuses if not s.startswith(("completed", "failed", "cancelled"))),
+        recover_seconds=stopped_at[1] if len(stopped_at) > 1 else None,
+    )
     assert set(statuses) == {"completed"}, statuses
     ids = list(logs)
     for k, (seen, _) in enumerate(results):

@@ -15,6 +15,7 @@ from devstack.servicebus.journal import Journal
 from devstack.servicebus.launcher import start_emulator
 from devstack.servicebus.store import MessageState, Namespace, StoredMessage
 from function_app.topology import topology
+from tests.support.chaos import record
 from tests.support.servicebus import project_emulator_config
 
 CONFIG = EmulatorConfig(
@@ -199,7 +200,21 @@ def test_acknowledged_sends_survive_sigkill_and_completed_ones_stay_gone(tmp_pat
                     receiver.complete_message(message)
     finally:
         restarted.stop()
-    assert set(left) == {f"id-{n}" for n in range(50)} - set(done)
+    expected = {f"id-{n}" for n in range(50)} - set(done)
+    record(
+        "the emulator SIGKILLed with 30 messages queued, restarted on its journal",
+        jobs=0,
+        events=len(left),
+        stuck=0,
+        recover_seconds=None,
+        clients=[
+            (
+                [n for n in range(50) if f"id-{n}" in left],
+                [n for n in range(50) if f"id-{n}" in expected],
+            )
+        ],
+    )
+    assert set(left) == expected
     assert all(left[f"id-{n}"] == f"body-{n}" for n in range(50) if f"id-{n}" in left)
     logged = (tmp_path / "second.log").read_text(encoding="utf-8")
     assert "30 messages restored" in logged

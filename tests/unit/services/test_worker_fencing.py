@@ -3,6 +3,8 @@ lost, still running) writes nothing more and stops at its next step (over fakes)
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -87,3 +89,14 @@ async def test_a_superseded_attempt_cannot_end_the_job() -> None:
     assert not job.is_terminal, "the stale attempt ended a job another attempt runs"
     assert job.attempts == 2
     live.cancel()
+
+
+async def test_a_delivery_whose_lock_ended_before_it_started_is_not_run() -> None:
+    async def never(ctx: JobContext) -> Mapping[str, Any]:
+        raise AssertionError("a delivery with an expired lock ran")
+
+    world, _ = world_with(never)
+    job_id = await enqueue(world)
+    stale = replace(delivery(job_id, 2), locked_until=world.clock.now() - timedelta(seconds=1))
+    await world.services.worker.handle(stale)
+    assert [e.status for e in world.log.events[job_id]] == [JobStatus.QUEUED]
