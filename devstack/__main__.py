@@ -43,6 +43,12 @@ def parse_args(argv: list[str]) -> StackOptions:
         "--state-file", type=Path, default=None, help="write the URLs as JSON when ready"
     )
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    parser.add_argument(
+        "--lock-duration",
+        default=None,
+        metavar="ISO8601",
+        help="the emulator queues' LockDuration instead of function_app/queues.json's (tests)",
+    )
     args = parser.parse_args(argv)
     return StackOptions(
         root=REPO_ROOT,
@@ -54,6 +60,7 @@ def parse_args(argv: list[str]) -> StackOptions:
         workdir=args.workdir,
         state_file=args.state_file,
         access_log=args.access_log,
+        lock_duration=args.lock_duration,
     )
 
 

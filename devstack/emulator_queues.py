@@ -28,9 +28,14 @@ class EmulatorQueuesError(ValueError):
     """The topology or a queue-name setting is unusable; the message names it."""
 
 
-def emulator_config(environ: Mapping[str, str], base: Path = BASE_CONFIG) -> dict[str, Any]:
+def emulator_config(
+    environ: Mapping[str, str],
+    base: Path = BASE_CONFIG,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """`base` (its one namespace, logging, any queues of its own) plus the app's queues, named
-    as the app settings in `environ` name them."""
+    as the app settings in `environ` name them; `overrides`: queue properties to change (a
+    test stack's shorter LockDuration)."""
     try:
         queues = topology()
         names = queues.names_in_use(environ.get)
@@ -40,7 +45,7 @@ def emulator_config(environ: Mapping[str, str], base: Path = BASE_CONFIG) -> dic
         raise EmulatorQueuesError(f"invalid app settings: {exc}") from None
     document: dict[str, Any] = json.loads(base.read_text(encoding="utf-8"))
     (namespace,) = document["UserConfig"]["Namespaces"]
-    properties = queues.queue_properties.as_service_bus()
+    properties = {**queues.queue_properties.as_service_bus(), **(overrides or {})}
     namespace["Queues"] = [
         *namespace.get("Queues", []),
         *({"Name": names[queue.name], "Properties": dict(properties)} for queue in queues.queues),
@@ -49,10 +54,13 @@ def emulator_config(environ: Mapping[str, str], base: Path = BASE_CONFIG) -> dic
 
 
 def write_emulator_config(
-    path: Path, environ: Mapping[str, str] | None = None, base: Path = BASE_CONFIG
+    path: Path,
+    environ: Mapping[str, str] | None = None,
+    base: Path = BASE_CONFIG,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write `emulator_config` (for `environ`, default the process's) to `path`; return it."""
-    document = emulator_config(os.environ if environ is None else environ, base)
+    document = emulator_config(os.environ if environ is None else environ, base, overrides)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path

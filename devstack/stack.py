@@ -72,6 +72,8 @@ class StackOptions:
     workdir: Path | None = None
     state_file: Path | None = None
     access_log: bool = False
+    # The emulator queues' LockDuration (ISO 8601), overriding queues.json (test stacks).
+    lock_duration: str | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -272,6 +274,9 @@ async def run_stack(options: StackOptions) -> None:
                 config = write_emulator_config(
                     options.data_dir / SERVICEBUS_CONFIG_NAME,
                     base=options.root / "devstack" / "servicebus" / "config.json",
+                    overrides=None
+                    if options.lock_duration is None
+                    else {"LockDuration": options.lock_duration},
                 )
             except EmulatorQueuesError as exc:
                 raise StackError(str(exc)) from None

@@ -38,7 +38,8 @@ TERMINAL = {"completed", "failed", "cancelled"}
 @pytest.mark.parametrize("loss", ["killed", "frozen"])
 def test_a_job_on_a_lost_host_finishes_on_the_survivor(tmp_path: Path, loss: str) -> None:
     (tmp_path / "first").mkdir()
-    with launch_stack(tmp_path / "first") as first:
+    # A 10 s message lock (queues.json says 1 minute) keeps the test short.
+    with launch_stack(tmp_path / "first", extra_args=["--lock-duration", "PT10S"]) as first:
         owner_headers = first.headers("killed-host-owner")
         api = first.api
         with httpx.Client(timeout=30) as http:
