@@ -81,6 +81,15 @@ def _matching(pattern: str, rule: str) -> AfterValidator:
 type OrUnset[T] = Annotated[T | None, BeforeValidator(_blank_is_unset)]
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 NonEmpty = Annotated[str, Field(min_length=1)]
+# An HMAC-SHA256 key of at least 256 bits (RFC 7518 section 3.2): 32 characters or more.
+MIN_SECRET_CHARS = 32
+Secret = Annotated[
+    str,
+    Field(
+        min_length=MIN_SECRET_CHARS,
+        description=f"at least {MIN_SECRET_CHARS} characters (an HS256 key of 256 bits)",
+    ),
+]
 ContainerName = Annotated[
     str,
     _matching(
@@ -121,7 +130,7 @@ class Settings(BaseSettings):
     # --- identity -------------------------------------------------------------------------
     AUTH_MODE: Literal["none", "jwt"] = "none"
     # HS256 shared secret (AUTH_MODE=jwt without an issuer's JWKS).
-    JWT_SECRET: OrUnset[NonEmpty] = None
+    JWT_SECRET: OrUnset[Secret] = None
     # OIDC issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0); JWKS is discovered
     # from its /.well-known/openid-configuration unless JWT_JWKS_URL is set (which then still
     # needs JWT_ISSUER: a JWKS token's `iss` is always checked).
@@ -131,7 +140,7 @@ class Settings(BaseSettings):
     JWT_JWKS_URL: OrUnset[HttpUrlText] = None
     # Optional override of the stream-token signing key. When unset, a random key is created
     # once and kept in the jobs table (only the app's identity can read it): no secret to set.
-    STREAM_TOKEN_SECRET: OrUnset[NonEmpty] = None
+    STREAM_TOKEN_SECRET: OrUnset[Secret] = None
     STREAM_TOKEN_TTL_SECONDS: int = Field(default=3600, ge=60, le=24 * 3600)
 
     # --- storage (uploads + event log) ----------------------------------------------------
@@ -277,6 +286,11 @@ class Settings(BaseSettings):
             if not self.JWT_AUDIENCE:
                 problems.append(
                     "JWT_AUDIENCE: AUTH_MODE=jwt needs the audience its tokens are issued for"
+                )
+            if self.JWT_SECRET and not self.JWT_ISSUER and self.WEBSITE_INSTANCE_ID:
+                problems.append(
+                    "JWT_ISSUER: in Azure, HS256 tokens (JWT_SECRET) need the issuer they must "
+                    "name, so a token for another app sharing the secret is refused"
                 )
             if self.JWT_JWKS_URL and not self.JWT_ISSUER:
                 problems.append(

@@ -99,3 +99,30 @@ def test_a_good_value_is_kept_as_given(env: pytest.MonkeyPatch, name: str, value
 def test_an_optional_setting_left_empty_is_unset(env: pytest.MonkeyPatch, name: str) -> None:
     env.setenv(name, "  ")
     assert getattr(load_settings(), name) is None
+
+
+@pytest.mark.parametrize("name", ["JWT_SECRET", "STREAM_TOKEN_SECRET"])
+def test_a_secret_shorter_than_an_hs256_key_is_refused(env: pytest.MonkeyPatch, name: str) -> None:
+    env.setenv("AUTH_MODE", "jwt")
+    env.setenv("JWT_AUDIENCE", "api://jobstream")
+    env.setenv("JWT_SECRET", "j" * 32)
+    env.setenv(name, "short-secret")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert name in str(refused.value)
+    assert "at least 32 characters" in str(refused.value)
+    env.setenv(name, "k" * 32)
+    assert load_settings().AUTH_MODE == "jwt"
+
+
+def test_hs256_in_azure_needs_an_issuer(env: pytest.MonkeyPatch) -> None:
+    env.setenv("AUTH_MODE", "jwt")
+    env.setenv("JWT_AUDIENCE", "api://jobstream")
+    env.setenv("JWT_SECRET", "j" * 32)
+    assert load_settings().JWT_ISSUER is None  # locally: the secret alone is enough
+    env.setenv("WEBSITE_INSTANCE_ID", "a1b2c3")  # what Azure sets on every instance
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert "JWT_ISSUER: in Azure, HS256 tokens" in str(refused.value)
+    env.setenv("JWT_ISSUER", "https://issuer.example/")
+    assert load_settings().JWT_ISSUER == "https://issuer.example/"
