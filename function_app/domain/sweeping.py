@@ -70,20 +70,18 @@ def sweep_action(
         return SweepAction.KEEP
     if job.is_terminal:
         return SweepAction.FORGET
-    if job.status is JobStatus.QUEUED:
-        if not entry.sent and older(entry.recorded_at, policy.resend_seconds):
-            return SweepAction.RESEND
-        if older(last_heard(job), policy.queued_lost_seconds):
-            return SweepAction.END_LOST
-        return SweepAction.KEEP
-    if older(last_heard(job), policy.lost_seconds):
+    unsent = job.status is JobStatus.QUEUED and not entry.sent
+    if unsent and older(entry.recorded_at, policy.resend_seconds):
+        return SweepAction.RESEND
+    if still_lost(job, now, policy):
         return SweepAction.END_LOST
     return SweepAction.KEEP
 
 
 def still_lost(job: Job, now: datetime, policy: SweepPolicy) -> bool:
-    """Re-checked on the fresh read the `worker_lost` write is decided on (a worker may have
-    written meanwhile)."""
+    """Whether no one reported on the open job for longer than its status allows; checked
+    again on the fresh read the `worker_lost` write is decided on (a worker may have written
+    meanwhile)."""
     if job.is_terminal:
         return False
     seconds = policy.queued_lost_seconds if job.status is JobStatus.QUEUED else policy.lost_seconds
