@@ -28,8 +28,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .delivery import client_annotations
+from .store import MessageState, StoredMessage
+
 if TYPE_CHECKING:
-    from .store import Entity, Namespace, StoredMessage
+    from .store import Entity, Namespace
 
 log = logging.getLogger("devstack.servicebus.journal")
 
@@ -78,8 +81,6 @@ class Journal:
                     log.warning("journal line %d is not JSON: skipped", number)
 
     def _replay(self, namespace: "Namespace") -> int:
-        from .store import MessageState, StoredMessage
-
         entities = {e.name: e for e in namespace.entities()}
         remembered: list[tuple[Entity, str, int]] = []
         for record in self._lines():
@@ -129,7 +130,7 @@ class Journal:
             elif kind == "i":
                 remembered.append((entity, record["id"], record["et"]))
             elif kind == "n":
-                entity.next_sequence = record["q"]
+                entity.continue_sequence_from(record["q"])
         now = namespace.clock()
         for entity, message_id, enqueued in remembered:
             entity.remember_id(message_id, enqueued, now)
@@ -140,17 +141,15 @@ class Journal:
 
     # ---- changes -------------------------------------------------------------------------
     def _append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":")).encode("ascii") + b"\n"
         if self._fd is None:
             return
+        line = self._encode(record)
         os.write(self._fd, line)
         if self._fsync:
             os.fsync(self._fd)
         self.bytes_written += len(line)
 
-    def _message_record(self, entity: "Entity", message: "StoredMessage") -> dict[str, Any]:
-        from .delivery import client_annotations
-
+    def _message_record(self, entity: "Entity", message: StoredMessage) -> dict[str, Any]:
         annotations, annotation_count = client_annotations(message)
         return {
             "t": "s",
@@ -166,19 +165,21 @@ class Journal:
             "et": message.enqueued_time_ms,
             "x": message.expires_at_ms,
             # A locked message comes back available (locks are not kept).
-            "st": 0 if message.state == 3 else int(message.state),
+            "st": int(
+                MessageState.ACTIVE if message.state is MessageState.LOCKED else message.state
+            ),
             "sch": message.scheduled_ms,
             "dc": message.delivery_count,
             "dl": message.dead_letter_source,
         }
 
-    def stored(self, entity: "Entity", message: "StoredMessage") -> None:
+    def stored(self, entity: "Entity", message: StoredMessage) -> None:
         self._append(self._message_record(entity, message))
 
     def removed(self, entity: "Entity", sequence_number: int) -> None:
         self._append({"t": "r", "e": entity.name, "q": sequence_number})
 
-    def moved(self, entity: "Entity", target: "Entity", message: "StoredMessage") -> None:
+    def moved(self, entity: "Entity", target: "Entity", message: StoredMessage) -> None:
         self._append(
             {
                 "t": "m",
@@ -189,7 +190,7 @@ class Journal:
             }
         )
 
-    def counted(self, entity: "Entity", message: "StoredMessage") -> None:
+    def counted(self, entity: "Entity", message: StoredMessage) -> None:
         self._append(
             {"t": "c", "e": entity.name, "q": message.sequence_number, "dc": message.delivery_count}
         )

@@ -104,11 +104,15 @@ class Entity:
         if until is not None and until > now:
             self._sends_by_id[message_id] += 1
             return True
-        expires = now + int(self.config.duplicate_window_s * 1000)
-        self._dedup[message_id] = expires
+        self._hold_id(message_id, now)
         self._sends_by_id[message_id] = 1
-        heapq.heappush(self._dedup_heap, (expires, message_id))
         return False
+
+    def _hold_id(self, message_id: str, first_sent_ms: int) -> None:
+        """Drop a later copy of `message_id` until the detection window after its first send."""
+        expires = first_sent_ms + int(self.config.duplicate_window_s * 1000)
+        self._dedup[message_id] = expires
+        heapq.heappush(self._dedup_heap, (expires, message_id))
 
     def _store(self, incoming: IncomingMessage, now: int, scheduled_ms: int | None) -> int:
         seq = self._next_sequence
@@ -394,11 +398,9 @@ class Entity:
         if not self.config.requires_duplicate_detection:
             return
         expires = enqueued_ms + int(self.config.duplicate_window_s * 1000)
-        if expires <= now or self._dedup.get(message_id, 0) >= expires:
-            return
-        self._dedup[message_id] = expires
-        self._sends_by_id.setdefault(message_id, 1)
-        heapq.heappush(self._dedup_heap, (expires, message_id))
+        if expires > now and self._dedup.get(message_id, 0) < expires:
+            self._hold_id(message_id, enqueued_ms)
+            self._sends_by_id.setdefault(message_id, 1)
 
     def remembered_ids(self) -> list[tuple[str, int]]:
         """(message id, when it was first sent) for every id the duplicate detection holds."""
@@ -430,8 +432,8 @@ class Entity:
     def next_sequence(self) -> int:
         return self._next_sequence
 
-    @next_sequence.setter
-    def next_sequence(self, value: int) -> None:
+    def continue_sequence_from(self, value: int) -> None:
+        """Number new messages from `value` on, unless the queue is already past it."""
         self._next_sequence = max(self._next_sequence, value)
 
     def sends_of(self, message_id: str) -> int | None:
