@@ -15,9 +15,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-from function_app.adapters.table_storage.rows import TableRows, required_datetime, unavailable
+from function_app.adapters.table_storage.rows import TableRows, required_datetime
 from function_app.domain.sweeping import OpenJob
 
 SHARDS = 16
@@ -55,12 +53,7 @@ class TableOpenJobs:
         await self._rows.upsert(entry_to_entity(entry), "open-jobs index")
 
     async def remove(self, job_id: str) -> None:
-        try:
-            await self._rows.table.delete_entity(open_partition(job_id), job_id)
-        except ResourceNotFoundError:
-            return
-        except AzureError as exc:
-            raise unavailable("open-jobs index", exc) from exc
+        await self._rows.delete(open_partition(job_id), job_id, "open-jobs index")
 
     async def entries(self, limit: int) -> list[OpenJob]:
         shards = await asyncio.gather(

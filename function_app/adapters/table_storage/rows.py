@@ -148,6 +148,15 @@ class TableRows:
             what,
         )
 
+    async def delete(self, partition: str, row: str, what: str) -> None:
+        """Delete the row whatever is stored; nothing when it is already gone."""
+        try:
+            await self.table.delete_entity(partition, row)
+        except ResourceNotFoundError:
+            return
+        except AzureError as exc:
+            raise unavailable(what, exc) from exc
+
     async def delete_if_unchanged(self, partition: str, row: str, etag: str, what: str) -> bool:
         return await self._unless_changed(
             self.table.delete_entity(
