@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,14 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.stream_bench import APPEND_EVERY_SECONDS, HOST, Window, percentile, stop_process
+from bench.stream_bench import (
+    APPEND_EVERY_SECONDS,
+    HOST,
+    Window,
+    percentile,
+    start_server,
+    stop_process,
+)
 from function_app.domain.feed import FeedEntry, FeedMark
 from function_app.domain.jobs import EventDraft, Job, JobEvent
 from function_app.ports import CallerFeed, EventLog
@@ -206,24 +212,6 @@ def serve(port: int, connection_string: str, table: str) -> None:
         ]
     )
     uvicorn.run(app, host=HOST, port=port, log_level="warning", backlog=4096)
-
-
-def start_server(port: int, connection_string: str, table: str) -> subprocess.Popen[bytes]:
-    root = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.feed_bench", "--serve", str(port), "--table", table],
-        cwd=root,
-        env={**os.environ, "BENCH_STORAGE": connection_string},
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://{HOST}:{port}/stats", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop_process(process)
-    raise RuntimeError("the feed bench server did not start")
 
 
 # --- clients, writer, measurement ---------------------------------------------------------------
@@ -457,7 +445,7 @@ async def scenario(
     from function_app.adapters.table_storage import TableStorage
 
     port = free_port()
-    server_process = start_server(port, connection_string, table)
+    server_process = start_server(port, connection_string, table, "bench.feed_bench")
     storage = TableStorage.from_connection_string(
         connection_string, table, env_proxies=proxies_from_environment()
     )

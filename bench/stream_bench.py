@@ -282,10 +282,13 @@ async def scenario(
     )
 
 
-def start_server(port: int, connection_string: str, table: str) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, connection_string: str, table: str, module: str = "bench.stream_bench"
+) -> subprocess.Popen[bytes]:
+    """`python -m <module> --serve PORT --table TABLE` (a bench's server), once it answers."""
     root = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.stream_bench", "--serve", str(port), "--table", table],
+        [sys.executable, "-m", module, "--serve", str(port), "--table", table],
         cwd=root,
         env={**os.environ, "BENCH_STORAGE": connection_string},
     )
@@ -296,8 +299,8 @@ def start_server(port: int, connection_string: str, table: str) -> subprocess.Po
             return process
         except httpx.HTTPError:
             time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the stream server did not start")
+    stop_process(process)
+    raise RuntimeError(f"the {module} server did not start")
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
