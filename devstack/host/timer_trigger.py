@@ -73,7 +73,6 @@ class TimerTriggerRunner:
         self.trigger = trigger
         self._clock = clock
         self._stopping = asyncio.Event()
-        self.runs = 0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -96,7 +95,6 @@ class TimerTriggerRunner:
 
     async def _invoke(self, *, past_due: bool) -> None:
         name = self.trigger.function_name
-        self.runs += 1
         try:
             result = self.trigger.user_function(
                 **{self.trigger.arg_name: TimerRequest(past_due=past_due)}

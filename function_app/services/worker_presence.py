@@ -36,7 +36,6 @@ class PresenceReporter:
         self._running: dict[str, RunningJob] = {}
         self._due = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.beats_written = 0
 
     @asynccontextmanager
     async def running(self, job: Job) -> AsyncIterator[None]:
@@ -70,7 +69,6 @@ class PresenceReporter:
             self._due.clear()
             try:
                 await self._presence.beat(self.beat())
-                self.beats_written += 1
             except Exception as exc:
                 logger.warning("worker %s heartbeat not written: %r", self.worker_id, exc)
             if not self._running and not self._due.is_set():
