@@ -11,7 +11,7 @@ from devstack.host.host_json import HostJsonError
 from devstack.host.loader import AppLoadError, AppSettingsError
 from devstack.host.server import PortInUseError
 from devstack.host.servicebus_trigger import TriggerConfigError
-from devstack.local_settings import LocalSettingsError
+from devstack.local_settings import LocalSettingsError, parse_origins
 from devstack.servicebus.launcher import EmulatorStartError
 from devstack.stack import REPO_ROOT, StackError, StackOptions, run_stack
 
@@ -44,6 +44,13 @@ def parse_args(argv: list[str]) -> StackOptions:
     )
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
     parser.add_argument(
+        "--cors",
+        default=None,
+        metavar="ORIGINS",
+        help="comma-separated origins the API and blob CORS allow, or '*' (like func start "
+        "--cors); default: local.settings.json's Host.CORS",
+    )
+    parser.add_argument(
         "--lock-duration",
         default=None,
         metavar="ISO8601",
@@ -61,6 +68,7 @@ def parse_args(argv: list[str]) -> StackOptions:
         state_file=args.state_file,
         access_log=args.access_log,
         lock_duration=args.lock_duration,
+        cors_origins=None if args.cors is None else parse_origins(args.cors),
     )
 
 

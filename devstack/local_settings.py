@@ -61,7 +61,7 @@ def read_local_settings(root: Path) -> LocalSettings:
     return LocalSettings(
         values=_values(path, document.get("Values") or {}),
         http_port=_port(path, (document.get("Host") or {}).get("LocalHttpPort")),
-        cors_origins=_origins((document.get("Host") or {}).get("CORS")),
+        cors_origins=parse_origins((document.get("Host") or {}).get("CORS")),
         cors_credentials=bool((document.get("Host") or {}).get("CORSCredentials", False)),
         source=path,
     )
@@ -93,7 +93,8 @@ def _port(path: Path, raw: object) -> int | None:
     return port
 
 
-def _origins(raw: object) -> tuple[str, ...]:
+def parse_origins(raw: object) -> tuple[str, ...]:
+    """`Host.CORS` (or `--cors`): comma-separated origins, `*` for any."""
     if not isinstance(raw, str):
         return ()
     return tuple(origin.strip() for origin in raw.split(",") if origin.strip())

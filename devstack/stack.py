@@ -74,6 +74,8 @@ class StackOptions:
     access_log: bool = False
     # The emulator queues' LockDuration (ISO 8601), overriding queues.json (test stacks).
     lock_duration: str | None = None
+    # Origins the API's CORS allows (`--cors`), overriding local settings' Host.CORS.
+    cors_origins: tuple[str, ...] | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -228,6 +230,15 @@ def print_summary(state: dict[str, Any], host: FunctionsHost) -> None:
     print("\n".join(lines), flush=True)
 
 
+def upload_origins(host_port: int, api_origins: tuple[str, ...]) -> tuple[str, ...]:
+    """The origins Azurite's blob CORS lets PUT an upload: the host's own (the demo page it
+    serves uploads across origins, to Azurite's port) and every origin the API allows."""
+    if "*" in api_origins:
+        return ("*",)
+    own = (f"http://localhost:{host_port}", f"http://127.0.0.1:{host_port}")
+    return tuple(dict.fromkeys((*own, *api_origins)))
+
+
 async def run_stack(options: StackOptions) -> None:
     settings = read_local_settings(options.root)
     settings.apply_to(os.environ)
@@ -244,6 +255,7 @@ async def run_stack(options: StackOptions) -> None:
     if options.servicebus:
         wanted.update(zip(bus_ports, ("Service Bus AMQP", "Service Bus admin"), strict=True))
     require_free(wanted)
+    cors_origins = settings.cors_origins if options.cors_origins is None else options.cors_origins
 
     stopping = asyncio.Event()
     stack = RunningStack()
@@ -300,7 +312,7 @@ async def run_stack(options: StackOptions) -> None:
                 stack.azurite.connection_string,
                 app_settings.UPLOADS_CONTAINER,
                 app_settings.JOBS_TABLE,
-                settings.cors_origins or ("*",),
+                upload_origins(host_port, cors_origins),
             )
         if stopping.is_set():
             return
@@ -308,7 +320,7 @@ async def run_stack(options: StackOptions) -> None:
             options.root,
             port=host_port,
             web_root=options.root / "web",
-            cors_origins=settings.cors_origins,
+            cors_origins=cors_origins,
             cors_credentials=settings.cors_credentials,
             access_log=options.access_log,
         )

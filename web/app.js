@@ -5,11 +5,13 @@ import { JobstreamClient } from './jobstream-client.js';
 
 const $ = (id) => document.getElementById(id);
 
+// The API: what the user typed, else the page's own configuration (its jobstream-api meta tag),
+// else this origin's /api/v1. Never the page's URL: a crafted link would choose where the
+// requests, and the bearer token typed into the page, are sent.
 function apiBase() {
-  const fromQuery = new URLSearchParams(location.search).get('api');
   const typed = $('api-base').value.trim();
   const meta = document.querySelector('meta[name="jobstream-api"]');
-  return typed || fromQuery || (meta && meta.content) || '/api/v1';
+  return typed || (meta && meta.content) || '/api/v1';
 }
 
 function setBar(bar, label, percent) {

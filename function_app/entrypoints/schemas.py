@@ -1,7 +1,10 @@
 """Request and response shapes at the HTTP edge (camelCase, as in the API contract).
 
-Requests are parsed with `parse_body`: at most 64 KiB, JSON, then the pydantic model;
-every failure is a 400 `invalid_request` (413 when the body is too large) naming the field.
+Requests are read with `read_body` and parsed with `parse_body`: sent as
+`Content-Type: application/json` (anything else is a 415 before the body is read, so a web page
+of another origin cannot post a "simple" text/plain request that skips the CORS preflight), at
+most 64 KiB, JSON, then the pydantic model; every failure is a 400 `invalid_request` (413 when
+the body is too large) naming the field.
 """
 
 import json
@@ -11,13 +14,14 @@ from typing import Annotated, Any, overload
 from azurefunctions.extensions.http.fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
-from function_app.domain.errors import InvalidRequest, TooLarge
+from function_app.domain.errors import InvalidRequest, TooLarge, UnsupportedType
 from function_app.domain.jobs import Job, JobStatus
 from function_app.ports import QueueCounts
 from function_app.services.jobs import JobAccepted
 from function_app.services.uploads import PresignedUpload
 
 MAX_BODY_BYTES = 64 * 1024
+JSON_MEDIA_TYPE = "application/json"
 MAX_DATA_JSON_CHARS = 16 * 1024
 MAX_DATA_DEPTH = 8
 
@@ -62,8 +66,21 @@ def _too_large() -> TooLarge:
     return TooLarge(f"the request body is over {MAX_BODY_BYTES} bytes", code="request_too_large")
 
 
+def require_json(content_type: str | None) -> None:
+    """415 unless the declared media type is application/json (parameters such as charset
+    allowed). Browsers preflight such a request across origins; text/plain they do not."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != JSON_MEDIA_TYPE:
+        raise UnsupportedType(
+            f"send the body as JSON with Content-Type: {JSON_MEDIA_TYPE}",
+            details=[{"field": "Content-Type", "allowed": [JSON_MEDIA_TYPE]}],
+        )
+
+
 async def read_body(req: Request) -> bytes:
-    """The request body, refusing (413) more than MAX_BODY_BYTES without reading it all."""
+    """The JSON request body: 415 unless it is declared application/json, 413 past
+    MAX_BODY_BYTES (without reading it all)."""
+    require_json(req.headers.get("content-type"))
     declared = req.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _too_large()

@@ -160,7 +160,11 @@ def submit_job(
 
 @pytest.fixture(scope="session")
 def stream_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamStack]:
-    with launch_stack(tmp_path_factory.mktemp("stream-stack"), STREAM_SETTINGS) as stack:
+    # Every origin allowed (`--cors '*'`): the cross-origin tests serve the page from ports
+    # picked after the stack started.
+    with launch_stack(
+        tmp_path_factory.mktemp("stream-stack"), STREAM_SETTINGS, ["--cors", "*"]
+    ) as stack:
         yield StreamStack(stack, SeededJobs(stack.table_endpoint))
 
 

@@ -309,12 +309,25 @@ def test_a_stream_cut_by_the_server_mid_job_resumes_with_nothing_lost_or_repeate
     assert seen["ids"] == list(range(1, 28))
 
 
+def configure_page(site: Path, api: str | None) -> None:
+    """Write the site's index.html: the demo page, its meta tag naming `api` when given."""
+    page = (REPO_ROOT / "web" / "index.html").read_text(encoding="utf-8")
+    if api is not None:
+        configured = page.replace(
+            'name="jobstream-api" content="/api/v1"', f'name="jobstream-api" content="{api}"'
+        )
+        assert configured != page, "the page's jobstream-api meta tag moved"
+        page = configured
+    (site / "index.html").write_text(page, encoding="utf-8")
+
+
 @contextlib.contextmanager
-def static_site(site: Path) -> Iterator[str]:
-    """The demo page served from its own origin (a plain static server on a free port)."""
+def static_site(site: Path, api: str | None = None) -> Iterator[str]:
+    """The demo page served from its own origin (a plain static server on a free port), with
+    `api` in its `jobstream-api` meta tag as docs/deploy.md tells a deployer to do."""
     site.mkdir()
     (site / "web").symlink_to(REPO_ROOT / "web", target_is_directory=True)
-    (site / "index.html").symlink_to(REPO_ROOT / "web" / "index.html")
+    configure_page(site, api)
     handler = functools.partial(QuietHandler, directory=str(site))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -327,9 +340,9 @@ def static_site(site: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def elsewhere(tmp_path: Path) -> Iterator[str]:
-    """The demo page served from another origin than the API's."""
-    with static_site(tmp_path / "site") as origin:
+def elsewhere(stream_stack: StreamStack, tmp_path: Path) -> Iterator[str]:
+    """The demo page served from another origin than the API's, configured with the API."""
+    with static_site(tmp_path / "site", api=stream_stack.api) as origin:
         yield origin
 
 
@@ -343,7 +356,7 @@ def test_the_demo_page_hosted_on_another_origin_works_through_cors(
 ) -> None:
     notes = tmp_path / "notes.md"
     notes.write_text("# Notes\n\nA short document about streams.\n", encoding="utf-8")
-    page.goto(f"{elsewhere}/?api={stream_stack.api}")
+    page.goto(f"{elsewhere}/")
     page.wait_for_selector("body[data-state='ready']")
     assert page.evaluate("location.origin") != stream_stack.base_url
     page.set_input_files("#file", str(notes))
@@ -353,6 +366,28 @@ def test_the_demo_page_hosted_on_another_origin_works_through_cors(
     page.wait_for_selector("body[data-state='completed']", timeout=60_000)
     assert page.eval_on_selector("#upload-progress", "e => e.value") == 100
     assert json.loads(page.text_content("#result") or "null")
+
+
+def test_a_crafted_link_cannot_send_the_pages_token_to_another_origin(
+    stream_stack: StreamStack, page: Page, tmp_path: Path
+) -> None:
+    # The page once took its API from `?api=`: this link made it send every request, with the
+    # bearer token typed into the page, to the link author's server.
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n\nA short document about links.\n", encoding="utf-8")
+    with static_site(tmp_path / "attacker") as attacker:
+        sent: list[str] = []
+        page.on("request", lambda request: sent.append(request.url))
+        page.goto(f"{stream_stack.base_url}/?api={attacker}/api/v1")
+        page.wait_for_selector("body[data-state='ready']")
+        page.set_input_files("#file", str(notes))
+        page.select_option("#job-name", "analyze-document")
+        page.fill("#token", stream_stack.token("jules"))
+        page.click("#start")
+        page.wait_for_selector("body[data-state='completed']", timeout=JOB_WAIT_MS)
+    assert [url for url in sent if url.startswith(attacker)] == []
+    api_calls = [url for url in sent if url.startswith(stream_stack.api)]
+    assert any("/upload/presigned-url" in url for url in api_calls), sent
 
 
 @contextlib.contextmanager
@@ -422,9 +457,11 @@ def test_the_api_refuses_a_page_on_an_origin_its_cors_does_not_allow(
         static_site(tmp_path / "other") as other,
         host_allowing(stream_stack, tmp_path / "host", [allowed]) as api,
     ):
+        configure_page(tmp_path / "allowed", api)
+        configure_page(tmp_path / "other", api)
         token = stream_stack.token("ines")
         # The allowed origin: the whole flow works (presign, enqueue, the stream).
-        page.goto(f"{allowed}/?api={api}")
+        page.goto(f"{allowed}/")
         page.wait_for_selector("body[data-state='ready']")
         assert fetch_outcome(page, f"{api}/sse/stats", token) == {"ok": True, "status": 200}
         page.set_input_files("#file", str(notes))
@@ -437,7 +474,7 @@ def test_the_api_refuses_a_page_on_an_origin_its_cors_does_not_allow(
 
         # Another origin: the browser refuses to hand the page the API's answers, the job list
         # (GET /queues) first, so the page offers no job and nothing can be started.
-        page.goto(f"{other}/?api={api}")
+        page.goto(f"{other}/")
         page.wait_for_selector("body[data-state='error']", timeout=30_000)
         assert page.evaluate("location.origin") == other != allowed
         assert page.is_visible("#error")

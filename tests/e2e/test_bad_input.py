@@ -201,6 +201,31 @@ async def test_an_oversized_presign_says_the_limit(alice: Api) -> None:
 
 
 @pytest.mark.parametrize("route", ["upload/presigned-url", "jobs", "queue/add"])
+async def test_a_text_plain_body_is_a_415_and_writes_nothing(alice: Api, route: str) -> None:
+    # What a form or fetch() on another site can send without a CORS preflight.
+    upload = await alice.upload("cv.txt", b"a resume", "text/plain")
+    before = await snapshot(alice)
+    body = {
+        "fileName": "cv.txt",
+        "contentType": "text/plain",
+        "size": 8,
+        "queueName": "resume-analysis",
+        "jobName": "analyze-resume",
+        "data": {"blobName": upload["blobName"]},
+    }
+
+    response = await alice.http.post(
+        f"{alice.stack.api}/{route}",
+        content=json.dumps(body).encode(),
+        headers={**alice.auth, "content-type": "text/plain;charset=UTF-8"},
+    )
+
+    error = assert_error(response, 415, "unsupported_media_type")
+    assert error["details"] == [{"field": "Content-Type", "allowed": ["application/json"]}]
+    await assert_wrote_nothing(alice, before)
+
+
+@pytest.mark.parametrize("route", ["upload/presigned-url", "jobs", "queue/add"])
 async def test_malformed_json_is_a_400_and_writes_nothing(alice: Api, route: str) -> None:
     before = await snapshot(alice)
 

@@ -37,6 +37,36 @@ async def test_a_job_runs_without_any_token(anonymous: Api) -> None:
     assert done["result"]["sizeBytes"] == len(b"no auth here")
 
 
+def preflight_headers(origin: str, method: str) -> dict[str, str]:
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": "content-type",
+    }
+
+
+async def test_no_other_website_may_call_the_local_api_or_put_uploads(anonymous: Api) -> None:
+    # The sample's Host.CORS lists the demo page's origins, not "*": a page on any other site
+    # the developer visits cannot read the API's answers (AUTH_MODE=none: no token stops it).
+    http, api = anonymous.http, anonymous.stack.api
+    evil = "http://evil.example"
+    api_preflight = await http.options(f"{api}/jobs", headers=preflight_headers(evil, "POST"))
+    assert "access-control-allow-origin" not in api_preflight.headers
+    listed = await http.get(f"{api}/queues", headers={"Origin": evil})
+    assert listed.status_code == 200
+    assert "access-control-allow-origin" not in listed.headers
+
+    presigned = await http.post(f"{api}/upload/presigned-url", json={"fileName": "cv.txt"})
+    upload_url = presigned.json()["data"]["uploadUrl"]
+    blob_preflight = await http.options(upload_url, headers=preflight_headers(evil, "PUT"))
+    assert "access-control-allow-origin" not in blob_preflight.headers
+    # The demo page, served by the host itself, still uploads to Azurite across origins.
+    own = anonymous.stack.base_url
+    allowed = await http.options(upload_url, headers=preflight_headers(own, "PUT"))
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["access-control-allow-origin"] == own
+
+
 async def test_seed_001s_workflow_names_its_upload_only_by_file_name(anonymous: Api) -> None:
     """Presign with only fileName, PUT with only x-ms-blob-type (no Content-Type), enqueue at
     v1/queue/add with data {resumeId, fileName}: as seed 001's "Complete Workflow" does."""

@@ -11,6 +11,7 @@ from function_app.domain.uploads import owner_prefix
 from tests.fakes import FakeWorld, fake_world, test_settings
 
 PDF = "application/pdf"
+JSON = {"content-type": "application/json"}
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
@@ -75,9 +76,35 @@ async def test_bad_presign_requests_get_the_envelope_and_sign_nothing(
 
 @pytest.mark.parametrize("raw", [b"{", b"", b"\xff\xfe", b'{"fileName": "a.pdf",}', b"null"])
 async def test_malformed_json_is_400(api: httpx.AsyncClient, raw: bytes) -> None:
-    r = await api.post("/api/v1/upload/presigned-url", content=raw)
+    r = await api.post("/api/v1/upload/presigned-url", content=raw, headers=JSON)
     assert r.status_code == 400
     assert error_of(r)["code"] in {"malformed_json", "invalid_request"}
+
+
+@pytest.mark.parametrize("route", ["/api/v1/upload/presigned-url", "/api/v1/jobs"])
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+async def test_json_routes_refuse_other_media_types_with_415(
+    api: httpx.AsyncClient, world: FakeWorld, route: str, content_type: str | None
+) -> None:
+    # A cross-origin page may POST text/plain without a CORS preflight: such a body is never read.
+    body = b'{"fileName": "cv.pdf", "contentType": "application/pdf", "size": 10}'
+    headers = {} if content_type is None else {"content-type": content_type}
+    r = await api.post(route, content=body, headers=headers)
+    assert r.status_code == 415
+    error = error_of(r)
+    assert error["code"] == "unsupported_media_type"
+    assert error["details"] == [{"field": "Content-Type", "allowed": ["application/json"]}]
+    assert world.uploads.signed == []
+    assert world.log.writes == 0
+
+
+async def test_json_with_a_charset_parameter_is_accepted(api: httpx.AsyncClient) -> None:
+    r = await api.post(
+        "/api/v1/upload/presigned-url",
+        content=b'{"fileName": "cv.pdf", "contentType": "application/pdf", "size": 10}',
+        headers={"content-type": "Application/JSON; charset=utf-8"},
+    )
+    assert r.status_code == 201, r.text
 
 
 async def test_validation_errors_name_the_field(api: httpx.AsyncClient) -> None:
@@ -88,7 +115,7 @@ async def test_validation_errors_name_the_field(api: httpx.AsyncClient) -> None:
 
 
 async def test_oversized_bodies_are_413(api: httpx.AsyncClient, world: FakeWorld) -> None:
-    r = await api.post("/api/v1/jobs", content=b"{" + b" " * 70_000 + b"}")
+    r = await api.post("/api/v1/jobs", content=b"{" + b" " * 70_000 + b"}", headers=JSON)
     assert r.status_code == 413
     assert error_of(r)["code"] == "request_too_large"
     assert world.log.writes == 0
@@ -358,7 +385,7 @@ async def test_oversized_chunked_bodies_are_413_without_a_length(
         for _ in range(10):
             yield b"a" * 8192
 
-    r = await api.post("/api/v1/upload/presigned-url", content=chunks())
+    r = await api.post("/api/v1/upload/presigned-url", content=chunks(), headers=JSON)
     assert "content-length" not in r.request.headers
     assert r.status_code == 413
     assert error_of(r)["code"] == "request_too_large"
