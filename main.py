@@ -1,6 +1,7 @@
 """Functions entry module (PYTHON_SCRIPT_FILE_NAME=main.py): the one FunctionApp.
 
-It only builds the app and registers the blueprints from `function_app.entrypoints`.
+It only builds the app, registers the blueprints from `function_app.entrypoints` and keeps
+query-string tokens out of every log record (`log_redaction`).
 """
 
 import azure.functions as func
@@ -12,9 +13,13 @@ from function_app.entrypoints import (
     http_stream,
     http_system,
     http_uploads,
+    log_redaction,
     sb_worker,
     timer_sweeper,
 )
+
+# Query-string credentials (stream tokens) are redacted from every log record of the process.
+log_redaction.install()
 
 # Every blueprint the app serves, in registration order.
 BLUEPRINTS = (

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from function_app.domain.identity import TokenGrants
 from function_app.domain.queue_overview import worker_id_of
 from function_app.domain.sweeping import SweepPolicy
 from function_app.domain.uploads import ContentTypePolicy
@@ -121,6 +122,7 @@ def wire_services(
         secrets,
         clock,
         settings.STREAM_TOKEN_TTL_SECONDS,
+        grace_seconds=settings.STREAM_TOKEN_GRACE_SECONDS,
     )
     user_tokens = None
     if settings.AUTH_MODE == "jwt":
@@ -129,6 +131,11 @@ def wire_services(
             issuer=settings.JWT_ISSUER,
             audience=settings.JWT_AUDIENCE,
             jwks_url=settings.JWT_JWKS_URL,
+            grants=TokenGrants(
+                roles=settings.JWT_REQUIRED_ROLES,
+                scopes=settings.JWT_REQUIRED_SCOPES,
+                client_ids=settings.JWT_ALLOWED_CLIENT_IDS,
+            ),
         )
     queues = settings.queues
     content_types = ContentTypePolicy(settings.ALLOWED_CONTENT_TYPES)

@@ -138,10 +138,20 @@ class Settings(BaseSettings):
     # Required with AUTH_MODE=jwt: a token's `aud` must name this API.
     JWT_AUDIENCE: OrUnset[NonEmpty] = None
     JWT_JWKS_URL: OrUnset[HttpUrlText] = None
+    # Optional, comma-separated: which tokens of the issuer may call. With roles or scopes
+    # set, a token needs one of the roles (`roles`, app roles) or one of the scopes (`scp`,
+    # delegated); with client ids set, its `azp` (v2) or `appid` (v1) must be one of them.
+    # Unset: any token of the issuer for JWT_AUDIENCE is an owner.
+    JWT_REQUIRED_ROLES: Annotated[frozenset[str], NoDecode] = frozenset()
+    JWT_REQUIRED_SCOPES: Annotated[frozenset[str], NoDecode] = frozenset()
+    JWT_ALLOWED_CLIENT_IDS: Annotated[frozenset[str], NoDecode] = frozenset()
     # Optional override of the stream-token signing key. When unset, a random key is created
     # once and kept in the jobs table (only the app's identity can read it): no secret to set.
     STREAM_TOKEN_SECRET: OrUnset[Secret] = None
-    STREAM_TOKEN_TTL_SECONDS: int = Field(default=3600, ge=60, le=24 * 3600)
+    # A stream token works this long after it is issued (a feed token: exactly this long);
+    # a one-job token also while its job runs, and STREAM_TOKEN_GRACE_SECONDS after it ended.
+    STREAM_TOKEN_TTL_SECONDS: int = Field(default=600, ge=60, le=24 * 3600)
+    STREAM_TOKEN_GRACE_SECONDS: int = Field(default=60, ge=0, le=3600)
 
     # --- storage (uploads + event log) ----------------------------------------------------
     # Local (Azurite): a connection string with the account key; the SAS is account-key signed.
@@ -235,6 +245,16 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not a content type (type/subtype): {', '.join(map(repr, bad))}")
         return types
+
+    @field_validator(
+        "JWT_REQUIRED_ROLES", "JWT_REQUIRED_SCOPES", "JWT_ALLOWED_CLIENT_IDS", mode="before"
+    )
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        """`a, b` -> {"a", "b"}: trimmed, empty items skipped (so an empty setting is none)."""
+        if isinstance(value, str):
+            return frozenset(item.strip() for item in value.split(",") if item.strip())
+        return value
 
     @property
     def proxies_from_environment(self) -> bool:

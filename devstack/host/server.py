@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import socket
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,51 +16,11 @@ from devstack.host.http_app import build_http_app, http_functions
 from devstack.host.loader import load_function_app
 from devstack.host.servicebus_trigger import QueueTriggerRunner, queue_triggers
 from devstack.host.timer_trigger import TimerTriggerRunner, timer_triggers
+from function_app.entrypoints import log_redaction
 
 log = logging.getLogger("devstack.host")
 
 GRACEFUL_HTTP_SHUTDOWN_SECONDS = 5
-
-# Query parameters that carry credentials: stream URLs hold `?token=<JWT>` (EventSource
-# cannot send headers). uvicorn's access log writes the raw path with its query string.
-CREDENTIAL_PARAMETER = re.compile(r"(?i)([?&](?:access_)?token=)[^&#\s\"']*")
-REDACTED = "[redacted]"
-# The loggers uvicorn writes request lines to.
-UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")
-
-
-def redact_credentials(text: str) -> str:
-    """`text` with the value of every `token=` / `access_token=` query parameter replaced."""
-    return CREDENTIAL_PARAMETER.sub(rf"\g<1>{REDACTED}", text)
-
-
-class RedactCredentials(logging.Filter):
-    """Redacts query-string credentials in a record's message and string arguments.
-
-    The arguments keep their shape (uvicorn's access formatter unpacks them by position).
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact_credentials(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_credentials(a) if isinstance(a, str) else a for a in record.args
-            )
-        elif isinstance(record.args, dict):
-            record.args = {
-                k: redact_credentials(v) if isinstance(v, str) else v
-                for k, v in record.args.items()
-            }
-        return True
-
-
-def redact_uvicorn_logs() -> None:
-    """Install `RedactCredentials` on uvicorn's loggers once (after uvicorn configured them)."""
-    for name in UVICORN_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactCredentials) for f in logger.filters):
-            logger.addFilter(RedactCredentials())
 
 
 class PortInUseError(RuntimeError):
@@ -164,8 +123,8 @@ class FunctionsHost:
                 timeout_graceful_shutdown=GRACEFUL_HTTP_SHUTDOWN_SECONDS,
             )
         )
-        # uvicorn.Config configured its loggers just now; stream tokens stay out of them.
-        redact_uvicorn_logs()
+        # Stream tokens stay out of uvicorn's access log (and every other record).
+        log_redaction.install()
         self._started = asyncio.Event()
 
     def stop(self) -> None:

@@ -12,7 +12,8 @@ fixed message per dependency, the dependency's name and that id.
 
 `WWW-Authenticate` follows RFC 6750: a request without a token gets `Bearer realm="..."` only;
 a bad token adds `error="invalid_token"`; a valid stream token used beyond its one job's
-reads adds `error="insufficient_scope"`.
+reads, or a user token without the roles, scopes or client the API requires, adds
+`error="insufficient_scope"`.
 """
 
 import functools
@@ -88,7 +89,7 @@ def www_authenticate(error: Unauthenticated) -> str:
     """The RFC 6750 challenge: no `error` attribute when no token was sent."""
     if error.code == "unauthenticated":
         return f'Bearer realm="{REALM}"'
-    if error.code == "read_only_token":
+    if error.code in {"read_only_token", "insufficient_scope"}:
         return f'Bearer realm="{REALM}", error="insufficient_scope"'
     return f'Bearer realm="{REALM}", error="invalid_token"'
 

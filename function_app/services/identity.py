@@ -2,7 +2,9 @@
 
 User tokens: HS256 with JWT_SECRET, or RS256/ES256 keys from the issuer's JWKS (discovered
 from `{JWT_ISSUER}/.well-known/openid-configuration` unless JWT_JWKS_URL is given; keys are
-cached by PyJWT's JWKS client). Issuer, audience and expiry are checked.
+cached by PyJWT's JWKS client). Issuer, audience and expiry are checked, and the optional
+grants (JWT_REQUIRED_ROLES, JWT_REQUIRED_SCOPES, JWT_ALLOWED_CLIENT_IDS): a valid token without
+them is refused with 401 `insufficient_scope`.
 
 Stream tokens (see `stream_tokens`) are accepted in either mode, from the Authorization header
 or, on stream routes only, from `?token=`: they yield a read-only caller scoped to one job.
@@ -21,12 +23,15 @@ import httpx
 import jwt
 
 from function_app.domain.errors import DependencyUnavailable, Unauthenticated
-from function_app.domain.identity import ANONYMOUS, Caller
+from function_app.domain.identity import ANONYMOUS, Caller, TokenGrants
 from function_app.ports import Clock
-from function_app.services.stream_tokens import MAX_TOKEN_CHARS, StreamTokens, is_stream_token
+from function_app.services.stream_tokens import StreamTokens, is_stream_token
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 MAX_OWNER_CHARS = 256
+# An Entra ID access token with the most group claims it carries (200 groups, beyond which it
+# sends an overage claim instead) is about 12 KB; front ends refuse headers over 16-32 KB.
+MAX_TOKEN_CHARS = 16 * 1024
 JWKS_CACHE_SECONDS = 3600
 HTTP_TIMEOUT_SECONDS = 10.0
 
@@ -44,6 +49,7 @@ class UserTokenVerifier:
         audience: str | None = None,
         jwks_url: str | None = None,
         leeway_seconds: int = 30,
+        grants: TokenGrants | None = None,
     ) -> None:
         if not secret and not (issuer or jwks_url):
             raise ValueError("a user token verifier needs a secret or an issuer/JWKS URL")
@@ -52,6 +58,7 @@ class UserTokenVerifier:
         self._audience = audience
         self._jwks_url = jwks_url
         self._leeway = leeway_seconds
+        self._grants = grants or TokenGrants()
         self._jwks: jwt.PyJWKClient | None = None
         self._jwks_lock = asyncio.Lock()
 
@@ -129,6 +136,9 @@ class UserTokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub or len(sub) > MAX_OWNER_CHARS:
             raise Unauthenticated("token has no usable sub", code="invalid_token")
+        refusal = self._grants.refusal(claims)
+        if refusal is not None:
+            raise Unauthenticated(refusal, code="insufficient_scope")
         return sub, int(claims["exp"])
 
 

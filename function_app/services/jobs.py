@@ -240,14 +240,14 @@ class JobService:
 
     async def status(self, caller: Caller, job_id: str) -> Job:
         """The caller's job; NotFound when it is unknown, someone else's or out of scope."""
-        return await visible_job(self.log, caller, job_id)
+        return await visible_job(self.log, caller, job_id, self.clock.now())
 
     async def cancel(self, caller: Caller, job_id: str) -> Job:
         """Queued: ends `cancelled` now. Running: flags it; the worker stops at its next
         checkpoint. Already ended: Conflict."""
         if not caller.may_write:
             raise Unauthenticated("a stream token cannot cancel jobs", code="read_only_token")
-        job = await visible_job(self.log, caller, job_id)
+        job = await visible_job(self.log, caller, job_id, self.clock.now())
         if job.is_terminal:
             raise Conflict(f"job already {job.status}", code="job_finished")
 

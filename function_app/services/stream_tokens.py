@@ -6,6 +6,11 @@ audience, signed with a key that is never the user-token secret's role: STREAM_T
 when set, otherwise a random key created once at run time and kept in the secret store. The
 audience and type make sure a stream token never passes as a user token and vice versa.
 Tokens are never logged.
+
+Lifetimes: a feed token works until its `exp` (STREAM_TOKEN_TTL_SECONDS after it was issued;
+clients ask for a new one). A one-job token is judged against its job (`JobTokenWindow`, checked
+where the job is read): until its `exp`, past it while the job runs, then
+STREAM_TOKEN_GRACE_SECONDS after the job ended.
 """
 
 import asyncio
@@ -17,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from function_app.domain.errors import Unauthenticated
-from function_app.domain.identity import Caller
+from function_app.domain.identity import Caller, JobTokenWindow
 from function_app.ports import Clock, SecretStore
 
 STREAM_TOKEN_TYPE = "jobstream-stream+jwt"  # noqa: S105 (a name, not a secret)
@@ -25,7 +30,8 @@ STREAM_TOKEN_ISSUER = "jobstream"  # noqa: S105 (a name, not a secret)
 STREAM_TOKEN_AUDIENCE = "jobstream:stream"  # noqa: S105 (a name, not a secret)
 FEED_SCOPE = "feed"
 SECRET_NAME = "stream-token-key"  # noqa: S105 (a name, not a secret)
-MAX_TOKEN_CHARS = 4096
+# Our own tokens are a few hundred characters; anything longer is not one of them.
+MAX_STREAM_TOKEN_CHARS = 2048
 
 
 def random_key() -> bytes:
@@ -52,10 +58,12 @@ class StreamTokens:
         key_source: Callable[[], Awaitable[bytes]],
         clock: Clock,
         ttl_seconds: int,
+        grace_seconds: int = 60,
     ) -> None:
         self._key_source = key_source
         self._clock = clock
         self._ttl = timedelta(seconds=ttl_seconds)
+        self._grace = timedelta(seconds=grace_seconds)
         self._key: bytes | None = None
         self._key_lock = asyncio.Lock()
 
@@ -67,6 +75,8 @@ class StreamTokens:
         clock: Clock,
         ttl_seconds: int,
         factory: Callable[[], bytes] = random_key,
+        *,
+        grace_seconds: int = 60,
     ) -> "StreamTokens":
         """Key = `secret` when configured, else the secret store's run-time generated key."""
         if secret:
@@ -75,12 +85,12 @@ class StreamTokens:
             async def configured() -> bytes:
                 return fixed
 
-            return cls(configured, clock, ttl_seconds)
+            return cls(configured, clock, ttl_seconds, grace_seconds)
 
         async def generated() -> bytes:
             return await secrets.get_or_create(SECRET_NAME, factory)
 
-        return cls(generated, clock, ttl_seconds)
+        return cls(generated, clock, ttl_seconds, grace_seconds)
 
     @property
     def clock(self) -> Clock:
@@ -125,8 +135,9 @@ class StreamTokens:
         return (await self.verify_with_expiry(token))[0]
 
     async def verify_with_expiry(self, token: str) -> tuple[Caller, int]:
-        """`verify`, and when the token expires (epoch seconds)."""
-        if len(token) > MAX_TOKEN_CHARS or not is_stream_token(token):
+        """`verify`, and when the token expires (epoch seconds). A feed token past its `exp`
+        is refused here; a one-job token carries its window, judged where its job is read."""
+        if len(token) > MAX_STREAM_TOKEN_CHARS or not is_stream_token(token):
             raise Unauthenticated("invalid stream token", code="invalid_token")
         key = await self._signing_key()
         try:
@@ -147,13 +158,17 @@ class StreamTokens:
         except jwt.PyJWTError:
             raise Unauthenticated("invalid stream token", code="invalid_token") from None
         exp = claims.get("exp")
-        if not isinstance(exp, int) or exp <= self._clock.now().timestamp():
-            raise Unauthenticated("stream token expired", code="token_expired")
+        if not isinstance(exp, int):
+            raise Unauthenticated("invalid stream token", code="invalid_token")
+        expired = exp <= self._clock.now().timestamp()
         sub, jid, scope = claims.get("sub"), claims.get("jid"), claims.get("scp")
         if not isinstance(sub, str) or not sub:
             raise Unauthenticated("invalid stream token", code="invalid_token")
         if scope == FEED_SCOPE and jid is None:
+            if expired:
+                raise Unauthenticated("stream token expired", code="token_expired")
             return Caller(owner=sub, feed_scope=True), exp
         if not isinstance(jid, str) or not jid or scope is not None:
             raise Unauthenticated("invalid stream token", code="invalid_token")
-        return Caller(owner=sub, job_scope=jid), exp
+        window = JobTokenWindow(datetime.fromtimestamp(exp, UTC), self._grace)
+        return Caller(owner=sub, job_scope=jid, token_window=window), exp

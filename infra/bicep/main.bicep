@@ -35,6 +35,15 @@ param jwtIssuer string = '${environment().authentication.loginEndpoint}${tenant(
 @description('JWT_AUDIENCE: the API\'s app registration (Application ID URI or client id). Required when authMode is "jwt" (not enforced by the template: left empty, every function call fails the app\'s settings check).')
 param jwtAudience string = ''
 
+@description('JWT_REQUIRED_ROLES: app roles of which a token must carry one (its roles claim) unless it carries one of jwtRequiredScopes. Empty: no role or scope is required.')
+param jwtRequiredRoles array = []
+
+@description('JWT_REQUIRED_SCOPES: delegated scopes of which a token must carry one (its scp claim) unless it carries one of jwtRequiredRoles.')
+param jwtRequiredScopes array = []
+
+@description('JWT_ALLOWED_CLIENT_IDS: the client applications (azp or appid claim) whose tokens are accepted. Empty: any application in the tenant that gets a token for jwtAudience.')
+param jwtAllowedClientIds array = []
+
 @minValue(40)
 @maxValue(1000)
 @description('Flex Consumption maximum instance count.')
@@ -159,6 +168,9 @@ module api 'app/api.bicep' = {
     authMode: authMode
     jwtIssuer: jwtIssuer
     jwtAudience: jwtAudience
+    jwtRequiredRoles: jwtRequiredRoles
+    jwtRequiredScopes: jwtRequiredScopes
+    jwtAllowedClientIds: jwtAllowedClientIds
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     httpPerInstanceConcurrency: httpPerInstanceConcurrency

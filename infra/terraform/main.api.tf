@@ -37,9 +37,12 @@ locals {
     AZURE_CLIENT_ID = azurerm_user_assigned_identity.api.client_id
 
     # Identity (see docs/deploy.md): jwt validates Entra ID tokens from JWT_ISSUER.
-    AUTH_MODE    = var.auth_mode
-    JWT_ISSUER   = local.jwt_issuer
-    JWT_AUDIENCE = var.jwt_audience
+    AUTH_MODE              = var.auth_mode
+    JWT_ISSUER             = local.jwt_issuer
+    JWT_AUDIENCE           = var.jwt_audience
+    JWT_REQUIRED_ROLES     = join(",", var.jwt_required_roles)
+    JWT_REQUIRED_SCOPES    = join(",", var.jwt_required_scopes)
+    JWT_ALLOWED_CLIENT_IDS = join(",", var.jwt_allowed_client_ids)
 
     # Uploads + event log.
     STORAGE_BLOB_ENDPOINT  = azurerm_storage_account.data.primary_blob_endpoint
@@ -59,10 +62,11 @@ locals {
     # function_app/queues.json, as the queues are created from it.
 
     # Streams rotate before Azure's 230 s front-end limit; EventSource resumes by itself.
-    STREAM_MAX_AGE_SECONDS   = "200"
-    STREAM_HEARTBEAT_SECONDS = "15"
-    STREAM_RETRY_MS          = "2000"
-    STREAM_TOKEN_TTL_SECONDS = "3600"
+    STREAM_MAX_AGE_SECONDS     = "200"
+    STREAM_HEARTBEAT_SECONDS   = "15"
+    STREAM_RETRY_MS            = "2000"
+    STREAM_TOKEN_TTL_SECONDS   = "600"
+    STREAM_TOKEN_GRACE_SECONDS = "60"
 
     # The queue catalogue (GET /api/v1/queue/events): worker heartbeats, stats, backlog alert.
     WORKER_HEARTBEAT_SECONDS = "15"

@@ -72,6 +72,24 @@ variable "jwt_audience" {
   }
 }
 
+variable "jwt_required_roles" {
+  type        = list(string)
+  description = "JWT_REQUIRED_ROLES: app roles of which a token must carry one (its roles claim) unless it carries one of jwt_required_scopes. Empty: no role or scope is required."
+  default     = []
+}
+
+variable "jwt_required_scopes" {
+  type        = list(string)
+  description = "JWT_REQUIRED_SCOPES: delegated scopes of which a token must carry one (its scp claim) unless it carries one of jwt_required_roles."
+  default     = []
+}
+
+variable "jwt_allowed_client_ids" {
+  type        = list(string)
+  description = "JWT_ALLOWED_CLIENT_IDS: the client applications (azp or appid claim) whose tokens are accepted. Empty: any application in the tenant that gets a token for jwt_audience."
+  default     = []
+}
+
 variable "maximum_instance_count" {
   type        = number
   description = "Flex Consumption maximum instance count."

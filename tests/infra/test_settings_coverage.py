@@ -30,6 +30,9 @@ AZURE_ONLY = {
     "ServiceBusConnection__fullyQualifiedNamespace",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
+    "JWT_REQUIRED_ROLES",
+    "JWT_REQUIRED_SCOPES",
+    "JWT_ALLOWED_CLIENT_IDS",
 }
 
 # Optional secrets never set by IaC or the sample: the stream-token key is created at run

@@ -47,6 +47,16 @@ WORKER_INDEX = textwrap.dedent(
 
 
     setattr(BindingInfo, "in", 0)
+    # The worker forwards every log record to the host (Application Insights in Azure): a
+    # handler on the root logger, installed before the app is loaded, stands in for it.
+    import logging
+    forwarded = []
+
+    class Forward(logging.Handler):
+        def emit(self, record):
+            forwarded.append(self.format(record))
+
+    logging.getLogger().addHandler(Forward())
     handle_event.protos = types.SimpleNamespace(
         BindingInfo=BindingInfo, RpcFunctionMetadata=Message, RpcRetryOptions=Message
     )
@@ -70,9 +80,15 @@ WORKER_INDEX = textwrap.dedent(
             },
             "is_coroutine": inspect.iscoroutinefunction(fn),
         }
+    # A request line as an HTTP server in the worker process would log it.
+    logging.getLogger("uvicorn.access").warning(
+        '%s - "%s %s HTTP/1.1" %d', "10.0.0.1", "GET",
+        "/api/v1/jobs/j1/stream?token=eyJhbGciOi.SECRET.sig&since=3", 200,
+    )
     print(json.dumps({
         "functions": functions,
         "http_v2": bool(handle_event.HttpV2Registry.http_v2_enabled()),
+        "forwarded": forwarded,
     }))
     """
 )
@@ -151,6 +167,15 @@ def test_the_worker_indexes_exactly_the_expected_functions(indexed: dict[str, An
         EXPECTED_TIMERS
     )
     assert indexed["http_v2"] is True  # the FastAPI extension is active: streaming works
+
+
+def test_the_loaded_app_keeps_query_string_tokens_out_of_every_log_record(
+    indexed: dict[str, Any],
+) -> None:
+    # Loading main.py, as the worker does, installs the redaction for the whole process.
+    line = next(line for line in indexed["forwarded"] if "/api/v1/jobs/j1/stream" in line)
+    assert "SECRET" not in line
+    assert "/api/v1/jobs/j1/stream?token=[redacted]&since=3" in line
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_HTTP))

@@ -126,3 +126,23 @@ def test_hs256_in_azure_needs_an_issuer(env: pytest.MonkeyPatch) -> None:
     assert "JWT_ISSUER: in Azure, HS256 tokens" in str(refused.value)
     env.setenv("JWT_ISSUER", "https://issuer.example/")
     assert load_settings().JWT_ISSUER == "https://issuer.example/"
+
+
+@pytest.mark.parametrize(
+    "name", ["JWT_REQUIRED_ROLES", "JWT_REQUIRED_SCOPES", "JWT_ALLOWED_CLIENT_IDS"]
+)
+def test_the_token_grants_are_sets_parsed_from_comma_separated_settings(
+    env: pytest.MonkeyPatch, name: str
+) -> None:
+    assert getattr(load_settings(), name) == frozenset()
+    env.setenv(name, " Jobs.ReadWrite, , 1b2c3d4e-0000-4000-8000-000000000000 ")
+    assert getattr(load_settings(), name) == frozenset(
+        {"Jobs.ReadWrite", "1b2c3d4e-0000-4000-8000-000000000000"}
+    )
+    env.setenv(name, "")
+    assert getattr(load_settings(), name) == frozenset()
+
+
+def test_stream_tokens_are_short_lived_by_default(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.STREAM_TOKEN_TTL_SECONDS, settings.STREAM_TOKEN_GRACE_SECONDS) == (600, 60)

@@ -96,7 +96,7 @@ class StreamHub:
             self._known_queues is not None and queue_name not in self._known_queues
         ):
             raise InvalidRequest(f"unknown queueName {queue_name[:64]!r}")
-        job = await visible_job(self._log, caller, job_id)
+        job = await visible_job(self._log, caller, job_id, self._clock.now())
         # A client cannot have seen events that do not exist yet.
         after = min(after, job.last_event_id)
         if job.is_terminal and after >= job.last_event_id:

@@ -26,6 +26,9 @@ param allowedOrigins array
 param authMode string
 param jwtIssuer string
 param jwtAudience string
+param jwtRequiredRoles array
+param jwtRequiredScopes array
+param jwtAllowedClientIds array
 
 param maximumInstanceCount int
 param instanceMemoryMB int
@@ -63,6 +66,9 @@ var appSettings = [
   { name: 'AUTH_MODE', value: authMode }
   { name: 'JWT_ISSUER', value: jwtIssuer }
   { name: 'JWT_AUDIENCE', value: jwtAudience }
+  { name: 'JWT_REQUIRED_ROLES', value: join(jwtRequiredRoles, ',') }
+  { name: 'JWT_REQUIRED_SCOPES', value: join(jwtRequiredScopes, ',') }
+  { name: 'JWT_ALLOWED_CLIENT_IDS', value: join(jwtAllowedClientIds, ',') }
 
   // Uploads + event log.
   { name: 'STORAGE_BLOB_ENDPOINT', value: dataBlobEndpoint }
@@ -84,7 +90,8 @@ var appSettings = [
   { name: 'STREAM_MAX_AGE_SECONDS', value: '200' }
   { name: 'STREAM_HEARTBEAT_SECONDS', value: '15' }
   { name: 'STREAM_RETRY_MS', value: '2000' }
-  { name: 'STREAM_TOKEN_TTL_SECONDS', value: '3600' }
+  { name: 'STREAM_TOKEN_TTL_SECONDS', value: '600' }
+  { name: 'STREAM_TOKEN_GRACE_SECONDS', value: '60' }
 
   // The queue catalogue (GET /api/v1/queue/events): worker heartbeats, stats, backlog alert.
   { name: 'WORKER_HEARTBEAT_SECONDS', value: '15' }

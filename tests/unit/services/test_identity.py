@@ -5,6 +5,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from function_app.domain.errors import DependencyUnavailable, Unauthenticated
-from function_app.domain.identity import Caller
+from function_app.domain.identity import Caller, TokenGrants
 from function_app.services.identity import Authenticator, UserTokenVerifier, VerifiedTokens
 from function_app.services.stream_tokens import SECRET_NAME, StreamTokens
 from tests.fakes import FakeSecretStore, FixedClock
@@ -50,7 +51,8 @@ async def test_none_mode_is_anonymous_without_a_token(tokens: StreamTokens) -> N
 async def test_stream_token_round_trip_is_scoped_and_read_only(tokens: StreamTokens) -> None:
     token = await tokens.issue("alice", "job1")
     caller = await Authenticator("none", tokens).authenticate(None, token, allow_query_token=True)
-    assert caller == Caller("alice", job_scope="job1")
+    assert (caller.owner, caller.job_scope, caller.feed_scope) == ("alice", "job1", False)
+    assert caller.token_window is not None
     assert not caller.may_write
     assert caller.may_read("job1", "alice")
     assert not caller.may_read("job2", "alice")
@@ -70,12 +72,31 @@ async def test_query_token_is_ignored_where_not_allowed(tokens: StreamTokens) ->
     assert caller == Caller("anonymous")
 
 
-async def test_stream_tokens_expire(tokens: StreamTokens, clock: FixedClock) -> None:
-    token = await tokens.issue("alice", "job1")
+async def test_feed_tokens_expire(tokens: StreamTokens, clock: FixedClock) -> None:
+    issued = await tokens.issue_feed("alice")
     clock.advance(601)
     with pytest.raises(Unauthenticated) as info:
-        await tokens.verify(token)
+        await tokens.verify(issued.token)
     assert info.value.code == "token_expired"
+
+
+async def test_a_job_token_carries_its_window_past_its_expiry(
+    tokens: StreamTokens, clock: FixedClock
+) -> None:
+    # Its job decides (visibility.visible_job): while the job runs, an EventSource reconnect
+    # after the expiry must still work.
+    issued_at = clock.now()
+    token = await tokens.issue("alice", "job1")
+    clock.advance(601)
+    caller = await tokens.verify(token)
+    assert caller.job_scope == "job1"
+    assert caller.token_window is not None
+    assert caller.token_window.expires_at == issued_at + timedelta(seconds=600)
+    assert caller.token_window.grace == timedelta(seconds=60)
+    assert caller.token_window.admits(clock.now(), job_ended_at=None)
+    assert not caller.token_window.admits(
+        clock.now(), job_ended_at=clock.now() - timedelta(seconds=61)
+    )
 
 
 async def test_a_tampered_or_foreign_stream_token_is_refused(
@@ -142,6 +163,75 @@ async def test_bad_user_tokens_are_refused(
             f"Bearer {user_token(**{**good, **claims})}", None, allow_query_token=False
         )
     assert info.value.code == code
+
+
+GRANTS = TokenGrants(
+    roles=frozenset({"Jobs.ReadWrite"}),
+    scopes=frozenset({"jobs.write"}),
+    client_ids=frozenset({"spa-client-id", "daemon-client-id"}),
+)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"azp": "spa-client-id", "scp": "profile jobs.write"},  # v2 delegated
+        {"appid": "daemon-client-id", "roles": ["Other", "Jobs.ReadWrite"]},  # v1 app-only
+    ],
+)
+async def test_a_token_with_a_required_grant_from_an_allowed_client_is_an_owner(
+    tokens: StreamTokens, claims: dict[str, Any]
+) -> None:
+    auth = hs256(tokens, grants=GRANTS)
+    caller = await auth.authenticate(
+        f"Bearer {user_token(**claims)}", None, allow_query_token=False
+    )
+    assert caller == Caller("alice")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"azp": "some-other-app-in-the-tenant", "scp": "jobs.write"},
+        {"scp": "jobs.write"},  # no client claim at all
+        {"azp": "spa-client-id", "scp": "profile jobs.read"},
+        {"azp": "spa-client-id", "roles": ["Jobs.Read"]},
+        {"azp": "spa-client-id", "roles": "Jobs.ReadWrite"},  # not a list: not a role claim
+        {"azp": "spa-client-id"},
+    ],
+)
+async def test_a_valid_token_without_the_required_grants_is_refused(
+    tokens: StreamTokens, claims: dict[str, Any]
+) -> None:
+    # Without these settings, any app in the tenant that gets a token for the audience is an
+    # owner; with them, only the listed clients holding a listed role or scope.
+    auth = hs256(tokens, grants=GRANTS)
+    with pytest.raises(Unauthenticated) as info:
+        await auth.authenticate(f"Bearer {user_token(**claims)}", None, allow_query_token=False)
+    assert info.value.code == "insufficient_scope"
+
+
+async def test_without_grants_any_token_for_the_audience_is_an_owner(tokens: StreamTokens) -> None:
+    caller = await hs256(tokens).authenticate(
+        f"Bearer {user_token(azp='any-app')}", None, allow_query_token=False
+    )
+    assert caller == Caller("alice")
+
+
+async def test_a_user_token_as_large_as_entra_sends_with_many_groups_is_accepted(
+    tokens: StreamTokens,
+) -> None:
+    # 200 group ids (Entra's most before it sends an overage claim): about 12 KB of JWT.
+    groups = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(200)]
+    token = user_token(groups=groups, name="A" * 1000)
+    assert 10_000 < len(token) < 16 * 1024
+    caller = await hs256(tokens).authenticate(f"Bearer {token}", None, allow_query_token=False)
+    assert caller == Caller("alice")
+    with pytest.raises(Unauthenticated) as info:
+        await hs256(tokens).authenticate(
+            f"Bearer {user_token(padding='x' * 16 * 1024)}", None, allow_query_token=False
+        )
+    assert info.value.code == "invalid_token"
 
 
 async def test_a_token_signed_with_another_secret_is_refused(tokens: StreamTokens) -> None:
@@ -367,9 +457,9 @@ async def test_a_remembered_stream_token_still_expires(
 ) -> None:
     remembered = VerifiedTokens(clock, max_age_seconds=10 * tokens.ttl_seconds)
     auth = Authenticator("none", tokens, verified=remembered)
-    token = await tokens.issue("alice", "job1")
+    token = (await tokens.issue_feed("alice")).token
     assert await auth.authenticate(None, token, allow_query_token=True) == Caller(
-        "alice", job_scope="job1"
+        "alice", feed_scope=True
     )
     assert len(remembered) == 1
     clock.advance(tokens.ttl_seconds + 1)

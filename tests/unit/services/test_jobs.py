@@ -51,7 +51,7 @@ async def test_enqueue_records_the_job_and_sends_one_message(world: FakeWorld) -
     ]
     assert world.queue.sent[0].body["jobName"] == "analyze-document"
     scoped = await world.services.stream_tokens.verify(accepted.stream_token)
-    assert scoped == Caller("alice", job_scope=accepted.job_id)
+    assert (scoped.owner, scoped.job_scope) == ("alice", accepted.job_id)
 
 
 async def test_enqueue_pins_the_validated_upload_version(world: FakeWorld) -> None:
