@@ -14,7 +14,8 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from function_app.domain.errors import Unauthenticated
@@ -123,9 +124,8 @@ class FeedHub:
 
     async def watch(self, stream: FeedStream) -> AsyncGenerator[FeedItem]:
         """What one viewer of `stream` sees (iterating the stream calls this)."""
-        viewer, feed = self._subscribe(stream)
         polling = self._polling
-        try:
+        with self._joined(stream) as (viewer, feed):
             viewer.events_sent += 1
             yield FeedConnected(stream.connection_id, viewer.connected_at)
             deadlines = Deadlines(polling, stream.heartbeat_seconds, stream.tick_seconds)
@@ -164,8 +164,6 @@ class FeedHub:
                     viewer.events_sent += 1
                     yield Heartbeat(self._clock.now())
                     deadlines.sent()
-        finally:
-            self._unsubscribe(viewer)
 
     async def _reread(self, viewer: FeedViewer, cursor: int) -> list[FeedEntry]:
         """The store's entries after the viewer's position, up to the released cursor. None
@@ -179,7 +177,8 @@ class FeedHub:
 
     # --- feeds ------------------------------------------------------------------------------
 
-    def _subscribe(self, stream: FeedStream) -> tuple[FeedViewer, OwnerFeed]:
+    @contextmanager
+    def _joined(self, stream: FeedStream) -> Iterator[tuple[FeedViewer, OwnerFeed]]:
         viewer = FeedViewer(
             connection_id=stream.connection_id,
             owner=stream.owner,
@@ -187,7 +186,7 @@ class FeedHub:
             start=stream.after,
             watermark=stream.after,
         )
-        feed = self._subscriptions.join(
+        with self._subscriptions.watching(
             stream.owner,
             viewer,
             lambda: OwnerFeed(
@@ -197,8 +196,5 @@ class FeedHub:
             ),
             lambda feed: feed.poll(self._feed, self._writer, self._clock, self._polling),
             task_name="feed-poller",
-        )
-        return viewer, feed
-
-    def _unsubscribe(self, viewer: FeedViewer) -> None:
-        self._subscriptions.leave(viewer.owner, viewer)
+        ) as feed:
+            yield viewer, feed

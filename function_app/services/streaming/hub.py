@@ -14,7 +14,8 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from function_app.domain.errors import InvalidRequest, Unauthenticated
@@ -141,9 +142,8 @@ class StreamHub:
     async def watch(self, stream: JobStream) -> AsyncGenerator[StreamItem]:
         """What one viewer of `stream` sees, from `stream.after` on (iterating the stream
         calls this). Subscribes on first use; closing the generator unsubscribes."""
-        viewer, feed = self._subscribe(stream)
         polling = self._polling
-        try:
+        with self._joined(stream) as (viewer, feed):
             viewer.events_sent += 1
             yield Connected(stream.connection_id, stream.job_id, viewer.connected_at)
             stats_every = polling.config.queue_stats_seconds if stream.queue_name else None
@@ -182,8 +182,6 @@ class StreamHub:
                     viewer.events_sent += 1
                     yield Heartbeat(self._clock.now())
                     deadlines.sent()
-        finally:
-            self._unsubscribe(viewer)
 
     async def _reread(self, viewer: Viewer) -> list[JobEvent]:
         self._polling.queries.rereads += 1
@@ -207,7 +205,8 @@ class StreamHub:
 
     # --- feeds ------------------------------------------------------------------------------
 
-    def _subscribe(self, stream: JobStream) -> tuple[Viewer, JobFeed]:
+    @contextmanager
+    def _joined(self, stream: JobStream) -> Iterator[tuple[Viewer, JobFeed]]:
         viewer = Viewer(
             connection_id=stream.connection_id,
             job_id=stream.job_id,
@@ -215,7 +214,7 @@ class StreamHub:
             connected_at=self._clock.now(),
             position=stream.after,
         )
-        feed = self._subscriptions.join(
+        with self._subscriptions.watching(
             stream.job_id,
             viewer,
             lambda: JobFeed(
@@ -225,8 +224,5 @@ class StreamHub:
             ),
             lambda feed: feed.poll(self._log, self._polling),
             task_name=f"stream-poller:{stream.job_id}",
-        )
-        return viewer, feed
-
-    def _unsubscribe(self, viewer: Viewer) -> None:
-        self._subscriptions.leave(viewer.job_id, viewer)
+        ) as feed:
+            yield viewer, feed

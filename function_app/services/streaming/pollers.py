@@ -1,13 +1,15 @@
 """Shared pollers and their viewers, as both hubs keep them.
 
 A hub runs one poller per key (the stream hub per job, the feed hub per owner) however many
-viewers watch it: `Subscriptions.join` starts the key's poller for its first viewer, and
-`leave` cancels it when the last one goes. `Polling` is what every poller of a hub is given:
-the stream settings, the hub's query counts, and the monotonic clock and sleep that time it.
+viewers watch it: `Subscriptions.watching` starts the key's poller for its first viewer, and
+the last one to leave its `with` block cancels it. `Polling` is what every poller of a hub
+is given: the stream settings, the hub's query counts, and the monotonic clock and sleep
+that time it.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,16 +54,17 @@ class Subscriptions[V: Connection, F: Shared[Any]]:
         self._pollers: dict[str, F] = {}
         self._viewers: dict[str, V] = {}
 
-    def join(
+    @contextmanager
+    def watching(
         self,
         key: str,
         viewer: V,
         new: Callable[[], F],
         poll: Callable[[F], Coroutine[Any, Any, None]],
         task_name: str,
-    ) -> F:
-        """Add `viewer` to the poller of `key`; the first viewer creates it (`new`) and starts
-        its task (`poll`)."""
+    ) -> Iterator[F]:
+        """`viewer` watches the poller of `key` for the `with` block: the first viewer creates
+        it (`new`) and starts its task (`poll`); the last to leave the block cancels it."""
         shared = self._pollers.get(key)
         if shared is None:
             shared = new()
@@ -69,10 +72,12 @@ class Subscriptions[V: Connection, F: Shared[Any]]:
             shared.task = asyncio.get_running_loop().create_task(poll(shared), name=task_name)
         shared.viewers.add(viewer)
         self._viewers[viewer.connection_id] = viewer
-        return shared
+        try:
+            yield shared
+        finally:
+            self._leave(key, viewer)
 
-    def leave(self, key: str, viewer: V) -> None:
-        """Remove `viewer`; the last one to leave a poller cancels it."""
+    def _leave(self, key: str, viewer: V) -> None:
         self._viewers.pop(viewer.connection_id, None)
         shared = self._pollers.get(key)
         if shared is None:
