@@ -4,6 +4,11 @@ Services and the domain depend only on these Protocols. Adapters live in
 `function_app.adapters` (one file per Azure service); in-memory fakes for unit tests live in
 `tests/fakes.py` and are held honest by contract tests under `tests/contract/` that run the
 same assertions against the real adapters (Azurite, the Service Bus emulator).
+
+(Over 300 lines on purpose: this is the one list of everything a service may depend on,
+each port with the exceptions its adapters raise, grouped by the Azure service behind them.
+Each part is a short Protocol; split over files, the list a reader checks first would be
+scattered.)
 """
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence

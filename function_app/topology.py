@@ -22,7 +22,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 TOPOLOGY_FILE = Path(__file__).with_name("queues.json")
 _APP_ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +62,13 @@ def duration_seconds(text: str) -> float:
 def _duration_within(text: str, fits: Callable[[float], bool], bounds: str) -> str:
     if not fits(duration_seconds(text)):
         raise ValueError(f"{text!r} is out of range: {bounds}")
+    return text
+
+
+def _matching(pattern: str, text: str, is_not: str) -> str:
+    """`text` if it matches `pattern`; else ValueError "'text' is not <is_not>"."""
+    if not re.fullmatch(pattern, text):
+        raise ValueError(f"{text!r} is not {is_not}")
     return text
 
 
@@ -108,6 +123,22 @@ class QueueProperties(BaseModel):
         return self.model_dump(by_alias=True)
 
 
+# A queue's `name` and `setting` in the file: the pattern each matches, and what a value that
+# does not is not.
+_NAME_RULES = {
+    "name": (
+        FILE_QUEUE_NAME,
+        "a queue name here: lowercase letters, digits and '-', starting and ending with a "
+        "letter or digit, at most 100 characters",
+    ),
+    "setting": (
+        SETTING_NAME,
+        "an app setting name here: capital letters, digits and '_', starting with a letter "
+        "(e.g. RESUME_ANALYSIS_QUEUE)",
+    ),
+}
+
+
 class Queue(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -116,25 +147,11 @@ class Queue(BaseModel):
     setting: str
     job_names: tuple[str, ...] = Field(alias="jobNames")
 
-    @field_validator("name")
+    @field_validator("name", "setting")
     @classmethod
-    def _name(cls, name: str) -> str:
-        if not re.fullmatch(FILE_QUEUE_NAME, name):
-            raise ValueError(
-                f"{name!r} is not a queue name here: lowercase letters, digits and '-', starting "
-                "and ending with a letter or digit, at most 100 characters"
-            )
-        return name
-
-    @field_validator("setting")
-    @classmethod
-    def _setting(cls, setting: str) -> str:
-        if not re.fullmatch(SETTING_NAME, setting):
-            raise ValueError(
-                f"{setting!r} is not an app setting name here: capital letters, digits and '_', "
-                "starting with a letter (e.g. RESUME_ANALYSIS_QUEUE)"
-            )
-        return setting
+    def _named(cls, text: str, info: ValidationInfo) -> str:
+        pattern, is_not = _NAME_RULES[info.field_name or ""]
+        return _matching(pattern, text, is_not)
 
     @field_validator("job_names")
     @classmethod
@@ -142,8 +159,7 @@ class Queue(BaseModel):
         if not names:
             raise ValueError("empty: a queue accepts at least one job name")
         for name in names:
-            if not re.fullmatch(JOB_NAME, name):
-                raise ValueError(f"{name!r} is not a job name (lowercase letters, digits and '-')")
+            _matching(JOB_NAME, name, "a job name (lowercase letters, digits and '-')")
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"{', '.join(map(repr, twice))} listed twice")

@@ -64,14 +64,11 @@ class JobError:
     retryable: bool = False
 
 
-@dataclass(frozen=True)
-class EventDraft:
-    """What a writer asks to record. Sequence and timestamp are assigned by the log."""
+@dataclass(frozen=True, kw_only=True)
+class EventNotes:
+    """What an event may say besides its status, progress, stage and message: a draft's as the
+    writer asks, a stored event's as recorded (keyword-only fields of both)."""
 
-    status: JobStatus
-    progress: int
-    stage: str
-    message: str
     phase: str | None = None
     detail: str | None = None
     eta_seconds: int | None = None
@@ -85,15 +82,27 @@ class EventDraft:
     # changes nothing of the job's state (progress, stage, step, phase, detail, message).
     log: bool = False
 
+
+@dataclass(frozen=True)
+class EventDraft(EventNotes):
+    """What a writer asks to record. Sequence and timestamp are assigned by the log."""
+
+    status: JobStatus
+    progress: int
+    stage: str
+    message: str
+
     def __post_init__(self) -> None:
         if not 0 <= self.progress <= 100:
             raise ValueError(f"progress must be 0-100, got {self.progress}")
         if self.log and self.status is not JobStatus.IN_PROGRESS:
             raise ValueError(f"a log event is in_progress, not {self.status}")
+        if self.log and (self.eta_seconds, self.result, self.error, self.worker) != (None,) * 4:
+            raise ValueError("a log event carries no eta, result, error or worker")
 
 
 @dataclass(frozen=True)
-class JobEvent:
+class JobEvent(EventNotes):
     """One stored event. `sequence` starts at 1 and has no gaps within a job."""
 
     job_id: str
@@ -104,18 +113,14 @@ class JobEvent:
     stage: str
     message: str
     attempt: int = 0
-    phase: str | None = None
-    detail: str | None = None
-    eta_seconds: int | None = None
-    result: Mapping[str, Any] | None = None
-    error: JobError | None = None
-    step: str | None = None
-    log: bool = False
-    worker: str | None = None
 
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+
+# What a job shows of the last event it recorded (a log line changes only the status).
+_SHOWN_FROM_EVENT = ("status", "progress", "stage", "message", "step", "phase", "detail")
 
 
 @dataclass(frozen=True)
@@ -164,40 +169,21 @@ class Job:
         """
         if self.is_terminal:
             raise TransitionRefused(f"job {self.job_id} already ended {self.status}")
+        sequence = self.last_event_id + 1
+        if draft.log:
+            event = self._event(
+                draft, sequence, at, self.attempts, self.progress, self.stage, self.step
+            )
+            return replace(self, status=draft.status, last_event_id=sequence, updated_at=at), event
         new_attempt = draft.status is JobStatus.STARTED
         attempts = self.attempts + 1 if new_attempt else self.attempts
         progress = draft.progress if new_attempt else max(self.progress, draft.progress)
         if draft.status is JobStatus.COMPLETED:
             progress = 100
-        sequence = self.last_event_id + 1
-        if draft.log:
-            return self._log_line(draft, at, sequence)
-        event = JobEvent(
-            job_id=self.job_id,
-            sequence=sequence,
-            timestamp=at,
-            status=draft.status,
-            progress=progress,
-            stage=draft.stage,
-            message=draft.message,
-            attempt=attempts,
-            phase=draft.phase,
-            detail=draft.detail,
-            eta_seconds=draft.eta_seconds,
-            result=draft.result,
-            error=draft.error,
-            step=draft.step,
-            worker=draft.worker,
-        )
+        event = self._event(draft, sequence, at, attempts, progress, draft.stage, draft.step)
         job = replace(
             self,
-            status=draft.status,
-            progress=progress,
-            stage=draft.stage,
-            message=draft.message,
-            step=draft.step,
-            phase=draft.phase,
-            detail=draft.detail,
+            **{name: getattr(event, name) for name in _SHOWN_FROM_EVENT},
             attempts=attempts,
             last_event_id=sequence,
             started_at=self.started_at or (at if new_attempt else None),
@@ -208,22 +194,36 @@ class Job:
         )
         return job, event
 
-    def _log_line(self, draft: EventDraft, at: datetime, sequence: int) -> tuple["Job", JobEvent]:
-        event = JobEvent(
+    def _event(
+        self,
+        draft: EventDraft,
+        sequence: int,
+        at: datetime,
+        attempt: int,
+        progress: int,
+        stage: str,
+        step: str | None,
+    ) -> JobEvent:
+        """The stored event of `draft`: the draft as written, numbered and timed, with the
+        attempt, progress, stage and step the rules of `record` decided."""
+        return JobEvent(
             job_id=self.job_id,
             sequence=sequence,
             timestamp=at,
             status=draft.status,
-            progress=self.progress,
-            stage=self.stage,
+            progress=progress,
+            stage=stage,
             message=draft.message,
-            attempt=self.attempts,
+            attempt=attempt,
             phase=draft.phase,
             detail=draft.detail,
-            step=self.step,
-            log=True,
+            eta_seconds=draft.eta_seconds,
+            result=draft.result,
+            error=draft.error,
+            step=step,
+            log=draft.log,
+            worker=draft.worker,
         )
-        return replace(self, status=draft.status, last_event_id=sequence, updated_at=at), event
 
     def record_decided(
         self, decide: Callable[["Job"], EventDraft | None], now: Callable[[], datetime]

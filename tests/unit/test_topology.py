@@ -103,9 +103,18 @@ BAD_FILES: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
         _set("queues[0].jobNames", ["a-job", "a-job"]),
         "queues[0].jobNames: 'a-job' listed twice",
     ),
-    "queue name with capitals": (_set("queues[0].name", "Resume_Analysis"), "queues[0].name: "),
-    "setting in lowercase": (_set("queues[0].setting", "resume"), "queues[0].setting: "),
-    "job name with a space": (_set("queues[0].jobNames", ["a job"]), "queues[0].jobNames: "),
+    "queue name with capitals": (
+        _set("queues[0].name", "Resume_Analysis"),
+        "queues[0].name: 'Resume_Analysis' is not a queue name here: lowercase letters,",
+    ),
+    "setting in lowercase": (
+        _set("queues[0].setting", "resume"),
+        "queues[0].setting: 'resume' is not an app setting name here: capital letters,",
+    ),
+    "job name with a space": (
+        _set("queues[0].jobNames", ["a job"]),
+        "queues[0].jobNames: 'a job' is not a job name (lowercase letters, digits and '-')",
+    ),
     "count as a string": (
         _set("queueProperties.MaxDeliveryCount", "5"),
         "queueProperties.MaxDeliveryCount: Input should be a valid integer",

@@ -20,15 +20,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from function_app.adapters.table_storage.entity_fields import (
+    as_datetime,
+    is_valid_key,
+    without_none,
+)
 from function_app.adapters.table_storage.event_log import event_from_entity, event_to_entity
 from function_app.adapters.table_storage.rows import (
     Entity,
     TableRows,
-    as_datetime,
     create_operation,
-    is_valid_key,
     replace_operation,
-    without_none,
 )
 from function_app.domain.feed import (
     MAX_POSITION,

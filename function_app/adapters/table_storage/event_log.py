@@ -16,20 +16,22 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from function_app.adapters.table_storage.entity_fields import (
+    as_datetime,
+    bounded_text,
+    get_json,
+    is_valid_key,
+    put_json,
+    required_datetime,
+    without_none,
+)
 from function_app.adapters.table_storage.rows import (
     Decision,
     Entity,
     TableRows,
-    as_datetime,
-    bounded_text,
     create_operation,
     decide_and_write,
-    get_json,
-    is_valid_key,
-    put_json,
     replace_operation,
-    required_datetime,
-    without_none,
 )
 from function_app.domain.jobs import EventDraft, Job, JobError, JobEvent, JobStatus
 from function_app.ports import JobAlreadyExists, JobMissing

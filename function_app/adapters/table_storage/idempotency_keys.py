@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from function_app.adapters.table_storage.entity_fields import required_datetime, without_none
 from function_app.adapters.table_storage.rows import (
     UNREAD,
     Decision,
@@ -21,8 +22,6 @@ from function_app.adapters.table_storage.rows import (
     TableRows,
     Unread,
     decide_and_write,
-    required_datetime,
-    without_none,
 )
 from function_app.domain.idempotency import KeyClaim, new_claim
 

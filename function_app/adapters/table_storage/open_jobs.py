@@ -15,7 +15,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from function_app.adapters.table_storage.rows import TableRows, required_datetime
+from function_app.adapters.table_storage.entity_fields import required_datetime
+from function_app.adapters.table_storage.rows import TableRows
 from function_app.domain.sweeping import OpenJob
 
 SHARDS = 16

@@ -15,13 +15,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from function_app.adapters.table_storage.rows import (
-    Decision,
-    Entity,
-    TableRows,
-    decide_and_write,
-    is_valid_key,
-)
+from function_app.adapters.table_storage.entity_fields import is_valid_key
+from function_app.adapters.table_storage.rows import Decision, Entity, TableRows, decide_and_write
 from function_app.domain.jobs import JobStatus
 from function_app.domain.queue_overview import QueueTally
 

@@ -14,15 +14,8 @@ race. Nothing here names an owner or a job.
 from collections.abc import Mapping
 from typing import Any
 
-from function_app.adapters.table_storage.rows import (
-    Decision,
-    Entity,
-    TableRows,
-    decide_and_write,
-    get_json,
-    is_valid_key,
-    put_json,
-)
+from function_app.adapters.table_storage.entity_fields import get_json, is_valid_key, put_json
+from function_app.adapters.table_storage.rows import Decision, Entity, TableRows, decide_and_write
 from function_app.domain.durations import Durations, RunSample, StepStats
 
 DURATIONS_PARTITION = "durations"

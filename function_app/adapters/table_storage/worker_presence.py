@@ -14,12 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from function_app.adapters.table_storage.rows import (
-    TableRows,
-    get_json,
-    put_json,
-    required_datetime,
-)
+from function_app.adapters.table_storage.entity_fields import get_json, put_json, required_datetime
+from function_app.adapters.table_storage.rows import TableRows
 from function_app.domain.queue_overview import RunningJob, WorkerBeat
 
 WORKERS_PARTITION = "workers"

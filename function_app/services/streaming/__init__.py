@@ -7,6 +7,9 @@
   constant and nothing is lost or repeated.
 - `feed_hub.py`, `owner_feed.py`: a caller's feed (every event of all their jobs, one
   stream): `FeedHub` and each owner's `OwnerFeed`, its one poller and ring.
+- `pollers.py`: what both hubs share: `Subscriptions` (one poller per key, started by its
+  first viewer, cancelled by its last) and `Polling` (settings, query counts, clocks);
+  `waiting.py`: a viewer's `Deadlines` (max age, heartbeat, periodic extra).
 - `items.py`: what a stream yields (`Connected`, `Update`, `Heartbeat`, `QueueSnapshot`,
   `TimedOut`). `stats.py`: `HubStats`. `config.py`: `StreamConfig`.
 

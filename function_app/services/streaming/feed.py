@@ -11,23 +11,14 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from function_app.domain.jobs import JobEvent
 from function_app.ports import EventLog
-from function_app.services.streaming.config import StreamConfig
+from function_app.services.streaming.pollers import Polling
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class LogQueries:
-    """Event-log queries made since the hub started: by pollers, and by viewers re-reading."""
-
-    polls: int = 0
-    rereads: int = 0
 
 
 @dataclass(eq=False)
@@ -67,16 +58,10 @@ class JobFeed:
             return [e for e in ring if e.sequence >= want]
         return None
 
-    async def poll(
-        self,
-        log: EventLog,
-        config: StreamConfig,
-        queries: LogQueries,
-        monotonic: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]],
-    ) -> None:
+    async def poll(self, log: EventLog, polling: Polling) -> None:
         """The job's one poller: fetch new events into the ring and wake the viewers, until
         the job's terminal event (or until cancelled)."""
+        config, queries, monotonic = polling.config, polling.queries, polling.monotonic
         interval = config.fast_poll_seconds
         last_change = monotonic()
         while True:
@@ -102,4 +87,4 @@ class JobFeed:
                 interval = config.fast_poll_seconds
             elif monotonic() - last_change > config.active_window_seconds:
                 interval = min(interval * 2, config.idle_poll_seconds)
-            await sleep(interval)
+            await polling.sleep(interval)

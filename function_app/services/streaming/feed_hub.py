@@ -14,7 +14,8 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from function_app.domain.errors import Unauthenticated
@@ -23,7 +24,6 @@ from function_app.domain.identity import Caller
 from function_app.ports import CallerFeed, Clock
 from function_app.services.caller_feed import FeedWriter
 from function_app.services.streaming.config import StreamConfig
-from function_app.services.streaming.feed import LogQueries
 from function_app.services.streaming.items import (
     FeedConnected,
     FeedItem,
@@ -33,7 +33,8 @@ from function_app.services.streaming.items import (
     Tick,
 )
 from function_app.services.streaming.owner_feed import FeedViewer, OwnerFeed
-from function_app.services.streaming.waiting import wait_for_wakeup
+from function_app.services.streaming.pollers import LogQueries, Polling, Subscriptions
+from function_app.services.streaming.waiting import Deadlines
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +77,9 @@ class FeedHub:
         self._feed = feed
         self._writer = writer
         self._clock = clock
-        self._config = config or StreamConfig()
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._feeds: dict[str, OwnerFeed] = {}
-        self._viewers: dict[str, FeedViewer] = {}
-        self._queries = LogQueries()
+        self._polling = Polling(config or StreamConfig(), LogQueries(), monotonic, sleep)
+        self._config = self._polling.config
+        self._subscriptions: Subscriptions[FeedViewer, OwnerFeed] = Subscriptions()
 
     @property
     def config(self) -> StreamConfig:
@@ -118,28 +116,22 @@ class FeedHub:
 
     def stats(self) -> FeedHubStats:
         return FeedHubStats(
-            total_connections=len(self._viewers),
-            total_feeds=len(self._feeds),
-            poll_queries=self._queries.polls,
-            reread_queries=self._queries.rereads,
+            total_connections=self._subscriptions.connections,
+            total_feeds=self._subscriptions.pollers,
+            poll_queries=self._polling.queries.polls,
+            reread_queries=self._polling.queries.rereads,
         )
 
     async def watch(self, stream: FeedStream) -> AsyncGenerator[FeedItem]:
         """What one viewer of `stream` sees (iterating the stream calls this)."""
-        viewer = self._subscribe(stream)
-        feed = self._feeds[stream.owner]
-        config = self._config
-        monotonic = self._monotonic
-        try:
+        polling = self._polling
+        with self._joined(stream) as (viewer, feed):
             viewer.events_sent += 1
             yield FeedConnected(stream.connection_id, viewer.connected_at)
-            now = monotonic()
-            expires_at = now + config.max_age_seconds
-            heartbeat_at = now + stream.heartbeat_seconds
-            tick_at = now if stream.tick_seconds else float("inf")
-            window = int(config.feed_late_window_seconds * 1_000_000)
+            deadlines = Deadlines(polling, stream.heartbeat_seconds, stream.tick_seconds)
+            window = int(polling.config.feed_late_window_seconds * 1_000_000)
             while True:
-                if monotonic() >= expires_at:
+                if deadlines.expired():
                     viewer.events_sent += 1
                     yield FeedTimedOut(viewer.watermark)
                     return
@@ -161,29 +153,22 @@ class FeedHub:
                     sent = True
                     yield FeedUpdate(entry, viewer.watermark)
                 if sent:
-                    heartbeat_at = monotonic() + stream.heartbeat_seconds
+                    deadlines.sent()
                 if batch or released is None:
                     continue
-                now = monotonic()
-                if stream.tick_seconds and now >= tick_at:
-                    tick_at = now + stream.tick_seconds
+                now = polling.monotonic()
+                if deadlines.extra_due(now):
                     yield Tick(self._clock.now())
                     continue
-                if now >= heartbeat_at:
+                if await deadlines.heartbeat_or_wait(viewer.wakeup, now):
                     viewer.events_sent += 1
                     yield Heartbeat(self._clock.now())
-                    heartbeat_at = monotonic() + stream.heartbeat_seconds
-                    continue
-                await wait_for_wakeup(
-                    viewer.wakeup, min(expires_at, heartbeat_at, tick_at) - now, self._sleep
-                )
-        finally:
-            self._unsubscribe(viewer)
+                    deadlines.sent()
 
     async def _reread(self, viewer: FeedViewer, cursor: int) -> list[FeedEntry]:
         """The store's entries after the viewer's position, up to the released cursor. None
         left up to it: the viewer is at the cursor (and joins the ring next)."""
-        self._queries.rereads += 1
+        self._polling.queries.rereads += 1
         entries = await self._feed.after(viewer.owner, viewer.watermark, self._config.page_size)
         upto = [e for e in entries if e.position <= cursor]
         if not upto:
@@ -192,7 +177,8 @@ class FeedHub:
 
     # --- feeds ------------------------------------------------------------------------------
 
-    def _subscribe(self, stream: FeedStream) -> FeedViewer:
+    @contextmanager
+    def _joined(self, stream: FeedStream) -> Iterator[tuple[FeedViewer, OwnerFeed]]:
         viewer = FeedViewer(
             connection_id=stream.connection_id,
             owner=stream.owner,
@@ -200,37 +186,15 @@ class FeedHub:
             start=stream.after,
             watermark=stream.after,
         )
-        feed = self._feeds.get(stream.owner)
-        if feed is None:
-            feed = OwnerFeed(
+        with self._subscriptions.watching(
+            stream.owner,
+            viewer,
+            lambda: OwnerFeed(
                 owner=stream.owner,
                 cursor=position_at(self._clock.now()),
                 ring=deque(maxlen=self._config.ring_size),
-            )
-            self._feeds[stream.owner] = feed
-            feed.task = asyncio.get_running_loop().create_task(
-                feed.poll(
-                    self._feed,
-                    self._writer,
-                    self._clock,
-                    self._config,
-                    self._queries,
-                    self._monotonic,
-                    self._sleep,
-                ),
-                name="feed-poller",
-            )
-        feed.viewers.add(viewer)
-        self._viewers[viewer.connection_id] = viewer
-        return viewer
-
-    def _unsubscribe(self, viewer: FeedViewer) -> None:
-        self._viewers.pop(viewer.connection_id, None)
-        feed = self._feeds.get(viewer.owner)
-        if feed is None:
-            return
-        feed.viewers.discard(viewer)
-        if not feed.viewers:
-            del self._feeds[viewer.owner]
-            if feed.task is not None:
-                feed.task.cancel()
+            ),
+            lambda feed: feed.poll(self._feed, self._writer, self._clock, self._polling),
+            task_name="feed-poller",
+        ) as feed:
+            yield viewer, feed

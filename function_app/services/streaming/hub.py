@@ -14,7 +14,8 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from function_app.domain.errors import InvalidRequest, Unauthenticated
@@ -22,7 +23,7 @@ from function_app.domain.identity import Caller
 from function_app.domain.jobs import JobEvent
 from function_app.ports import Clock, EventLog, QueueCounts, QueueStats
 from function_app.services.streaming.config import StreamConfig
-from function_app.services.streaming.feed import JobFeed, LogQueries, Viewer
+from function_app.services.streaming.feed import JobFeed, Viewer
 from function_app.services.streaming.items import (
     Connected,
     Heartbeat,
@@ -31,8 +32,9 @@ from function_app.services.streaming.items import (
     TimedOut,
     Update,
 )
+from function_app.services.streaming.pollers import LogQueries, Polling, Subscriptions
 from function_app.services.streaming.stats import ConnectionStats, HubStats
-from function_app.services.streaming.waiting import wait_for_wakeup
+from function_app.services.streaming.waiting import Deadlines
 from function_app.services.visibility import visible_job
 
 logger = logging.getLogger(__name__)
@@ -67,16 +69,13 @@ class StreamHub:
     ) -> None:
         """`monotonic` and `sleep` measure and wait out every interval (seconds)."""
         self._log = log
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._known_queues = known_queues
         self._clock = clock
-        self._config = config or StreamConfig()
         self._queue_stats = queue_stats
-        self._feeds: dict[str, JobFeed] = {}
-        self._viewers: dict[str, Viewer] = {}
+        self._known_queues = known_queues
+        self._polling = Polling(config or StreamConfig(), LogQueries(), monotonic, sleep)
+        self._config = self._polling.config
+        self._subscriptions: Subscriptions[Viewer, JobFeed] = Subscriptions()
         self._queue_cache: dict[str, tuple[float, QueueCounts]] = {}
-        self._queries = LogQueries()
 
     @property
     def config(self) -> StreamConfig:
@@ -122,8 +121,8 @@ class StreamHub:
     def stats(self) -> HubStats:
         """Everything, every caller's connections included (for operators and tests)."""
         return HubStats(
-            total_connections=len(self._viewers),
-            total_job_subscriptions=len(self._feeds),
+            total_connections=self._subscriptions.connections,
+            total_job_subscriptions=self._subscriptions.pollers,
             connections=tuple(
                 ConnectionStats(
                     connection_id=v.connection_id,
@@ -132,10 +131,10 @@ class StreamHub:
                     connected_at=v.connected_at,
                     events_sent=v.events_sent,
                 )
-                for v in self._viewers.values()
+                for v in self._subscriptions.viewers()
             ),
-            poll_queries=self._queries.polls,
-            reread_queries=self._queries.rereads,
+            poll_queries=self._polling.queries.polls,
+            reread_queries=self._polling.queries.rereads,
         )
 
     # --- one viewer -----------------------------------------------------------------------
@@ -143,19 +142,14 @@ class StreamHub:
     async def watch(self, stream: JobStream) -> AsyncGenerator[StreamItem]:
         """What one viewer of `stream` sees, from `stream.after` on (iterating the stream
         calls this). Subscribes on first use; closing the generator unsubscribes."""
-        viewer = self._subscribe(stream)
-        feed = self._feeds[stream.job_id]
-        config = self._config
-        monotonic = self._monotonic
-        try:
+        polling = self._polling
+        with self._joined(stream) as (viewer, feed):
             viewer.events_sent += 1
             yield Connected(stream.connection_id, stream.job_id, viewer.connected_at)
-            now = monotonic()
-            expires_at = now + config.max_age_seconds
-            heartbeat_at = now + config.heartbeat_seconds
-            stats_at = now if stream.queue_name else float("inf")
+            stats_every = polling.config.queue_stats_seconds if stream.queue_name else None
+            deadlines = Deadlines(polling, polling.config.heartbeat_seconds, stats_every)
             while True:
-                if monotonic() >= expires_at:
+                if deadlines.expired():
                     viewer.events_sent += 1
                     yield TimedOut(stream.job_id, viewer.position)
                     return
@@ -172,32 +166,25 @@ class StreamHub:
                         viewer.position = event.sequence
                         if event.is_terminal:
                             return
-                    heartbeat_at = monotonic() + config.heartbeat_seconds
+                    deadlines.sent()
                     continue
                 if feed.finished and viewer.position >= feed.cursor:
                     return  # the job ended while we were connecting
-                now = monotonic()
-                if stream.queue_name and now >= stats_at:
-                    stats_at = now + config.queue_stats_seconds
+                now = polling.monotonic()
+                if stream.queue_name and deadlines.extra_due(now):
                     counts = await self._queue_counts(stream.queue_name, now)
                     if counts is not None:
                         viewer.events_sent += 1
                         yield QueueSnapshot(counts, self._clock.now())
-                        heartbeat_at = monotonic() + config.heartbeat_seconds
+                        deadlines.sent()
                     continue
-                if now >= heartbeat_at:
+                if await deadlines.heartbeat_or_wait(viewer.wakeup, now):
                     viewer.events_sent += 1
                     yield Heartbeat(self._clock.now())
-                    heartbeat_at = monotonic() + config.heartbeat_seconds
-                    continue
-                await wait_for_wakeup(
-                    viewer.wakeup, min(expires_at, heartbeat_at, stats_at) - now, self._sleep
-                )
-        finally:
-            self._unsubscribe(viewer)
+                    deadlines.sent()
 
     async def _reread(self, viewer: Viewer) -> list[JobEvent]:
-        self._queries.rereads += 1
+        self._polling.queries.rereads += 1
         return await self._log.events_after(
             viewer.job_id, viewer.position, limit=self._config.page_size
         )
@@ -218,7 +205,8 @@ class StreamHub:
 
     # --- feeds ------------------------------------------------------------------------------
 
-    def _subscribe(self, stream: JobStream) -> Viewer:
+    @contextmanager
+    def _joined(self, stream: JobStream) -> Iterator[tuple[Viewer, JobFeed]]:
         viewer = Viewer(
             connection_id=stream.connection_id,
             job_id=stream.job_id,
@@ -226,29 +214,15 @@ class StreamHub:
             connected_at=self._clock.now(),
             position=stream.after,
         )
-        feed = self._feeds.get(stream.job_id)
-        if feed is None:
-            feed = JobFeed(
+        with self._subscriptions.watching(
+            stream.job_id,
+            viewer,
+            lambda: JobFeed(
                 job_id=stream.job_id,
                 cursor=stream.after,
                 ring=deque(maxlen=self._config.ring_size),
-            )
-            self._feeds[stream.job_id] = feed
-            feed.task = asyncio.get_running_loop().create_task(
-                feed.poll(self._log, self._config, self._queries, self._monotonic, self._sleep),
-                name=f"stream-poller:{stream.job_id}",
-            )
-        feed.viewers.add(viewer)
-        self._viewers[viewer.connection_id] = viewer
-        return viewer
-
-    def _unsubscribe(self, viewer: Viewer) -> None:
-        self._viewers.pop(viewer.connection_id, None)
-        feed = self._feeds.get(viewer.job_id)
-        if feed is None:
-            return
-        feed.viewers.discard(viewer)
-        if not feed.viewers:
-            del self._feeds[viewer.job_id]
-            if feed.task is not None:
-                feed.task.cancel()
+            ),
+            lambda feed: feed.poll(self._log, self._polling),
+            task_name=f"stream-poller:{stream.job_id}",
+        ) as feed:
+            yield viewer, feed

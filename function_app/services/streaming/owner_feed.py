@@ -19,15 +19,13 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from function_app.domain.feed import FeedEntry, position_at
 from function_app.ports import CallerFeed, Clock
 from function_app.services.caller_feed import FeedWriter
-from function_app.services.streaming.config import StreamConfig
-from function_app.services.streaming.feed import LogQueries
+from function_app.services.streaming.pollers import LogQueries, Polling
 
 logger = logging.getLogger(__name__)
 
@@ -132,16 +130,10 @@ class OwnerFeed:
         return None
 
     async def poll(
-        self,
-        feed: CallerFeed,
-        writer: FeedWriter | None,
-        clock: Clock,
-        config: StreamConfig,
-        queries: LogQueries,
-        monotonic: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]],
+        self, feed: CallerFeed, writer: FeedWriter | None, clock: Clock, polling: Polling
     ) -> None:
         """The owner's one poller (runs until cancelled)."""
+        config, queries, monotonic = polling.config, polling.queries, polling.monotonic
         settle = int(config.feed_settle_seconds * 1_000_000)
         window = int(config.feed_late_window_seconds * 1_000_000)
         interval = config.fast_poll_seconds
@@ -185,7 +177,7 @@ class OwnerFeed:
             else:
                 interval = config.fast_poll_seconds
             if wait > 0:
-                await sleep(wait)
+                await polling.sleep(wait)
 
     async def _late_scan(self, feed: CallerFeed, window: int, queries: LogQueries) -> None:
         """Release entries that landed behind the cursor after it passed them."""

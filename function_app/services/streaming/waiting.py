@@ -1,7 +1,10 @@
-"""Waiting for whichever comes first: a viewer's wakeup, or the end of an interval."""
+"""Waiting for whichever comes first: a viewer's wakeup, or the end of an interval; and the
+moments one viewer waits for (`Deadlines`)."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
+
+from function_app.services.streaming.pollers import Polling
 
 
 async def wait_for_wakeup(
@@ -21,3 +24,41 @@ async def wait_for_wakeup(
         await wakeup.wait()
     finally:
         timer.cancel()
+
+
+class Deadlines:
+    """One viewer's moments on the monotonic clock of `polling`: the end of its stream (max
+    age), its next heartbeat (pushed back by whatever it is sent), and its next periodic extra
+    (queue statistics, a tick) every `every` seconds from the start (None: never)."""
+
+    def __init__(self, polling: Polling, heartbeat_seconds: float, every: float | None) -> None:
+        self._polling = polling
+        self._heartbeat_seconds = heartbeat_seconds
+        self._every = every
+        now = polling.monotonic()
+        self._expires_at = now + polling.config.max_age_seconds
+        self._heartbeat_at = now + heartbeat_seconds
+        self._extra_at = now if every else float("inf")
+
+    def expired(self) -> bool:
+        return self._polling.monotonic() >= self._expires_at
+
+    def sent(self) -> None:
+        """Something went out: the next heartbeat is a full interval from now."""
+        self._heartbeat_at = self._polling.monotonic() + self._heartbeat_seconds
+
+    def extra_due(self, now: float) -> bool:
+        """Whether the periodic extra is due at `now`; if so, the next is `every` on."""
+        if not self._every or now < self._extra_at:
+            return False
+        self._extra_at = now + self._every
+        return True
+
+    async def heartbeat_or_wait(self, wakeup: asyncio.Event, now: float) -> bool:
+        """True when a heartbeat is due at `now`; otherwise waits until `wakeup` or the first
+        of the three moments, and returns False."""
+        if now >= self._heartbeat_at:
+            return True
+        soonest = min(self._expires_at, self._heartbeat_at, self._extra_at)
+        await wait_for_wakeup(wakeup, soonest - now, self._polling.sleep)
+        return False

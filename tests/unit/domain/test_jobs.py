@@ -1,5 +1,6 @@
 """Job.record's rules, directly: sequence, attempts, progress, terminal events."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -128,3 +129,37 @@ def test_a_request_made_a_job_only_when_every_field_matches() -> None:
     assert not EnqueueRequest("document-analysis", "analyze-document", {"blobName": "c"}).made(job)
     assert not EnqueueRequest("resume-analysis", "analyze-document", {"blobName": "b"}).made(job)
     assert not EnqueueRequest("document-analysis", "analyze-resume", {"blobName": "b"}).made(job)
+
+
+def test_a_log_line_carries_the_jobs_state_and_changes_only_its_status() -> None:
+    job, _ = run(
+        new_job(),
+        draft(JobStatus.STARTED, 5, step="Reading"),
+        draft(JobStatus.IN_PROGRESS, 40, step="Reading", phase="pages", detail="3 of 9"),
+    )
+    line = EventDraft(
+        JobStatus.IN_PROGRESS, 0, Stage.PARSING, "found a table", phase="table", log=True
+    )
+    after, event = job.record(line, at(9))
+    assert (event.progress, event.stage, event.step, event.attempt) == (
+        40,
+        Stage.ANALYZING,
+        "Reading",
+        1,
+    )
+    assert (event.message, event.phase, event.log, event.sequence) == (
+        "found a table",
+        "table",
+        True,
+        3,
+    )
+    assert after == replace(job, last_event_id=3, updated_at=at(9))
+
+
+@pytest.mark.parametrize(
+    "carried",
+    [{"eta_seconds": 5}, {"result": {"ok": True}}, {"error": JobError("x", "y")}, {"worker": "w1"}],
+)
+def test_a_log_line_carries_no_eta_result_error_or_worker(carried: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="log"):
+        draft(JobStatus.IN_PROGRESS, log=True, **carried)

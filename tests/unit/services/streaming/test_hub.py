@@ -255,7 +255,9 @@ async def test_a_client_that_goes_away_frees_its_viewer_and_the_poller_at_once(
     task = asyncio.create_task(viewer())
     await seen.wait()
     assert hub.stats().total_connections == 1
-    poller = hub._feeds[job_id].task
+    feed = hub._subscriptions.poller(job_id)
+    assert feed is not None
+    poller = feed.task
     assert poller is not None
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -293,7 +295,7 @@ async def test_a_viewer_behind_the_shared_ring_rereads_the_log_and_loses_nothing
     assert sequences(fast) == list(range(1, 33))
     assert sequences(slow) == list(range(1, 33))
     assert hub.stats().reread_queries > 0
-    assert len(hub._feeds) == 0
+    assert hub.stats().total_job_subscriptions == 0
 
 
 async def test_the_poller_backs_off_while_the_job_is_idle_and_speeds_up_when_it_moves(
