@@ -42,7 +42,12 @@ chromium: ## Install Debian's Chromium for the browser tests (no browser downloa
 
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv (Python 3.13) and install Python and npm dependencies
 
-setup-test: setup chromium $(CHECKOV_VENV)/.installed $(FRONTENDS)/node_modules/.installed ## setup + Chromium, checkov, the seed frontends' npm packages (what the tests need)
+jq: ## Install jq for the README's quick start (its test runs it) when it is missing
+	@command -v jq >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; \
+	  else echo "jq missing: run 'sudo apt-get install -y jq'"; exit 1; fi; }
+
+setup-test: setup chromium jq $(CHECKOV_VENV)/.installed $(FRONTENDS)/node_modules/.installed ## setup + Chromium, jq, checkov, the seed frontends' npm packages (what the tests need)
 
 run: setup ## Start the whole local stack: Azurite, Service Bus emulator, Functions host (Ctrl-C stops it)
 	$(PY) -m devstack
@@ -60,10 +65,15 @@ test: setup-test lint typecheck ## Set up, then ruff, mypy and the whole pytest 
 chaos: setup-test ## The fault suite alone (make test runs it too): killed hosts and stacks, lost sends, stale attempts
 	$(PY) -m pytest -m chaos $(PYTEST_ARGS)
 
+DEMO_API ?= http://127.0.0.1:7071/api/v1
+demo: setup ## With `make run` going: run the sample resumes through the API and print each result's summary (DEMO_API=... for another stack)
+	$(PY) -m jobstream_client samples/ada-lovelace-resume.txt --api $(DEMO_API)
+	$(PY) -m jobstream_client samples/grace-hopper-resume.docx --api $(DEMO_API)
+
 bench: setup ## Run every benchmark under bench/ (they print their numbers); one: make bench B=servicebus
 	$(PY) -m bench $(B)
 
 clean: ## Remove local state (not the venvs)
 	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup setup-test chromium run lint typecheck test chaos bench clean
+.PHONY: help setup setup-test chromium jq run lint typecheck test chaos demo bench clean

@@ -5,8 +5,12 @@ against them, and without it the first job name listed is run.
 `python -m jobstream_client follow-all` follows every job of the caller instead (one line
 per job event, from the caller's feed: `jobstream_client.feed`).
 
-Exit status: 0 completed, 1 failed or cancelled, 2 bad usage or the API refused a request,
-3 the stream could not be followed.
+When the job completes, a short summary of its result is printed (the resume's score and the
+criteria that cost the most points, or the document's key figures); `--json` prints the raw
+result instead. Progress goes to stderr, the result to stdout.
+
+Exit status: 0 completed, 1 failed, 2 bad usage or the API refused a request, 3 the stream
+could not be followed, 4 cancelled.
 """
 
 import argparse
@@ -25,6 +29,7 @@ from jobstream_client.api import ApiError, _data
 from jobstream_client.feed import follow_all_main
 from jobstream_client.progress import ProgressBar, describe
 from jobstream_client.sse import SseParser
+from jobstream_client.summary import human_size, summary_lines
 
 TERMINAL = {"completed", "failed", "cancelled"}
 CHUNK = 64 * 1024
@@ -48,7 +53,7 @@ def _chunks(path: Path, bar: ProgressBar) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             sent += len(chunk)
-            bar.show(100 * sent / size, f"{sent:,} / {size:,} bytes")
+            bar.show(100 * sent / size, f"{human_size(sent)} / {human_size(size)}")
             yield chunk
 
 
@@ -71,7 +76,7 @@ def upload(client: httpx.Client, path: Path, api: str, auth: dict[str, str]) -> 
         content=_chunks(path, bar),
         headers=headers,
     )
-    bar.show(100, f"{size:,} bytes")
+    bar.show(100, human_size(size))
     bar.done()
     if not response.is_success:
         raise ApiError(response.status_code, "storage refused the upload")
@@ -139,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("JOBSTREAM_TOKEN"),
         help="a bearer JWT when the API runs with AUTH_MODE=jwt (default: $JOBSTREAM_TOKEN)",
     )
+    parser.add_argument(
+        "--json", action="store_true", help="print the raw result as JSON instead of a summary"
+    )
     args = parser.parse_args(argv)
     path: Path = args.file
     if not path.is_file():
@@ -177,9 +185,25 @@ def main(argv: list[str] | None = None) -> int:
     except httpx.HTTPError as exc:
         print(f"error: cannot reach {api}: {exc}", file=sys.stderr)
         return 3
-    status = final.get("status")
+    return report(final, as_json=args.json)
+
+
+EXIT_CODES = {"completed": 0, "failed": 1, "cancelled": 4}
+
+
+def report(final: dict[str, Any], *, as_json: bool) -> int:
+    """Print how the job ended (the result on stdout) and return the exit status."""
+    status = str(final.get("status"))
+    result = final.get("result") or {}
     if status == "completed":
-        print(json.dumps(final.get("result", {}), indent=2))
+        if as_json:
+            print(json.dumps(result, indent=2, ensure_ascii=False))
+        else:
+            print("\n".join(summary_lines(result)))
         return 0
-    print(f"job {status}: {final.get('error') or final.get('message')}", file=sys.stderr)
-    return 1
+    raw_error = final.get("error")
+    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
+    code = f" ({error['code']})" if error.get("code") else ""
+    message = error.get("message") or final.get("message") or "no reason given"
+    print(f"job {status}{code}: {message}", file=sys.stderr)
+    return EXIT_CODES.get(status, 1)

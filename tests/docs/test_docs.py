@@ -428,7 +428,9 @@ def test_the_readme_commands_set_every_variable_and_file_they_use() -> None:
             if line.lstrip().startswith("#"):
                 continue
             shell = re.sub(r"'[^']*'", "''", line)  # single quotes: jq's $vars, not the shell's
-            used = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", shell))
+            # `${NAME:-default}` is set by the line itself when the shell has no NAME.
+            defaulted = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*):-", shell))
+            used = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", shell)) - defaulted
             assert used <= assigned, f"used before it is set: {sorted(used - assigned)}: {line}"
             sent = set(re.findall(r"@([\w./-]+)", shell))
             assert sent <= created, f"sends a file the block does not make: {line}"

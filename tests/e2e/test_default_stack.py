@@ -2,15 +2,18 @@
 no token needed, the demo page is served, and health names a dependency that goes away."""
 
 import asyncio
+import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import AnonymousApi, Api
-from tests.support.stack import LocalStack, launch_default_stack
+from tests.support.stack import REPO_ROOT, LocalStack, launch_default_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -106,6 +109,75 @@ async def test_the_demo_page_and_its_files_are_served(anonymous: Api) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "<html" in page.text.lower()
+
+
+def readme_quick_start() -> str:
+    """The bash block under the README's "First job in a minute", as a reader pastes it."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## First job in a minute", 1)[1]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+async def test_the_readmes_quick_start_runs_as_pasted(anonymous: Api) -> None:
+    block = readme_quick_start()
+    assert "API=${API:-http://127.0.0.1:7071/api/v1}" in block  # make run's default
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=REPO_ROOT,
+        env={**os.environ, "API": anonymous.stack.api},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # The stream ran to the job's end, then the status was read: the last printed JSON.
+    assert "event: job_update" in done.stdout or "event: completed" in done.stdout, done.stdout
+    summary = json.loads(done.stdout[done.stdout.rindex("{\n") :])
+    assert summary["status"] == "completed", summary
+    assert isinstance(summary["score"], int)
+    assert "Python" in summary["skills"]
+
+
+@pytest.mark.parametrize(
+    "sample", ["ada-lovelace-resume.txt", "ada-lovelace-resume.pdf", "grace-hopper-resume.docx"]
+)
+async def test_each_sample_file_completes_with_a_summary(anonymous: Api, sample: str) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "jobstream_client",
+            f"samples/{sample}",
+            "--api",
+            anonymous.stack.api,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("Score "), done.stdout
+    assert f"for {sample} (" in done.stdout.splitlines()[0]
+
+
+async def test_make_demo_runs_the_samples_against_a_running_stack(anonymous: Api) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["make", "-s", "demo", f"DEMO_API={anonymous.stack.api}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    scores = [line for line in done.stdout.splitlines() if line.startswith("Score ")]
+    assert len(scores) == 2, done.stdout
 
 
 async def test_the_emulators_fault_hook_is_off(anonymous: Api) -> None:

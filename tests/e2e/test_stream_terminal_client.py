@@ -43,14 +43,25 @@ def test_the_terminal_client_uploads_follows_and_prints_the_result(
 ) -> None:
     resume = tmp_path / "resume.pdf"
     resume.write_bytes(make_pdf(paginate(resume_text().splitlines())))
-    done = run_client(stream_stack, resume, "gina", "--job", "analyze-resume")
+    done = run_client(stream_stack, resume, "gina", "--job", "analyze-resume", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert isinstance(result, dict)
-    assert result
+    assert result["jobType"] == "analyze-resume"
     assert "upload" in done.stderr
     assert "100.0%" in done.stderr
     assert "completed" in done.stderr
+
+    # Without --json: a few lines a person reads, the score first, no JSON.
+    summary = run_client(stream_stack, resume, "gina", "--job", "analyze-resume")
+    assert summary.returncode == 0, summary.stderr
+    lines = summary.stdout.splitlines()
+    assert lines[0].startswith(f"Score {result['score']}/100 for resume.pdf (pdf, ")
+    assert lines[0].endswith(" KB)") or lines[0].endswith(" bytes)")
+    assert any(line.startswith("Skills: ") for line in lines)
+    assert 3 <= len(lines) <= 10
+    assert "{" not in summary.stdout
+    assert "\\u" not in summary.stdout
 
 
 def test_the_terminal_client_exits_non_zero_when_the_job_fails(
@@ -60,7 +71,7 @@ def test_the_terminal_client_exits_non_zero_when_the_job_fails(
     broken.write_bytes(corrupt_pdf())
     done = run_client(stream_stack, broken, "gina", "--job", "analyze-resume")
     assert done.returncode == 1, done.stderr
-    assert "job failed" in done.stderr
+    assert "job failed (corrupt_file): " in done.stderr
 
 
 def test_the_terminal_client_reports_a_refused_request(
