@@ -14,6 +14,7 @@ from function_app.entrypoints import (
     http_uploads,
     sb_worker,
     timer_sweeper,
+    timer_upload_sweeper,
 )
 
 # Every blueprint the app serves, in registration order.
@@ -26,6 +27,7 @@ BLUEPRINTS = (
     http_feeds.bp,
     sb_worker.bp,
     timer_sweeper.bp,
+    timer_upload_sweeper.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -50,6 +50,7 @@ from function_app.services.queue_overview import OverviewConfig, QueueCatalogue,
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.streaming import FeedHub, StreamConfig, StreamHub
 from function_app.services.sweeper import Sweeper
+from function_app.services.upload_sweeper import UploadSweeper
 from function_app.services.uploads import UploadPolicy, UploadService
 from function_app.services.worker import WorkerPolicy, WorkerService
 from function_app.services.worker_presence import PresenceReporter
@@ -79,6 +80,7 @@ class Services:
     feeds: FeedHub
     queue_catalogue: QueueCatalogue
     sweeper: Sweeper
+    upload_sweeper: UploadSweeper
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -220,6 +222,9 @@ def wire_services(
                 lost_seconds=settings.WORKER_LOST_SECONDS,
                 queued_lost_seconds=settings.SWEEP_QUEUED_LOST_SECONDS,
             ),
+        ),
+        upload_sweeper=UploadSweeper(
+            uploads, upload_claims, clock, settings.UNUSED_UPLOAD_TTL_SECONDS
         ),
     )
 
