@@ -194,8 +194,8 @@ class JobUploads:
         info = listed.blob
         if info.blob_type != BLOCK_BLOB:
             raise Unprocessable(
-                f"the upload is an {info.blob_type}, not a block blob: upload the file again "
-                "with the header 'x-ms-blob-type: BlockBlob'",
+                f"the upload is a blob of type {info.blob_type}, not a block blob: upload the "
+                "file again with the header 'x-ms-blob-type: BlockBlob'",
                 code="unsupported_blob_type",
                 details=[{"blobType": info.blob_type, "expected": BLOCK_BLOB}],
             )
