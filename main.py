@@ -16,6 +16,7 @@ from function_app.entrypoints import (
     log_redaction,
     sb_worker,
     timer_sweeper,
+    timer_upload_sweeper,
 )
 
 # Query-string credentials (stream tokens) are redacted from every log record of the process.
@@ -31,6 +32,7 @@ BLUEPRINTS = (
     http_feeds.bp,
     sb_worker.bp,
     timer_sweeper.bp,
+    timer_upload_sweeper.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

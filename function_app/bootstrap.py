@@ -51,6 +51,7 @@ from function_app.services.queue_overview import OverviewConfig, QueueCatalogue,
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.streaming import FeedHub, StreamConfig, StreamHub
 from function_app.services.sweeper import Sweeper
+from function_app.services.upload_sweeper import UploadSweeper
 from function_app.services.uploads import UploadPolicy, UploadService
 from function_app.services.worker import WorkerPolicy, WorkerService
 from function_app.services.worker_presence import PresenceReporter
@@ -80,6 +81,7 @@ class Services:
     feeds: FeedHub
     queue_catalogue: QueueCatalogue
     sweeper: Sweeper
+    upload_sweeper: UploadSweeper
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -227,6 +229,9 @@ def wire_services(
                 lost_seconds=settings.WORKER_LOST_SECONDS,
                 queued_lost_seconds=settings.SWEEP_QUEUED_LOST_SECONDS,
             ),
+        ),
+        upload_sweeper=UploadSweeper(
+            uploads, upload_claims, clock, settings.UNUSED_UPLOAD_TTL_SECONDS
         ),
     )
 

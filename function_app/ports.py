@@ -44,6 +44,14 @@ class BlobInfo:
     content_type: str | None
     etag: str | None = None
     last_modified: datetime | None = None
+    # "BlockBlob", "AppendBlob" or "PageBlob" (`domain.uploads.BLOCK_BLOB`, ...): the upload
+    # URL can create any of them; only a block blob is an upload.
+    blob_type: str = "BlockBlob"
+    # The SHA-256 (lowercase hex) the uploader declared with the PUT (metadata `sha256`,
+    # `domain.uploads.SHA256_METADATA`), else None. A claim to verify, not a verified digest.
+    sha256: str | None = None
+    # In a listing with snapshots: the snapshot's time stamp (None for the blob itself).
+    snapshot: str | None = None
 
 
 class UploadSigner(Protocol):
@@ -57,7 +65,7 @@ class UploadSigner(Protocol):
 
 
 class UploadStore(Protocol):
-    """Reads uploaded blobs."""
+    """Reads uploaded blobs, and deletes the ones that are refused or never used."""
 
     async def describe(self, blob_name: str) -> BlobInfo | None:
         """Size and content type, or None when the blob does not exist."""
@@ -73,8 +81,21 @@ class UploadStore(Protocol):
         """
         ...
 
-    async def list_uploads(self, prefix: str, limit: int) -> list[BlobInfo]:
-        """The blobs whose names start with `prefix`, at most `limit` (any order)."""
+    async def list_uploads(
+        self, prefix: str, limit: int, *, snapshots: bool = False
+    ) -> list[BlobInfo]:
+        """The blobs whose names start with `prefix`, at most `limit` (any order). With
+        `snapshots`, each blob's snapshots too (entries whose `snapshot` is set)."""
+        ...
+
+    async def head(self, blob_name: str, length: int, *, etag: str | None = None) -> bytes:
+        """The blob's first `length` bytes (fewer when it is shorter), one ranged read.
+        Raises BlobMissing; with `etag`, BlobChanged when the blob is another version."""
+        ...
+
+    async def delete(self, blob_name: str, *, snapshots_only: bool = False) -> bool:
+        """Delete the blob with all its snapshots (`snapshots_only`: only its snapshots);
+        False when there was no blob."""
         ...
 
 

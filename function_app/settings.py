@@ -217,6 +217,12 @@ class Settings(BaseSettings):
     SWEEP_RESEND_SECONDS: float = Field(default=60.0, ge=1, le=540)
     WORKER_LOST_SECONDS: float = Field(default=900.0, ge=10, le=86_400)
     SWEEP_QUEUED_LOST_SECONDS: float = Field(default=93_600.0, ge=60, le=30 * 86_400)
+    # The upload sweeper (a second timer function; docs/storage.md, "Refused and unused
+    # uploads"): deletes what the upload URL can create and no job may use (append and page
+    # blobs, snapshots) and block blobs older than UNUSED_UPLOAD_TTL_SECONDS that no job
+    # claimed. Keep that TTL above the time a client takes from its PUT to its enqueue.
+    UPLOAD_SWEEP_SCHEDULE: str = Field(default="0 */10 * * * *", min_length=11, max_length=100)
+    UNUSED_UPLOAD_TTL_SECONDS: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
     # Set by Azure on each instance (names the instance's worker id); locally host:pid is used.
     WEBSITE_INSTANCE_ID: str | None = None
 

@@ -14,6 +14,7 @@ could not be followed, 4 cancelled.
 """
 
 import argparse
+import hashlib
 import json
 import mimetypes
 import os
@@ -57,16 +58,26 @@ def _chunks(path: Path, bar: ProgressBar) -> Iterator[bytes]:
             yield chunk
 
 
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256 (hex), declared at presign so the worker verifies the bytes it read."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def upload(client: httpx.Client, path: Path, api: str, auth: dict[str, str]) -> dict[str, Any]:
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     size = path.stat().st_size
-    presigned = _data(
-        client.post(
-            f"{api}/upload/presigned-url",
-            json={"fileName": path.name, "contentType": content_type, "size": size},
-            headers=auth,
-        )
-    )
+    body = {
+        "fileName": path.name,
+        "contentType": content_type,
+        "size": size,
+        "sha256": file_sha256(path),
+    }
+    presigned = _data(client.post(f"{api}/upload/presigned-url", json=body, headers=auth))
+    presigned["sha256"] = body["sha256"]
     headers = {str(k): str(v) for k, v in (presigned.get("headers") or {}).items()}
     headers["Content-Length"] = str(size)  # Blob Storage refuses chunked uploads
     bar = ProgressBar("upload")
@@ -172,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
                     json={
                         "queueName": queue,
                         "jobName": job_name,
-                        "data": {"blobName": presigned["blobName"], "fileName": path.name},
+                        "data": {
+                            "blobName": presigned["blobName"],
+                            "fileName": path.name,
+                            "sha256": presigned["sha256"],
+                        },
                     },
                     headers=auth,
                 )

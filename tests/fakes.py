@@ -26,7 +26,12 @@ from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.queue_overview import QueueTally, WorkerBeat
 from function_app.domain.sweeping import OpenJob
-from function_app.domain.uploads import new_upload_id, upload_blob_name
+from function_app.domain.uploads import (
+    BLOCK_BLOB,
+    declared_sha256,
+    new_upload_id,
+    upload_blob_name,
+)
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
 from function_app.ports import (
@@ -292,6 +297,10 @@ class StoredBlob:
     content_type: str | None
     etag: str = ""
     last_modified: datetime = field(default_factory=_write_time)
+    blob_type: str = BLOCK_BLOB
+    metadata: dict[str, str] = field(default_factory=dict)
+    # Snapshot time stamps, as a listing with snapshots reports them.
+    snapshots: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.etag = self.etag or _new_etag()
@@ -300,16 +309,34 @@ class StoredBlob:
 class FakeUploads:
     """UploadSigner + UploadStore over a dict of blobs. Every `put` is a new version with a
     new ETag; a read pinned to another ETag, or a blob replaced while it streams, raises
-    `BlobChanged` (as Blob Storage's If-Match does)."""
+    `BlobChanged` (as Blob Storage's If-Match does). `put(..., blob_type=, metadata=)` and
+    `snapshot` stand in for what a holder of the upload URL can do besides a block upload."""
 
     def __init__(self, container: str = "uploads") -> None:
         self.container = container
         self.blobs: dict[str, StoredBlob] = {}
         self.signed: list[tuple[str, str | None, datetime]] = []
         self.reads = 0
+        self.deleted: list[str] = []
 
-    def put(self, blob_name: str, data: bytes, content_type: str | None = None) -> None:
-        self.blobs[blob_name] = StoredBlob(data, content_type)
+    def put(
+        self,
+        blob_name: str,
+        data: bytes,
+        content_type: str | None = None,
+        *,
+        blob_type: str = BLOCK_BLOB,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self.blobs[blob_name] = StoredBlob(
+            data, content_type, blob_type=blob_type, metadata=dict(metadata or {})
+        )
+
+    def snapshot(self, blob_name: str) -> str:
+        """Take a snapshot of the blob (the upload URL allows it); its time stamp."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+        self.blobs[blob_name].snapshots.append(stamp)
+        return stamp
 
     async def sign_upload(
         self, blob_name: str, content_type: str | None, expires_at: datetime
@@ -324,9 +351,37 @@ class FakeUploads:
             return None
         return self._info(blob_name, blob)
 
-    async def list_uploads(self, prefix: str, limit: int) -> list[BlobInfo]:
-        named = sorted(name for name in self.blobs if name.startswith(prefix))
-        return [self._info(name, self.blobs[name]) for name in named[:limit]]
+    async def list_uploads(
+        self, prefix: str, limit: int, *, snapshots: bool = False
+    ) -> list[BlobInfo]:
+        found: list[BlobInfo] = []
+        for name in sorted(name for name in self.blobs if name.startswith(prefix)):
+            blob = self.blobs[name]
+            if snapshots:  # a listing gives a blob's snapshots first, oldest first
+                found += [replace(self._info(name, blob), snapshot=s) for s in blob.snapshots]
+            found.append(self._info(name, blob))
+        return found[:limit]
+
+    async def head(self, blob_name: str, length: int, *, etag: str | None = None) -> bytes:
+        if length <= 0:
+            raise ValueError("length must be positive")
+        blob = self.blobs.get(blob_name)
+        if blob is None:
+            raise BlobMissing(blob_name)
+        if etag is not None and etag != blob.etag:
+            raise BlobChanged(blob_name)
+        return blob.data[:length]
+
+    async def delete(self, blob_name: str, *, snapshots_only: bool = False) -> bool:
+        blob = self.blobs.get(blob_name)
+        if blob is None:
+            return False
+        if snapshots_only:
+            blob.snapshots.clear()
+            return True
+        del self.blobs[blob_name]
+        self.deleted.append(blob_name)
+        return True
 
     @staticmethod
     def _info(blob_name: str, blob: StoredBlob) -> BlobInfo:
@@ -336,6 +391,8 @@ class FakeUploads:
             content_type=blob.content_type,
             etag=blob.etag,
             last_modified=blob.last_modified,
+            blob_type=blob.blob_type,
+            sha256=declared_sha256(blob.metadata),
         )
 
     async def read(

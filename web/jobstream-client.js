@@ -11,6 +11,18 @@
 // there unless it is given one.
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+// Files up to this size are hashed (SHA-256, WebCrypto) before upload, and the digest is
+// declared so the worker verifies the bytes it reads. crypto.subtle.digest takes the whole
+// file in memory at once, hence the bound; larger files are sent without a digest.
+export const DEFAULT_SHA256_MAX_BYTES = 64 * 1024 * 1024;
+
+// The file's SHA-256 as lowercase hex (WebCrypto), or null when WebCrypto is unavailable
+// (a page not served from a secure context: https or localhost).
+export async function sha256Hex(blob) {
+  if (!globalThis.crypto || !globalThis.crypto.subtle) return null;
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
 
 export class JobstreamError extends Error {
   constructor(message, { status = 0, code = 'error', details = [] } = {}) {
@@ -25,9 +37,17 @@ export class JobstreamError extends Error {
 export class JobstreamClient {
   // apiBase: e.g. '/api/v1' or 'https://host/api/v1'. getToken: optional async () => JWT
   // (sent as a Bearer header on API calls; streams use the job's stream token instead).
-  constructor({ apiBase = '/api/v1', getToken = null } = {}) {
+  // sha256MaxBytes: files up to this size get their SHA-256 declared (0: never).
+  constructor({ apiBase = '/api/v1', getToken = null, sha256MaxBytes = DEFAULT_SHA256_MAX_BYTES } = {}) {
     this.apiBase = String(apiBase).replace(/\/+$/, '');
     this.getToken = getToken;
+    this.sha256MaxBytes = sha256MaxBytes;
+  }
+
+  // The file's SHA-256 (hex) when it is within sha256MaxBytes and WebCrypto is there, else null.
+  async digest(file) {
+    if (!(file.size <= this.sha256MaxBytes)) return null;
+    return sha256Hex(file);
   }
 
   async _call(method, path, body, extraHeaders = {}, { withToken = true } = {}) {
@@ -58,12 +78,14 @@ export class JobstreamClient {
     return envelope.data;
   }
 
-  // POST /upload/presigned-url -> {uploadUrl, blobName, headers, maxBytes, ...}
-  presign(file) {
+  // POST /upload/presigned-url -> {uploadUrl, blobName, headers, maxBytes, ...}. With sha256
+  // (hex), the answer's headers carry it for the PUT (the blob's x-ms-meta-sha256).
+  presign(file, { sha256 = null } = {}) {
     return this._call('POST', '/upload/presigned-url', {
       fileName: file.name,
       contentType: file.type || undefined,
       size: file.size,
+      sha256: sha256 || undefined,
     });
   }
 
@@ -269,12 +291,13 @@ export class JobstreamClient {
   async run(file, { jobName = null, queueName = null, data = {},
     onUploadProgress = null, onEnqueued = null, ...handlers } = {}) {
     if (!jobName || !queueName) ({ jobName, queueName } = await this.queueFor(jobName));
-    const presigned = await this.presign(file);
+    const sha256 = await this.digest(file);
+    const presigned = await this.presign(file, { sha256 });
     await this.upload(file, presigned, { onProgress: onUploadProgress });
     const job = await this.enqueue({
       jobName,
       queueName,
-      data: { blobName: presigned.blobName, fileName: file.name, ...data },
+      data: { blobName: presigned.blobName, fileName: file.name, ...(sha256 ? { sha256 } : {}), ...data },
     });
     if (onEnqueued) onEnqueued(job);
     return this.watch(job.jobId, { streamToken: job.streamToken, queueName, ...handlers }).done;

@@ -9,7 +9,9 @@ Blob SDK. One signer, two key sources:
 
 Every SAS names exactly one blob, grants create+write only (no read, list, delete),
 starts a minute in the past (clock skew), is HTTPS-only when the endpoint is HTTPS, and
-expires when the caller says. SDK exceptions stop here: callers see `BlobMissing`,
+expires when the caller says. Reads report the blob's type and the SHA-256 its uploader
+declared (metadata `sha256`); `head` is one ranged read of the first bytes; `delete` takes
+the blob's snapshots with it. SDK exceptions stop here: callers see `BlobMissing`,
 `BlobChanged` (a read pinned to an ETag found another version) or
 `DependencyUnavailable("storage", ...)`.
 """
@@ -22,11 +24,22 @@ from urllib.parse import quote
 
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
-from azure.storage.blob import BlobSasPermissions, UserDelegationKey, generate_blob_sas
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import (
+    BlobProperties,
+    BlobSasPermissions,
+    UserDelegationKey,
+    generate_blob_sas,
+)
 from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
 
 from function_app.domain.errors import DependencyUnavailable
+from function_app.domain.uploads import BLOCK_BLOB, declared_sha256
 from function_app.ports import BlobChanged, BlobInfo, BlobMissing
 
 SAS_START_SKEW = timedelta(minutes=1)
@@ -178,36 +191,55 @@ class BlobUploads:
             return None
         except AzureError as exc:
             raise _unavailable("describe", exc) from exc
-        content_type = props.content_settings.content_type if props.content_settings else None
-        return BlobInfo(
-            name=blob_name,
-            size=int(props.size),
-            content_type=content_type or None,
-            etag=props.etag or None,
-            last_modified=props.last_modified,
-        )
+        return _info(blob_name, props, props.etag or None)
 
-    async def list_uploads(self, prefix: str, limit: int) -> list[BlobInfo]:
+    async def list_uploads(
+        self, prefix: str, limit: int, *, snapshots: bool = False
+    ) -> list[BlobInfo]:
         found: list[BlobInfo] = []
+        include = ["metadata", "snapshots"] if snapshots else ["metadata"]
         try:
             async for props in self._container.list_blobs(
-                name_starts_with=prefix, results_per_page=limit
+                name_starts_with=prefix, include=include, results_per_page=min(limit, 5000)
             ):
-                settings = props.content_settings
-                found.append(
-                    BlobInfo(
-                        name=props.name,
-                        size=int(props.size),
-                        content_type=(settings.content_type if settings else None) or None,
-                        etag=_quoted(props.etag),
-                        last_modified=props.last_modified,
-                    )
-                )
+                found.append(_info(props.name, props, _quoted(props.etag)))
                 if len(found) >= limit:
                     break
         except AzureError as exc:
             raise _unavailable("list", exc) from exc
         return found
+
+    async def head(self, blob_name: str, length: int, *, etag: str | None = None) -> bytes:
+        if length <= 0:
+            raise ValueError("length must be positive")
+        blob = self._container.get_blob_client(blob_name)
+        conditions: dict[str, Any] = (
+            {} if etag is None else {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        )
+        try:
+            downloader = await blob.download_blob(offset=0, length=length, **conditions)
+            head: bytes = await downloader.readall()
+        except ResourceNotFoundError as exc:
+            raise BlobMissing(blob_name) from exc
+        except ResourceModifiedError as exc:
+            raise await self._changed_or_missing(blob_name) from exc
+        except HttpResponseError as exc:
+            if exc.status_code == 416:  # a range past the end: the blob is empty
+                return b""
+            raise _unavailable("head", exc) from exc
+        except AzureError as exc:
+            raise _unavailable("head", exc) from exc
+        return head
+
+    async def delete(self, blob_name: str, *, snapshots_only: bool = False) -> bool:
+        blob = self._container.get_blob_client(blob_name)
+        try:
+            await blob.delete_blob(delete_snapshots="only" if snapshots_only else "include")
+        except ResourceNotFoundError:
+            return False
+        except AzureError as exc:
+            raise _unavailable("delete", exc) from exc
+        return True
 
     async def read(
         self, blob_name: str, chunk_size: int = 256 * 1024, *, etag: str | None = None
@@ -260,6 +292,21 @@ class BlobUploads:
 def _unavailable(what: str, exc: AzureError) -> DependencyUnavailable:
     return DependencyUnavailable(
         "storage", f"blob storage {what} failed: {exc.__class__.__name__}: {exc.message}"
+    )
+
+
+def _info(name: str, props: BlobProperties, etag: str | None) -> BlobInfo:
+    settings = props.content_settings
+    blob_type = getattr(props.blob_type, "value", props.blob_type)
+    return BlobInfo(
+        name=name,
+        size=int(props.size),
+        content_type=(settings.content_type if settings else None) or None,
+        etag=etag,
+        last_modified=props.last_modified,
+        blob_type=str(blob_type or BLOCK_BLOB),
+        sha256=declared_sha256(props.metadata),
+        snapshot=props.snapshot or None,
     )
 
 

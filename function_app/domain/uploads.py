@@ -13,6 +13,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -24,6 +25,18 @@ _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 NAME_DIGEST_CHARS = 12
 # What a PUT without a Content-Type header stores: it says nothing about the bytes.
 UNDECLARED_CONTENT_TYPES = frozenset({"application/octet-stream"})
+
+# The blob types an upload URL can create. Only a block blob is an upload: the others are
+# refused at enqueue and deleted (docs/storage.md, "What the upload URL allows").
+BLOCK_BLOB = "BlockBlob"
+APPEND_BLOB = "AppendBlob"
+PAGE_BLOB = "PageBlob"
+
+# The metadata entry (the PUT's `x-ms-meta-sha256` header) holding the SHA-256 a client
+# declared at presign; `data.sha256` declares it at enqueue.
+SHA256_METADATA = "sha256"
+SHA256_HEADER = f"x-ms-meta-{SHA256_METADATA}"
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 # What a file's extension says it is, for requests that give no content type.
 CONTENT_TYPES_BY_EXTENSION = {
@@ -165,3 +178,22 @@ class ContentTypePolicy:
                 details=[{"allowed": sorted(self.allowed)}],
             )
         return content_type
+
+
+def check_sha256(value: object, field: str) -> str:
+    """A declared SHA-256 as 64 lowercase hex digits; InvalidRequest naming `field` otherwise."""
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        raise InvalidRequest(
+            f"{field} must be the file's SHA-256 as 64 hex digits",
+            details=[{"field": field, "problem": "64 hex digits"}],
+        )
+    return value.lower()
+
+
+def declared_sha256(metadata: Mapping[str, str] | None) -> str | None:
+    """The SHA-256 a blob's metadata declares (lowercase hex), or None when there is none or
+    it is not 64 hex digits (the PUT's headers are the client's: nothing to trust there)."""
+    value = (metadata or {}).get(SHA256_METADATA)
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        return None
+    return value.lower()

@@ -18,6 +18,6 @@ async def presign_upload(req: Request) -> Response:
     body = parse_body(PresignIn, await read_body(req))
     upload = await app_services().uploads.presign(
         await caller_of(req),
-        PresignRequest(body.file_name, body.content_type, body.size),
+        PresignRequest(body.file_name, body.content_type, body.size, body.sha256),
     )
     return JSONResponse(ok(presigned_out(upload)), 201, headers=NO_STORE)

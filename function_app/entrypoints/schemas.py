@@ -37,6 +37,8 @@ class PresignIn(_In):
     file_name: str = Field(alias="fileName", max_length=1024)
     content_type: str | None = Field(default=None, alias="contentType", max_length=255)
     size: StrictInt | None = Field(default=None, ge=0)
+    # The file's SHA-256 (hex); the domain checks its shape (domain.uploads.check_sha256).
+    sha256: str | None = Field(default=None, max_length=64)
 
 
 class EnqueueIn(_In):

@@ -123,6 +123,7 @@ class AnalyzeDocument:
             "fileName": file_name,
             "sizeBytes": upload.size,
             "sha256": upload.sha256,
+            "sha256Verified": upload.sha256_verified,
             "detectedType": kind.value,
             "mimeType": MIME_TYPES[kind],
             "declaredContentType": declared,

@@ -138,6 +138,7 @@ class AnalyzeResume:
             "format": resume_format(kind),
             "sizeBytes": upload.size,
             "sha256": upload.sha256,
+            "sha256Verified": upload.sha256_verified,
             "pageCount": extracted.page_count,
             "pagesAnalysed": extracted.pages_read,
             "characterCount": len(extracted.text),

@@ -1,72 +1,58 @@
 """What a file is, judged from its bytes (magic numbers and content), never from its name.
 
 Pure: no I/O. `detect_file_type(data)` looks at the whole (bounded) upload, because telling
-a DOCX from any other ZIP needs the ZIP's directory, and JSON/CSV need the text.
+a DOCX from any other ZIP needs the ZIP's directory, and JSON/CSV need the text. The tests of
+leading bytes (magic numbers, text or binary) live in `domain/file_sniffing.py`, shared with
+enqueue's check of an upload's first bytes; they are re-exported here.
 """
 
 import csv
 import io
 import json
 import zipfile
-from dataclasses import dataclass
-from enum import StrEnum
 
+from function_app.domain.file_sniffing import (
+    GIF_MAGICS,
+    JPEG_MAGIC,
+    MAX_CONTROL_SHARE,
+    MIME_TYPES,
+    PDF_MAGIC,
+    PNG_MAGIC,
+    SNIFF_BYTES,
+    ZIP_MAGIC,
+    DecodedText,
+    FileKind,
+    decode_text,
+    is_pdf,
+    magic_kind,
+)
 
-class FileKind(StrEnum):
-    PDF = "pdf"
-    DOCX = "docx"
-    ZIP = "zip"
-    PNG = "png"
-    JPEG = "jpeg"
-    GIF = "gif"
-    JSON = "json"
-    CSV = "csv"
-    TEXT = "text"
-    EMPTY = "empty"
-    BINARY = "binary"
+__all__ = [
+    "CSV_DELIMITERS",
+    "DOCX_MAIN_PART",
+    "GIF_MAGICS",
+    "JPEG_MAGIC",
+    "MAX_CONTROL_SHARE",
+    "MIME_TYPES",
+    "PDF_MAGIC",
+    "PNG_MAGIC",
+    "SNIFF_BYTES",
+    "ZIP_MAGIC",
+    "DecodedText",
+    "FileKind",
+    "decode_text",
+    "detect_file_type",
+    "first_lines",
+    "image_dimensions",
+    "is_docx",
+    "is_pdf",
+    "looks_like_csv",
+    "looks_like_json",
+    "zip_member_names",
+]
 
-    @property
-    def is_textual(self) -> bool:
-        return self in {FileKind.JSON, FileKind.CSV, FileKind.TEXT}
-
-
-MIME_TYPES: dict[FileKind, str] = {
-    FileKind.PDF: "application/pdf",
-    FileKind.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    FileKind.ZIP: "application/zip",
-    FileKind.PNG: "image/png",
-    FileKind.JPEG: "image/jpeg",
-    FileKind.GIF: "image/gif",
-    FileKind.JSON: "application/json",
-    FileKind.CSV: "text/csv",
-    FileKind.TEXT: "text/plain",
-    FileKind.EMPTY: "application/x-empty",
-    FileKind.BINARY: "application/octet-stream",
-}
-
-PDF_MAGIC = b"%PDF-"
-ZIP_MAGIC = b"PK\x03\x04"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-JPEG_MAGIC = b"\xff\xd8\xff"
-GIF_MAGICS = (b"GIF87a", b"GIF89a")
 DOCX_MAIN_PART = "word/document.xml"
-
-# Text sniffing looks at this many leading bytes.
-SNIFF_BYTES = 64 * 1024
-# Share of control characters (other than tab, CR, LF, FF) above which bytes are not text.
-MAX_CONTROL_SHARE = 0.02
 CSV_DELIMITERS = ",;\t|"
-
-
-@dataclass(frozen=True)
-class DecodedText:
-    text: str
-    encoding: str
-
-
-def is_pdf(data: bytes) -> bool:
-    """`%PDF-` at the start (leading whitespace tolerated, as PDF readers do)."""
-    return data[:1024].lstrip(b"\x00\t\r\n\f ").startswith(PDF_MAGIC)
 
 
 def zip_member_names(data: bytes) -> list[str] | None:
@@ -83,42 +69,6 @@ def is_docx(data: bytes) -> bool:
         return False
     names = zip_member_names(data)
     return names is not None and DOCX_MAIN_PART in names
-
-
-def decode_text(data: bytes) -> DecodedText | None:
-    """Decode bytes that look like text: UTF-8 (BOM optional), UTF-16 with a BOM, else Latin-1.
-
-    Returns None for binary data: NUL bytes (outside UTF-16) or too many control characters.
-    """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return _text_or_none(data.decode("utf-16"), "utf-16")
-        except UnicodeDecodeError:
-            return None
-    if b"\x00" in data[:SNIFF_BYTES]:
-        return None
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return _text_or_none(data[3:].decode("utf-8"), "utf-8-sig")
-        except UnicodeDecodeError:
-            return None
-    try:
-        return _text_or_none(data.decode("utf-8"), "utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of a bounded read is still UTF-8.
-        if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
-            return _text_or_none(data[: exc.start].decode("utf-8"), "utf-8")
-    return _text_or_none(data.decode("latin-1"), "latin-1")
-
-
-def _text_or_none(text: str, encoding: str) -> DecodedText | None:
-    sample = text[:SNIFF_BYTES]
-    if sample:
-        control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\f")
-        control += sum(1 for ch in sample if 0x7F <= ord(ch) <= 0x9F)
-        if control / len(sample) > MAX_CONTROL_SHARE:
-            return None
-    return DecodedText(text=text, encoding=encoding)
 
 
 def _first_non_space(text: str) -> int | None:
@@ -173,16 +123,11 @@ def detect_file_type(data: bytes) -> FileKind:
     """The kind of file `data` holds, from its content alone."""
     if not data:
         return FileKind.EMPTY
-    if is_pdf(data):
-        return FileKind.PDF
-    if data.startswith(ZIP_MAGIC):
+    kind = magic_kind(data)
+    if kind is FileKind.ZIP:
         return FileKind.DOCX if is_docx(data) else FileKind.ZIP
-    if data.startswith(PNG_MAGIC):
-        return FileKind.PNG
-    if data.startswith(JPEG_MAGIC):
-        return FileKind.JPEG
-    if data.startswith(GIF_MAGICS):
-        return FileKind.GIF
+    if kind is not None:
+        return kind
     decoded = decode_text(data)
     if decoded is None:
         return FileKind.BINARY

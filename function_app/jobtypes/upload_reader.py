@@ -1,6 +1,10 @@
 """A job type's first steps: read the upload from `JobContext.read()` into memory, hashing as
 it streams, and tell its file type from its bytes; and the file name the result reports.
 
+A SHA-256 the client declared (`data.sha256` at enqueue, else the blob's `sha256` metadata
+from the presign) is compared with the digest of the bytes read: a difference ends the job
+`failed` `checksum_mismatch` (not retryable: the stored bytes are not the client's file).
+
 Memory: the whole upload is held (job types parse it as a whole: PDF, DOCX, JSON), so a job
 holds at least its upload's size, and about twice that while the buffer becomes `bytes`.
 The bound is the worker's (`ctx.read()` never yields more than the validated `ctx.blob.size`,
@@ -12,6 +16,7 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 
+from function_app.domain.errors import PermanentJobError
 from function_app.domain.jobs import Stage
 from function_app.domain.uploads import MAX_FILE_NAME_CHARS
 from function_app.jobtypes.base import JobContext
@@ -23,6 +28,8 @@ class Upload:
     data: bytes
     sha256: str
     file_name: str  # what the result reports: the enqueued fileName, else the blob's name
+    # True when the client declared a SHA-256 and `sha256` (of the bytes read) equals it.
+    sha256_verified: bool = False
 
     @property
     def size(self) -> int:
@@ -37,7 +44,29 @@ async def read_upload(ctx: JobContext) -> Upload:
     async for chunk in ctx.read():
         digest.update(chunk)
         buffer += chunk
-    return Upload(data=bytes(buffer), sha256=digest.hexdigest(), file_name=upload_file_name(ctx))
+    sha256 = digest.hexdigest()
+    declared = declared_sha256(ctx)
+    if declared is not None and declared != sha256:
+        raise PermanentJobError(
+            "checksum_mismatch",
+            f"the uploaded bytes have SHA-256 {sha256}, not the declared {declared}: "
+            "upload the file again",
+        )
+    return Upload(
+        data=bytes(buffer),
+        sha256=sha256,
+        file_name=upload_file_name(ctx),
+        sha256_verified=declared is not None,
+    )
+
+
+def declared_sha256(ctx: JobContext) -> str | None:
+    """The SHA-256 the client declared: at enqueue (`data.sha256`, checked there), else at
+    presign (the blob's metadata), else None."""
+    declared = ctx.data.get("sha256")
+    if isinstance(declared, str) and declared:
+        return declared.lower()
+    return ctx.blob.sha256
 
 
 async def fetch_upload(ctx: JobContext) -> Upload:

@@ -1,4 +1,9 @@
-"""Presigned uploads: a create/write-only URL for one new blob under the caller's prefix."""
+"""Presigned uploads: a create/write-only URL for one new blob under the caller's prefix.
+
+A SHA-256 declared here travels with the file: the answer's `headers` (which the client sends
+with its PUT) carry it as the blob's metadata (`x-ms-meta-sha256`), where enqueue and the
+worker find it. A SAS cannot require a header, so a PUT without it declares nothing.
+"""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -7,8 +12,10 @@ from datetime import datetime, timedelta
 from function_app.domain.errors import TooLarge, Unauthenticated
 from function_app.domain.identity import Caller
 from function_app.domain.uploads import (
+    SHA256_HEADER,
     ContentTypePolicy,
     check_file_name,
+    check_sha256,
     new_upload_id,
     upload_blob_name,
 )
@@ -28,6 +35,7 @@ class PresignRequest:
     file_name: str
     content_type: str | None = None
     size: int | None = None
+    sha256: str | None = None  # the file's SHA-256 (hex), to be verified by the worker
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class UploadService:
                 f"declared size {request.size} is over the {self.policy.max_bytes} byte limit",
                 details=[{"maxBytes": self.policy.max_bytes}],
             )
+        sha256 = None if request.sha256 is None else check_sha256(request.sha256, "sha256")
         blob_name = upload_blob_name(caller.owner, self.new_id(file_name), file_name)
         expires_at = self.clock.now() + timedelta(seconds=self.policy.url_ttl_seconds)
         url = await self.signer.sign_upload(blob_name, content_type, expires_at)
@@ -71,5 +80,9 @@ class UploadService:
             expires_at=expires_at,
             content_type=content_type,
             max_bytes=self.policy.max_bytes,
-            headers={"x-ms-blob-type": "BlockBlob", "Content-Type": content_type},
+            headers={
+                "x-ms-blob-type": "BlockBlob",
+                "Content-Type": content_type,
+                **({SHA256_HEADER: sha256} if sha256 else {}),
+            },
         )

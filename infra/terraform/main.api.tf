@@ -82,6 +82,11 @@ locals {
     SWEEP_RESEND_SECONDS      = "60"
     WORKER_LOST_SECONDS       = "900"
     SWEEP_QUEUED_LOST_SECONDS = "93600"
+
+    # The upload sweeper (a timer function): deletes append/page blobs, snapshots, and
+    # uploads no job claimed within a day (docs/storage.md).
+    UPLOAD_SWEEP_SCHEDULE     = "0 */10 * * * *"
+    UNUSED_UPLOAD_TTL_SECONDS = "86400"
   }
 }
 

@@ -61,6 +61,12 @@ resource "azapi_resource" "jobs_table" {
   body      = {}
 }
 
+# What the upload URL (create + write on one blob name) can leave behind: a block blob (the
+# upload), an append blob, and snapshots of either (Create and Write both allow Snapshot
+# Blob, so no SAS permission prevents them). Lifecycle rules take block and append blobs,
+# snapshots and versions (versioning is off: none are made, the action is a safeguard), but
+# not page blobs: the app's upload sweeper (UPLOAD_SWEEP_SCHEDULE) deletes those, refused and
+# unused uploads (docs/storage.md).
 resource "azurerm_storage_management_policy" "data" {
   storage_account_id = azurerm_storage_account.data.id
 
@@ -68,12 +74,18 @@ resource "azurerm_storage_management_policy" "data" {
     name    = "delete-old-uploads"
     enabled = true
     filters {
-      blob_types   = ["blockBlob"]
+      blob_types   = ["blockBlob", "appendBlob"]
       prefix_match = ["${local.uploads_container_name}/"]
     }
     actions {
       base_blob {
         delete_after_days_since_creation_greater_than = var.upload_retention_days
+      }
+      snapshot {
+        delete_after_days_since_creation_greater_than = 1
+      }
+      version {
+        delete_after_days_since_creation = 1
       }
     }
   }

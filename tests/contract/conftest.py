@@ -81,10 +81,14 @@ def table_secrets(table_storage: TableStorage) -> Any:
 
 @dataclass
 class UploadsUnderTest:
-    """An UploadStore/UploadSigner plus how a client puts a blob into it."""
+    """An UploadStore/UploadSigner plus how a client puts a blob into it: `put` a block blob,
+    `put_as` another blob type (and metadata), `snapshot` it, all as a holder of the upload
+    URL can."""
 
     uploads: Any
     put: Callable[[str, bytes, str | None], Awaitable[None]]
+    put_as: Callable[[str, bytes, str, dict[str, str]], Awaitable[None]]
+    snapshot: Callable[[str], Awaitable[None]]
 
 
 @pytest.fixture
@@ -92,6 +96,9 @@ async def blob_uploads(
     azurite: AzuriteProcess, contract_storage: tuple[str, str]
 ) -> AsyncIterator[UploadsUnderTest]:
     adapter = BlobUploads.from_connection_string(azurite.connection_string, contract_storage[0])
+
+    async def sas_url(name: str) -> str:
+        return await adapter.sign_upload(name, None, datetime.now(UTC) + timedelta(minutes=5))
 
     async def put(name: str, data: bytes, content_type: str | None) -> None:
         url = await adapter.sign_upload(
@@ -104,7 +111,28 @@ async def blob_uploads(
             response = await http.put(url, content=data, headers=headers)
         assert response.status_code == 201, response.text
 
-    yield UploadsUnderTest(adapter, put)
+    async def put_as(name: str, data: bytes, blob_type: str, metadata: dict[str, str]) -> None:
+        url = await sas_url(name)
+        headers = {"x-ms-blob-type": blob_type, "Content-Type": "text/plain"}
+        headers.update({f"x-ms-meta-{k}": v for k, v in metadata.items()})
+        async with httpx.AsyncClient() as http:
+            if blob_type == "BlockBlob":
+                created = await http.put(url, content=data, headers=headers)
+            elif blob_type == "AppendBlob":
+                created = await http.put(url, headers=headers)
+                assert created.status_code == 201, created.text
+                created = await http.put(f"{url}&comp=appendblock", content=data)
+            else:  # PageBlob: pages of 512 bytes
+                headers["x-ms-blob-content-length"] = str(-(-len(data) // 512) * 512)
+                created = await http.put(url, headers=headers)
+        assert created.status_code == 201, created.text
+
+    async def snapshot(name: str) -> None:
+        async with httpx.AsyncClient() as http:
+            response = await http.put(f"{await sas_url(name)}&comp=snapshot")
+        assert response.status_code == 201, response.text
+
+    yield UploadsUnderTest(adapter, put, put_as, snapshot)
     await adapter.close()
 
 
@@ -181,7 +209,15 @@ def fake_uploads() -> UploadsUnderTest:
     async def put(name: str, data: bytes, content_type: str | None) -> None:
         fake.put(name, data, content_type)
 
-    return UploadsUnderTest(fake, put)
+    async def put_as(name: str, data: bytes, blob_type: str, metadata: dict[str, str]) -> None:
+        if blob_type == "PageBlob":  # an empty page blob of whole pages, as created
+            data = bytes(-(-len(data) // 512) * 512)
+        fake.put(name, data, "text/plain", blob_type=blob_type, metadata=metadata)
+
+    async def snapshot(name: str) -> None:
+        fake.snapshot(name)
+
+    return UploadsUnderTest(fake, put, put_as, snapshot)
 
 
 @pytest.fixture

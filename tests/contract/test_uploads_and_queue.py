@@ -146,3 +146,77 @@ async def test_send_carries_the_body_as_json(queue_under_test: QueueUnderTest) -
     assert await queue_under_test.delivered("resume-analysis", job_id) == [
         {"jobId": job_id, "owner": "alice", "data": {"n": 1, "at": str(at)}, "tags": ["a", "b"]}
     ]
+
+
+# --- blob types, snapshots, declared digests, first bytes, deletes --------------------------
+
+SHA = "ab" * 32
+
+
+@pytest.mark.parametrize("blob_type", ["BlockBlob", "AppendBlob", "PageBlob"])
+async def test_describe_and_list_tell_the_blob_type_and_the_declared_sha256(
+    uploads_under_test: UploadsUnderTest, blob_type: str
+) -> None:
+    store, name = uploads_under_test.uploads, blob_name()
+    await uploads_under_test.put_as(name, b"hello", blob_type, {"sha256": SHA.upper()})
+    described = await store.describe(name)
+    (listed,) = await store.list_uploads(name, 10)
+    for info in (described, listed):
+        assert info is not None
+        assert (info.blob_type, info.sha256, info.snapshot) == (blob_type, SHA, None)
+    assert listed.etag == described.etag
+
+
+async def test_metadata_that_is_not_a_sha256_declares_none(
+    uploads_under_test: UploadsUnderTest,
+) -> None:
+    store, name = uploads_under_test.uploads, blob_name()
+    await uploads_under_test.put_as(name, b"hello", "BlockBlob", {"sha256": "not-a-digest"})
+    info = await store.describe(name)
+    assert info is not None
+    assert info.sha256 is None
+
+
+async def test_a_listing_with_snapshots_shows_them_and_one_without_does_not(
+    uploads_under_test: UploadsUnderTest,
+) -> None:
+    store, name = uploads_under_test.uploads, blob_name()
+    await uploads_under_test.put(name, b"hello", "text/plain")
+    await uploads_under_test.snapshot(name)
+    await uploads_under_test.snapshot(name)
+    with_snapshots = await store.list_uploads(name, 10, snapshots=True)
+    assert sorted(i.snapshot is not None for i in with_snapshots) == [False, True, True]
+    assert {i.name for i in with_snapshots} == {name}
+    assert [i.snapshot for i in await store.list_uploads(name, 10)] == [None]
+
+
+async def test_head_reads_the_first_bytes_of_that_version_only(
+    uploads_under_test: UploadsUnderTest,
+) -> None:
+    store, name = uploads_under_test.uploads, blob_name()
+    data = bytes(range(256)) * 40
+    await uploads_under_test.put(name, data, "text/plain")
+    info = await store.describe(name)
+    assert info is not None
+    assert await store.head(name, 4096, etag=info.etag) == data[:4096]
+    assert await store.head(name, 20_000) == data
+    await uploads_under_test.put(name, b"swapped", "text/plain")
+    with pytest.raises(BlobChanged):
+        await store.head(name, 4096, etag=info.etag)
+    with pytest.raises(BlobMissing):
+        await store.head(blob_name(), 4096)
+
+
+async def test_delete_takes_the_snapshots_or_only_the_snapshots(
+    uploads_under_test: UploadsUnderTest,
+) -> None:
+    store, kept, gone = uploads_under_test.uploads, blob_name(), blob_name()
+    for name in (kept, gone):
+        await uploads_under_test.put(name, b"hello", "text/plain")
+        await uploads_under_test.snapshot(name)
+    assert await store.delete(kept, snapshots_only=True) is True
+    assert [i.snapshot for i in await store.list_uploads(kept, 10, snapshots=True)] == [None]
+    assert await store.delete(gone) is True
+    assert await store.list_uploads(gone, 10, snapshots=True) == []
+    assert await store.describe(gone) is None
+    assert await store.delete(gone) is False

@@ -106,12 +106,17 @@ async def snapshot(api: Api) -> Snapshot:
     return Snapshot(traces, queues, stray_deliveries(api.stack))
 
 
-async def assert_wrote_nothing(api: Api, before: Snapshot) -> None:
+async def assert_wrote_nothing(api: Api, before: Snapshot, *, deleted: str | None = None) -> None:
+    """Nothing sent, nothing stored; `deleted`: the refused upload of that blob name is gone."""
     for _ in range(QUEUE_LOOKS):
         assert await queue_counts(api.stack, api.http) == before.queues, "a message was sent"
         await asyncio.sleep(QUEUE_LOOK_INTERVAL_SECONDS)
     assert stray_deliveries(api.stack) == before.stray_deliveries, "a message was sent"
-    assert await stored_traces(api.stack, api.owner) == before.traces
+    expected = before.traces
+    if deleted is not None:
+        assert f"blob:{deleted}" in expected
+        expected = [t for t in expected if t != f"blob:{deleted}"]
+    assert await stored_traces(api.stack, api.owner) == expected
 
 
 async def test_the_leak_detector_sees_a_message_sent_without_a_job(alice: Api) -> None:
@@ -337,7 +342,9 @@ async def test_someone_elses_blob_answers_exactly_like_a_missing_one(alice: Api,
     await assert_wrote_nothing(alice, before_alice)
 
 
-async def test_a_blob_larger_than_the_limit_is_refused_and_writes_nothing(alice: Api) -> None:
+async def test_a_blob_larger_than_the_limit_is_refused_deleted_and_writes_nothing(
+    alice: Api,
+) -> None:
     presigned = await alice.presign("big.txt", "text/plain", 10)
     upload = presigned.json()["data"]
     too_big = b"x" * (int(upload["maxBytes"]) + 1)
@@ -353,10 +360,10 @@ async def test_a_blob_larger_than_the_limit_is_refused_and_writes_nothing(alice:
 
     error = assert_error(response, 413, "file_too_large")
     assert {"maxBytes": MAX_UPLOAD_BYTES} in error["details"]
-    await assert_wrote_nothing(alice, before)
+    await assert_wrote_nothing(alice, before, deleted=upload["blobName"])
 
 
-async def test_an_empty_upload_is_unprocessable_and_writes_nothing(alice: Api) -> None:
+async def test_an_empty_upload_is_unprocessable_deleted_and_writes_nothing(alice: Api) -> None:
     presigned = (await alice.presign("empty.txt", "text/plain", 0)).json()["data"]
     put = await alice.http.put(presigned["uploadUrl"], content=b"", headers=presigned["headers"])
     assert put.status_code == 201, put.text
@@ -369,10 +376,10 @@ async def test_an_empty_upload_is_unprocessable_and_writes_nothing(alice: Api) -
     )
 
     assert_error(response, 422, "empty_upload")
-    await assert_wrote_nothing(alice, before)
+    await assert_wrote_nothing(alice, before, deleted=presigned["blobName"])
 
 
-async def test_an_upload_stored_with_a_disallowed_type_is_refused(alice: Api) -> None:
+async def test_an_upload_stored_with_a_disallowed_type_is_refused_and_deleted(alice: Api) -> None:
     # The SAS does not pin the content type: the PUT can store another one; enqueue checks it.
     presigned = (await alice.presign("cv.txt", "text/plain", 2)).json()["data"]
     put = await alice.http.put(
@@ -390,7 +397,7 @@ async def test_an_upload_stored_with_a_disallowed_type_is_refused(alice: Api) ->
     )
 
     assert_error(response, 415, "unsupported_media_type")
-    await assert_wrote_nothing(alice, before)
+    await assert_wrote_nothing(alice, before, deleted=presigned["blobName"])
 
 
 @pytest.mark.parametrize(

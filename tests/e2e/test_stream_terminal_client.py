@@ -1,6 +1,7 @@
 """`python -m jobstream_client` against the local stack: upload, start, follow, exit status;
 `follow-all`: every job of the caller from the feed, one line per event, until a limit."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -48,6 +49,9 @@ def test_the_terminal_client_uploads_follows_and_prints_the_result(
     result = json.loads(done.stdout)
     assert isinstance(result, dict)
     assert result["jobType"] == "analyze-resume"
+    # It declared the file's SHA-256, and the worker verified it.
+    assert result["sha256"] == hashlib.sha256(resume.read_bytes()).hexdigest()
+    assert result["sha256Verified"] is True
     assert "upload" in done.stderr
     assert "100.0%" in done.stderr
     assert "completed" in done.stderr

@@ -143,7 +143,10 @@ EXPECTED_QUEUES = {
 }
 
 # The sweeper: a timer trigger whose schedule is an app setting Azure resolves.
-EXPECTED_TIMERS = {"sweep_jobs": "%SWEEP_SCHEDULE%"}
+EXPECTED_TIMERS = {
+    "sweep_jobs": "%SWEEP_SCHEDULE%",
+    "sweep_uploads": "%UPLOAD_SWEEP_SCHEDULE%",
+}
 
 REQUEST = "starlette.requests.Request"
 

@@ -40,10 +40,17 @@ class FakeJobContext:
     log_lines: list[LogLine] = field(default_factory=list)
     checkpoints: int = 0
     chunks_served: int = 0
+    # More enqueue data (e.g. a declared "sha256"), and the SHA-256 the blob's metadata declares.
+    extra_data: Mapping[str, Any] = field(default_factory=dict)
+    blob_sha256: str | None = None
 
     @property
     def data(self) -> Mapping[str, Any]:
-        return {"blobName": f"anonymous/{self.job_id}/{self.file_name}", "fileName": self.file_name}
+        return {
+            "blobName": f"anonymous/{self.job_id}/{self.file_name}",
+            "fileName": self.file_name,
+            **self.extra_data,
+        }
 
     @property
     def blob(self) -> BlobInfo:
@@ -51,6 +58,7 @@ class FakeJobContext:
             name=f"anonymous/{self.job_id}/{self.file_name}",
             size=len(self.content),
             content_type=self.content_type,
+            sha256=self.blob_sha256,
         )
 
     async def read(self, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:

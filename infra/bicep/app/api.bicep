@@ -107,6 +107,11 @@ var appSettings = [
   { name: 'SWEEP_RESEND_SECONDS', value: '60' }
   { name: 'WORKER_LOST_SECONDS', value: '900' }
   { name: 'SWEEP_QUEUED_LOST_SECONDS', value: '93600' }
+
+  // The upload sweeper (a timer function): deletes append/page blobs, snapshots, and
+  // uploads no job claimed within a day (docs/storage.md).
+  { name: 'UPLOAD_SWEEP_SCHEDULE', value: '0 */10 * * * *' }
+  { name: 'UNUSED_UPLOAD_TTL_SECONDS', value: '86400' }
 ]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

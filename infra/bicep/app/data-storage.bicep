@@ -111,6 +111,12 @@ resource jobsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-
   name: jobsTableName
 }
 
+// What the upload URL (create + write on one blob name) can leave behind: a block blob (the
+// upload), an append blob, and snapshots of either (Create and Write both allow Snapshot
+// Blob, so no SAS permission prevents them). Lifecycle rules take block and append blobs,
+// snapshots and versions (versioning is off: none are made, the action is a safeguard), but
+// not page blobs: the app's upload sweeper (UPLOAD_SWEEP_SCHEDULE) deletes those, refused and
+// unused uploads (docs/storage.md).
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: account
   name: 'default'
@@ -125,6 +131,7 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
             filters: {
               blobTypes: [
                 'blockBlob'
+                'appendBlob'
               ]
               prefixMatch: [
                 '${uploadsContainerName}/'
@@ -134,6 +141,16 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
               baseBlob: {
                 delete: {
                   daysAfterCreationGreaterThan: uploadRetentionDays
+                }
+              }
+              snapshot: {
+                delete: {
+                  daysAfterCreationGreaterThan: 1
+                }
+              }
+              version: {
+                delete: {
+                  daysAfterCreationGreaterThan: 1
                 }
               }
             }

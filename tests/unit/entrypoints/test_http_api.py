@@ -326,10 +326,10 @@ async def test_queue_stats(api: httpx.AsyncClient) -> None:
 async def test_unexpected_errors_are_500_without_details(
     api: httpx.AsyncClient, world: FakeWorld
 ) -> None:
-    async def broken(blob_name: str) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("connection string with AccountKey=sekrit")
 
-    world.uploads.describe = broken  # type: ignore[method-assign]
+    world.uploads.list_uploads = broken  # type: ignore[method-assign]
     blob = world.upload("anonymous", "a.txt", b"hello")
     r = await api.post("/api/v1/jobs", json=enqueue_body(blob))
     assert r.status_code == 500
@@ -472,10 +472,10 @@ async def test_a_storage_failure_is_a_fixed_503_and_the_detail_is_logged(
 ) -> None:
     from function_app.domain.errors import DependencyUnavailable
 
-    async def unreachable(blob_name: str) -> None:
+    async def unreachable(*args: object, **kwargs: object) -> None:
         raise DependencyUnavailable("storage", SDK_TEXT)
 
-    world.uploads.describe = unreachable  # type: ignore[method-assign]
+    world.uploads.list_uploads = unreachable  # type: ignore[method-assign]
     blob = world.upload("anonymous", "a.txt", b"hello")
     with caplog.at_level("WARNING"):
         r = await api.post("/api/v1/jobs", json=enqueue_body(blob))

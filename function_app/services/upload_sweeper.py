@@ -1,0 +1,103 @@
+"""The upload sweeper: deletes what the upload URL can leave behind and no job will use.
+
+`UploadSweeper.sweep()` runs on a timer (entrypoints/timer_upload_sweeper.py, schedule
+UPLOAD_SWEEP_SCHEDULE; the local host runs it too). Azure's lifecycle rules delete old block
+and append blobs and snapshots, but not page blobs, and not on Azurite; this sweep covers
+both, locally and in Azure. One listing of the uploads (with snapshots), then per blob:
+- not a block blob (an append or page blob: never an upload): deleted with its snapshots;
+- a block blob's snapshots: deleted (a job reads the blob itself, pinned to its ETag);
+- a block blob last written more than UNUSED_UPLOAD_TTL_SECONDS ago that no job claimed
+  (one claim read each): deleted. A claimed upload is kept (a job may still read it; the
+  lifecycle rule removes it after UPLOAD_RETENTION days in Azure).
+A failure on one blob is logged and left for the next sweep; the sweep goes on.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from function_app.domain.uploads import BLOCK_BLOB, UPLOAD_ROOT
+from function_app.ports import BlobInfo, Clock, UploadClaims, UploadStore
+from function_app.services.job_uploads import Listed, listed_by_name
+
+logger = logging.getLogger(__name__)
+
+# One sweep lists at most this many entries (blobs and snapshots: ten listing pages).
+MAX_LISTED_PER_SWEEP = 50_000
+CONCURRENT_DELETES = 16
+
+
+class UploadAction(StrEnum):
+    KEEP = "keep"
+    WRONG_TYPE = "wrong_type"  # append or page blob: deleted
+    SNAPSHOTS = "snapshots"  # a block blob's snapshots: deleted, the blob kept
+    UNUSED = "unused"  # an old upload no job claimed: deleted
+
+
+@dataclass(frozen=True)
+class UploadSweepReport:
+    seen: int = 0
+    wrong_type: int = 0
+    snapshots: int = 0
+    unused: int = 0
+    failed: int = 0
+
+
+class UploadSweeper:
+    def __init__(
+        self, store: UploadStore, claims: UploadClaims, clock: Clock, unused_ttl_seconds: float
+    ) -> None:
+        self._store = store
+        self._claims = claims
+        self._clock = clock
+        self._unused_ttl = timedelta(seconds=unused_ttl_seconds)
+
+    async def sweep(self) -> UploadSweepReport:
+        listed = await self._store.list_uploads(
+            f"{UPLOAD_ROOT}/", MAX_LISTED_PER_SWEEP, snapshots=True
+        )
+        blobs = list(listed_by_name(listed).values())
+        gate = asyncio.Semaphore(CONCURRENT_DELETES)
+
+        async def visit(blob: Listed) -> UploadAction | None:
+            async with gate:
+                try:
+                    return await self._visit(blob)
+                except Exception as exc:
+                    logger.warning("upload sweep of %s failed: %r", blob.blob.name, exc)
+                    return None
+
+        actions = await asyncio.gather(*(visit(b) for b in blobs))
+        report = UploadSweepReport(
+            seen=len(blobs),
+            wrong_type=actions.count(UploadAction.WRONG_TYPE),
+            snapshots=actions.count(UploadAction.SNAPSHOTS),
+            unused=actions.count(UploadAction.UNUSED),
+            failed=actions.count(None),
+        )
+        if report.wrong_type or report.snapshots or report.unused or report.failed:
+            logger.info("upload sweep: %s", report)
+        return report
+
+    async def _visit(self, blob: Listed) -> UploadAction:
+        info = blob.blob
+        if info.blob_type != BLOCK_BLOB:
+            await self._store.delete(info.name)
+            logger.info("upload sweep: deleted %s (%s)", info.name, info.blob_type)
+            return UploadAction.WRONG_TYPE
+        if self._is_old(info) and await self._claims.used_by(info.name) is None:
+            await self._store.delete(info.name)
+            logger.info("upload sweep: deleted %s (unused)", info.name)
+            return UploadAction.UNUSED
+        if blob.snapshots:
+            await self._store.delete(info.name, snapshots_only=True)
+            logger.info("upload sweep: deleted %d snapshots of %s", blob.snapshots, info.name)
+            return UploadAction.SNAPSHOTS
+        return UploadAction.KEEP
+
+    def _is_old(self, info: BlobInfo) -> bool:
+        return info.last_modified is not None and (
+            self._clock.now() - info.last_modified > self._unused_ttl
+        )
