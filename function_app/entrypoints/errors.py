@@ -13,6 +13,8 @@ fixed message per dependency, the dependency's name and that id.
 `WWW-Authenticate` follows RFC 6750: a request without a token gets `Bearer realm="..."` only;
 a bad token adds `error="invalid_token"`; a valid stream token used beyond its one job's
 reads adds `error="insufficient_scope"`.
+
+A `Throttled` (429, a per-caller limit) sends `Retry-After` with its whole seconds.
 """
 
 import functools
@@ -30,6 +32,7 @@ from function_app.domain.errors import (
     DomainError,
     InvalidRequest,
     NotFound,
+    Throttled,
     TooLarge,
     Unauthenticated,
     Unprocessable,
@@ -47,6 +50,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (TooLarge, 413),
     (UnsupportedType, 415),
     (Unprocessable, 422),
+    (Throttled, 429),
     (DependencyUnavailable, 503),
 )
 
@@ -134,6 +138,8 @@ def domain_error_response(error: DomainError, where: str = "request") -> JSONRes
     headers = dict(NO_STORE)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = www_authenticate(error)
+    if isinstance(error, Throttled):
+        headers["Retry-After"] = str(error.retry_after)
     body = error_body(error.code, error.message, error.details)
     return JSONResponse(body, status_for(error), headers=headers)
 
