@@ -6,7 +6,11 @@ caller's flood, sent all at once, throttles nobody else."""
 import asyncio
 import contextlib
 import json
+import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -222,3 +226,50 @@ async def test_one_caller_s_flood_does_not_throttle_the_others(
         if r.status_code == 429:
             assert_throttled(r, "LIMIT_PRESIGNS_PER_MINUTE", 60)
     assert [r.status_code for r in answered] == [201] * len(calm), [r.text for r in answered]
+
+
+# --- the terminal client ------------------------------------------------------------------------
+
+
+def terminal_client(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobstream_client", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+async def test_the_terminal_client_says_throttled_and_when_to_retry(
+    limits_stack: LocalStack, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    alice = caller(limits_stack, http, "alice")
+    token = limits_stack.token(alice.owner)
+    for _ in range(PRESIGNS):
+        assert (await alice.presign("a.txt", "text/plain", 5)).status_code == 201
+    cv = tmp_path / "cv.txt"
+    cv.write_text("Ada Lovelace\n", encoding="utf-8")
+    done = await asyncio.to_thread(
+        terminal_client, str(cv), "--api", limits_stack.api, "--token", token
+    )
+    assert done.returncode == 2, done.stderr
+    assert re.search(
+        r"error: throttled: too many upload URLs per minute.*\(HTTP 429, retry after \d+ s\)",
+        done.stderr,
+    ), done.stderr
+
+    feed = f"{limits_stack.base_url}/api/events"
+    async with contextlib.AsyncExitStack() as streams:
+        for _ in range(STREAMS):
+            held = await streams.enter_async_context(
+                http.stream("GET", feed, headers=alice.auth, timeout=30)
+            )
+            assert held.status_code == 200
+        done = await asyncio.to_thread(
+            terminal_client, "follow-all", "--api", limits_stack.api, "--token", token
+        )
+    assert done.returncode == 2, done.stderr
+    assert re.search(
+        r"error: throttled: too many open streams.*\(HTTP 429, retry after \d+ s\)", done.stderr
+    ), done.stderr
