@@ -273,3 +273,31 @@ async def test_the_terminal_client_says_throttled_and_when_to_retry(
     assert re.search(
         r"error: throttled: too many open streams.*\(HTTP 429, retry after \d+ s\)", done.stderr
     ), done.stderr
+
+
+async def test_one_caller_s_enqueue_flood_does_not_throttle_the_others(
+    limits_stack: LocalStack, http: httpx.AsyncClient
+) -> None:
+    flooder = caller(limits_stack, http, "flood")
+    others = [caller(limits_stack, http, f"other{n}") for n in range(8)]
+    uploads = await asyncio.gather(
+        *(api.upload("a.txt", b"hello limits\n", "text/plain") for api in [flooder, *others])
+    )
+    blobs = [u["blobName"] for u in uploads]
+    flood = [enqueue(flooder, DOCUMENT, blobs[0]) for _ in range(30)]
+    # Each of the others: as many at once as the running-jobs limit allows.
+    calm = [
+        enqueue(api, DOCUMENT, blob)
+        for api, blob in zip(others, blobs[1:], strict=True)
+        for _ in range(RUNNING)
+    ]
+    answers = await asyncio.gather(*flood, *calm)
+    flooded, answered = answers[: len(flood)], answers[len(flood) :]
+    accepted = [r for r in flooded if r.status_code == 202]
+    assert 1 <= len(accepted) <= ENQUEUES, [r.status_code for r in flooded]
+    for r in flooded:
+        if r.status_code != 202:
+            limit = r.json()["error"]["details"][0]["limit"]
+            assert limit in {"LIMIT_ENQUEUES_PER_MINUTE", "LIMIT_RUNNING_JOBS_PER_CALLER"}
+            assert_throttled(r, limit, 60)
+    assert [r.status_code for r in answered] == [202] * len(calm), [r.text for r in answered]
