@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
 from function_app.bootstrap import override_app_services
@@ -166,3 +167,33 @@ async def test_a_finished_stream_gives_its_slot_back(
         assert r.status_code == 200
         assert "job_update" in r.text
     assert world.services.limits.open_streams("anonymous") == 0
+
+
+async def test_a_response_that_never_sends_a_byte_still_gives_its_slot_back(
+    world: FakeWorld,
+) -> None:
+    from collections.abc import AsyncIterator as Frames
+
+    from function_app.entrypoints.http_stream import EventStreamResponse
+
+    limits = world.services.limits
+    slot = limits.stream(ANONYMOUS)
+    started: list[bool] = []
+
+    async def frames() -> Frames[bytes]:
+        started.append(True)
+        yield b"data: never\n\n"
+
+    response = EventStreamResponse(frames(), slot=slot, media_type="text/event-stream")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        raise OSError("the client went away")
+
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}}
+    with pytest.raises(ClientDisconnect):
+        await response(scope, receive, send)  # type: ignore[arg-type]
+    assert started == []
+    assert limits.open_streams("anonymous") == 0
