@@ -388,6 +388,11 @@ def host_environment(storage: str, servicebus: str, admin_url: str) -> dict[str,
             "ServiceBusConnection": servicebus,
             "SERVICEBUS_EMULATOR_ADMIN_URL": admin_url,
             "ALLOW_FAULT_INJECTION": "false",
+            # The bench measures the app, not the per-caller limits (docs/limits.md): off.
+            "LIMIT_STREAMS_PER_CALLER": "0",
+            "LIMIT_ENQUEUES_PER_MINUTE": "0",
+            "LIMIT_PRESIGNS_PER_MINUTE": "0",
+            "LIMIT_RUNNING_JOBS_PER_CALLER": "0",
             "PYTHONUNBUFFERED": "1",
             # The repo root, for `function_app` and `main` (the app root is the temp dir).
             "PYTHONPATH": os.pathsep.join(

@@ -14,7 +14,8 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,6 +47,7 @@ from function_app.services.idempotency import Idempotency
 from function_app.services.identity import Authenticator, UserTokenVerifier
 from function_app.services.job_uploads import JobUploads, UploadRules
 from function_app.services.jobs import JobPolicy, JobService
+from function_app.services.limits import CallerLimits, LimitPolicy
 from function_app.services.queue_estimates import QueueEstimates
 from function_app.services.queue_overview import OverviewConfig, QueueCatalogue, QueueOverviews
 from function_app.services.stream_tokens import StreamTokens
@@ -82,6 +84,7 @@ class Services:
     queue_catalogue: QueueCatalogue
     sweeper: Sweeper
     upload_sweeper: UploadSweeper
+    limits: CallerLimits
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -89,6 +92,23 @@ def stream_config(settings: Settings) -> StreamConfig:
         max_age_seconds=float(settings.STREAM_MAX_AGE_SECONDS),
         heartbeat_seconds=settings.STREAM_HEARTBEAT_SECONDS,
         retry_ms=settings.STREAM_RETRY_MS,
+    )
+
+
+def caller_limits(
+    settings: Settings, feed: CallerFeed, writer: FeedWriter, monotonic: Callable[[], float]
+) -> CallerLimits:
+    return CallerLimits(
+        LimitPolicy(
+            streams_per_caller=settings.LIMIT_STREAMS_PER_CALLER,
+            enqueues_per_minute=settings.LIMIT_ENQUEUES_PER_MINUTE,
+            presigns_per_minute=settings.LIMIT_PRESIGNS_PER_MINUTE,
+            running_jobs_per_caller=settings.LIMIT_RUNNING_JOBS_PER_CALLER,
+            stream_max_age_seconds=float(settings.STREAM_MAX_AGE_SECONDS),
+        ),
+        feed,
+        writer.repair,
+        monotonic=monotonic,
     )
 
 
@@ -112,12 +132,15 @@ def wire_services(
     probes: Sequence[HealthProbe],
     job_types: Mapping[str, JobType],
     health_timeout_seconds: float = 5.0,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Services:
     """The services over the given adapters (real ones here, fakes in `tests/fakes.py`).
 
     Every writer records through a `FeedingEventLog`: each job event is copied into its
-    owner's feed after the job's own log stores it (`services.caller_feed`)."""
+    owner's feed after the job's own log stores it (`services.caller_feed`). `monotonic`
+    is the clock of the per-caller limits' windows (`services.limits`)."""
     feed_writer = FeedWriter(event_log, caller_feed, clock.now)
+    limits = caller_limits(settings, caller_feed, feed_writer, monotonic)
     event_log = FeedingEventLog(event_log, feed_writer)
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET,
@@ -174,6 +197,7 @@ def wire_services(
             ),
             estimates=QueueEstimates(queue_stats, step_durations),
             open_jobs=open_jobs,
+            running_job=limits.running_job,
         ),
         worker=WorkerService(
             event_log,
@@ -233,6 +257,7 @@ def wire_services(
         upload_sweeper=UploadSweeper(
             uploads, upload_claims, clock, settings.UNUSED_UPLOAD_TTL_SECONDS
         ),
+        limits=limits,
     )
 
 

@@ -192,6 +192,18 @@ class Settings(BaseSettings):
     STREAM_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0, le=300)
     STREAM_RETRY_MS: int = Field(default=2000, ge=100, le=60_000)
 
+    # --- per-caller limits (docs/limits.md): over one, 429 `throttled`; 0 turns it off ------
+    # Open streams (job streams and feeds together) per caller on one instance: 100 is what
+    # one browser holds over HTTP/2 to one origin (far more than a person's tabs need).
+    LIMIT_STREAMS_PER_CALLER: int = Field(default=100, ge=0, le=100_000)
+    # Enqueue and presign requests per caller per minute on one instance (a sliding window):
+    # 2 jobs a second sustained; presigns twice that (a client may presign again to retry).
+    LIMIT_ENQUEUES_PER_MINUTE: int = Field(default=120, ge=0, le=1_000_000)
+    LIMIT_PRESIGNS_PER_MINUTE: int = Field(default=240, ge=0, le=1_000_000)
+    # A caller's jobs not yet ended (queued included), counted from stored state across
+    # instances: a batch of 50 files at once; more waits for some to end.
+    LIMIT_RUNNING_JOBS_PER_CALLER: int = Field(default=50, ge=0, le=1000)
+
     # --- the queue catalogue (GET /api/v1/queue/events, seed 000) ---------------------------
     # A worker instance writes a heartbeat every WORKER_HEARTBEAT_SECONDS while it runs jobs;
     # one unseen for WORKER_OFFLINE_SECONDS is offline. `queue-stats` every

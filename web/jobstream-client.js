@@ -24,13 +24,59 @@ export async function sha256Hex(blob) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+// `retryAfter` (seconds) is set on a 429 `throttled` answer (a per-caller limit): wait that
+// long before asking again.
 export class JobstreamError extends Error {
-  constructor(message, { status = 0, code = 'error', details = [] } = {}) {
+  constructor(message, { status = 0, code = 'error', details = [], retryAfter = null } = {}) {
     super(message);
     this.name = 'JobstreamError';
     this.status = status;
     this.code = code;
     this.details = details;
+    this.retryAfter = retryAfter;
+  }
+}
+
+// The error of a refused answer's envelope; for a 429, with its Retry-After in seconds (the
+// header, or the details when the header is not readable cross-origin).
+function refusal(response, envelope, fallback) {
+  const error = (envelope && envelope.error) || {};
+  const details = error.details || [];
+  let retryAfter = null;
+  if (response.status === 429) {
+    const header = Number(response.headers.get('Retry-After'));
+    const detail = details.length ? Number(details[0].retryAfterSeconds) : NaN;
+    retryAfter = Number.isFinite(header) && header > 0 ? header : (Number.isFinite(detail) ? detail : null);
+  }
+  let message = error.message || fallback;
+  if (response.status === 429) {
+    // The API's message says how long to wait ("...; try again in 12 s").
+    message = `throttled: ${error.message || 'too many requests'}`;
+    if (retryAfter !== null && !message.includes('try again')) message += `; try again in ${retryAfter} s`;
+  }
+  return new JobstreamError(message, {
+    status: response.status,
+    code: error.code || 'http_error',
+    details,
+    retryAfter,
+  });
+}
+
+// Why an EventSource closed: one plain request to its URL, aborted as soon as the answer's
+// head is in (a 200 would be a stream). Resolves with the refusal's JobstreamError, or null
+// when the stream would open (or answers 204, nothing left).
+async function streamRefusal(url) {
+  const abort = new AbortController();
+  try {
+    const response = await fetch(url, { headers: { Accept: 'text/event-stream' }, signal: abort.signal });
+    if (response.ok) return null;
+    let envelope = null;
+    try { envelope = await response.json(); } catch { envelope = null; }
+    return refusal(response, envelope, `the stream answered ${response.status}`);
+  } catch {
+    return null;
+  } finally {
+    abort.abort();
   }
 }
 
@@ -68,12 +114,7 @@ export class JobstreamClient {
       envelope = null;
     }
     if (!response.ok || !envelope || envelope.success !== true) {
-      const error = (envelope && envelope.error) || {};
-      throw new JobstreamError(error.message || `${method} ${path} answered ${response.status}`, {
-        status: response.status,
-        code: error.code || 'http_error',
-        details: error.details || [],
-      });
+      throw refusal(response, envelope, `${method} ${path} answered ${response.status}`);
     }
     return envelope.data;
   }
@@ -171,9 +212,13 @@ export class JobstreamClient {
   // handlers.onUpdate(update) gets each job_update: besides status, progress and message,
   // `currentStep` (the job type's step label), `phase`, `detail` and `etaSeconds` (seconds
   // left, learned from past runs; absent until there is history) say where the job is.
+  // A stream refused for the caller's open-stream limit rejects `done` with a JobstreamError
+  // of code 'throttled' and its `retryAfter`; nothing reconnects by itself (an EventSource
+  // never retries a non-200 answer), so watch again after `retryAfter` seconds if you must.
   watch(jobId, handlers = {}) {
     const { streamToken = null, queueName = null } = handlers;
-    const source = new EventSource(this.streamUrl(jobId, { streamToken, queueName }));
+    const url = this.streamUrl(jobId, { streamToken, queueName });
+    const source = new EventSource(url);
     let lastId = 0;
     let settle;
     const done = new Promise((resolve, reject) => { settle = { resolve, reject }; });
@@ -195,14 +240,21 @@ export class JobstreamClient {
       // CONNECTING: EventSource retries by itself. CLOSED: the server refused (404/401) or
       // answered 204 (nothing left): ask for the job's status once to tell the two apart.
       if (source.readyState !== EventSource.CLOSED) return;
-      this.status(jobId, { streamToken }).then(
+      streamRefusal(url).then((refused) => {
+        if (refused && refused.status === 429) return finish(settle.reject, refused);
+        return this._settleClosed(jobId, streamToken, finish, settle);
+      });
+    };
+    return { close: () => source.close(), done, source };
+  }
+
+  _settleClosed(jobId, streamToken, finish, settle) {
+    return this.status(jobId, { streamToken }).then(
         (job) => (TERMINAL.has(job.status)
           ? finish(settle.resolve, { type: 'job_update', ...job })
           : finish(settle.reject, new JobstreamError('the stream closed', { code: 'stream_closed' }))),
         (err) => finish(settle.reject, err),
       );
-    };
-    return { close: () => source.close(), done, source };
   }
 
   // POST /events/token -> {streamToken, expiresAt, eventsUrl}: a short-lived token that reads
@@ -231,7 +283,9 @@ export class JobstreamClient {
   // timestamp}; onOpen(hello) on each (re)connection; onPing(ping); onError(err) when the
   // stream cannot go on (the watcher is then closed). handlers.since (epochMs): start there
   // instead of now. Returns {close, opened, source}: `opened` resolves with the first hello
-  // (rejects if the stream fails first); `source` is the current EventSource.
+  // (rejects if the stream fails first); `source` is the current EventSource. A feed refused
+  // for the caller's open-stream limit fails with code 'throttled' and its `retryAfter`
+  // (seconds), and is not reopened.
   watchAll(handlers = {}) {
     const seen = new Map(); // jobId -> last sequence handled
     let since = handlers.since ?? null;
@@ -271,11 +325,18 @@ export class JobstreamClient {
       current.onerror = () => {
         // CONNECTING: EventSource retries by itself with Last-Event-ID. CLOSED: refused.
         if (closed || current.readyState !== EventSource.CLOSED) return;
-        if (!hadOpened) {
-          fail(new JobstreamError('the feed was refused', { code: 'stream_closed' }));
-          return;
-        }
-        connect().catch(fail); // once more with a fresh token, from the last event seen
+        streamRefusal(url).then((refused) => {
+          if (closed) return;
+          if (refused && refused.status === 429) {
+            fail(refused); // throttled: reopening now would only be refused again
+            return;
+          }
+          if (!hadOpened) {
+            fail(new JobstreamError('the feed was refused', { code: 'stream_closed' }));
+            return;
+          }
+          connect().catch(fail); // once more with a fresh token, from the last event seen
+        });
       };
     };
     connect().catch(fail);

@@ -68,6 +68,17 @@ class Unprocessable(DomainError):
     code = "unprocessable"
 
 
+class Throttled(DomainError):
+    """Over a per-caller limit (429). `retry_after`: whole seconds until asking again can
+    succeed (a slot frees or the window moves); the `Retry-After` header carries it."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int, details: Sequence[Any] = ()) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
 class DependencyUnavailable(DomainError):
     """A dependency (storage, Service Bus) does not answer (503). `dependency` names it."""
 

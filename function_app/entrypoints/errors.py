@@ -14,6 +14,8 @@ fixed message per dependency, the dependency's name and that id.
 a bad token adds `error="invalid_token"`; a valid stream token used beyond its one job's
 reads, or a user token without the roles, scopes or client the API requires, adds
 `error="insufficient_scope"`.
+
+A `Throttled` (429, a per-caller limit) sends `Retry-After` with its whole seconds.
 """
 
 import functools
@@ -31,6 +33,7 @@ from function_app.domain.errors import (
     DomainError,
     InvalidRequest,
     NotFound,
+    Throttled,
     TooLarge,
     Unauthenticated,
     Unprocessable,
@@ -48,6 +51,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (TooLarge, 413),
     (UnsupportedType, 415),
     (Unprocessable, 422),
+    (Throttled, 429),
     (DependencyUnavailable, 503),
 )
 
@@ -135,6 +139,8 @@ def domain_error_response(error: DomainError, where: str = "request") -> JSONRes
     headers = dict(NO_STORE)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = www_authenticate(error)
+    if isinstance(error, Throttled):
+        headers["Retry-After"] = str(error.retry_after)
     body = error_body(error.code, error.message, error.details)
     return JSONResponse(body, status_for(error), headers=headers)
 

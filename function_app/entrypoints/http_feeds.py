@@ -130,6 +130,7 @@ async def queue_events(req: Request) -> Response:
         heartbeat_seconds=CATALOGUE_HEARTBEAT_SECONDS,
         tick_seconds=settings.QUEUE_STATS_SECONDS,
     )
+    slot = svc.limits.stream(caller)  # 429 over the caller's open streams (nothing sent yet)
     logger.info("queue catalogue %s opened after %d", stream.connection_id, stream.after)
     return EventStreamResponse(
         catalogue_events(
@@ -140,6 +141,7 @@ async def queue_events(req: Request) -> Response:
         ),
         headers=dict(STREAM_HEADERS),
         media_type="text/event-stream",
+        slot=slot,
     )
 
 
@@ -148,11 +150,13 @@ async def caller_events(req: Request) -> Response:
     svc = app_services()
     caller = await stream_caller_of(req)
     stream = svc.feeds.open(caller, _resume_position(req))
+    slot = svc.limits.stream(caller)  # 429 over the caller's open streams (nothing sent yet)
     logger.info("feed %s opened after %d", stream.connection_id, stream.after)
     return EventStreamResponse(
         seed_feed_events(stream, svc.feeds.config.retry_ms),
         headers=dict(STREAM_HEADERS),
         media_type="text/event-stream",
+        slot=slot,
     )
 
 

@@ -24,8 +24,11 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 @at_routes(bp, ["POST"], {"enqueue_job": "v1/jobs", "queue_add": "v1/queue/add"})
 async def enqueue(req: Request) -> Response:
     body = parse_body(EnqueueIn, await read_body(req))
-    accepted = await app_services().jobs.enqueue(
-        await caller_of(req),
+    svc = app_services()
+    caller = await caller_of(req)
+    svc.limits.enqueue(caller)
+    accepted = await svc.jobs.enqueue(
+        caller,
         EnqueueRequest(body.queue_name, body.job_name, body.data),
         req.headers.get("idempotency-key"),
     )

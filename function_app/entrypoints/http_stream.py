@@ -28,6 +28,7 @@ from function_app.entrypoints.sse import (
     parse_last_event_id,
 )
 from function_app.entrypoints.stream_vocabularies import parse_vocabularies
+from function_app.services.limits import StreamSlot
 from function_app.services.streaming import HubStats
 
 logger = logging.getLogger(__name__)
@@ -41,15 +42,24 @@ class EventStreamResponse(StreamingResponse):
     Starlette cancels the sending task when the client disconnects; if that happens while the
     generator waits at a `yield`, nothing would close it until garbage collection. Closing it
     here runs the hub's `finally` at once: the viewer and, for the last one, the poller go.
+    The stream's slot in its caller's limit (`slot`) is given back then too.
     """
+
+    def __init__(self, *args: Any, slot: StreamSlot | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            close = getattr(self.body_iterator, "aclose", None)
-            if close is not None:
-                await close()
+            try:
+                close = getattr(self.body_iterator, "aclose", None)
+                if close is not None:
+                    await close()
+            finally:
+                if self.slot is not None:
+                    self.slot.release()
 
 
 async def _open_stream(req: Request) -> Response:
@@ -64,8 +74,14 @@ async def _open_stream(req: Request) -> Response:
         raise InvalidRequest(str(exc)) from None
     job_id = str(req.path_params.get("jobId", ""))
     after = position.complete_through
-    stream = await svc.streams.open(caller, job_id, after, req.query_params.get("queueName"))
+    slot = svc.limits.stream(caller)  # 429 over the caller's open streams, before any read
+    try:
+        stream = await svc.streams.open(caller, job_id, after, req.query_params.get("queueName"))
+    except BaseException:
+        slot.release()
+        raise
     if stream is None:
+        slot.release()
         # Finished and fully seen: 204 tells EventSource to stop reconnecting.
         return Response(status_code=204, headers={"Cache-Control": "no-cache"})
     if stream.after >= 1:
@@ -78,6 +94,7 @@ async def _open_stream(req: Request) -> Response:
         ),
         headers=dict(STREAM_HEADERS),
         media_type="text/event-stream",
+        slot=slot,
     )
 
 

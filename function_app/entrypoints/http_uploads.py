@@ -16,8 +16,10 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 @answers_errors
 async def presign_upload(req: Request) -> Response:
     body = parse_body(PresignIn, await read_body(req))
-    upload = await app_services().uploads.presign(
-        await caller_of(req),
-        PresignRequest(body.file_name, body.content_type, body.size, body.sha256),
+    svc = app_services()
+    caller = await caller_of(req)
+    svc.limits.presign(caller)
+    upload = await svc.uploads.presign(
+        caller, PresignRequest(body.file_name, body.content_type, body.size, body.sha256)
     )
     return JSONResponse(ok(presigned_out(upload)), 201, headers=NO_STORE)

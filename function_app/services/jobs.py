@@ -12,6 +12,7 @@ repeats and guards the key around those steps (lookup, claim, confirm, release).
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -88,6 +89,10 @@ class JobAccepted:
     estimated_wait_seconds: int | None = None
 
 
+def no_running_limit(_owner: str, _job_id: str) -> AbstractAsyncContextManager[None]:
+    return nullcontext()
+
+
 def queued_event() -> EventDraft:
     return EventDraft(JobStatus.QUEUED, 0, Stage.QUEUED, "Job queued")
 
@@ -106,6 +111,9 @@ class JobService:
     # The sweeper's index: a job is listed before it is recorded, marked sent once it is.
     open_jobs: OpenJobs
     new_id: Callable[[], str] = new_job_id
+    # Holds a place for the owner's new job (owner, job id) while it is recorded, or raises
+    # Throttled (`services.limits.CallerLimits.running_job`).
+    running_job: Callable[[str, str], AbstractAsyncContextManager[None]] = no_running_limit
     # Strong references to shielded record-and-send tasks until they end.
     _unfinished: set[asyncio.Future[Job]] = field(default_factory=set, init=False)
 
@@ -135,16 +143,17 @@ class JobService:
             upload_etag=upload.blob.etag,
             blob_name=upload.blob.name,
         )
-        if key is not None:
-            repeat = await self.idempotency.claim(caller, key, job.job_id, request, prior)
-            if repeat is not None:
-                return await self._accepted(repeat, replayed=True)
-        # Once the job may be recorded it must be sent or end failed, even if this request
-        # is cancelled meanwhile (its client went away): that part runs shielded. The queue
-        # estimate is read meanwhile.
-        async with self.estimates.begin(job.queue_name, job.job_name) as estimate:
-            recorded = await self._shielded(self._record_and_send(job, upload))
-            return await self._accepted(recorded, estimate=await estimate.result())
+        async with self.running_job(caller.owner, job.job_id):
+            if key is not None:
+                repeat = await self.idempotency.claim(caller, key, job.job_id, request, prior)
+                if repeat is not None:
+                    return await self._accepted(repeat, replayed=True)
+            # Once the job may be recorded it must be sent or end failed, even if this
+            # request is cancelled meanwhile (its client went away): that part runs
+            # shielded. The queue estimate is read meanwhile.
+            async with self.estimates.begin(job.queue_name, job.job_name) as estimate:
+                recorded = await self._shielded(self._record_and_send(job, upload))
+                return await self._accepted(recorded, estimate=await estimate.result())
 
     async def _validate(self, caller: Caller, request: EnqueueRequest) -> ChosenUpload:
         """The upload as validated; its ETag pins the version the worker will read."""

@@ -68,6 +68,12 @@ locals {
     STREAM_TOKEN_TTL_SECONDS   = "600"
     STREAM_TOKEN_GRACE_SECONDS = "60"
 
+    # Per-caller limits (docs/limits.md): streams and rates per instance, running jobs across.
+    LIMIT_STREAMS_PER_CALLER      = "100"
+    LIMIT_ENQUEUES_PER_MINUTE     = "120"
+    LIMIT_PRESIGNS_PER_MINUTE     = "240"
+    LIMIT_RUNNING_JOBS_PER_CALLER = "50"
+
     # The queue catalogue (GET /api/v1/queue/events): worker heartbeats, stats, backlog alert.
     WORKER_HEARTBEAT_SECONDS = "15"
     WORKER_OFFLINE_SECONDS   = "60"

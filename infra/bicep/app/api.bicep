@@ -93,6 +93,12 @@ var appSettings = [
   { name: 'STREAM_TOKEN_TTL_SECONDS', value: '600' }
   { name: 'STREAM_TOKEN_GRACE_SECONDS', value: '60' }
 
+  // Per-caller limits (docs/limits.md): streams and rates per instance, running jobs across.
+  { name: 'LIMIT_STREAMS_PER_CALLER', value: '100' }
+  { name: 'LIMIT_ENQUEUES_PER_MINUTE', value: '120' }
+  { name: 'LIMIT_PRESIGNS_PER_MINUTE', value: '240' }
+  { name: 'LIMIT_RUNNING_JOBS_PER_CALLER', value: '50' }
+
   // The queue catalogue (GET /api/v1/queue/events): worker heartbeats, stats, backlog alert.
   { name: 'WORKER_HEARTBEAT_SECONDS', value: '15' }
   { name: 'WORKER_OFFLINE_SECONDS', value: '60' }
