@@ -18,9 +18,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     Playwright's sync API keeps its own event loop running in the main thread while its
     session-scoped browser lives; an asyncio test after it could not start its loop
-    ("Runner.run() cannot be called from a running event loop"). The sort is stable, so
-    every other test keeps its order.
+    ("Runner.run() cannot be called from a running event loop"). Every test under
+    tests/browser/ is a browser test, marked or not. The sort is stable, so every other test
+    keeps its order.
     """
+    for item in items:
+        if "browser" in item.path.parts and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.browser)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 

@@ -6,9 +6,12 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, Request
 
 from tests.support.stack import LocalStack
+
+pytestmark = pytest.mark.browser
 
 JOB_WAIT_MS = 90_000
 CONTENT = "Ada Lovelace\nada@example.com\n\nExperience\n2019 - Present  Engineer\n" * 50
