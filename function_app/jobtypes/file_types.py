@@ -7,9 +7,12 @@ a DOCX from any other ZIP needs the ZIP's directory, and JSON/CSV need the text.
 import csv
 import io
 import json
+import struct
 import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
+
+from function_app.domain.errors import PermanentJobError
 
 
 class FileKind(StrEnum):
@@ -51,6 +54,14 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 GIF_MAGICS = (b"GIF87a", b"GIF89a")
 DOCX_MAIN_PART = "word/document.xml"
 
+# A Word package has a few dozen parts. An archive whose directory lists more entries (or
+# takes more bytes) is refused before zipfile reads it: a directory of a million entries
+# becomes a million objects in memory.
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_DIRECTORY_BYTES = 4 * 1024 * 1024
+_END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
+_END_OF_DIRECTORY_MAGIC = b"PK\x05\x06"
+
 # Text sniffing looks at this many leading bytes.
 SNIFF_BYTES = 64 * 1024
 # Share of control characters (other than tab, CR, LF, FF) above which bytes are not text.
@@ -69,13 +80,49 @@ def is_pdf(data: bytes) -> bool:
     return data[:1024].lstrip(b"\x00\t\r\n\f ").startswith(PDF_MAGIC)
 
 
+def zip_directory_size(data: bytes) -> tuple[int, int] | None:
+    """(entries, bytes) of a ZIP's central directory as its end record declares them, found
+    where zipfile looks (the last 22 bytes, else the last end record within the 64 KiB a
+    comment may take); None when there is no end record."""
+    size = _END_OF_DIRECTORY.size
+    at = len(data) - size
+    if not (data[at : at + 4] == _END_OF_DIRECTORY_MAGIC and data[-2:] == b"\x00\x00"):
+        at = data.rfind(_END_OF_DIRECTORY_MAGIC, max(len(data) - size - (1 << 16), 0))
+    if at < 0 or len(data) - at < size:
+        return None
+    fields = _END_OF_DIRECTORY.unpack_from(data, at)
+    return fields[4], fields[5]
+
+
+def check_zip_directory(data: bytes) -> None:
+    """Refuse (`document_too_complex`) an archive with very many entries, before reading it.
+    A ZIP64 directory (marked by all-ones counts) holds more than 65,534 entries or 4 GiB:
+    refused as well."""
+    directory = zip_directory_size(data)
+    if directory is None:
+        return
+    entries, size = directory
+    if entries > MAX_ZIP_ENTRIES or size > MAX_ZIP_DIRECTORY_BYTES:
+        raise PermanentJobError(
+            "document_too_complex",
+            f"the ZIP archive lists more than {MAX_ZIP_ENTRIES:,} entries",
+        )
+
+
 def zip_member_names(data: bytes) -> list[str] | None:
-    """The member names of a ZIP archive, or None when `data` is not a readable ZIP."""
+    """The member names of a ZIP archive, or None when `data` is not a readable ZIP.
+    Raises `document_too_complex` for a directory past the limits (`check_zip_directory`)."""
+    check_zip_directory(data)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return archive.namelist()
+            names = archive.namelist()
     except (zipfile.BadZipFile, ValueError, EOFError, OSError):
         return None
+    if len(names) > MAX_ZIP_ENTRIES:  # the end record understated them
+        raise PermanentJobError(
+            "document_too_complex", f"the ZIP archive lists more than {MAX_ZIP_ENTRIES:,} entries"
+        )
+    return names
 
 
 def is_docx(data: bytes) -> bool:

@@ -1,0 +1,189 @@
+"""Where a job type runs its blocking, CPU-heavy parsing: somewhere the worker can stop it.
+
+An `Extractor` is awaited as `await extract(fn, *args)` and returns `fn(*args)`.
+- `ProcessSandbox` (what the worker uses, `bootstrap`) runs each call in its own child
+  process: `python -m function_app.jobtypes.sandbox_child`, a fresh interpreter (no fork of
+  the threaded asyncio worker, no re-import of its main module) that has imported the job
+  types before the call arrives. One such child is kept started ahead (a spare), so a call
+  usually finds one ready instead of paying an interpreter's start (~0.2 s). The child may
+  add at most `memory_limit_bytes` of address space to what it holds once it has read the
+  call (`RLIMIT_AS`): past it allocations fail with MemoryError and the job fails
+  `document_too_complex`. Cancelling the awaiting task (a cancel request, the job's time
+  limit) kills the child at once; the worker keeps serving.
+- `in_thread` runs `fn` in a thread (`asyncio.to_thread`), as before the sandbox: for unit
+  tests of job types. A thread cannot be stopped: a cancel waits for `fn` to return.
+
+The call crosses the process boundary by pickle over the child's stdin and stdout: `fn` must
+be a module-level function, its errors `PermanentJobError` (passed back as code and
+message) or anything else (raised in the worker as `ExtractionCrashed`, a transient error).
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import resource
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from function_app.domain.errors import PermanentJobError, TransientJobError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
+OUT_OF_MEMORY = "needs more memory than a job may use"
+
+
+class Extractor(Protocol):
+    async def __call__[T](self, fn: Callable[..., T], /, *args: Any) -> T: ...
+
+
+async def in_thread[T](fn: Callable[..., T], /, *args: Any) -> T:
+    """`fn(*args)` in a thread (not stoppable): unit tests only."""
+    return await asyncio.to_thread(fn, *args)
+
+
+class ExtractionCrashed(TransientJobError):
+    """The child process died or failed on something other than the document."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("extraction_crashed", message)
+
+
+def _vm_size() -> int:
+    """This process's address space in bytes (VmSize), 0 when /proc is not there."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def limit_memory(extra_bytes: int) -> None:
+    """Let this process grow by at most `extra_bytes` of address space (soft RLIMIT_AS)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _vm_size() + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def run_request(request: bytes) -> bytes:
+    """The child's work: unpickle (fn, args, memory limit), limit memory, run, pickle the
+    one answer."""
+    try:
+        fn, args, memory_limit_bytes = pickle.loads(request)  # noqa: S301 - our own parent
+        limit_memory(memory_limit_bytes)
+        message: tuple[Any, ...] = ("ok", fn(*args))
+    except PermanentJobError as exc:
+        message = ("permanent", exc.code, exc.message)
+    except MemoryError:
+        message = ("permanent", "document_too_complex", f"the document {OUT_OF_MEMORY}")
+    except BaseException as exc:  # reported to the worker, which decides
+        message = ("crashed", f"{type(exc).__name__}: {exc}"[:500])
+    try:
+        return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    except MemoryError:
+        too_big = ("permanent", "document_too_complex", f"the result {OUT_OF_MEMORY}")
+        return pickle.dumps(too_big)
+
+
+CHILD_COMMAND = (sys.executable, "-m", "function_app.jobtypes.sandbox_child")
+
+
+def child_environment() -> dict[str, str]:
+    """The worker's environment, with its import path (Azure adds the app's packages to
+    sys.path at run time, not to PYTHONPATH)."""
+    path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+class ProcessSandbox:
+    """Runs each call in a fresh child process (module docstring)."""
+
+    def __init__(
+        self, memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES, *, spare: bool = True
+    ) -> None:
+        self.memory_limit_bytes = memory_limit_bytes
+        self._keep_spare = spare
+        self._spare: tuple[asyncio.AbstractEventLoop, asyncio.subprocess.Process] | None = None
+        self._refilling: asyncio.Task[None] | None = None
+
+    async def __call__[T](self, fn: Callable[..., T], /, *args: Any) -> T:
+        request = pickle.dumps((fn, args, self.memory_limit_bytes), pickle.HIGHEST_PROTOCOL)
+        process = await self._take()
+        try:
+            answer, _ = await process.communicate(request)
+        finally:
+            if process.returncode is None:  # cancelled (or failed) while it ran: stop it
+                process.kill()
+                await process.wait()
+        message = pickle.loads(answer) if answer else None  # noqa: S301 - our own child
+        return _outcome(message, process.returncode)  # type: ignore[no-any-return]
+
+    async def _take(self) -> asyncio.subprocess.Process:
+        """The spare if it is ready (and a new spare started behind it), else a new child."""
+        loop = asyncio.get_running_loop()
+        spare, self._spare = self._spare, None
+        if spare is not None and (spare[0] is not loop or spare[1].returncode is not None):
+            _discard(spare[1])
+            spare = None
+        if self._keep_spare and (self._refilling is None or self._refilling.done()):
+            self._refilling = loop.create_task(self._refill())
+        return spare[1] if spare is not None else await _start_child()
+
+    async def _refill(self) -> None:
+        try:
+            process = await _start_child()
+        except OSError as exc:
+            logger.warning("no spare extraction process: %r", exc)
+            return
+        if self._spare is None:
+            self._spare = (asyncio.get_running_loop(), process)
+        else:
+            _discard(process)
+
+    async def close(self) -> None:
+        """Stop the spare (tests; the spare also exits when the worker does)."""
+        if self._refilling is not None:
+            await self._refilling
+        spare, self._spare = self._spare, None
+        if spare is not None and spare[0] is asyncio.get_running_loop():
+            spare[1].kill()
+            await spare[1].wait()
+
+
+async def _start_child() -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *CHILD_COMMAND,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=child_environment(),
+    )
+
+
+def _discard(process: asyncio.subprocess.Process) -> None:
+    """A spare no call will use (its loop ended, or one is kept already): kill it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signal.SIGKILL)
+
+
+def _outcome(message: tuple[Any, ...] | None, exitcode: int | None) -> Any:
+    match message:
+        case ("ok", value):
+            return value
+        case ("permanent", str() as code, str() as text):
+            raise PermanentJobError(code, text)
+        case ("crashed", str() as text):
+            raise ExtractionCrashed(f"the document reader failed: {text}")
+    raise ExtractionCrashed(f"the document reader stopped without an answer (exit {exitcode})")
+
+
+def process_sandbox(memory_limit_mb: int) -> ProcessSandbox:
+    return ProcessSandbox(memory_limit_mb * 1024 * 1024)
