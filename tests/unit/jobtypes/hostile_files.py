@@ -3,6 +3,7 @@
 Each is a few hundred kilobytes at most: the DOCX and PDF compress a repetitive expansion.
 """
 
+import functools
 import io
 import zipfile
 import zlib
@@ -46,6 +47,7 @@ def document_xml(body: bytes) -> bytes:
     )
 
 
+@functools.cache
 def paragraph_bomb_docx(paragraphs: int = 2_900_000) -> bytes:
     """The review's DOCX: `document.xml` of ~100 MB (2.9 M paragraphs of an empty run), under
     the 100 MiB inflated-size check; about 290 KB deflated."""
@@ -76,6 +78,7 @@ def entity_docx() -> bytes:
     return docx_package(head + b"?>" + doctype + rest)
 
 
+@functools.cache
 def shared_stream_pdf(pages: int = 50, content_bytes: int = 70_000_000) -> bytes:
     """The review's PDF: `pages` pages sharing one content stream of ~`content_bytes` of
     cheap path operators padded with spaces (under pypdf's own parse budget), then one line
