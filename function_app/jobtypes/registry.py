@@ -31,4 +31,4 @@ def build_registry(
 ) -> Mapping[str, JobType]:
     """The shipped job types (and, for tests only, `paced-read`)."""
     shipped: list[JobType] = [AnalyzeResume(extract), AnalyzeDocument(extract)]
-    return by_name([*shipped, PacedRead()] if test_types else shipped)
+    return by_name([*shipped, PacedRead(extract)] if test_types else shipped)
