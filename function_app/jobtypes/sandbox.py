@@ -26,6 +26,7 @@ import pickle
 import resource
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -53,12 +54,12 @@ class ExtractionCrashed(TransientJobError):
         super().__init__("extraction_crashed", message)
 
 
-def _vm_size() -> int:
-    """This process's address space in bytes (VmSize), 0 when /proc is not there."""
+def _status_bytes(field: str) -> int:
+    """A figure of this process's /proc status (VmSize, VmHWM) in bytes; 0 without /proc."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmSize:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -68,7 +69,7 @@ def _vm_size() -> int:
 def limit_memory(extra_bytes: int) -> None:
     """Let this process grow by at most `extra_bytes` of address space (soft RLIMIT_AS)."""
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = _vm_size() + extra_bytes
+    limit = _status_bytes("VmSize") + extra_bytes
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
@@ -76,7 +77,7 @@ def limit_memory(extra_bytes: int) -> None:
 
 def run_request(request: bytes) -> bytes:
     """The child's work: unpickle (fn, args, memory limit), limit memory, run, pickle the
-    one answer."""
+    one answer: (message, the child's peak RSS in bytes)."""
     try:
         fn, args, memory_limit_bytes = pickle.loads(request)  # noqa: S301 - our own parent
         limit_memory(memory_limit_bytes)
@@ -88,10 +89,10 @@ def run_request(request: bytes) -> bytes:
     except BaseException as exc:  # reported to the worker, which decides
         message = ("crashed", f"{type(exc).__name__}: {exc}"[:500])
     try:
-        return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((message, _status_bytes("VmHWM")), protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
         too_big = ("permanent", "document_too_complex", f"the result {OUT_OF_MEMORY}")
-        return pickle.dumps(too_big)
+        return pickle.dumps((too_big, _status_bytes("VmHWM")))
 
 
 CHILD_COMMAND = (sys.executable, "-m", "function_app.jobtypes.sandbox_child")
@@ -117,6 +118,7 @@ class ProcessSandbox:
 
     async def __call__[T](self, fn: Callable[..., T], /, *args: Any) -> T:
         request = pickle.dumps((fn, args, self.memory_limit_bytes), pickle.HIGHEST_PROTOCOL)
+        began = time.monotonic()
         process = await self._take()
         try:
             answer, _ = await process.communicate(request)
@@ -124,7 +126,14 @@ class ProcessSandbox:
             if process.returncode is None:  # cancelled (or failed) while it ran: stop it
                 process.kill()
                 await process.wait()
-        message = pickle.loads(answer) if answer else None  # noqa: S301 - our own child
+        message, peak = pickle.loads(answer) if answer else (None, 0)  # noqa: S301 - our child
+        logger.info(
+            "extraction %s: %s in %.2f s, child peak RSS %d MiB",
+            getattr(getattr(fn, "func", fn), "__name__", "?"),  # a partial names its func
+            message[0] if message else f"no answer (exit {process.returncode})",
+            time.monotonic() - began,
+            peak // 2**20,
+        )
         return _outcome(message, process.returncode)  # type: ignore[no-any-return]
 
     async def _take(self) -> asyncio.subprocess.Process:
