@@ -35,6 +35,9 @@ from function_app.domain.errors import PermanentJobError, TransientJobError
 logger = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
+# A backstop for a child nobody stops (its worker was killed mid-call): the kernel ends it
+# (SIGXCPU) after this much CPU, the longest a message lock is renewed (host.json).
+CHILD_CPU_SECONDS = 300
 OUT_OF_MEMORY = "needs more memory than a job may use"
 
 
@@ -67,12 +70,16 @@ def _status_bytes(field: str) -> int:
 
 
 def limit_memory(extra_bytes: int) -> None:
-    """Let this process grow by at most `extra_bytes` of address space (soft RLIMIT_AS)."""
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = _status_bytes("VmSize") + extra_bytes
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    """Let this process grow by at most `extra_bytes` of address space (soft RLIMIT_AS), and
+    use at most CHILD_CPU_SECONDS of CPU (soft RLIMIT_CPU)."""
+    for which, limit in (
+        (resource.RLIMIT_AS, _status_bytes("VmSize") + extra_bytes),
+        (resource.RLIMIT_CPU, CHILD_CPU_SECONDS),
+    ):
+        _, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(which, (limit, hard))
 
 
 def run_request(request: bytes) -> bytes:
