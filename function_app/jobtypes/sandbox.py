@@ -133,7 +133,7 @@ class ProcessSandbox:
             if process.returncode is None:  # cancelled (or failed) while it ran: stop it
                 process.kill()
                 await process.wait()
-        message, peak = pickle.loads(answer) if answer else (None, 0)  # noqa: S301 - our child
+        message, peak = _answer(answer)
         logger.info(
             "extraction %s: %s in %.2f s, child peak RSS %d MiB",
             getattr(getattr(fn, "func", fn), "__name__", "?"),  # a partial names its func
@@ -188,6 +188,17 @@ def _discard(process: asyncio.subprocess.Process) -> None:
     """A spare no call will use (its loop ended, or one is kept already): kill it."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(process.pid, signal.SIGKILL)
+
+
+def _answer(answer: bytes) -> tuple[tuple[Any, ...] | None, int]:
+    """The child's (message, peak RSS); (None, 0) for none, or one cut short as it died."""
+    if not answer:
+        return None, 0
+    try:
+        message, peak = pickle.loads(answer)  # noqa: S301 - our own child wrote it
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        return None, 0
+    return message, peak
 
 
 def _outcome(message: tuple[Any, ...] | None, exitcode: int | None) -> Any:
