@@ -122,6 +122,7 @@ class ProcessSandbox:
         self._keep_spare = spare
         self._spare: tuple[asyncio.AbstractEventLoop, asyncio.subprocess.Process] | None = None
         self._refilling: asyncio.Task[None] | None = None
+        self._holders: set[asyncio.Task[None]] = set()
 
     async def __call__[T](self, fn: Callable[..., T], /, *args: Any) -> T:
         request = pickle.dumps((fn, args, self.memory_limit_bytes), pickle.HIGHEST_PROTOCOL)
@@ -133,6 +134,11 @@ class ProcessSandbox:
             if process.returncode is None:  # cancelled (or failed) while it ran: stop it
                 process.kill()
                 await process.wait()
+                logger.info(
+                    "extraction %s stopped after %.2f s",
+                    getattr(getattr(fn, "func", fn), "__name__", "?"),
+                    time.monotonic() - began,
+                )
         message, peak = _answer(answer)
         logger.info(
             "extraction %s: %s in %.2f s, child peak RSS %d MiB",
@@ -160,19 +166,34 @@ class ProcessSandbox:
         except OSError as exc:
             logger.warning("no spare extraction process: %r", exc)
             return
-        if self._spare is None:
-            self._spare = (asyncio.get_running_loop(), process)
-        else:
+        if self._spare is not None:
             _discard(process)
+            return
+        loop = asyncio.get_running_loop()
+        self._spare = (loop, process)
+        holder = loop.create_task(self._hold(process))
+        self._holders.add(holder)
+        holder.add_done_callback(self._holders.discard)
+
+    async def _hold(self, process: asyncio.subprocess.Process) -> None:
+        """Wait for the spare's end; cancelled (the loop shuts down, or `close`) while it is
+        still the spare, stop it, so that it closes with its loop and not after."""
+        try:
+            await process.wait()
+        except asyncio.CancelledError:
+            if self._spare is not None and self._spare[1] is process:
+                self._spare = None
+                process.kill()
+                await process.wait()
+            raise
 
     async def close(self) -> None:
-        """Stop the spare (tests; the spare also exits when the worker does)."""
+        """Stop the spare (tests; at the loop's shutdown its holder stops it)."""
         if self._refilling is not None:
             await self._refilling
-        spare, self._spare = self._spare, None
-        if spare is not None and spare[0] is asyncio.get_running_loop():
-            spare[1].kill()
-            await spare[1].wait()
+        for holder in list(self._holders):
+            holder.cancel()
+        await asyncio.gather(*self._holders, return_exceptions=True)
 
 
 async def _start_child() -> asyncio.subprocess.Process:
