@@ -7,14 +7,18 @@ The functions run in the child are this module's (the child imports it by name).
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from function_app.domain.errors import PermanentJobError
 from function_app.jobtypes.extraction import docx_text
+from function_app.jobtypes.registry import build_registry
 from function_app.jobtypes.sandbox import ExtractionCrashed, ProcessSandbox
+from tests.samples.documents import make_docx
+from tests.samples.job_context import FakeJobContext
 from tests.unit.jobtypes import hostile_files as hostile
 
 
@@ -91,3 +95,16 @@ async def test_the_paragraph_bomb_ends_too_complex_in_the_sandbox(
     with pytest.raises(PermanentJobError) as caught:
         await sandbox(docx_text, hostile.paragraph_bomb_docx())
     assert caught.value.code == "document_too_complex"
+
+
+@pytest.mark.parametrize("job_name", ["analyze-resume", "analyze-document"])
+async def test_the_job_types_parse_through_the_extractor_they_are_given(job_name: str) -> None:
+    calls: list[str] = []
+
+    async def recording(fn: Callable[..., Any], /, *args: Any) -> Any:
+        calls.append(getattr(getattr(fn, "func", fn), "__name__", "?"))
+        return fn(*args)
+
+    ctx = FakeJobContext(make_docx(["Jane Example", "SKILLS", "Python"]), file_name="cv.docx")
+    await build_registry(extract=recording)[job_name].run(ctx)
+    assert calls == [{"analyze-resume": "extract_resume_text"}.get(job_name, "describe_content")]
