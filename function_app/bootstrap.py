@@ -25,6 +25,7 @@ from function_app.domain.sweeping import SweepPolicy
 from function_app.domain.uploads import ContentTypePolicy
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.registry import build_registry
+from function_app.jobtypes.sandbox import process_sandbox
 from function_app.ports import (
     CallerFeed,
     Clock,
@@ -208,6 +209,7 @@ def wire_services(
                 max_upload_bytes=settings.MAX_UPLOAD_BYTES,
                 allow_fault_injection=settings.ALLOW_FAULT_INJECTION,
                 retry_delay_seconds=settings.WORKER_RETRY_DELAY_SECONDS,
+                time_limit_seconds=settings.JOB_TIME_LIMIT_SECONDS,
             ),
             durations=step_durations,
             clock=clock,
@@ -289,7 +291,10 @@ def build_services(settings: Settings) -> Services:
         open_jobs=adapters.table_storage.open_jobs,
         worker_id=worker_id,
         probes=adapters.probes,
-        job_types=build_registry(test_types=settings.ALLOW_FAULT_INJECTION),
+        job_types=build_registry(
+            test_types=settings.ALLOW_FAULT_INJECTION,
+            extract=process_sandbox(settings.EXTRACTION_MEMORY_LIMIT_MB),
+        ),
     )
 
 

@@ -219,6 +219,15 @@ class Settings(BaseSettings):
     # dead-letter the job (0: abandon at once).
     WORKER_RETRY_DELAY_SECONDS: float = Field(default=2.0, ge=0, le=60)
 
+    # --- bounded work per job (docs/job-types.md, "Memory and time") ------------------------
+    # A run past JOB_TIME_LIMIT_SECONDS is stopped and ends `failed`, time_limit_exceeded (not
+    # retried): at most 240 s, so that with the longest retry delay (60 s) a run ends within
+    # host.json's maxAutoLockRenewalDuration (5 min) and is never redelivered while it runs.
+    # Each extraction runs in a child process that may add at most EXTRACTION_MEMORY_LIMIT_MB
+    # of memory (address space) to its input; past it the job fails document_too_complex.
+    JOB_TIME_LIMIT_SECONDS: float = Field(default=180.0, ge=1, le=240)
+    EXTRACTION_MEMORY_LIMIT_MB: int = Field(default=256, ge=32, le=4096)
+
     # --- the sweeper (a timer function; docs/reliability.md) ---------------------------------
     # When it runs (NCRONTAB, six fields with seconds; default every minute). A job recorded
     # but not sent is sent SWEEP_RESEND_SECONDS later (below the queues' 10-minute duplicate

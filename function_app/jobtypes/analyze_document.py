@@ -3,10 +3,10 @@
 Steps (`STEPS`; progress is monotonic; the worker reports `fetching` 5-40 while the bytes
 stream in and the checksum is computed on the way): parsing 45 (type from content) ->
 analyzing 70 (text statistics, page count, image size) and 85 (what was found) -> storing 90
-(result built). `ctx.checkpoint()` runs between steps.
+(result built). `ctx.checkpoint()` runs between steps; the content is analysed by `extract`
+(a child process the worker stops on cancel or at the time limit, `jobtypes.sandbox`).
 """
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +20,7 @@ from function_app.jobtypes.file_types import (
     decode_text,
     image_dimensions,
 )
+from function_app.jobtypes.sandbox import Extractor, in_thread
 from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 from function_app.jobtypes.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
 from function_app.jobtypes.upload_reader import (
@@ -95,6 +96,9 @@ class AnalyzeDocument:
     name = NAME
     steps = STEPS
 
+    def __init__(self, extract: Extractor = in_thread) -> None:
+        self.extract = extract
+
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         upload = await fetch_upload(ctx)
         file_name = upload.file_name
@@ -104,7 +108,7 @@ class AnalyzeDocument:
         await ctx.progress(
             Stage.ANALYZING, 70, f"Analysing the {kind.value} content", phase="analyse"
         )
-        details = await asyncio.to_thread(describe_content, kind, upload.data)
+        details = await self.extract(describe_content, kind, upload.data)
         await ctx.progress(
             Stage.ANALYZING, 85, "Analysed the content", phase="found", detail=found_detail(details)
         )

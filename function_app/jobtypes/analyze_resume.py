@@ -3,10 +3,12 @@
 Steps (`STEPS`; progress is monotonic; the worker reports `fetching` 5-40 while the bytes
 stream in): parsing 45 (format from content) -> parsing 60 (text extracted) -> analyzing 70
 (sections, contact, skills, score) and 80 (sections found) -> storing 90 (result built).
-`ctx.checkpoint()` runs between steps, so a cancel request stops the job there.
+`ctx.checkpoint()` runs between steps; the text is extracted by `extract` (a child process
+the worker stops on cancel or at the time limit, `jobtypes.sandbox`).
 """
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +25,7 @@ from function_app.jobtypes.extraction import (
 )
 from function_app.jobtypes.file_types import MIME_TYPES, FileKind
 from function_app.jobtypes.resume_scoring import analyse_resume
+from function_app.jobtypes.sandbox import Extractor, in_thread
 from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 from function_app.jobtypes.upload_reader import (
     byte_count,
@@ -89,13 +92,16 @@ class AnalyzeResume:
     name = NAME
     steps = STEPS
 
+    def __init__(self, extract: Extractor = in_thread) -> None:
+        self.extract = extract
+
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         upload = await fetch_upload(ctx)
         file_name = upload.file_name
         kind = await detect_kind(ctx, upload, "Detecting the file format")
         claimed = claims_docx(file_name, ctx.blob.content_type)
-        extracted = await asyncio.to_thread(
-            extract_resume_text, kind, upload.data, claimed_docx=claimed
+        extracted = await self.extract(
+            functools.partial(extract_resume_text, claimed_docx=claimed), kind, upload.data
         )
         if not extracted.text.strip():
             raise PermanentJobError(

@@ -9,8 +9,10 @@ enqueue's check of an upload's first bytes; they are re-exported here.
 import csv
 import io
 import json
+import struct
 import zipfile
 
+from function_app.domain.errors import PermanentJobError
 from function_app.domain.file_sniffing import (
     GIF_MAGICS,
     JPEG_MAGIC,
@@ -52,16 +54,61 @@ __all__ = [
 ]
 
 DOCX_MAIN_PART = "word/document.xml"
+
+# A Word package has a few dozen parts. An archive whose directory lists more entries (or
+# takes more bytes) is refused before zipfile reads it: a directory of a million entries
+# becomes a million objects in memory.
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_DIRECTORY_BYTES = 4 * 1024 * 1024
+_END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
+_END_OF_DIRECTORY_MAGIC = b"PK\x05\x06"
+
 CSV_DELIMITERS = ",;\t|"
 
 
+def zip_directory_size(data: bytes) -> tuple[int, int] | None:
+    """(entries, bytes) of a ZIP's central directory as its end record declares them, found
+    where zipfile looks (the last 22 bytes, else the last end record within the 64 KiB a
+    comment may take); None when there is no end record."""
+    size = _END_OF_DIRECTORY.size
+    at = len(data) - size
+    if not (data[at : at + 4] == _END_OF_DIRECTORY_MAGIC and data[-2:] == b"\x00\x00"):
+        at = data.rfind(_END_OF_DIRECTORY_MAGIC, max(len(data) - size - (1 << 16), 0))
+    if at < 0 or len(data) - at < size:
+        return None
+    fields = _END_OF_DIRECTORY.unpack_from(data, at)
+    return fields[4], fields[5]
+
+
+def check_zip_directory(data: bytes) -> None:
+    """Refuse (`document_too_complex`) an archive with very many entries, before reading it.
+    A ZIP64 directory (marked by all-ones counts) holds more than 65,534 entries or 4 GiB:
+    refused as well."""
+    directory = zip_directory_size(data)
+    if directory is None:
+        return
+    entries, size = directory
+    if entries > MAX_ZIP_ENTRIES or size > MAX_ZIP_DIRECTORY_BYTES:
+        raise PermanentJobError(
+            "document_too_complex",
+            f"the ZIP archive lists more than {MAX_ZIP_ENTRIES:,} entries",
+        )
+
+
 def zip_member_names(data: bytes) -> list[str] | None:
-    """The member names of a ZIP archive, or None when `data` is not a readable ZIP."""
+    """The member names of a ZIP archive, or None when `data` is not a readable ZIP.
+    Raises `document_too_complex` for a directory past the limits (`check_zip_directory`)."""
+    check_zip_directory(data)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return archive.namelist()
+            names = archive.namelist()
     except (zipfile.BadZipFile, ValueError, EOFError, OSError):
         return None
+    if len(names) > MAX_ZIP_ENTRIES:  # the end record understated them
+        raise PermanentJobError(
+            "document_too_complex", f"the ZIP archive lists more than {MAX_ZIP_ENTRIES:,} entries"
+        )
+    return names
 
 
 def is_docx(data: bytes) -> bool:

@@ -9,7 +9,7 @@ Memory: the whole upload is held (job types parse it as a whole: PDF, DOCX, JSON
 holds at least its upload's size, and about twice that while the buffer becomes `bytes`.
 The bound is the worker's (`ctx.read()` never yields more than the validated `ctx.blob.size`,
 which the worker checked against MAX_UPLOAD_BYTES before the job started). See
-docs/job-types.md, "Memory".
+docs/job-types.md, "Memory and time".
 """
 
 import asyncio

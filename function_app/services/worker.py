@@ -19,13 +19,19 @@ The queue catalogue (seed 000): each `started` event names this instance (`worke
 instance's heartbeat lists the jobs it runs while they run (`PresenceReporter`), and every
 job it ends is counted by outcome and run time (`QueueCounters`); both best effort.
 
+Bounded runs: a job type's `run` is a task the worker stops (cancels) when the job's owner
+asks to cancel (watched every `policy.cancel_poll_seconds` while it runs, not only at the job
+type's checkpoints: the job ends `cancelled`) or when it has run `policy.time_limit_seconds`
+(the job ends `failed`, code `time_limit_exceeded`, not retryable). Stopping the task stops
+an extraction's child process (`jobtypes.sandbox`), so the worker keeps serving.
+
 Fault injection for end-to-end tests: when ALLOW_FAULT_INJECTION is true, a job whose data
 has `"simulateTransientFailures": N` fails transiently on its first N deliveries.
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import KW_ONLY, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -62,6 +68,7 @@ from function_app.services.worker_presence import PresenceReporter
 logger = logging.getLogger(__name__)
 
 FAULT_INJECTION_FIELD = "simulateTransientFailures"
+UNEXPECTED_FAILURE = "an unexpected error in the worker (logged with the job id)"
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,10 @@ class WorkerPolicy:
     # Before a failed delivery is abandoned: base x 2^(delivery - 1) seconds, at most
     # RETRY_DELAY_MAX_SECONDS (0: abandon at once).
     retry_delay_seconds: float = 0.0
+    # A run stopped past this (JOB_TIME_LIMIT_SECONDS) fails `time_limit_exceeded`; None: no
+    # limit. While it runs, a cancel request is looked for every `cancel_poll_seconds`.
+    time_limit_seconds: float | None = None
+    cancel_poll_seconds: float = 0.5
 
     def retry_delay(self, delivery_count: int) -> float:
         if self.retry_delay_seconds <= 0:
@@ -273,12 +284,45 @@ class WorkerService:
         )
         await ctx.checkpoint()
         try:
-            result = await job_type.run(ctx)
+            result = await self._bounded(job_type.run(ctx), ctx)
         except BlobMissing:
             raise PermanentJobError("blob_missing", "the uploaded file no longer exists") from None
         except BlobChanged:
             raise upload_changed() from None
         return result, ctx.sample()
+
+    async def _bounded[T](self, work: Coroutine[Any, Any, T], ctx: RunContext) -> T:
+        """`work`'s result, unless a cancel request (JobCancelled, or AttemptSuperseded when a
+        newer attempt started) or the time limit (`time_limit_exceeded`) stops it first.
+        Stopping cancels its task and waits for it to unwind (an extraction's child killed)."""
+        task = asyncio.ensure_future(work)
+        watch = asyncio.ensure_future(self._watch_cancel(ctx))
+        limit = self.policy.time_limit_seconds
+        try:
+            await asyncio.wait({task, watch}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in (task, watch):
+                pending.cancel()
+            await asyncio.gather(task, watch, return_exceptions=True)
+        if not task.cancelled():
+            return task.result()
+        if not watch.cancelled():
+            watch.result()  # raises what stopped the run
+        raise PermanentJobError(
+            "time_limit_exceeded", f"the job did not finish within its time limit of {limit:g} s"
+        )
+
+    async def _watch_cancel(self, ctx: RunContext) -> None:
+        """Raise JobCancelled (or AttemptSuperseded) once the job's owner asked to cancel; a
+        read of the log that fails is only logged (the run goes on, watched)."""
+        while True:
+            await asyncio.sleep(self.policy.cancel_poll_seconds)
+            try:
+                await ctx.checkpoint()
+            except (JobCancelled, AttemptSuperseded):
+                raise
+            except Exception as exc:
+                logger.warning("job %s: cancel check failed: %r", ctx.job_id, exc)
 
     def _inject_fault(self, job: Job, delivery: JobDelivery) -> None:
         if not self.policy.allow_fault_injection:
@@ -296,7 +340,8 @@ class WorkerService:
 
     async def _transient(self, job: Job, delivery: JobDelivery, exc: Exception) -> None:
         code = exc.code if isinstance(exc, JobFailure) else "transient_error"
-        message = exc.message if isinstance(exc, JobFailure) else type(exc).__name__
+        # An unexpected exception is logged with its traceback; the user reads no class name.
+        message = exc.message if isinstance(exc, JobFailure) else UNEXPECTED_FAILURE
         logger.warning(
             "job %s delivery %d failed (%s)",
             job.job_id,

@@ -83,6 +83,10 @@ locals {
     # A failed delivery waits 2 s x 2^(delivery - 1) before it is abandoned.
     WORKER_RETRY_DELAY_SECONDS = "2"
 
+    # Bounded work per job: a run's time limit; the memory an extraction's child may add.
+    JOB_TIME_LIMIT_SECONDS     = "180"
+    EXTRACTION_MEMORY_LIMIT_MB = "256"
+
     # The sweeper (a timer function): resend unsent jobs, end jobs no worker reports on.
     SWEEP_SCHEDULE            = "0 * * * * *"
     SWEEP_RESEND_SECONDS      = "60"

@@ -108,6 +108,10 @@ var appSettings = [
   // A failed delivery waits 2 s x 2^(delivery - 1) before it is abandoned.
   { name: 'WORKER_RETRY_DELAY_SECONDS', value: '2' }
 
+  // Bounded work per job: a run's time limit; the memory an extraction's child may add.
+  { name: 'JOB_TIME_LIMIT_SECONDS', value: '180' }
+  { name: 'EXTRACTION_MEMORY_LIMIT_MB', value: '256' }
+
   // The sweeper (a timer function): resend unsent jobs, end jobs no worker reports on.
   { name: 'SWEEP_SCHEDULE', value: '0 * * * * *' }
   { name: 'SWEEP_RESEND_SECONDS', value: '60' }

@@ -5,6 +5,7 @@ mutations are seeded, so a failure reproduces.
 """
 
 import random
+import re
 
 import pytest
 
@@ -48,12 +49,23 @@ SOURCES = {
 async def test_mutated_files_succeed_or_fail_permanently(job_name: str, source: str) -> None:
     succeeded = 0
     codes: list[str] = []
+    messages: set[str] = set()
     for data in mutations(SOURCES[source], seed=len(source) * 7919):
         try:
             await build_registry()[job_name].run(FakeJobContext(data, file_name=f"cv.{source}"))
         except PermanentJobError as exc:
             codes.append(exc.code)
+            messages.add(exc.message)
         else:
             succeeded += 1
     assert succeeded + len(codes) == VARIANTS
     assert set(codes) <= PERMANENT_CODES
+    # What the user reads names no library class or module (PdfStreamError, BadZipFile, ...).
+    named = {m for m in messages if INTERNAL_NAME.search(m)}
+    assert named == set(), named
+
+
+# A CamelCase word ending in Error/Exception, or a dotted module path.
+INTERNAL_NAME = re.compile(
+    r"\b[A-Z][a-z]+(?:[A-Z][a-z]*)+(?:Error|Exception)\b|\b[a-z_]+\.[a-z_]+\."
+)

@@ -135,6 +135,9 @@ async def test_transient_error_records_retrying_and_raises_for_redelivery() -> N
     job = world.log.jobs[job_id]
     assert job.error is not None
     assert (job.error.code, job.error.retryable) == ("transient_error", True)
+    # The user reads what happened, not the exception's class.
+    assert "ConnectionError" not in job.error.message
+    assert "ConnectionError" not in world.log.jobs[job_id].message
 
 
 async def test_the_last_delivery_fails_the_job_without_raising() -> None:
