@@ -69,6 +69,7 @@ def record_texts(page: Page, ids: list[str]) -> None:
             for (const id of ids) {
                 const node = document.getElementById(id);
                 window.__texts[id] = [];
+                if (!node) continue;
                 new MutationObserver(() => {
                     if (!node.hidden && node.textContent) window.__texts[id].push(node.textContent);
                 }).observe(node, { childList: true, characterData: true, subtree: true });
@@ -97,6 +98,8 @@ def screenshots(page: Page, tmp_path: Path, name: str) -> list[Path]:
     page.screenshot(path=str(shots[1]), full_page=True)
     scrolled = page.evaluate("[window.scrollX, window.scrollY]")
     for part in ("job-box", "session-box"):  # the lower parts, at full size
+        if not page.locator(f"#{part}").count():
+            continue
         shots.append(tmp_path / f"{name}-{part}.png")
         page.locator(f"#{part}").screenshot(path=str(shots[-1]))  # (scrolls to it)
     page.evaluate("([x, y]) => window.scrollTo(x, y)", scrolled)  # where the person left it
