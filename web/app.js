@@ -128,7 +128,8 @@ function render(update) {
   if (update.status === 'completed') $('job-stage').textContent = 'all steps done';
   const phase = ended || update.log ? '' : [update.phase, update.detail].filter(Boolean).join(': ');
   $('job-phase').textContent = phase ? `(${phase})` : '';
-  $('job-eta').textContent = !ended && Number.isFinite(update.etaSeconds) ? `About ${duration(update.etaSeconds * 1000)} left` : '';
+  $('job-eta').textContent = ended || !Number.isFinite(update.etaSeconds) ? ''
+    : (update.etaSeconds < 1 ? 'Almost done' : `About ${duration(update.etaSeconds * 1000)} left`);
   // A failure is told once, in #error; a retry's message is the worker's own plain words.
   if (update.status !== 'failed' && !update.log) $('job-message').textContent = update.message || '';
   if (update.status === 'failed') $('job-message').textContent = '';

@@ -11,6 +11,7 @@ test's tmp_path (`--basetemp` to choose where); their paths are printed (`-s` to
 """
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from playwright.sync_api import Page, Response
 
 from function_app.jobtypes import analyze_resume
+from tests.browser.stream_stack import submit_job
 from tests.samples.documents import corrupt_pdf, make_pdf, paginate, resume_text
 from tests.support.stack import LocalStack
 
@@ -32,6 +34,8 @@ PHONES = [{"width": 390, "height": 844}, {"width": 360, "height": 740}]
 INTERNAL_NAME = re.compile(
     r"\b(?:[A-Z][a-z0-9]+)+(?:Error|Exception|Warning)\b|\b[a-z_]+\.[a-z_]+\.[A-Za-z_]+\b"
 )
+# The ETA is learned from 3 completed runs of the job type (docs/job-types.md).
+RUNS_BEFORE_AN_ETA = 3
 STEP_LABELS = ["Queued", "Starting", *(step.label for step in analyze_resume.STEPS.steps)]
 
 
@@ -333,3 +337,29 @@ def test_the_host_serves_the_favicon_the_page_links(
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("image/svg+xml")
     assert answer.text.startswith("<svg")
+
+
+def wait_completed(stack: LocalStack, job_id: str) -> None:
+    for _ in range(600):
+        if job_status(stack, job_id)["status"] == "completed":
+            return
+        time.sleep(0.1)
+    pytest.fail(f"job {job_id} did not complete")
+
+
+def test_once_past_runs_taught_one_the_page_shows_the_eta_while_the_job_runs(
+    anonymous_stack: LocalStack, page: Page, watched: Watched, resume_pdf: Path, tmp_path: Path
+) -> None:
+    data = resume_pdf.read_bytes()
+    for i in range(RUNS_BEFORE_AN_ETA):
+        job = submit_job(anonymous_stack.api, f"eta-{i}.pdf", "application/pdf", data)
+        wait_completed(anonymous_stack, job["jobId"])
+
+    run_file(page, anonymous_stack, resume_pdf, DESKTOP)
+    assert page.get_attribute("body", "data-state") == "completed"
+    shown: list[str] = page.evaluate("window.__texts['job-eta']")
+    assert shown, "no ETA was shown while the job ran"
+    assert all(re.fullmatch(r"About \d.* left|Almost done", text) for text in shown), shown
+    assert page.text_content("#job-eta") == ""  # the job ended: nothing is left
+    assert_clean(watched)
+    print(f"ETA texts while running: {shown}")
