@@ -102,7 +102,13 @@ function documentCard(result) {
     ? `${result.declaredContentType}: does not match the content` : result.declaredContentType;
   return el('div', { class: 'document' },
     el('p', { id: 'result-summary', class: 'summary' },
-      el('strong', {}, result.fileName || 'Document'), ` is ${result.detectedType === 'binary' ? 'binary data' : type}, ${bytes(result.sizeBytes)}`),
+      el('strong', {}, result.fileName || 'Document'), el('br'),
+      [
+        result.detectedType === 'binary' ? 'binary data' : String(result.detectedType || '').toUpperCase(),
+        Number.isFinite(result.pageCount) && `${number(result.pageCount)} page${result.pageCount === 1 ? '' : 's'}`,
+        stats && `${number(stats.words)} words`,
+        bytes(result.sizeBytes),
+      ].filter(Boolean).join(' · ')),
     facts([
       ['Type', type],
       ['Uploaded as', declared],

@@ -83,13 +83,19 @@ def record_texts(page: Page, ids: list[str]) -> None:
     )
 
 
-def run_file(page: Page, stack: LocalStack, path: Path, viewport: dict[str, int]) -> None:
+def run_file(
+    page: Page,
+    stack: LocalStack,
+    path: Path,
+    viewport: dict[str, int],
+    job_name: str = "analyze-resume",
+) -> None:
     page.set_viewport_size(viewport)
     page.goto(f"{stack.base_url}/")
     page.wait_for_selector("body[data-state='ready']")
     record_texts(page, ["queue-stats", "job-eta", "job-elapsed"])
     page.set_input_files("#file", str(path))
-    page.select_option("#job-name", "analyze-resume")
+    page.select_option("#job-name", job_name)
     page.click("#start")
     page.wait_for_selector(
         "body[data-state='completed'], body[data-state='failed']", timeout=JOB_WAIT_MS
@@ -363,3 +369,39 @@ def test_once_past_runs_taught_one_the_page_shows_the_eta_while_the_job_runs(
     assert page.text_content("#job-eta") == ""  # the job ended: nothing is left
     assert_clean(watched)
     print(f"ETA texts while running: {shown}")
+
+
+def facts(page: Page, selector: str) -> dict[str, str]:
+    pairs: dict[str, str] = page.eval_on_selector(
+        selector,
+        """(list) => Object.fromEntries([...list.querySelectorAll('dt')].map(
+              (dt) => [dt.textContent, dt.nextElementSibling.textContent]))""",
+    )
+    return pairs
+
+
+def test_a_document_shows_its_type_pages_statistics_and_digest(
+    anonymous_stack: LocalStack, page: Page, watched: Watched, tmp_path: Path
+) -> None:
+    report = tmp_path / "quarterly-report.pdf"
+    lines = [f"Line {i}: the quarter went well and the streams stayed open." for i in range(90)]
+    report.write_bytes(make_pdf(paginate(lines)))
+    run_file(page, anonymous_stack, report, PHONES[0], job_name="analyze-document")
+    assert page.get_attribute("body", "data-state") == "completed"
+    result = job_status(anonymous_stack, page.text_content("#job-id") or "")["result"]
+    shots = screenshots(page, tmp_path, "document-390")
+
+    shown = facts(page, "#result-facts")
+    assert shown["Type"] == f"pdf ({result['mimeType']})"
+    assert shown["Pages"] == str(result["pageCount"])
+    assert shown["SHA-256"] == result["sha256"]
+    assert shown["Size"].endswith(f"({result['sizeBytes']:,} bytes)")
+    stats = facts(page, "#result-text")
+    assert stats["Words"] == f"{result['textStats']['words']:,}"
+    assert stats["Lines"] == f"{result['textStats']['lines']:,}"
+    top = result["textStats"]["topWords"]
+    assert stats["Top words"] == "".join(f"{w['word']} \u00d7{w['count']}" for w in top)
+    sizes = layout_width(page)
+    assert sizes["scroll"] == sizes["viewport"] == PHONES[0]["width"], sizes
+    assert_clean(watched)
+    print(f"document at 390 px: {shown}; {shots}")
