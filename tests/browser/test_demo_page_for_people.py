@@ -29,6 +29,10 @@ pytestmark = pytest.mark.browser
 
 JOB_WAIT_MS = 90_000
 DESKTOP = {"width": 1280, "height": 800}
+WIDE = {"width": 1440, "height": 900}
+TABLET = {"width": 768, "height": 1024}
+# From this width the page has two columns and the result sits at the top of the right one.
+TWO_COLUMNS = 960
 PHONES = [{"width": 390, "height": 844}, {"width": 360, "height": 740}]
 # An exception class (PdfStreamError, KeyError, ...) or a dotted module path.
 INTERNAL_NAME = re.compile(
@@ -179,7 +183,9 @@ def resume_pdf(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, *PHONES], ids=lambda v: f"{v['width']}px")
+@pytest.mark.parametrize(
+    "viewport", [DESKTOP, WIDE, TABLET, *PHONES], ids=lambda v: f"{v['width']}px"
+)
 def test_a_resume_run_to_the_end_shows_its_score_steps_and_last_event(
     anonymous_stack: LocalStack,
     page: Page,
@@ -200,7 +206,7 @@ def test_a_resume_run_to_the_end_shows_its_score_steps_and_last_event(
     # The score, as the API computed it, in words and figures.
     assert page.inner_text("#result-score .score-value") == str(result["score"])
     assert f"/ {result['maxScore']}" in page.inner_text("#result-score")
-    if viewport == DESKTOP:
+    if viewport["width"] >= TWO_COLUMNS:
         assert page.evaluate("window.scrollY") == 0
         assert in_viewport(page, "#result-score"), "the score is not in view without scrolling"
         assert in_viewport(page, "#result-criteria caption")
@@ -405,3 +411,66 @@ def test_a_document_shows_its_type_pages_statistics_and_digest(
     assert sizes["scroll"] == sizes["viewport"] == PHONES[0]["width"], sizes
     assert_clean(watched)
     print(f"document at 390 px: {shown}; {shots}")
+
+
+TIMELINE_RUN = """async (updates) => {
+    const { Timeline } = await import('/web/timeline.js');
+    const list = document.createElement('ol');
+    document.body.append(list);
+    const timeline = new Timeline(list, 'analyze-resume');
+    const entered = updates.map((u) => timeline.update(u));
+    const steps = [...list.children].map((i) => [i.dataset.step, i.dataset.state,
+        i.querySelector('.time').textContent]);
+    list.remove();
+    return { entered, steps };
+}"""
+
+
+def update(sequence: int, status: str, step: str | None, at: float) -> dict[str, Any]:
+    stamp = f"2026-12-07T10:00:{at:06.3f}Z"
+    return {
+        "sequence": sequence,
+        "status": status,
+        "stage": "x",
+        "currentStep": step,
+        "timestamp": stamp,
+        "progress": 0,
+    }
+
+
+def test_the_timeline_takes_step_times_from_the_events_and_starts_over_on_a_retry(
+    anonymous_stack: LocalStack, page: Page
+) -> None:
+    page.goto(f"{anonymous_stack.base_url}/")
+    updates = [
+        {**update(1, "queued", None, 0), "stage": "queued"},
+        update(2, "started", "Starting", 1.5),
+        update(3, "in_progress", "Reading the file", 2),
+        update(4, "in_progress", "Reading the resume", 2.25),
+        update(5, "retrying", "Starting", 4.25),  # a transient failure: the attempt starts over
+        update(6, "started", "Starting", 6),
+        update(7, "in_progress", "Reading the file", 6.5),
+        update(8, "in_progress", "A step of a newer worker", 7),
+        update(9, "completed", None, 9),
+    ]
+    seen = page.evaluate(TIMELINE_RUN, updates)
+    assert seen["entered"] == [
+        "Queued",
+        "Starting",
+        "Reading the file",
+        "Reading the resume",
+        "Starting",
+        None,
+        "Reading the file",
+        "A step of a newer worker",
+        None,
+    ]
+    assert seen["steps"] == [
+        ["Queued", "done", "1.5 s"],
+        ["Starting", "done", "2.3 s"],  # from the retry (4.25 s) to the next step (6.5 s)
+        ["Reading the file", "done", "0.5 s"],
+        ["Reading the resume", "skipped", ""],  # reset by the retry, never reached again
+        ["Analysing the resume", "skipped", ""],
+        ["Preparing the result", "skipped", ""],
+        ["A step of a newer worker", "done", "2.0 s"],
+    ]
