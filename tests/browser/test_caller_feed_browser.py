@@ -29,6 +29,7 @@ from playwright.sync_api import ConsoleMessage, Page, Request
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from jobstream_client.sse import SseParser
+from tests.browser.demo_page import fill_token
 from tests.browser.stream_stack import StreamStack, submit_job
 from tests.samples.documents import corrupt_pdf, make_pdf, paginate, resume_text
 from tests.support.stack import LocalStack
@@ -378,7 +379,7 @@ def test_the_demo_pages_session_list_shows_both_jobs_of_two_runs_live(
     page.goto(f"{stream_stack.base_url}/")
     page.wait_for_selector("body[data-state='ready']")
     assert session_rows(page) == []
-    page.fill("#token", stream_stack.token(owner))
+    fill_token(page, stream_stack.token(owner))
 
     first = run_on_demo_page(page, resume)
 
