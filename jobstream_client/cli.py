@@ -216,9 +216,8 @@ def report(final: dict[str, Any], *, as_json: bool) -> int:
         else:
             print("\n".join(summary_lines(result)))
         return 0
-    raw_error = final.get("error")
-    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
-    code = f" ({error['code']})" if error.get("code") else ""
-    message = error.get("message") or final.get("message") or "no reason given"
+    # A job_update carries `error` (the message) and `errorCode`.
+    code = f" ({final['errorCode']})" if final.get("errorCode") else ""
+    message = final.get("error") or final.get("message") or "no reason given"
     print(f"job {status}{code}: {message}", file=sys.stderr)
     return EXIT_CODES.get(status, 1)

@@ -89,7 +89,7 @@ def test_a_document_reads_as_its_key_figures() -> None:
     ("final", "status"),
     [
         ({"status": "completed", "result": RESUME}, 0),
-        ({"status": "failed", "error": {"code": "corrupt_file", "message": "unreadable"}}, 1),
+        ({"status": "failed", "error": "unreadable", "errorCode": "corrupt_file"}, 1),
         ({"status": "cancelled", "message": "Cancelled by the owner"}, 4),
     ],
 )
