@@ -20,13 +20,12 @@ from function_app.jobtypes.file_types import (
     decode_text,
     image_dimensions,
 )
-from function_app.jobtypes.sandbox import Extractor, in_thread
+from function_app.jobtypes.sandbox import Extracting
 from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 from function_app.jobtypes.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
 from function_app.jobtypes.upload_reader import (
     byte_count,
-    detect_kind,
-    fetch_upload,
+    fetch_and_detect,
 )
 
 NAME = "analyze-document"
@@ -90,19 +89,15 @@ def found_detail(details: Mapping[str, Any]) -> str | None:
     return ", ".join(parts) or None
 
 
-class AnalyzeDocument:
+class AnalyzeDocument(Extracting):
     """Document analysis."""
 
     name = NAME
     steps = STEPS
 
-    def __init__(self, extract: Extractor = in_thread) -> None:
-        self.extract = extract
-
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
-        upload = await fetch_upload(ctx)
+        upload, kind = await fetch_and_detect(ctx, "Detecting the file type from its content")
         file_name = upload.file_name
-        kind = await detect_kind(ctx, upload, "Detecting the file type from its content")
         await ctx.checkpoint()
 
         await ctx.progress(

@@ -25,12 +25,11 @@ from function_app.jobtypes.extraction import (
 )
 from function_app.jobtypes.file_types import MIME_TYPES, FileKind
 from function_app.jobtypes.resume_scoring import analyse_resume
-from function_app.jobtypes.sandbox import Extractor, in_thread
+from function_app.jobtypes.sandbox import Extracting
 from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 from function_app.jobtypes.upload_reader import (
     byte_count,
-    detect_kind,
-    fetch_upload,
+    fetch_and_detect,
 )
 
 NAME = "analyze-resume"
@@ -86,19 +85,15 @@ def extract_resume_text(kind: FileKind, data: bytes, *, claimed_docx: bool) -> E
             )
 
 
-class AnalyzeResume:
+class AnalyzeResume(Extracting):
     """Resume analysis."""
 
     name = NAME
     steps = STEPS
 
-    def __init__(self, extract: Extractor = in_thread) -> None:
-        self.extract = extract
-
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
-        upload = await fetch_upload(ctx)
+        upload, kind = await fetch_and_detect(ctx, "Detecting the file format")
         file_name = upload.file_name
-        kind = await detect_kind(ctx, upload, "Detecting the file format")
         claimed = claims_docx(file_name, ctx.blob.content_type)
         extracted = await self.extract(
             functools.partial(extract_resume_text, claimed_docx=claimed), kind, upload.data

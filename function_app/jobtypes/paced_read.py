@@ -18,7 +18,7 @@ from typing import Any
 
 from function_app.domain.jobs import Stage
 from function_app.jobtypes.base import JobContext
-from function_app.jobtypes.sandbox import Extractor, in_thread
+from function_app.jobtypes.sandbox import Extracting
 from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 
 NAME = "paced-read"
@@ -56,14 +56,11 @@ def rate_of(data: Mapping[str, Any]) -> int:
     return max(rate, MIN_BYTES_PER_SECOND)
 
 
-class PacedRead:
+class PacedRead(Extracting):
     """Reads at a fixed rate (tests only)."""
 
     name = NAME
     steps = STEPS
-
-    def __init__(self, extract: Extractor = in_thread) -> None:
-        self.extract = extract
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         rate = rate_of(ctx.data)

@@ -50,6 +50,14 @@ async def in_thread[T](fn: Callable[..., T], /, *args: Any) -> T:
     return await asyncio.to_thread(fn, *args)
 
 
+class Extracting:
+    """The base of job types whose parsers run through an `Extractor`: the registry gives the
+    process sandbox in the app, a thread by default (unit tests)."""
+
+    def __init__(self, extract: Extractor = in_thread) -> None:
+        self.extract = extract
+
+
 class ExtractionCrashed(TransientJobError):
     """The child process died or failed on something other than the document."""
 

@@ -77,6 +77,13 @@ async def fetch_upload(ctx: JobContext) -> Upload:
     return upload
 
 
+async def fetch_and_detect(ctx: JobContext, message: str) -> tuple[Upload, FileKind]:
+    """The first two steps of a job that parses its upload: `fetch_upload`, then
+    `detect_kind` (its progress message `message`)."""
+    upload = await fetch_upload(ctx)
+    return upload, await detect_kind(ctx, upload, message)
+
+
 async def detect_kind(ctx: JobContext, upload: Upload, message: str) -> FileKind:
     """The second step (phase `detect`): what the bytes are (by their content, not their
     name); a log line says what was found."""
