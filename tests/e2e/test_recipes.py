@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,9 @@ import httpx
 import pytest
 from azure.storage.blob import BlobClient, BlobServiceClient
 
-from tests.browser.stream_stack import StreamStack
+from tests.browser.stream_stack import STREAM_SETTINGS, SeededJobs, StreamStack
 from tests.e2e.conftest import new_owner
+from tests.support.stack import launch_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPES = REPO_ROOT / "docs" / "recipes"
@@ -309,3 +311,64 @@ def test_without_the_type_option_the_sdk_stores_octet_stream_and_enqueue_answers
         )
     assert enqueued.status_code == 415, enqueued.text
     assert enqueued.json()["error"]["code"] == "unsupported_media_type"
+
+
+# --- 429: over the caller's open streams --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_stream_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamStack]:
+    """`stream_stack`'s settings with one open stream per caller."""
+    settings = {**STREAM_SETTINGS, "LIMIT_STREAMS_PER_CALLER": "1"}
+    with launch_stack(tmp_path_factory.mktemp("one-stream"), settings) as stack:
+        yield StreamStack(stack, SeededJobs(stack.table_endpoint))
+
+
+def hold_a_stream(stack: StreamStack, owner: str, job_id: str) -> threading.Thread:
+    """Open `owner`'s one stream on a running job; the server ends it at its 5 s max age."""
+    connected = threading.Event()
+
+    def hold() -> None:
+        with (
+            httpx.Client(timeout=30) as http,
+            http.stream(
+                "GET", f"{stack.api}/jobs/{job_id}/stream", headers=stack.headers(owner)
+            ) as response,
+        ):
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                if line == "event: connected":
+                    connected.set()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert connected.wait(30), "the held stream did not open"
+    return holder
+
+
+@pytest.mark.parametrize("client", list(FOLLOWERS))
+def test_a_follower_throttled_waits_retry_after_then_follows_to_the_end(
+    client: str, one_stream_stack: StreamStack, recipe_dir: Path
+) -> None:
+    owner = new_owner(f"throttled-{client}")
+    accepted = submit(one_stream_stack, owner, ("document-analysis", "analyze-document"), b"# A\n")
+    slow = submit(
+        one_stream_stack,
+        owner,
+        ("document-analysis", "paced-read"),
+        text_of(2 * 1024 * 1024),
+        bytesPerSecond=64 * 1024,  # 32 s: not finished while its stream is held
+    )
+    holder = hold_a_stream(one_stream_stack, owner, slow["jobId"])
+    done = run(recipe_dir, FOLLOWERS[client], follower_env(one_stream_stack, accepted))
+    holder.join(30)
+    with httpx.Client(timeout=30) as http:  # the next test's jobs must not wait behind it
+        http.post(
+            f"{one_stream_stack.api}/jobs/{slow['jobId']}/cancel",
+            headers=one_stream_stack.headers(owner),
+        )
+    assert done.code == 0, done
+    assert "throttled: retrying in" in done.stderr, done
+    sequences = [u["sequence"] for u in done.updates]
+    assert sequences == list(range(1, len(sequences) + 1)), sequences
+    assert done.updates[-1]["status"] == "completed"
