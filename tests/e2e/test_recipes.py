@@ -372,3 +372,37 @@ def test_a_follower_throttled_waits_retry_after_then_follows_to_the_end(
     sequences = [u["sequence"] for u in done.updates]
     assert sequences == list(range(1, len(sequences) + 1)), sequences
     assert done.updates[-1]["status"] == "completed"
+
+
+# --- the `retry:` hint rides in the `connected` frame ------------------------------------------
+
+# fetch-event-source hands `onmessage` every frame, a data-less one included.
+EVERY_MESSAGE = (
+    "import { fetchEventSource } from '@microsoft/fetch-event-source';"
+    "globalThis.window = globalThis;"
+    "globalThis.document = { hidden: false, addEventListener() {}, removeEventListener() {} };"
+    "const messages = [];"
+    "await fetchEventSource(process.env.URL, {"
+    "  headers: { Authorization: `Bearer ${process.env.STREAM_TOKEN}` }, openWhenHidden: true,"
+    "  onmessage: (m) => messages.push(m), onerror: (e) => { throw e; } });"
+    "console.log(JSON.stringify(messages));"
+)
+
+
+def test_fetch_event_source_gets_no_empty_message_the_retry_hint_comes_with_connected(
+    stream_stack: StreamStack, recipe_dir: Path, finished: tuple[dict[str, Any], int]
+) -> None:
+    accepted, last = finished
+    env = {
+        "URL": f"{stream_stack.api}/jobs/{accepted['jobId']}/stream",
+        "STREAM_TOKEN": accepted["streamToken"],
+    }
+    done = run(recipe_dir, ["node", "--input-type=module", "-e", EVERY_MESSAGE], env)
+    assert done.code == 0, done
+    messages = json.loads(done.stdout)
+    assert [m for m in messages if not m["data"]] == []
+    assert messages[0]["event"] == "connected"
+    assert messages[0]["retry"] == int(STREAM_SETTINGS["STREAM_RETRY_MS"])
+    assert [m["id"] for m in messages if m["event"] == "job_update"] == [
+        str(n) for n in range(1, last + 1)
+    ]
