@@ -406,3 +406,36 @@ def test_fetch_event_source_gets_no_empty_message_the_retry_hint_comes_with_conn
     assert [m["id"] for m in messages if m["event"] == "job_update"] == [
         str(n) for n in range(1, last + 1)
     ]
+
+
+# fetch-event-source's own `onopen` on the 204: it throws, and the library retries; the script
+# counts the requests through its `fetch` option and aborts at the third.
+DEFAULT_ON_204 = (
+    "import { fetchEventSource } from '@microsoft/fetch-event-source';"
+    "globalThis.window = globalThis;"
+    "globalThis.document = { hidden: false, addEventListener() {}, removeEventListener() {} };"
+    "const stop = new AbortController(); let requests = 0;"
+    "await fetchEventSource(process.env.URL, {"
+    "  headers: { Authorization: `Bearer ${process.env.STREAM_TOKEN}`,"
+    "             'Last-Event-ID': process.env.LAST_EVENT_ID },"
+    "  openWhenHidden: true, signal: stop.signal,"
+    "  fetch: async (url, init) => {"
+    "    if (++requests === 3) stop.abort();"
+    "    return fetch(url, init);"
+    "  },"
+    "  onmessage: () => {} });"
+    "console.log(requests);"
+)
+
+
+def test_fetch_event_source_left_to_its_defaults_retries_the_204_the_recipe_stops(
+    stream_stack: StreamStack, recipe_dir: Path, finished: tuple[dict[str, Any], int]
+) -> None:
+    accepted, last = finished
+    env = {
+        "URL": f"{stream_stack.api}/jobs/{accepted['jobId']}/stream",
+        "STREAM_TOKEN": accepted["streamToken"],
+        "LAST_EVENT_ID": str(last),
+    }
+    done = run(recipe_dir, ["node", "--input-type=module", "-e", DEFAULT_ON_204], env)
+    assert (done.code, done.stdout.strip()) == (0, "3"), done  # it came back after the 204
