@@ -9,7 +9,7 @@ The upload recipes (`@azure/storage-blob`, Python `azure-storage-blob`) store th
 content type and enqueue accepts the upload; the same SDK calls without the content type
 option store `application/octet-stream`, and enqueue answers 415.
 The npm packages come from tests/recipes (its own lock file): a recipe runs from a copy in a
-directory there, so Node resolves them. The browser `EventSource` recipe is
+directory under its node_modules, so Node resolves them. The browser `EventSource` recipe is
 tests/browser/test_recipe_browser.py.
 """
 
@@ -63,10 +63,14 @@ class Run:
 
 @pytest.fixture(scope="module")
 def recipe_dir() -> Iterator[Path]:
-    """A copy of docs/recipes under tests/recipes, where Node finds the pinned packages."""
+    """A copy of docs/recipes under tests/recipes/node_modules, where Node finds the pinned
+    packages."""
     if not (NODE_PACKAGES / "node_modules" / "eventsource").exists():
         pytest.fail("the recipes' npm packages are missing: npm ci --prefix tests/recipes")
-    where = Path(tempfile.mkdtemp(prefix="run-", dir=NODE_PACKAGES))
+    # Inside node_modules: ignored by git, and Node still looks in tests/recipes/node_modules.
+    runs = NODE_PACKAGES / "node_modules" / ".recipe-runs"
+    runs.mkdir(exist_ok=True)
+    where = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
     try:
         for recipe in RECIPES.iterdir():
             shutil.copy(recipe, where / recipe.name)
