@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 # esbuild, React, Vue and Vue's SFC compiler for the browser tests' seed builds (own lock file).
 FRONTENDS := tests/browser/frontends
+# eventsource, @microsoft/fetch-event-source and @azure/storage-blob for docs/recipes (own lock file).
+RECIPES := tests/recipes
 PYTEST_ARGS ?=
 
 help: ## List every command
@@ -30,6 +32,10 @@ $(FRONTENDS)/node_modules/.installed: $(FRONTENDS)/package.json $(FRONTENDS)/pac
 	npm ci --prefix $(FRONTENDS) --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(RECIPES)/node_modules/.installed: $(RECIPES)/package.json $(RECIPES)/package-lock.json
+	npm ci --prefix $(RECIPES) --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(CHECKOV_VENV)/.installed: infra/checkov-requirements.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r infra/checkov-requirements.txt
@@ -47,7 +53,7 @@ jq: ## Install jq for the README's quick start (its test runs it) when it is mis
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; \
 	  else echo "jq missing: run 'sudo apt-get install -y jq'"; exit 1; fi; }
 
-setup-test: setup chromium jq $(CHECKOV_VENV)/.installed $(FRONTENDS)/node_modules/.installed ## setup + Chromium, jq, checkov, the seed frontends' npm packages (what the tests need)
+setup-test: setup chromium jq $(CHECKOV_VENV)/.installed $(FRONTENDS)/node_modules/.installed $(RECIPES)/node_modules/.installed ## setup + Chromium, jq, checkov, the seed frontends' and the recipes' npm packages (what the tests need)
 
 run: setup ## Start the whole local stack: Azurite, Service Bus emulator, Functions host (Ctrl-C stops it)
 	$(PY) -m devstack

@@ -77,12 +77,19 @@ class ServerSentEvent:
 
 
 def json_event(
-    event: str, payload: Mapping[str, Any], *, event_id: int | str | None = None
+    event: str,
+    payload: Mapping[str, Any],
+    *,
+    event_id: int | str | None = None,
+    retry_ms: int | None = None,
 ) -> bytes:
     """One named event whose data is compact JSON (always a single `data:` line)."""
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return ServerSentEvent(
-        data=data, event=event, id=None if event_id is None else str(event_id)
+        data=data,
+        event=event,
+        id=None if event_id is None else str(event_id),
+        retry_ms=retry_ms,
     ).encode()
 
 
@@ -137,8 +144,13 @@ def epoch_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-def control_frame(item: Connected | Heartbeat | QueueSnapshot | TimedOut) -> bytes:
-    """A hub item that is not a job event, as SSE bytes (no `id:`: they are not resumed)."""
+def control_frame(
+    item: Connected | Heartbeat | QueueSnapshot | TimedOut, *, retry_ms: int | None = None
+) -> bytes:
+    """A hub item that is not a job event, as SSE bytes (no `id:`: they are not resumed).
+
+    `retry_ms` goes into the `connected` block (`retry:` beside its `data:`): a block of its
+    own would be a data-less event, which some libraries hand over as an empty message."""
     match item:
         case Connected(connection_id=connection_id, job_id=job_id, at=at):
             # Seed 001 reads `timestamp` as epoch milliseconds; the ISO time is `connectedAt`.
@@ -151,6 +163,7 @@ def control_frame(item: Connected | Heartbeat | QueueSnapshot | TimedOut) -> byt
                     "connectedAt": iso(at),
                     "message": "SSE connection established",
                 },
+                retry_ms=retry_ms,
             )
         case Heartbeat(at=at):
             return json_event("heartbeat", {"timestamp": iso(at)})
@@ -188,10 +201,16 @@ async def event_stream(
     position = position or Position(0)
     context = position.complete_through >= 1
     previous_step: str | None = None
-    yield retry_hint(retry_ms)
+    hinted = False  # the `retry:` hint rides in the first block, the `connected` event's
     # `aclosing`: closing this generator must close the hub's one too (runs its `finally`).
     async with aclosing(aiter(stream)) as items:
         async for item in items:
+            if not hinted:
+                hinted = True
+                if isinstance(item, Connected):
+                    yield control_frame(item, retry_ms=retry_ms)
+                    continue
+                yield retry_hint(retry_ms)  # the hub always starts with `connected`; in case
             if not isinstance(item, Update):
                 yield control_frame(item)
                 continue

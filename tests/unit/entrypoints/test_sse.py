@@ -1,12 +1,15 @@
 """SSE framing is pure: fields in, exact bytes out."""
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 
 from function_app.domain.jobs import JobError, JobEvent, JobStatus
 from function_app.entrypoints.sse import (
     ServerSentEvent,
+    event_stream,
     frame,
     job_update_payload,
     json_event,
@@ -15,7 +18,15 @@ from function_app.entrypoints.sse import (
 )
 from function_app.entrypoints.stream_vocabularies import Position
 from function_app.ports import QueueCounts
-from function_app.services.streaming import Connected, Heartbeat, QueueSnapshot, TimedOut, Update
+from function_app.services.streaming import (
+    Connected,
+    Heartbeat,
+    JobStream,
+    QueueSnapshot,
+    StreamItem,
+    TimedOut,
+    Update,
+)
 
 
 def test_named_event_with_id_and_data() -> None:
@@ -144,3 +155,32 @@ def test_control_events_carry_no_id() -> None:
     assert frame(TimedOut("job-1", 9)) == (
         b'event: timeout\ndata: {"jobId":"job-1","lastEventId":9}\n\n'
     )
+
+
+class _Items:
+    """Stands in for a hub `JobStream`: iterating it yields the given items."""
+
+    def __init__(self, *items: StreamItem) -> None:
+        self.items = items
+
+    async def __aiter__(self) -> AsyncIterator[StreamItem]:
+        for item in self.items:
+            yield item
+
+
+async def test_the_retry_hint_rides_in_the_connected_block_not_a_block_of_its_own() -> None:
+    # A `retry:`-only block is a data-less event: some libraries (fetch-event-source) hand it
+    # to `onmessage` as an empty message. One block: event, retry, data; then the job's events.
+    done = JobEvent("job-1", 1, T0, JobStatus.COMPLETED, 100, "done", "ok")
+    items = _Items(Connected("c1", "job-1", T0), Update(done))
+    sent = [
+        b async for b in event_stream(cast(JobStream, items), 1500, vocabularies=("jobstream",))
+    ]
+    assert sent[0] == (
+        b'event: connected\nretry: 1500\ndata: {"connectionId":"c1","jobId":"job-1",'
+        b'"timestamp":1767323045000,"connectedAt":"2026-01-02T03:04:05Z",'
+        b'"message":"SSE connection established"}\n\n'
+    )
+    assert len(sent) == 2
+    assert sent[1].startswith(b"id: 1\nevent: job_update\ndata: ")
+    assert all(b"retry:" not in b for b in sent[1:])
