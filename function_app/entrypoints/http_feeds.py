@@ -32,7 +32,7 @@ from function_app.entrypoints.feed_vocabulary import control_payload, job_payloa
 from function_app.entrypoints.http_stream import EventStreamResponse
 from function_app.entrypoints.routes import at_routes
 from function_app.entrypoints.schemas import iso
-from function_app.entrypoints.sse import STREAM_HEADERS, json_event, retry_hint
+from function_app.entrypoints.sse import STREAM_HEADERS, json_event
 from function_app.services.queue_overview import CatalogueViewer
 from function_app.services.streaming import (
     FeedConnected,
@@ -51,14 +51,16 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 async def seed_feed_events(stream: FeedStream, retry_ms: int) -> AsyncIterator[bytes]:
-    """The feed's bytes in seed 002's vocabulary."""
-    yield retry_hint(retry_ms)
+    """The feed's bytes in seed 002's vocabulary. The `retry:` hint rides in the first block
+    (`hello`): a block of its own is a data-less message some libraries hand on as empty."""
     async with aclosing(aiter(stream)) as items:
         async for item in items:
             match item:
                 case FeedConnected(connection_id=connection_id, at=at):
                     yield json_event(
-                        "hello", control_payload("hello", at, connectionId=connection_id)
+                        "hello",
+                        control_payload("hello", at, connectionId=connection_id),
+                        retry_ms=retry_ms,
                     )
                 case FeedUpdate(entry=entry, resume_at=resume_at):
                     yield json_event("job", job_payload(entry), event_id=resume_at)
@@ -71,15 +73,17 @@ async def seed_feed_events(stream: FeedStream, retry_ms: int) -> AsyncIterator[b
 async def catalogue_events(
     stream: FeedStream, viewer: CatalogueViewer, retry_ms: int, threshold: int
 ) -> AsyncIterator[bytes]:
-    """The feed's bytes in seed 000's queue catalogue."""
-    yield retry_hint(retry_ms)
+    """The feed's bytes in seed 000's queue catalogue (`retry:` in the first block,
+    `queue-status`)."""
     async with aclosing(aiter(stream)) as items:
         async for item in items:
             match item:
                 case FeedConnected():
                     overview = await viewer.overview()
                     viewer.worker_changes(overview)  # who is online now: later changes only
-                    yield json_event("queue-status", catalogue.queue_status(overview))
+                    yield json_event(
+                        "queue-status", catalogue.queue_status(overview), retry_ms=retry_ms
+                    )
                     if (level := viewer.backlog_level(overview)) == "warning":
                         alert = catalogue.system_alert(level, overview, threshold)
                         yield json_event("system-alert", alert)

@@ -185,3 +185,25 @@ async def test_a_malformed_since_is_a_clear_400(alice: Api) -> None:
     )
     assert response.status_code == 400
     assert "since" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("route", "first"), [("jobs/events", "hello"), ("v1/queue/events", "queue-status")]
+)
+async def test_the_feeds_retry_hint_comes_in_their_first_block(
+    alice: Api, route: str, first: str
+) -> None:
+    # A `retry:` block of its own has no data: libraries that dispatch such blocks hand the
+    # caller an empty message.
+    base = alice.stack.api.removesuffix("/v1")
+    async with alice.http.stream("GET", f"{base}/{route}", headers=alice.auth) as response:
+        assert response.status_code == 200
+        head = b""
+        async for chunk in response.aiter_bytes():
+            head += chunk
+            if b"\n\n" in head:
+                break
+    block = head.split(b"\n\n", 1)[0].decode().splitlines()
+    assert block[0] == f"event: {first}", block
+    assert any(line.startswith("retry: ") for line in block), block
+    assert any(line.startswith("data: ") for line in block), block
