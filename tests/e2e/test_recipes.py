@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,29 +132,44 @@ def follower_env(stack: StreamStack, accepted: Mapping[str, Any]) -> dict[str, s
     }
 
 
-@pytest.mark.parametrize("client", list(FOLLOWERS))
-def test_a_follower_crosses_server_timeouts_to_the_terminal_event_losing_and_repeating_nothing(
-    client: str, stream_stack: StreamStack, recipe_dir: Path
+def run_each(recipe_dir: Path, envs: Mapping[str, Mapping[str, str]]) -> dict[str, Run]:
+    """Every follower at once (one each, its own owner and job): they wait on the server's
+    closes and Retry-After, not on the CPU, so running them side by side keeps the test short."""
+    with ThreadPoolExecutor(len(envs)) as pool:
+        futures = {
+            client: pool.submit(run, recipe_dir, FOLLOWERS[client], env)
+            for client, env in envs.items()
+        }
+        return {client: future.result() for client, future in futures.items()}
+
+
+def test_each_follower_crosses_server_timeouts_to_the_terminal_event_losing_and_repeating_nothing(
+    stream_stack: StreamStack, recipe_dir: Path
 ) -> None:
-    owner = new_owner(f"follow-{client}")
-    accepted = submit(
-        stream_stack, owner, ("document-analysis", "paced-read"), text_of(PACED_BYTES), **PACE
-    )
-    done = run(recipe_dir, FOLLOWERS[client], follower_env(stream_stack, accepted))
-    assert done.code == 0, done
-    sequences = [u["sequence"] for u in done.updates]
-    assert sequences == list(range(1, len(sequences) + 1)), sequences
-    assert done.updates[-1]["status"] == "completed"
-    assert {u["jobId"] for u in done.updates} == {accepted["jobId"]}
-    # It was cut by the server's max age and resumed (the recipe says so on stderr).
-    assert "stream timed out at" in done.stderr, done
-    # What it printed is the whole job: the status route agrees on the last sequence.
-    with httpx.Client(timeout=30) as http:
-        job = http.get(
-            f"{stream_stack.api}/jobs/{accepted['jobId']}", headers=stream_stack.headers(owner)
-        ).json()["data"]
-    assert job["status"] == "completed"
-    assert job["lastEventId"] == sequences[-1]
+    owners = {client: new_owner(f"follow-{client}") for client in FOLLOWERS}
+    accepted = {
+        client: submit(
+            stream_stack, owner, ("document-analysis", "paced-read"), text_of(PACED_BYTES), **PACE
+        )
+        for client, owner in owners.items()
+    }
+    runs = run_each(recipe_dir, {c: follower_env(stream_stack, job) for c, job in accepted.items()})
+    for client, done in runs.items():
+        assert done.code == 0, (client, done)
+        sequences = [u["sequence"] for u in done.updates]
+        assert sequences == list(range(1, len(sequences) + 1)), (client, sequences)
+        assert done.updates[-1]["status"] == "completed", client
+        assert {u["jobId"] for u in done.updates} == {accepted[client]["jobId"]}, client
+        # It was cut by the server's max age and resumed (the recipe says so on stderr).
+        assert "stream timed out at" in done.stderr, (client, done)
+        # What it printed is the whole job: the status route agrees on the last sequence.
+        with httpx.Client(timeout=30) as http:
+            job = http.get(
+                f"{stream_stack.api}/jobs/{accepted[client]['jobId']}",
+                headers=stream_stack.headers(owners[client]),
+            ).json()["data"]
+        assert job["status"] == "completed", client
+        assert job["lastEventId"] == sequences[-1], client
 
 
 @pytest.fixture(scope="module")
@@ -350,32 +366,37 @@ def hold_a_stream(stack: StreamStack, owner: str, job_id: str) -> threading.Thre
     return holder
 
 
-@pytest.mark.parametrize("client", list(FOLLOWERS))
-def test_a_follower_throttled_waits_retry_after_then_follows_to_the_end(
-    client: str, one_stream_stack: StreamStack, recipe_dir: Path
+def test_each_follower_throttled_waits_retry_after_then_follows_to_the_end(
+    one_stream_stack: StreamStack, recipe_dir: Path
 ) -> None:
-    owner = new_owner(f"throttled-{client}")
-    accepted = submit(one_stream_stack, owner, ("document-analysis", "analyze-document"), b"# A\n")
-    slow = submit(
-        one_stream_stack,
-        owner,
-        ("document-analysis", "paced-read"),
-        text_of(2 * 1024 * 1024),
-        bytesPerSecond=64 * 1024,  # 32 s: not finished while its stream is held
-    )
-    holder = hold_a_stream(one_stream_stack, owner, slow["jobId"])
-    done = run(recipe_dir, FOLLOWERS[client], follower_env(one_stream_stack, accepted))
-    holder.join(30)
-    with httpx.Client(timeout=30) as http:  # the next test's jobs must not wait behind it
-        http.post(
-            f"{one_stream_stack.api}/jobs/{slow['jobId']}/cancel",
-            headers=one_stream_stack.headers(owner),
+    stack = one_stream_stack
+    owners = {client: new_owner(f"throttled-{client}") for client in FOLLOWERS}
+    accepted, slow = {}, {}
+    for client, owner in owners.items():
+        accepted[client] = submit(stack, owner, ("document-analysis", "analyze-document"), b"# A\n")
+        slow[client] = submit(
+            stack,
+            owner,
+            ("document-analysis", "paced-read"),
+            text_of(2 * 1024 * 1024),
+            bytesPerSecond=64 * 1024,  # 32 s: not finished while its stream is held
         )
-    assert done.code == 0, done
-    assert "throttled: retrying in" in done.stderr, done
-    sequences = [u["sequence"] for u in done.updates]
-    assert sequences == list(range(1, len(sequences) + 1)), sequences
-    assert done.updates[-1]["status"] == "completed"
+    # Each owner's one stream is held on its slow job: each follower's first open is a 429.
+    holders = [hold_a_stream(stack, owners[c], slow[c]["jobId"]) for c in FOLLOWERS]
+    runs = run_each(recipe_dir, {c: follower_env(stack, job) for c, job in accepted.items()})
+    for holder in holders:
+        holder.join(30)
+    with httpx.Client(timeout=30) as http:  # the next test's jobs must not wait behind them
+        for client, job in slow.items():
+            http.post(
+                f"{stack.api}/jobs/{job['jobId']}/cancel", headers=stack.headers(owners[client])
+            )
+    for client, done in runs.items():
+        assert done.code == 0, (client, done)
+        assert "throttled: retrying in" in done.stderr, (client, done)
+        sequences = [u["sequence"] for u in done.updates]
+        assert sequences == list(range(1, len(sequences) + 1)), (client, sequences)
+        assert done.updates[-1]["status"] == "completed", client
 
 
 # --- the `retry:` hint rides in the `connected` frame ------------------------------------------
