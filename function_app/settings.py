@@ -185,7 +185,9 @@ class Settings(BaseSettings):
     ALLOWED_CONTENT_TYPES: Annotated[frozenset[str], NoDecode] = frozenset(
         DEFAULT_ALLOWED_CONTENT_TYPES
     )
-    UPLOAD_URL_TTL_SECONDS: int = Field(default=600, ge=60, le=3600)
+    # A PUT (each block, for block uploads) must start before the URL expires: keep it above
+    # the time the slowest client takes to send its last block.
+    UPLOAD_URL_TTL_SECONDS: int = Field(default=600, ge=15, le=3600)
 
     # --- streaming ------------------------------------------------------------------------
     STREAM_MAX_AGE_SECONDS: int = Field(default=600, ge=5, le=3600)

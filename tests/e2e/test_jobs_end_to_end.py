@@ -232,7 +232,7 @@ async def test_the_upload_url_puts_its_blob_and_refuses_everything_else(alice: A
     assert await stored_blob(alice.stack, other_name) is None
 
 
-SHORT_TTL_SECONDS = 60  # the smallest UPLOAD_URL_TTL_SECONDS the settings allow
+SHORT_TTL_SECONDS = 15  # the smallest UPLOAD_URL_TTL_SECONDS the settings allow
 
 
 @pytest.fixture(scope="module")

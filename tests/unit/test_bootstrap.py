@@ -98,7 +98,7 @@ def settings_from(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> ob
         ),
         (
             {**LOCAL_BASE, "UPLOAD_URL_TTL_SECONDS": "5"},
-            "UPLOAD_URL_TTL_SECONDS: Input should be greater than or equal to 60",
+            "UPLOAD_URL_TTL_SECONDS: Input should be greater than or equal to 15",
         ),
         (
             {**LOCAL_BASE, "SERVICEBUS_MAX_DELIVERY_COUNT": "0"},
