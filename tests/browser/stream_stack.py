@@ -128,8 +128,12 @@ def submit_job(
     content_type: str,
     data: bytes,
     headers: Mapping[str, str] | None = None,
+    *,
+    job: tuple[str, str] = ("resume-analysis", "analyze-resume"),
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Presign, PUT the bytes to Azurite, enqueue `analyze-resume` through the API.
+    """Presign, PUT the bytes to Azurite, enqueue `job` (queue, job name; `analyze-resume` by
+    default) through the API, `extra` added to its data.
 
     Returns the 202 data. `headers` carries the caller's identity (none in AUTH_MODE=none).
     """
@@ -147,15 +151,15 @@ def submit_job(
         enqueued = http.post(
             f"{api}/jobs",
             json={
-                "queueName": "resume-analysis",
-                "jobName": "analyze-resume",
-                "data": {"blobName": upload["blobName"], "fileName": file_name},
+                "queueName": job[0],
+                "jobName": job[1],
+                "data": {"blobName": upload["blobName"], "fileName": file_name, **(extra or {})},
             },
             headers=auth,
         )
         assert enqueued.status_code == 202, enqueued.text
-        job: dict[str, Any] = enqueued.json()["data"]
-        return job
+        accepted: dict[str, Any] = enqueued.json()["data"]
+        return accepted
 
 
 @pytest.fixture(scope="session")

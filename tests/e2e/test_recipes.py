@@ -30,7 +30,7 @@ import httpx
 import pytest
 from azure.storage.blob import BlobClient, BlobServiceClient
 
-from tests.browser.stream_stack import STREAM_SETTINGS, SeededJobs, StreamStack
+from tests.browser.stream_stack import STREAM_SETTINGS, SeededJobs, StreamStack, submit_job
 from tests.e2e.conftest import new_owner
 from tests.support.stack import launch_stack
 
@@ -100,28 +100,9 @@ def text_of(size: int) -> bytes:
 
 def submit(stack: StreamStack, owner: str, job: tuple[str, str], data: bytes, **extra: Any) -> Any:
     """Presign, PUT with plain HTTP, enqueue: the job's 202 data."""
-    headers = stack.headers(owner)
-    with httpx.Client(timeout=30) as http:
-        presigned = http.post(
-            f"{stack.api}/upload/presigned-url",
-            json={"fileName": "paced.txt", "size": len(data)},
-            headers=headers,
-        )
-        assert presigned.status_code == 201, presigned.text
-        upload = presigned.json()["data"]
-        put = http.put(upload["uploadUrl"], content=data, headers=upload["headers"])
-        assert put.status_code == 201, put.text
-        enqueued = http.post(
-            f"{stack.api}/jobs",
-            json={
-                "queueName": job[0],
-                "jobName": job[1],
-                "data": {"blobName": upload["blobName"], "fileName": "paced.txt", **extra},
-            },
-            headers=headers,
-        )
-        assert enqueued.status_code == 202, enqueued.text
-        return enqueued.json()["data"]
+    return submit_job(
+        stack.api, "paced.txt", "text/plain", data, stack.headers(owner), job=job, extra=extra
+    )
 
 
 def follower_env(stack: StreamStack, accepted: Mapping[str, Any]) -> dict[str, str]:
