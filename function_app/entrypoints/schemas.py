@@ -16,6 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, f
 
 from function_app.domain.errors import InvalidRequest, TooLarge, UnsupportedType
 from function_app.domain.jobs import Job, JobStatus
+from function_app.entrypoints.response_models import (
+    JobAcceptedOut,
+    JobOut,
+    PresignedUploadOut,
+    QueueCountsOut,
+    answer,
+)
 from function_app.ports import QueueCounts
 from function_app.services.jobs import JobAccepted
 from function_app.services.uploads import PresignedUpload
@@ -130,16 +137,19 @@ def iso(at: datetime | None) -> str | None:
 
 
 def presigned_out(upload: PresignedUpload) -> dict[str, Any]:
-    return {
-        "uploadUrl": upload.upload_url,
-        "blobName": upload.blob_name,
-        "fileName": upload.file_name,
-        "container": upload.container,
-        "expiresAt": iso(upload.expires_at),
-        "method": upload.method,
-        "headers": dict(upload.headers),
-        "maxBytes": upload.max_bytes,
-    }
+    return answer(
+        PresignedUploadOut,
+        {
+            "uploadUrl": upload.upload_url,
+            "blobName": upload.blob_name,
+            "fileName": upload.file_name,
+            "container": upload.container,
+            "expiresAt": iso(upload.expires_at),
+            "method": upload.method,
+            "headers": dict(upload.headers),
+            "maxBytes": upload.max_bytes,
+        },
+    )
 
 
 def status_url(job_id: str) -> str:
@@ -162,7 +172,7 @@ def accepted_out(accepted: JobAccepted) -> dict[str, Any]:
         "queuePosition": accepted.queue_position,
         "estimatedWait": accepted.estimated_wait_seconds,
     }
-    return out
+    return answer(JobAcceptedOut, out)
 
 
 # An error is shown while it explains the job's state: failed now, or retrying.
@@ -198,14 +208,17 @@ def job_out(job: Job) -> dict[str, Any]:
             "message": job.error.message,
             "retryable": job.error.retryable,
         }
-    return out
+    return answer(JobOut, out)
 
 
 def queue_counts_out(counts: QueueCounts) -> dict[str, Any]:
     """A queue's counts as the queue-stats route and the stream's `queue_stats` event give them."""
-    return {
-        "queueName": counts.queue_name,
-        "activeMessages": counts.active,
-        "deadLetterMessages": counts.dead_letter,
-        "scheduledMessages": counts.scheduled,
-    }
+    return answer(
+        QueueCountsOut,
+        {
+            "queueName": counts.queue_name,
+            "activeMessages": counts.active,
+            "deadLetterMessages": counts.dead_letter,
+            "scheduledMessages": counts.scheduled,
+        },
+    )
