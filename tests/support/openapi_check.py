@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import jsonschema_rs
+import pytest
 
 from function_app.entrypoints.openapi import openapi_document
 
@@ -104,3 +105,34 @@ def check_response(response: httpx.Response, *, read: bool = True) -> None:
         response.headers.get("content-type"),
         response.content if read else None,
     )
+
+
+def is_api_answer(response: httpx.Response) -> bool:
+    """An answer of our API (not Azurite's, not a test's own proxy's error page)."""
+    return response.request.url.path.startswith("/api/")
+
+
+def check_every_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on in this test, every httpx client's API answers go through `check_response`
+    (streams unread: status and media type only)."""
+    async_send = httpx.AsyncClient.send
+    sync_send = httpx.Client.send
+
+    async def checked_async_send(
+        self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any
+    ) -> httpx.Response:
+        response = await async_send(self, request, **kwargs)
+        if is_api_answer(response):
+            check_response(response, read=not kwargs.get("stream", False))
+        return response
+
+    def checked_sync_send(
+        self: httpx.Client, request: httpx.Request, **kwargs: Any
+    ) -> httpx.Response:
+        response = sync_send(self, request, **kwargs)
+        if is_api_answer(response):
+            check_response(response, read=not kwargs.get("stream", False))
+        return response
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", checked_async_send)
+    monkeypatch.setattr(httpx.Client, "send", checked_sync_send)

@@ -13,7 +13,12 @@ import main
 from function_app.bootstrap import override_app_services
 from function_app.entrypoints.openapi import ROUTE_PREFIX, ROUTES, openapi_document
 from tests.fakes import FakeWorld, fake_world, test_settings
-from tests.support.openapi_check import OutsideTheDocument, check_answer, check_response
+from tests.support.openapi_check import (
+    OutsideTheDocument,
+    check_answer,
+    check_every_answer,
+    check_response,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -146,3 +151,28 @@ def test_the_check_refuses_answers_outside_the_document(
 
 def test_the_check_accepts_a_documented_error() -> None:
     check_answer("GET", JOB_PATH, 404, "application/json", json.dumps(GOOD_ERROR).encode())
+
+
+def answering(status: int, body: bytes) -> httpx.MockTransport:
+    return httpx.MockTransport(
+        lambda _: httpx.Response(status, content=body, headers={"content-type": "application/json"})
+    )
+
+
+async def test_the_e2e_hook_fails_an_answer_outside_the_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hook the e2e conftest installs: any client, any API answer, sync or async."""
+    check_every_answer(monkeypatch)
+    async with httpx.AsyncClient(transport=answering(404, json.dumps(GOOD_ERROR).encode())) as ok:
+        assert (await ok.get(f"http://stack{JOB_PATH}")).status_code == 404
+    async with httpx.AsyncClient(transport=answering(200, b'{"success": true}')) as bad:
+        with pytest.raises(OutsideTheDocument):
+            await bad.get(f"http://stack{JOB_PATH}")
+        # Not our API (Azurite's blob URLs, say): not checked.
+        assert (await bad.get("http://azurite/devstoreaccount1/x")).status_code == 200
+    with (
+        httpx.Client(transport=answering(418, b"{}")) as sync,
+        pytest.raises(OutsideTheDocument, match="status not documented"),
+    ):
+        sync.get(f"http://stack{JOB_PATH}")
