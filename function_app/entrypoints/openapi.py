@@ -151,10 +151,31 @@ class Operation:
     params: tuple[Param, ...] = ()
     no_content: bool = False  # also answers 204 (a stream with nothing left to send)
     success_headers: tuple[str, ...] = ()
+    # OpenAPI links from the success answer to the operations it enables (by operationId).
+    links: Mapping[str, Mapping[str, Any]] | None = None
 
     @property
     def path(self) -> str:
         return f"/{ROUTE_PREFIX}/{self.route}"
+
+
+def _job_links(*operation_ids: str) -> dict[str, dict[str, Any]]:
+    """Links to operations on the job this answer names (`data.jobId`)."""
+    return {
+        target: {"operationId": target, "parameters": {"path.jobId": "$response.body#/data/jobId"}}
+        for target in operation_ids
+    }
+
+
+# presign -> (PUT the file) -> enqueue naming the blob -> status, cancel.
+PRESIGN_LINKS = {
+    "enqueueJob": {
+        "operationId": "enqueueJob",
+        "description": "after the PUT to uploadUrl: enqueue a job on the uploaded blob",
+        "requestBody": {"data": {"blobName": "$response.body#/data/blobName"}},
+    }
+}
+JOB_LINKS = ("getJob", "getJobStatus", "cancelJob", "streamJob")
 
 
 def _enqueue(route: str, operation_id: str, summary: str) -> Operation:
@@ -163,6 +184,7 @@ def _enqueue(route: str, operation_id: str, summary: str) -> Operation:
         answer=out.JobAcceptedOut, request=EnqueueIn,
         errors=(400, 401, 404, 409, 413, 415, 422, 429),
         params=(IDEMPOTENCY_KEY,), success_headers=("Location", "Idempotent-Replayed"),
+        links=_job_links(*JOB_LINKS),
     )  # fmt: skip
 
 
@@ -170,6 +192,7 @@ def _status(route: str, operation_id: str, summary: str) -> Operation:
     return Operation(
         "get", route, operation_id, summary, "jobs", "stream", 200,
         answer=out.JobOut, errors=(401, 404), params=(JOB_ID,),
+        links=_job_links("cancelJob"),
     )  # fmt: skip
 
 
@@ -192,7 +215,7 @@ ROUTES: tuple[Operation, ...] = (
     Operation(
         "post", "v1/upload/presigned-url", "presignUpload", "An upload URL for one new blob",
         "uploads", "user", 201, answer=out.PresignedUploadOut, request=PresignIn,
-        errors=(400, 401, 413, 415, 429),
+        errors=(400, 401, 413, 415, 429), links=PRESIGN_LINKS,
     ),
     _enqueue("v1/jobs", "enqueueJob", "Enqueue a job"),
     _enqueue("v1/queue/add", "queueAdd", "Enqueue a job (the same handler as POST v1/jobs)"),
@@ -201,6 +224,7 @@ ROUTES: tuple[Operation, ...] = (
     Operation(
         "post", "v1/jobs/{jobId}/cancel", "cancelJob", "Ask a job to stop", "jobs", "user", 202,
         answer=out.JobOut, errors=(401, 404, 409), params=(JOB_ID,),
+        links=_job_links("getJob"),
     ),
     _job_stream("v1/jobs/{jobId}/stream", "streamJob", "The job's live progress (SSE)"),
     _job_stream("v1/sse/job/{jobId}", "sseJob", "The same stream as GET v1/jobs/{jobId}/stream"),
@@ -336,11 +360,14 @@ def _success(op: Operation) -> dict[str, Any]:
         "properties": {"success": {"const": True}, "data": _ref(op.answer)},
         "additionalProperties": False,
     }
-    return {
+    success: dict[str, Any] = {
         "description": op.summary,
         "headers": _headers(("Cache-Control", *op.success_headers)),
         "content": {"application/json": {"schema": envelope}},
     }
+    if op.links:
+        success["links"] = {name: dict(link) for name, link in op.links.items()}
+    return success
 
 
 def _responses(op: Operation) -> dict[str, Any]:
