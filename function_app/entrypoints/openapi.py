@@ -8,11 +8,17 @@ here. Request bodies come from `schemas.py` (the models the handlers parse), ans
 
 Stream routes are `text/event-stream`; their events are listed under the media type as
 `x-sse-events` (event name -> the `$ref` of its `data:` payload), and each payload is a named
-schema under `components.schemas`, so generators emit a type for it.
+schema under `components.schemas`, so generators emit a type for it; so is each stream's whole
+map (`JobStreamEvents`, `FeedEvents`, `CatalogueEvents`: event name -> payload).
+
+`python -m function_app.entrypoints.openapi` prints the document (`make types` feeds it to
+openapi-typescript).
 """
 
 import copy
 import functools
+import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,6 +31,12 @@ from function_app.entrypoints import response_models as out
 from function_app.entrypoints.schemas import EnqueueIn, PresignIn
 
 ROUTE_PREFIX = "api"
+# Each stream's events as one schema too (event name -> payload), for client generators.
+EVENT_MAPS: Mapping[str, Mapping[str, type[BaseModel]]] = {
+    "JobStreamEvents": ev.JOB_STREAM_EVENTS,
+    "FeedEvents": ev.FEED_EVENTS,
+    "CatalogueEvents": ev.CATALOGUE_EVENTS,
+}
 REF = "#/components/schemas/{model}"
 
 Auth = Literal["user", "stream", "none"]
@@ -316,6 +328,14 @@ def _component_schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     for status, codes in ERROR_CODES.items():
         schemas[f"Error{status}"] = _error_schema(schemas[out.ErrorEnvelope.__name__], codes)
+    for name, events in EVENT_MAPS.items():
+        schemas[name] = {
+            "type": "object",
+            "description": "each event name of the stream and the schema of its data",
+            "properties": {event: _ref(model) for event, model in events.items()},
+            "required": list(events),
+            "additionalProperties": False,
+        }
     return schemas
 
 
@@ -441,3 +461,8 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": _component_schemas(), "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+if __name__ == "__main__":
+    json.dump(openapi_document(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
