@@ -63,6 +63,19 @@ class EnqueueIn(_In):
         return value
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in `value` (keys too) holds half a UTF-16 pair: JSON can
+    escape one (`"\\ud800"`), but it is no character, and nothing downstream (hashes, UTF-8,
+    storage) can encode it."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False  # not ours to judge here: the model's checks answer it
+    return False
+
+
 def _depth(value: Any) -> int:
     if isinstance(value, dict):
         return 1 + max((_depth(v) for v in value.values()), default=0)
@@ -116,6 +129,12 @@ def parse_body[M: BaseModel](model: type[M], raw: bytes) -> M:
         ) from None
     if not isinstance(value, dict):
         raise InvalidRequest("the body must be a JSON object", details=[{"field": "body"}])
+    if _has_lone_surrogate(value):
+        raise InvalidRequest(
+            "the body is not valid JSON text",
+            code="malformed_json",
+            details=[{"field": "body", "problem": "a \\uD800-\\uDFFF escape without its pair"}],
+        )
     try:
         return model.model_validate(value)
     except ValidationError:
