@@ -101,7 +101,7 @@ class ScrapePhaseEvent(_Event):
 
 class FeedControlEvent(_Event):
     type: Literal["hello", "ping"]
-    epochMs: int
+    epochMs: float  # epoch milliseconds with a microsecond fraction (`?since=` takes it back)
     timestamp: Timestamp
     connectionId: str | None = None
 
@@ -117,7 +117,7 @@ class FeedJobEvent(_Event):
     jobId: str
     jobName: str
     queueName: str
-    epochMs: int
+    epochMs: float  # epoch milliseconds with a microsecond fraction (`?since=` takes it back)
     sequence: int
     status: JobStatus
     progress: FeedProgress

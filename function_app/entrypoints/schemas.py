@@ -12,7 +12,15 @@ from datetime import datetime
 from typing import Annotated, Any, overload
 
 from azurefunctions.extensions.http.fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from function_app.domain.errors import InvalidRequest, TooLarge, UnsupportedType
 from function_app.domain.jobs import Job, JobStatus
@@ -40,6 +48,12 @@ class _In(BaseModel):
 
 
 class PresignIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"fileName": "cv.pdf", "contentType": "application/pdf", "size": 52341}]
+        }
+    )
+
     # The domain checks the name itself (<= 255, no separators, ...); this is only a bound.
     file_name: str = Field(alias="fileName", max_length=1024)
     content_type: str | None = Field(default=None, alias="contentType", max_length=255)
@@ -48,10 +62,30 @@ class PresignIn(_In):
     sha256: str | None = Field(default=None, max_length=64)
 
 
+# What enqueue itself reads from `data` (services/job_uploads.py); a job type reads the rest.
+DATA_FIELDS: dict[str, JsonValue] = {
+    "blobName": {"type": "string", "description": "the blobName the presign answered"},
+    "fileName": {"type": "string", "description": "or the upload's file name (newest unused)"},
+    "sha256": {"type": "string", "description": "the file's SHA-256, 64 hex digits"},
+}
+
+
 class EnqueueIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "queueName": "resume-analysis",
+                    "jobName": "analyze-resume",
+                    "data": {"blobName": "u/0f3c.../9a1b.../cv.pdf"},
+                }
+            ]
+        }
+    )
+
     queue_name: Name = Field(alias="queueName")
     job_name: Name = Field(alias="jobName")
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(json_schema_extra={"properties": DATA_FIELDS})
 
     @field_validator("data")
     @classmethod

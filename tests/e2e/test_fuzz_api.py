@@ -13,6 +13,7 @@ Hypothesis runs derandomized (the same requests each run), without a deadline.
 
 import copy
 import itertools
+import json
 import re
 import time
 import uuid
@@ -37,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from function_app.entrypoints.openapi import openapi_document
-from tests.support.openapi_check import check_answer
+from tests.support.openapi_check import check_answer, check_event
 from tests.support.stack import LocalStack
 
 EXAMPLES_PER_OPERATION = 100  # per generation mode (fewer where the inputs run out)
@@ -242,6 +243,37 @@ def test_stateful_links(local_stack: LocalStack, tally: Tally) -> None:
     assert chained["getJob 200"] + chained["cancelJob 202"] + chained["cancelJob 409"] >= 1
 
 
+def real_job(stack: LocalStack, http: httpx.Client, owner: dict[str, str]) -> str:
+    """One job of `owner`'s, through the whole path (presign, PUT, enqueue): its id."""
+    presign = {"fileName": "fuzz.txt", "contentType": "text/plain", "size": 11}
+    presigned = http.post("/api/v1/upload/presigned-url", json=presign, headers=owner)
+    assert presigned.status_code == 201, presigned.text
+    upload(stack, presigned.json()["data"])
+    queue, job = UPLOAD_PAIR
+    body = {
+        "queueName": queue,
+        "jobName": job,
+        "data": {"blobName": presigned.json()["data"]["blobName"]},
+    }
+    accepted = http.post("/api/v1/jobs", json=body, headers=owner)
+    assert accepted.status_code == 202, accepted.text
+    return str(accepted.json()["data"]["jobId"])
+
+
+def first_event(chunk: bytes) -> tuple[str, Any]:
+    """The name and parsed `data:` of the first event in a stream's first bytes."""
+    name, data = "message", []
+    for line in chunk.decode("utf-8").split("\n"):
+        if not line and data:
+            break
+        if line.startswith("event:"):
+            name = line[len("event:") :].strip()
+        elif line.startswith("data:"):
+            data.append(line[len("data:") :].lstrip())
+    assert data, f"no event in the stream's first bytes: {chunk[:200]!r}"
+    return name, json.loads("\n".join(data))
+
+
 STREAM_QUERIES: list[dict[str, str]] = [
     {},
     {"after": "3"},
@@ -266,9 +298,11 @@ STREAM_HEADERS: list[dict[str, str]] = [
 ]
 
 
-def stream_probes(path: str) -> Iterator[tuple[str, dict[str, str], dict[str, str], bool]]:
+def stream_probes(
+    path: str, real_job: str
+) -> Iterator[tuple[str, dict[str, str], dict[str, str], bool]]:
     """(path, query, headers, authenticated): a bounded cross of the generator's values."""
-    job_ids = ["does-not-exist", "x" * 200, "%2E%2E", "0"]
+    job_ids = [real_job, "does-not-exist", "x" * 200, "%2E%2E"]
     cases = itertools.product(STREAM_QUERIES, STREAM_HEADERS, (True, False))
     for n, (query, headers, authenticated) in enumerate(itertools.islice(cases, STREAM_PROBES)):
         yield path.replace("{jobId}", job_ids[n % len(job_ids)]), query, headers, authenticated
@@ -280,10 +314,13 @@ def test_stream_routes_with_generated_query_and_headers(
     _, streams = split_document()
     assert len(streams) == 5
     sent = 0
+    events: Counter[str] = Counter()
+    owner = owner_headers(local_stack, "stream")
     with httpx.Client(base_url=local_stack.base_url, timeout=30) as http:
+        job_id = real_job(local_stack, http, owner)
         for path, operation in streams:
-            for url, query, headers, authenticated in stream_probes(path):
-                auth = owner_headers(local_stack, "stream") if authenticated else {}
+            for url, query, headers, authenticated in stream_probes(path, job_id):
+                auth = owner if authenticated else {}
                 with http.stream("GET", url, params=query, headers={**auth, **headers}) as r:
                     ctype = r.headers.get("content-type", "")
                     streaming = ctype.startswith("text/event-stream")
@@ -294,9 +331,12 @@ def test_stream_routes_with_generated_query_and_headers(
                         operation["operationId"], "GET", path_sent, r.status_code, ctype, body
                     )
                     if r.status_code == 200:
-                        assert first.startswith((b"event:", b"retry:", b":", b"id:")), first[:80]
+                        name, payload = first_event(first)
+                        check_event(path_sent, name, payload)
+                        events[f"{operation['operationId']} {name}"] += 1
                 sent += 1
-    print(f"\nstreams: {sent} probes over {len(streams)} routes")
+    print(f"\nstreams: {sent} probes over {len(streams)} routes; first events {dict(events)}")
+    assert sum(events.values()) >= len(streams), "too few probes reached a stream"
 
 
 def test_at_least_the_minimum_of_requests_was_sent(tally: Tally) -> None:

@@ -136,3 +136,26 @@ def check_every_answer(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(httpx.AsyncClient, "send", checked_async_send)
     monkeypatch.setattr(httpx.Client, "send", checked_sync_send)
+
+
+@functools.cache
+def _event_validator(template: str, name: str) -> Any:
+    operation = openapi_document()["paths"][template]["get"]
+    events = operation["responses"]["200"]["content"]["text/event-stream"]["x-sse-events"]
+    if name not in events:
+        raise OutsideTheDocument(f"GET {template}: event {name!r} not documented ({list(events)})")
+    root = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": openapi_document()["components"],
+        **events[name],
+    }
+    return jsonschema_rs.validator_for(root)
+
+
+def check_event(path: str, name: str, payload: Any) -> None:
+    """Raise `OutsideTheDocument` unless the stream at `path` documents event `name` with a
+    `data:` schema that `payload` (the parsed JSON) satisfies."""
+    template, _ = operation_for("GET", path)
+    errors = [e.message for e in _event_validator(template, name).iter_errors(payload)]
+    if errors:
+        raise OutsideTheDocument(f"GET {path}: event {name!r} outside the document: {errors[:5]}")

@@ -352,10 +352,26 @@ export interface components {
             /** Timestamp */
             timestamp: number;
         };
-        /** EnqueueIn */
+        /**
+         * EnqueueIn
+         * @example {
+         *       "data": {
+         *         "blobName": "u/0f3c.../9a1b.../cv.pdf"
+         *       },
+         *       "jobName": "analyze-resume",
+         *       "queueName": "resume-analysis"
+         *     }
+         */
         EnqueueIn: {
             /** Data */
             data: {
+                /** @description the blobName the presign answered */
+                blobName?: string;
+                /** @description or the upload's file name (newest unused) */
+                fileName?: string;
+                /** @description the file's SHA-256, 64 hex digits */
+                sha256?: string;
+            } & {
                 [key: string]: unknown;
             };
             /** Jobname */
@@ -815,7 +831,14 @@ export interface components {
              */
             type: "job_update";
         };
-        /** PresignIn */
+        /**
+         * PresignIn
+         * @example {
+         *       "contentType": "application/pdf",
+         *       "fileName": "cv.pdf",
+         *       "size": 52341
+         *     }
+         */
         PresignIn: {
             /**
              * Contenttype
