@@ -352,8 +352,14 @@ def _error_schema(envelope: Mapping[str, Any], codes: Sequence[str]) -> dict[str
     }
 
 
+# Always sent where they are listed (Idempotent-Replayed only on a replay).
+REQUIRED_HEADERS = frozenset(
+    {"Cache-Control", "Location", "Retry-After", "WWW-Authenticate", "X-Accel-Buffering"}
+)
+
+
 def _headers(names: Sequence[str]) -> dict[str, Any]:
-    return {name: dict(HEADERS[name]) for name in names}
+    return {name: {**HEADERS[name], "required": name in REQUIRED_HEADERS} for name in names}
 
 
 def _success(op: Operation) -> dict[str, Any]:

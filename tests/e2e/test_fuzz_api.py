@@ -19,7 +19,7 @@ import time
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -100,11 +100,17 @@ class Tally:
         self.statuses: Counter[tuple[str, int]] = Counter()
 
     def record(
-        self, label: str, method: str, path: str, status: int, ctype: str, body: bytes
+        self,
+        label: str,
+        method: str,
+        path: str,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
     ) -> None:
         self.requests[label] += 1
         self.statuses[(label, status)] += 1
-        check_answer(method, path, status, ctype, body)
+        check_answer(method, path, status, headers.get("content-type"), body, headers)
         if status >= 400:
             text = body.decode("utf-8", "replace")
             leaked = INTERNAL.search(text)
@@ -123,7 +129,7 @@ def observe(tally: Tally, case: Case, response: Response) -> None:
         str(request.method),
         path,
         response.status_code,
-        response.headers.get("content-type", [""])[0],
+        {name.lower(): values[0] for name, values in response.headers.items()},
         response.content or b"",
     )
 
@@ -328,7 +334,7 @@ def test_stream_routes_with_generated_query_and_headers(
                     path_sent = r.request.url.path
                     body = b"" if streaming else first
                     tally.record(
-                        operation["operationId"], "GET", path_sent, r.status_code, ctype, body
+                        operation["operationId"], "GET", path_sent, r.status_code, r.headers, body
                     )
                     if r.status_code == 200:
                         name, payload = first_event(first)

@@ -64,15 +64,26 @@ def _validator(template: str, method: str, status: str) -> Any:
 
 
 def check_answer(
-    method: str, path: str, status: int, content_type: str | None, body: bytes | None
+    method: str,
+    path: str,
+    status: int,
+    content_type: str | None,
+    body: bytes | None,
+    headers: Mapping[str, str] | None = None,
 ) -> None:
     """Raise `OutsideTheDocument` unless the answer is one the document describes. `body` None:
-    not read (a stream), only the status and media type are checked."""
+    not read (a stream), only the status, media type and headers are checked; `headers` None:
+    not checked (names are matched case-insensitively)."""
     template, operation = operation_for(method, path)
     where = f"{method} {path} -> {status}"
     responses = operation["responses"]
     if str(status) not in responses:
         raise OutsideTheDocument(f"{where}: status not documented (has {sorted(responses)})")
+    if headers is not None:
+        sent = {name.lower() for name in headers}
+        for name, spec in responses[str(status)].get("headers", {}).items():
+            if spec.get("required") and name.lower() not in sent:
+                raise OutsideTheDocument(f"{where}: required header {name} missing")
     content = responses[str(status)].get("content")
     if content is None:
         if body:
@@ -104,12 +115,15 @@ def check_response(response: httpx.Response, *, read: bool = True) -> None:
         response.status_code,
         response.headers.get("content-type"),
         response.content if read else None,
+        response.headers,
     )
 
 
 def is_api_answer(response: httpx.Response) -> bool:
-    """An answer of our API (not Azurite's, not a test's own proxy's error page)."""
-    return response.request.url.path.startswith("/api/")
+    """An answer of our API: not Azurite's, not a test's own proxy's, and not a CORS preflight
+    (`OPTIONS`: the platform answers those, in Azure as on the local host; docs/api.md)."""
+    request = response.request
+    return request.url.path.startswith("/api/") and request.method != "OPTIONS"
 
 
 def check_every_answer(monkeypatch: pytest.MonkeyPatch) -> None:

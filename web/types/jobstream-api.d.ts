@@ -1053,9 +1053,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description `no`: do not buffer */
-                    "X-Accel-Buffering"?: string;
+                    "X-Accel-Buffering": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1066,7 +1066,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1077,9 +1077,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1090,9 +1090,9 @@ export interface operations {
             429: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1103,7 +1103,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1114,9 +1114,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1146,9 +1146,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description `no`: do not buffer */
-                    "X-Accel-Buffering"?: string;
+                    "X-Accel-Buffering": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1159,7 +1159,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1170,9 +1170,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1183,9 +1183,9 @@ export interface operations {
             429: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1196,7 +1196,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1207,9 +1207,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1231,7 +1231,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1246,9 +1246,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1259,9 +1259,9 @@ export interface operations {
             429: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1272,7 +1272,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1283,9 +1283,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1307,7 +1307,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1322,7 +1322,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1333,9 +1333,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1364,11 +1364,11 @@ export interface operations {
             202: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description `true` when an Idempotency-Key replay answered an earlier job */
                     "Idempotent-Replayed"?: "true";
                     /** @description the job's status URL */
-                    Location?: string;
+                    Location: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1383,7 +1383,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1394,9 +1394,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1407,7 +1407,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1418,7 +1418,7 @@ export interface operations {
             409: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1429,7 +1429,7 @@ export interface operations {
             413: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1440,7 +1440,7 @@ export interface operations {
             415: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1451,7 +1451,7 @@ export interface operations {
             422: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1462,9 +1462,9 @@ export interface operations {
             429: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1475,7 +1475,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1486,9 +1486,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1513,7 +1513,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1528,9 +1528,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1541,7 +1541,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1552,7 +1552,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1563,9 +1563,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1590,7 +1590,7 @@ export interface operations {
             202: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1605,9 +1605,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1618,7 +1618,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1629,7 +1629,7 @@ export interface operations {
             409: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1640,7 +1640,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1651,9 +1651,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1678,7 +1678,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1693,9 +1693,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1706,7 +1706,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1717,7 +1717,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1728,9 +1728,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1767,9 +1767,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description `no`: do not buffer */
-                    "X-Accel-Buffering"?: string;
+                    "X-Accel-Buffering": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1787,7 +1787,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1798,9 +1798,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1811,7 +1811,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1822,9 +1822,9 @@ export interface operations {
             429: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1835,7 +1835,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1846,9 +1846,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1897,11 +1897,11 @@ export interface operations {
             202: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description `true` when an Idempotency-Key replay answered an earlier job */
                     "Idempotent-Replayed"?: "true";
                     /** @description the job's status URL */
-                    Location?: string;
+                    Location: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1916,7 +1916,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1927,9 +1927,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1940,7 +1940,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1951,7 +1951,7 @@ export interface operations {
             409: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1962,7 +1962,7 @@ export interface operations {
             413: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1973,7 +1973,7 @@ export interface operations {
             415: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1984,7 +1984,7 @@ export interface operations {
             422: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1995,9 +1995,9 @@ export interface operations {
             429: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2008,7 +2008,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2019,9 +2019,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2051,9 +2051,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description `no`: do not buffer */
-                    "X-Accel-Buffering"?: string;
+                    "X-Accel-Buffering": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2064,7 +2064,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2075,9 +2075,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2088,9 +2088,9 @@ export interface operations {
             429: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2101,7 +2101,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2112,9 +2112,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2136,7 +2136,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2151,7 +2151,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2162,9 +2162,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2189,7 +2189,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2204,9 +2204,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2217,7 +2217,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2228,7 +2228,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2239,9 +2239,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2278,9 +2278,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description `no`: do not buffer */
-                    "X-Accel-Buffering"?: string;
+                    "X-Accel-Buffering": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2298,7 +2298,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2309,9 +2309,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2322,7 +2322,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2333,9 +2333,9 @@ export interface operations {
             429: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2346,7 +2346,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2357,9 +2357,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2381,7 +2381,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2396,9 +2396,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2409,7 +2409,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2420,9 +2420,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2448,7 +2448,7 @@ export interface operations {
             201: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2463,7 +2463,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2474,9 +2474,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description an RFC 6750 challenge */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2487,7 +2487,7 @@ export interface operations {
             413: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2498,7 +2498,7 @@ export interface operations {
             415: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2509,9 +2509,9 @@ export interface operations {
             429: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2522,7 +2522,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2533,9 +2533,9 @@ export interface operations {
             503: {
                 headers: {
                     /** @description `no-store` on API answers */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description whole seconds to wait */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

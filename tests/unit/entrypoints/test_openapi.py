@@ -155,7 +155,11 @@ def test_the_check_accepts_a_documented_error() -> None:
 
 def answering(status: int, body: bytes) -> httpx.MockTransport:
     return httpx.MockTransport(
-        lambda _: httpx.Response(status, content=body, headers={"content-type": "application/json"})
+        lambda _: httpx.Response(
+            status,
+            content=body,
+            headers={"content-type": "application/json", "cache-control": "no-store"},
+        )
     )
 
 
@@ -176,3 +180,10 @@ async def test_the_e2e_hook_fails_an_answer_outside_the_document(
         pytest.raises(OutsideTheDocument, match="status not documented"),
     ):
         sync.get(f"http://stack{JOB_PATH}")
+
+
+def test_the_check_wants_the_required_headers() -> None:
+    body = json.dumps(GOOD_ERROR).encode()
+    check_answer("GET", JOB_PATH, 404, "application/json", body, {"cache-control": "no-store"})
+    with pytest.raises(OutsideTheDocument, match="required header Cache-Control"):
+        check_answer("GET", JOB_PATH, 404, "application/json", body, {})
