@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 import hypothesis
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from schemathesis import Case, GenerationMode
@@ -134,11 +133,6 @@ def observe(tally: Tally, case: Case, response: Response) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def tally() -> Tally:
-    return Tally()
-
-
 def takes_body(operation: Any) -> bool:
     """Only a body can be made invalid here (a path parameter is any string)."""
     return bool(operation.definition.raw.get("requestBody"))
@@ -166,7 +160,7 @@ def fuzz_operation(stack: LocalStack, tally: Tally, operation: Any, mode: Genera
     run()
 
 
-def test_every_operation_fuzzed(local_stack: LocalStack, tally: Tally) -> None:
+def fuzz_every_operation(local_stack: LocalStack, tally: Tally) -> None:
     document, _ = split_document()
     schema = schemathesis.openapi.from_dict(document)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -194,7 +188,7 @@ def upload(stack: LocalStack, presigned: dict[str, Any]) -> None:
     assert put.status_code == 201, put.text
 
 
-def test_stateful_links(local_stack: LocalStack, tally: Tally) -> None:
+def fuzz_stateful_links(local_stack: LocalStack, tally: Tally) -> None:
     """presign -> PUT -> enqueue -> status / cancel, as the document's links chain them.
 
     Half the presigns are made valid (a .txt file) and every enqueue that came from a link
@@ -314,9 +308,7 @@ def stream_probes(
         yield path.replace("{jobId}", job_ids[n % len(job_ids)]), query, headers, authenticated
 
 
-def test_stream_routes_with_generated_query_and_headers(
-    local_stack: LocalStack, tally: Tally
-) -> None:
+def probe_stream_routes(local_stack: LocalStack, tally: Tally) -> None:
     _, streams = split_document()
     assert len(streams) == 5
     sent = 0
@@ -345,7 +337,13 @@ def test_stream_routes_with_generated_query_and_headers(
     assert sum(events.values()) >= len(streams), "too few probes reached a stream"
 
 
-def test_at_least_the_minimum_of_requests_was_sent(tally: Tally) -> None:
-    """Runs after the others in this module (pytest keeps the file's order)."""
-    print(f"\nfuzz total: {tally.total} requests")
+def test_the_api_holds_to_its_document_under_fuzzing(local_stack: LocalStack) -> None:
+    """Each part asserts as it goes (a 5xx, an answer outside the document, a leaked name);
+    then the whole run must have sent at least MIN_REQUESTS requests."""
+    tally = Tally()
+    started = time.monotonic()
+    fuzz_every_operation(local_stack, tally)
+    fuzz_stateful_links(local_stack, tally)
+    probe_stream_routes(local_stack, tally)
+    print(f"\nfuzz total: {tally.total} requests in {time.monotonic() - started:.1f} s")
     assert tally.total >= MIN_REQUESTS

@@ -2,6 +2,7 @@
 OpenAPI 3.1 (schemathesis loads it), is public, and its answers check catches what it lacks."""
 
 import json
+import re
 from pathlib import Path
 
 import azure.functions as func
@@ -11,7 +12,8 @@ import schemathesis
 
 import main
 from function_app.bootstrap import override_app_services
-from function_app.entrypoints.openapi import ROUTE_PREFIX, ROUTES, openapi_document
+from function_app.entrypoints.errors import STATUS_BY_ERROR
+from function_app.entrypoints.openapi import ERROR_CODES, ROUTE_PREFIX, ROUTES, openapi_document
 from tests.fakes import FakeWorld, fake_world, test_settings
 from tests.support.openapi_check import (
     OutsideTheDocument,
@@ -187,3 +189,28 @@ def test_the_check_wants_the_required_headers() -> None:
     check_answer("GET", JOB_PATH, 404, "application/json", body, {"cache-control": "no-store"})
     with pytest.raises(OutsideTheDocument, match="required header Cache-Control"):
         check_answer("GET", JOB_PATH, 404, "application/json", body, {})
+
+
+def documented_error_codes() -> set[tuple[str, int]]:
+    """(code, status) from the table in docs/api.md, "Error codes"."""
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    table = text.split("\n## Error codes\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", table, flags=re.MULTILINE)
+    return {(code, int(status)) for code, status in rows}
+
+
+def test_the_error_codes_are_those_of_docs_api_md() -> None:
+    published = {(code, status) for status, codes in ERROR_CODES.items() for code in codes}
+    assert published == documented_error_codes()
+
+
+def test_every_error_code_the_code_raises_is_published() -> None:
+    """Each `code="..."` a domain error is raised with, and each error class's own code."""
+    published = {code for codes in ERROR_CODES.values() for code in codes}
+    raised = set()
+    for path in (ROOT / "function_app").rglob("*.py"):
+        raised |= set(re.findall(r'\bcode="([a-z_]+)"', path.read_text(encoding="utf-8")))
+    # A class's own code is sent when it is raised without one; every Conflict and
+    # Unprocessable names its code (services/job_uploads.py, idempotency.py, jobs.py).
+    raised |= {kind.code for kind, _ in STATUS_BY_ERROR} - {"conflict", "unprocessable"}
+    assert raised - published == set()
