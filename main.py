@@ -23,7 +23,8 @@ from function_app.entrypoints import (
 
 # Query-string credentials (stream tokens) are redacted from every log record of the process.
 log_redaction.install()
-# Spans: the Functions worker's provider, else Azure Monitor or a local export (never raises).
+# Spans: the Functions worker's provider, else Azure Monitor; a local export (TRACE_EXPORT).
+# Set up when the services are first built, from the same settings.
 telemetry.install()
 
 # Every blueprint the app serves, in registration order.

@@ -328,8 +328,21 @@ def app_services() -> Services:
     if _built is None or (_built[0] is not None and loop is not None and _built[0] is not loop):
         if _built is not None:
             logger.info("services requested from a new event loop: building a fresh set")
-        _built = (loop, build_services(get_settings()))
+        settings = get_settings()
+        for hook in _on_build:
+            hook(settings)
+        _built = (loop, build_services(settings))
     return _built[1]
+
+
+_on_build: list[Callable[[Settings], object]] = []
+
+
+def when_built(hook: Callable[[Settings], object]) -> None:
+    """Call `hook(settings)` before the app's services are built, each time they are (the
+    entry module sets up OpenTelemetry so: on first use, never at import)."""
+    if hook not in _on_build:
+        _on_build.append(hook)
 
 
 def override_app_services(replacement: Services | None) -> None:

@@ -7,8 +7,8 @@ task is already part of that trace (the Functions host opened one for the invoca
 same traceparent), the new span nests under it instead, so the host's request span, ours and
 the job's stay one tree.
 
-Without an SDK tracer provider the API hands out spans with no ids; then this adapter makes
-the ids itself (random, W3C shaped) and makes that context current, so that trace ids in
+Without an SDK tracer provider the API hands out spans with no ids of their own (none, or
+their parent's); then this adapter makes the ids itself (random, W3C shaped) and makes that context current, so that trace ids in
 events and answers exist whether or not anything is exported.
 """
 
@@ -101,11 +101,12 @@ class OpenTelemetryTracer:
             attributes=dict(attributes or {}),
         ) as span:
             context = from_span_context(span.get_span_context())
-            if context is not None:
+            above = parent or outer
+            if context is not None and (above is None or context.span_id != above.span_id):
                 yield OpenTelemetrySpan(span, context)
                 return
             # No SDK provider: ids of our own, current for the spans opened inside.
-            made = _made_up(parent or outer)
+            made = _made_up(above)
             with trace.use_span(NonRecordingSpan(to_span_context(made)), end_on_exit=False):
                 yield OpenTelemetrySpan(span, made)
 

@@ -12,8 +12,8 @@ Which tracer provider serves the app's spans (`adapters/otel_tracing.py`), decid
 `TRACE_EXPORT` then adds a local export to whichever it is: `console` writes each span as
 one JSON line to stdout, `file:PATH` appends them to PATH (docs/tracing.md has the fields).
 
-Settings are read here, at import of the entry module, but a bad one never stops the import:
-it is logged, and the first request reports it as always.
+`main.py` calls `install()` at import; the set-up itself runs when the app's services are
+first built (`bootstrap.when_built`), so no setting is read at import.
 """
 
 import functools
@@ -32,10 +32,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from function_app.bootstrap import app_services
+from function_app.bootstrap import app_services, when_built
 from function_app.domain.tracing import parse_traceparent
 from function_app.ports import Span
-from function_app.settings import Settings, get_settings
+from function_app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +43,10 @@ _lock = threading.Lock()
 _configured: tuple[str, ...] | None = None
 
 
-def install() -> tuple[str, ...]:
-    """`configure` with the app's settings; never raises (a bad setting: nothing set up)."""
-    try:
-        settings = get_settings()
-    except Exception as exc:  # reported by the first request; the app must still index
-        logger.warning("tracing not set up: %s", exc)
-        return ()
-    return configure(settings)
+def install() -> None:
+    """Set up tracing from the app's settings when its services are first built (on the
+    first request or trigger, not at import: settings are never read then)."""
+    when_built(configure)
 
 
 def configure(settings: Settings) -> tuple[str, ...]:
@@ -59,7 +55,11 @@ def configure(settings: Settings) -> tuple[str, ...]:
     global _configured
     with _lock:
         if _configured is None:
-            _configured = _configure(settings)
+            try:
+                _configured = _configure(settings)
+            except Exception:  # telemetry must never stop the app (trace ids still exist)
+                logger.exception("tracing not set up")
+                _configured = ("failed",)
             logger.info("tracing: %s", ", ".join(_configured))
         return _configured
 
