@@ -8,8 +8,9 @@ same traceparent), the new span nests under it instead, so the host's request sp
 the job's stay one tree.
 
 Without an SDK tracer provider the API hands out spans with no ids of their own (none, or
-their parent's); then this adapter makes the ids itself (random, W3C shaped) and makes that context current, so that trace ids in
-events and answers exist whether or not anything is exported.
+their parent's); then this adapter makes the ids itself (random, W3C shaped) and makes that
+context current, so that trace ids in events and answers exist whether or not anything is
+exported.
 """
 
 import secrets
