@@ -173,3 +173,39 @@ def test_the_functions_workers_provider_is_used_as_it_is(tmp_path: Path) -> None
     )
     assert result["how"] == ["existing provider"]
     assert "configure_azure_monitor" not in printed
+
+
+def test_set_up_runs_once_however_many_first_uses_race(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    calls: list[str] = []
+
+    def slow_configure(_settings: object) -> tuple[str, ...]:
+        calls.append("set up")
+        time.sleep(0.05)  # a window for the others to race into
+        return ("no export",)
+
+    monkeypatch.setattr(telemetry, "_configured", None)
+    monkeypatch.setattr(telemetry, "_configure", slow_configure)
+    settings = test_settings()
+    results: list[tuple[str, ...]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(telemetry.configure(settings)))
+        for _ in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == ["set up"]
+    assert results == [("no export",)] * 16
+
+
+def test_a_set_up_that_fails_leaves_the_app_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_settings: object) -> tuple[str, ...]:
+        raise ValueError("bad connection string")
+
+    monkeypatch.setattr(telemetry, "_configured", None)
+    monkeypatch.setattr(telemetry, "_configure", broken)
+    assert telemetry.configure(test_settings()) == ("failed",)

@@ -7,6 +7,7 @@ properties the real adapter writes, and the spans, the events and the answers mu
 that one trace, each span the child of the one that caused it.
 """
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -228,3 +229,42 @@ async def test_each_request_span_records_the_status_it_answered(
     assert request.attributes is not None
     assert request.attributes["http.response.status_code"] == 404
     assert request.attributes["http.request.method"] == "GET"
+
+
+async def test_concurrent_requests_each_keep_their_own_trace(
+    world: FakeWorld, api: httpx.AsyncClient
+) -> None:
+    """One tracer serves every request: 24 enqueues at once, each with its own traceparent,
+    and the jobs run at once too; no span, job or event lands in another's trace."""
+    clients = [TraceContext(f"{n + 1:032x}", f"{n + 1:016x}") for n in range(24)]
+    blobs = [world.upload("anonymous", f"f{n}.txt", b"Plain text.\n") for n in range(24)]
+
+    async def enqueue(client: TraceContext, blob: str) -> str:
+        r = await api.post(
+            "/api/v1/jobs",
+            json={
+                "queueName": "document-analysis",
+                "jobName": "analyze-document",
+                "data": {"blobName": blob},
+            },
+            headers={"traceparent": client.traceparent},
+        )
+        assert r.status_code == 202, r.text
+        assert r.json()["data"]["traceId"] == client.trace_id
+        return str(r.json()["data"]["jobId"])
+
+    job_ids = await asyncio.gather(*(enqueue(c, b) for c, b in zip(clients, blobs, strict=True)))
+    worker = sb_worker._worker("document-analysis")
+    await asyncio.gather(*(worker(trigger_message(sent)) for sent in world.queue.sent))
+
+    spans = list(world.spans.get_finished_spans())
+    for client, job_id in zip(clients, job_ids, strict=True):
+        assert {e.trace_id for e in world.log.events[job_id]} == {client.trace_id}
+        mine = [s for s in spans if s.context and f"{s.context.trace_id:032x}" == client.trace_id]
+        runs = [s for s in mine if s.name == "process document-analysis"]
+        assert len(runs) == 1
+        assert all(
+            ancestors(s, mine)[-1] == client.span_id for s in mine if s.name == "jobstream.event"
+        )
+        job_of = {s.attributes.get("jobstream.job_id") for s in mine if s.attributes}
+        assert job_of - {None} == {job_id}
