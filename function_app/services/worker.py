@@ -147,11 +147,22 @@ class WorkerService:
         that is down for a while does not use up every delivery in a few seconds."""
         with self.tracer.span(
             f"process {delivery.body.get('queueName') or 'job'}",
-            parent=delivery.trace,
+            parent=await self._parent_of(delivery),
             kind="consumer",
             attributes=delivery.span_attributes(),
         ):
             await self._handle_after_failure(delivery)
+
+    async def _parent_of(self, delivery: JobDelivery) -> TraceContext | None:
+        """The message's span; for a message sent without one (before traces were kept, or
+        by another sender), the job's own trace context, so the run stays in its trace."""
+        if delivery.trace is not None:
+            return delivery.trace
+        try:
+            job = await self.log.get(delivery.job_id)
+        except Exception:  # only the span's parent is lost: the delivery goes on as always
+            return None
+        return None if job is None else job.trace
 
     async def _handle_after_failure(self, delivery: JobDelivery) -> None:
         try:

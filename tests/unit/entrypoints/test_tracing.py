@@ -9,6 +9,7 @@ that one trace, each span the child of the one that caused it.
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -268,3 +269,19 @@ async def test_concurrent_requests_each_keep_their_own_trace(
         )
         job_of = {s.attributes.get("jobstream.job_id") for s in mine if s.attributes}
         assert job_of - {None} == {job_id}
+
+
+async def test_a_message_without_trace_context_runs_in_its_jobs_trace(
+    world: FakeWorld, api: httpx.AsyncClient
+) -> None:
+    """A message sent without `Diagnostic-Id`/`traceparent` (an older sender): the run's span
+    is still in the job's trace, a child of its enqueue."""
+    _, accepted = await presign_upload_enqueue(api, world, {"traceparent": CLIENT.traceparent})
+    [sent] = world.queue.sent
+    await sb_worker._worker("document-analysis")(trigger_message(replace(sent, trace=None)))
+    spans = list(world.spans.get_finished_spans())
+    run = only(spans, "process document-analysis")
+    assert run.context is not None
+    assert f"{run.context.trace_id:032x}" == CLIENT.trace_id
+    assert parent_id(run) == span_id(only(spans, "jobstream.enqueue"))
+    assert world.log.jobs[str(accepted["jobId"])].status is JobStatus.COMPLETED
