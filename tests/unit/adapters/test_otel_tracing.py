@@ -90,3 +90,18 @@ def test_without_an_sdk_provider_ids_are_still_made_and_nest() -> None:
         pass
     assert child.context.trace_id == REMOTE.trace_id
     assert child.context.span_id != REMOTE.span_id
+
+
+def test_an_unsampled_parent_keeps_its_trace_and_exports_nothing(
+    tracer: OpenTelemetryTracer, exported: InMemorySpanExporter
+) -> None:
+    """`traceparent` flags 00: the caller asked not to record; the ids still flow (events and
+    answers keep the trace id, the message carries flags 00)."""
+    unsampled = TraceContext(REMOTE.trace_id, REMOTE.span_id, 0)
+    with tracer.span("request", parent=unsampled) as request, tracer.span("inner") as inner:
+        pass
+    assert request.context.trace_id == inner.context.trace_id == REMOTE.trace_id
+    assert inner.context.span_id not in (request.context.span_id, REMOTE.span_id)
+    assert not inner.context.sampled
+    assert inner.context.traceparent.endswith("-00")
+    assert exported.get_finished_spans() == ()
