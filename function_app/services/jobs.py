@@ -7,6 +7,9 @@ blob until it expires). Then it records the job with its `queued` event and send
 message whose id is the job id. If the send fails, the job ends `failed` (enqueue_failed,
 retryable) and the answer is 503. With an Idempotency-Key, `services.idempotency` answers
 repeats and guards the key around those steps (lookup, claim, confirm, release).
+
+Tracing (docs/tracing.md): the enqueue runs in a span whose context the new job keeps; the
+send is a producer span the message carries, so the worker's run is its child.
 """
 
 import asyncio

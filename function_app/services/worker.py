@@ -25,6 +25,10 @@ type's checkpoints: the job ends `cancelled`) or when it has run `policy.time_li
 (the job ends `failed`, code `time_limit_exceeded`, not retryable). Stopping the task stops
 an extraction's child process (`jobtypes.sandbox`), so the worker keeps serving.
 
+Tracing (docs/tracing.md): each delivery runs in a consumer span, the child of the span the
+message names (`JobDelivery.trace`, else the job's own trace context); every event it records
+is a span inside it and carries the job's trace id.
+
 Fault injection for end-to-end tests: when ALLOW_FAULT_INJECTION is true, a job whose data
 has `"simulateTransientFailures": N` fails transiently on its first N deliveries.
 """
