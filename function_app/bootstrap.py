@@ -38,6 +38,7 @@ from function_app.ports import (
     QueueStats,
     SecretStore,
     StepDurations,
+    Tracer,
     UploadClaims,
     Uploads,
     WorkerPresence,
@@ -54,6 +55,7 @@ from function_app.services.queue_overview import OverviewConfig, QueueCatalogue,
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.streaming import FeedHub, StreamConfig, StreamHub
 from function_app.services.sweeper import Sweeper
+from function_app.services.traced_log import TracedEventLog
 from function_app.services.upload_sweeper import UploadSweeper
 from function_app.services.uploads import UploadPolicy, UploadService
 from function_app.services.worker import WorkerPolicy, WorkerService
@@ -86,6 +88,7 @@ class Services:
     sweeper: Sweeper
     upload_sweeper: UploadSweeper
     limits: CallerLimits
+    tracer: Tracer
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -132,17 +135,19 @@ def wire_services(
     worker_id: str,
     probes: Sequence[HealthProbe],
     job_types: Mapping[str, JobType],
+    tracer: Tracer,
     health_timeout_seconds: float = 5.0,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Services:
     """The services over the given adapters (real ones here, fakes in `tests/fakes.py`).
 
     Every writer records through a `FeedingEventLog`: each job event is copied into its
-    owner's feed after the job's own log stores it (`services.caller_feed`). `monotonic`
-    is the clock of the per-caller limits' windows (`services.limits`)."""
+    owner's feed after the job's own log stores it (`services.caller_feed`), and in a span
+    of its own (`services.traced_log`). `monotonic` is the clock of the per-caller limits'
+    windows (`services.limits`)."""
     feed_writer = FeedWriter(event_log, caller_feed, clock.now)
     limits = caller_limits(settings, caller_feed, feed_writer, monotonic)
-    event_log = FeedingEventLog(event_log, feed_writer)
+    event_log = TracedEventLog(FeedingEventLog(event_log, feed_writer), tracer)
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET,
         secrets,
@@ -179,6 +184,7 @@ def wire_services(
                 url_ttl_seconds=settings.UPLOAD_URL_TTL_SECONDS,
                 container=settings.UPLOADS_CONTAINER,
             ),
+            tracer,
         ),
         jobs=JobService(
             log=event_log,
@@ -198,6 +204,7 @@ def wire_services(
             ),
             estimates=QueueEstimates(queue_stats, step_durations),
             open_jobs=open_jobs,
+            tracer=tracer,
             running_job=limits.running_job,
         ),
         worker=WorkerService(
@@ -213,6 +220,7 @@ def wire_services(
             ),
             durations=step_durations,
             clock=clock,
+            tracer=tracer,
             presence=PresenceReporter(
                 worker_presence, worker_id, clock, settings.WORKER_HEARTBEAT_SECONDS
             ),
@@ -260,6 +268,7 @@ def wire_services(
             uploads, upload_claims, clock, settings.UNUSED_UPLOAD_TTL_SECONDS
         ),
         limits=limits,
+        tracer=tracer,
     )
 
 
@@ -295,6 +304,7 @@ def build_services(settings: Settings) -> Services:
             test_types=settings.ALLOW_FAULT_INJECTION,
             extract=process_sandbox(settings.EXTRACTION_MEMORY_LIMIT_MB),
         ),
+        tracer=adapters.tracer,
     )
 
 
@@ -318,8 +328,21 @@ def app_services() -> Services:
     if _built is None or (_built[0] is not None and loop is not None and _built[0] is not loop):
         if _built is not None:
             logger.info("services requested from a new event loop: building a fresh set")
-        _built = (loop, build_services(get_settings()))
+        settings = get_settings()
+        for hook in _on_build:
+            hook(settings)
+        _built = (loop, build_services(settings))
     return _built[1]
+
+
+_on_build: list[Callable[[Settings], object]] = []
+
+
+def when_built(hook: Callable[[Settings], object]) -> None:
+    """Call `hook(settings)` before the app's services are built, each time they are (the
+    entry module sets up OpenTelemetry so: on first use, never at import)."""
+    if hook not in _on_build:
+        _on_build.append(hook)
 
 
 def override_app_services(replacement: Services | None) -> None:

@@ -77,6 +77,13 @@ def _matching(pattern: str, rule: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _trace_export(value: str) -> str:
+    text = value.strip()
+    if text in ("none", "console") or (text.startswith("file:") and text[5:].strip()):
+        return text
+    raise ValueError("not none, console or file:PATH")
+
+
 # An optional setting: unset, empty or a value of the annotated type.
 type OrUnset[T] = Annotated[T | None, BeforeValidator(_blank_is_unset)]
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
@@ -248,6 +255,17 @@ class Settings(BaseSettings):
     UNUSED_UPLOAD_TTL_SECONDS: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
     # Set by Azure on each instance (names the instance's worker id); locally host:pid is used.
     WEBSITE_INSTANCE_ID: str | None = None
+
+    # --- tracing (docs/tracing.md) ----------------------------------------------------------
+    # Set: spans go to Application Insights through azure-monitor-opentelemetry.
+    APPLICATIONINSIGHTS_CONNECTION_STRING: OrUnset[NonEmpty] = None
+    # true in Azure (with host.json telemetryMode OpenTelemetry): the Functions Python worker
+    # sets up Azure Monitor itself and hands each invocation the host's trace context; the
+    # app then adds its spans to that provider and configures nothing twice.
+    PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: bool = False
+    # Spans written locally as one JSON object a line: `none`, `console` (stdout) or
+    # `file:PATH` (appended to PATH). Beside Application Insights or instead of it.
+    TRACE_EXPORT: Annotated[str, AfterValidator(_trace_export)] = "none"
 
     # --- testing --------------------------------------------------------------------------
     # Test hook, never on in Azure: when true, a job whose data has

@@ -130,6 +130,7 @@ def job_update_payload(event: JobEvent) -> dict[str, Any]:
         "detail": event.detail,
         "etaSeconds": event.eta_seconds,
         "result": None if event.result is None else dict(event.result),
+        "traceId": event.trace_id,
     }
     payload.update({k: v for k, v in optional.items() if v is not None})
     if event.error is not None:

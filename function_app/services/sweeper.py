@@ -90,7 +90,10 @@ class Sweeper:
             case SweepAction.RESEND:
                 assert job is not None
                 logger.warning("job %s was recorded but not sent: sending it", job.job_id)
-                await self._queue.send(job.queue_name, job.job_id, job_message(job))
+                # The job's own trace: its run is a child of the enqueue that recorded it.
+                await self._queue.send(
+                    job.queue_name, job.job_id, job_message(job), trace=job.trace
+                )
                 await self._open_jobs.put(replace(entry, sent=True))
             case SweepAction.END_LOST:
                 if not await self._end_lost(entry.job_id):

@@ -25,6 +25,10 @@ type's checkpoints: the job ends `cancelled`) or when it has run `policy.time_li
 (the job ends `failed`, code `time_limit_exceeded`, not retryable). Stopping the task stops
 an extraction's child process (`jobtypes.sandbox`), so the worker keeps serving.
 
+Tracing (docs/tracing.md): each delivery runs in a consumer span, the child of the span the
+message names (`JobDelivery.trace`, else the job's own trace context); every event it records
+is a span inside it and carries the job's trace id.
+
 Fault injection for end-to-end tests: when ALLOW_FAULT_INJECTION is true, a job whose data
 has `"simulateTransientFailures": N` fails transiently on its first N deliveries.
 """
@@ -45,6 +49,7 @@ from function_app.domain.errors import (
     TransientJobError,
 )
 from function_app.domain.jobs import EventDraft, Job, JobError, JobEvent, JobStatus, Stage
+from function_app.domain.tracing import TraceContext
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.steps import START_LABEL
 from function_app.ports import (
@@ -53,7 +58,9 @@ from function_app.ports import (
     Clock,
     EventLog,
     QueueCounters,
+    SpanValue,
     StepDurations,
+    Tracer,
     UploadStore,
 )
 from function_app.services.run_context import (
@@ -83,6 +90,17 @@ class JobDelivery:
     # started (it sat in a frozen or slow consumer) is not run: Service Bus has already
     # given the message to someone else, whose attempt it must not supersede.
     locked_until: datetime | None = None
+    # The sending span, from the message's `traceparent` / `Diagnostic-Id` (None: untraced).
+    trace: TraceContext | None = None
+
+    def span_attributes(self) -> dict[str, SpanValue]:
+        return {
+            "messaging.system": "servicebus",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": str(self.body.get("queueName") or ""),
+            "messaging.message.id": self.job_id,
+            "messaging.servicebus.message.delivery_count": self.delivery_count,
+        }
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,8 @@ class WorkerService:
     _: KW_ONLY
     durations: StepDurations
     clock: Clock
+    # The run's span: a child of the message's (so of the enqueue), with its events inside.
+    tracer: Tracer
     # This instance's heartbeat and the queue-wide outcome counters (seed 000's catalogue);
     # None: not kept.
     presence: PresenceReporter | None = None
@@ -129,6 +149,26 @@ class WorkerService:
         """Run the delivered job. Returns to complete the message; raises to abandon it,
         after `policy.retry_delay` (the lock is renewed meanwhile), so that a dependency
         that is down for a while does not use up every delivery in a few seconds."""
+        with self.tracer.span(
+            f"process {delivery.body.get('queueName') or 'job'}",
+            parent=await self._parent_of(delivery),
+            kind="consumer",
+            attributes=delivery.span_attributes(),
+        ):
+            await self._handle_after_failure(delivery)
+
+    async def _parent_of(self, delivery: JobDelivery) -> TraceContext | None:
+        """The message's span; for a message sent without one (before traces were kept, or
+        by another sender), the job's own trace context, so the run stays in its trace."""
+        if delivery.trace is not None:
+            return delivery.trace
+        try:
+            job = await self.log.get(delivery.job_id)
+        except Exception:  # only the span's parent is lost: the delivery goes on as always
+            return None
+        return None if job is None else job.trace
+
+    async def _handle_after_failure(self, delivery: JobDelivery) -> None:
         try:
             await self._handle(delivery)
         except Exception as exc:
@@ -248,10 +288,14 @@ class WorkerService:
         draft = event_draft(
             JobStatus.FAILED, Stage.DONE, "The job's message was dead-lettered", error=error
         )
-        job = await self.log.get(delivery.job_id)
-        if job is None or job.is_terminal:
-            return
-        await self._end(job.job_id, draft)
+        attributes = {**delivery.span_attributes(), "messaging.destination.subqueue": "dlq"}
+        with self.tracer.span(
+            "dead-lettered", parent=delivery.trace, kind="consumer", attributes=attributes
+        ):
+            job = await self.log.get(delivery.job_id)
+            if job is None or job.is_terminal:
+                return
+            await self._end(job.job_id, draft)
 
     async def _run(self, job: Job, delivery: JobDelivery) -> tuple[Mapping[str, Any], RunSample]:
         job_type = self.job_types.get(job.job_name)

@@ -55,9 +55,14 @@ var appSettings = [
   { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
   { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
 
-  // Telemetry, Entra-authenticated ingestion.
+  // Telemetry, Entra-authenticated ingestion, as OpenTelemetry (docs/tracing.md): with
+  // host.json `telemetryMode: OpenTelemetry`, the Python worker sets up Azure Monitor itself
+  // (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY) and continues the host's trace into the
+  // app's spans. TRACE_EXPORT is the local span export: none in Azure.
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD;ClientId=${identityClientId}' }
+  { name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY', value: 'true' }
+  { name: 'TRACE_EXPORT', value: 'none' }
 
   // The identity DefaultAzureCredential picks for the app's own SDK clients.
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
