@@ -7,6 +7,10 @@ cancels it. The viewer is sent the job's events from its position on, with heart
 after silence, queue statistics when asked for, and a timeout at the stream's max age.
 Leaving the `async for` (client gone, task cancelled) runs the generator's `finally`, which
 unsubscribes at once.
+
+`StreamHub.poll` is the long-poll answer for clients whose streams a proxy holds back: the
+same visibility rule, and, while it waits for a new event, a viewer of the same feed, so
+any number of long-pollers and streams of one job share one poller.
 """
 
 import asyncio
@@ -26,6 +30,7 @@ from function_app.services.streaming.config import StreamConfig
 from function_app.services.streaming.feed import JobFeed, Viewer
 from function_app.services.streaming.items import (
     Connected,
+    EventPage,
     Heartbeat,
     QueueSnapshot,
     StreamItem,
@@ -34,7 +39,7 @@ from function_app.services.streaming.items import (
 )
 from function_app.services.streaming.pollers import LogQueries, Polling, Subscriptions
 from function_app.services.streaming.stats import ConnectionStats, HubStats
-from function_app.services.streaming.waiting import Deadlines
+from function_app.services.streaming.waiting import Deadlines, wait_for_wakeup
 from function_app.services.visibility import visible_job
 
 logger = logging.getLogger(__name__)
@@ -108,6 +113,82 @@ class StreamHub:
             after=after,
             queue_name=queue_name,
         )
+
+    async def poll(
+        self,
+        caller: Caller,
+        job_id: str,
+        after: int = 0,
+        *,
+        wait_seconds: float | None = None,
+        limit: int | None = None,
+        context: bool = False,
+    ) -> EventPage:
+        """The events of `job_id` after sequence `after`, at once when there are any or the
+        job has ended; otherwise waits for the next one up to `wait_seconds` (at most, and by
+        default, `long_poll_wait_seconds`) and answers with none when none came.
+
+        At most `limit` events (at most, and by default, `page_size`). `context`: also give
+        the event at `after` (`EventPage.previous`) when the page has events. Raises as
+        `open` does (NotFound, 401 for an expired stream token, InvalidRequest).
+        """
+        if after < 0:
+            raise InvalidRequest("after must not be negative")
+        config = self._config
+        longest = config.long_poll_wait_seconds
+        wait = longest if wait_seconds is None else min(max(wait_seconds, 0.0), longest)
+        size = config.page_size if limit is None else max(1, min(limit, config.page_size))
+        job = await visible_job(self._log, caller, job_id, self._clock.now())
+        after = min(after, job.last_event_id)
+        if job.is_terminal and after >= job.last_event_id:
+            return EventPage(job_id, after, (), finished=True)
+        stream = JobStream(self, job_id, job.owner, uuid.uuid4().hex, after, None)
+        with self._joined(stream) as (viewer, feed):
+            events = await self._next_events(viewer, feed, wait, known=job.last_event_id)
+            events = events[:size]
+            viewer.events_sent += len(events)
+            previous = None
+            if context and events and after >= 1:
+                previous = await self._event_at(feed, job_id, after)
+        finished = (bool(events) and events[-1].is_terminal) or (
+            not events and feed.finished and after >= feed.cursor
+        )
+        more = len(events) == size and not finished
+        return EventPage(job_id, after, tuple(events), previous, finished, more)
+
+    async def _next_events(
+        self, viewer: Viewer, feed: JobFeed, wait: float, *, known: int
+    ) -> list[JobEvent]:
+        """The events after the viewer's position, waiting up to `wait` s for one. `known`:
+        the job's last sequence as read, so events already stored are read at once rather
+        than after a new feed's first poll."""
+        polling = self._polling
+        expires = polling.monotonic() + wait
+        first = True
+        while True:
+            viewer.wakeup.clear()  # before looking, so a notify in between is not lost
+            batch = feed.take(viewer)
+            if batch is None or (first and not batch and known > viewer.position):
+                batch = await self._reread(viewer)
+            first = False
+            fresh = [e for e in batch if e.sequence > viewer.position]
+            if fresh:
+                return fresh
+            if feed.finished and viewer.position >= feed.cursor:
+                return []  # the job ended while we were looking
+            left = expires - polling.monotonic()
+            if left <= 0:
+                return []
+            await wait_for_wakeup(viewer.wakeup, left, polling.sleep)
+
+    async def _event_at(self, feed: JobFeed, job_id: str, sequence: int) -> JobEvent | None:
+        """One event by its sequence: from the feed's ring, else from the log."""
+        for event in feed.ring:
+            if event.sequence == sequence:
+                return event
+        self._polling.queries.rereads += 1
+        found = await self._log.events_after(job_id, sequence - 1, limit=1)
+        return found[0] if found and found[0].sequence == sequence else None
 
     def stats_for(self, caller: Caller) -> HubStats:
         """This instance's stream statistics as `caller` may see them: the totals, and only
