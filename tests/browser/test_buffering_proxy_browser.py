@@ -4,33 +4,23 @@ that proxy, still shows every event of a running job to its end: the client noti
 stream says nothing, says so on the page ("live updates through polling"), and follows the job
 by long polling from the last event it has, nothing lost or repeated.
 
-Runs on a stack like `long_stream_stack` (AUTH_MODE=jwt, 300 s stream max age: no stream ends
-within a test by its age, so the proxy holds it back for as long as its job runs), with CORS
-open to every origin (the page is on the proxy's). The job is a `paced-read`
-(a test-only job type reading its upload at 512 KiB/s) of a few MiB: it runs for seconds,
-long enough for the switch and several long polls.
+Runs on `proxied_stack` (tests/browser/stream_stack.py: AUTH_MODE=jwt, 300 s stream max age,
+so no stream ends within a test by its age and the proxy holds it back for as long as its job
+runs; CORS open to every origin, the page being on the proxy's), `proxied` its proxy. The
+job is a `paced-read` (a test-only job type reading its upload at 512 KiB/s) of a few MiB: it
+runs for seconds, long enough for the switch and several long polls.
 """
 
 import asyncio
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Page
 
 from tests.browser.demo_page import fill_token
-from tests.browser.stream_stack import (
-    LONG_STREAM_SETTINGS,
-    SeededJobs,
-    StreamStack,
-    completed,
-    progress,
-    started,
-)
+from tests.browser.stream_stack import StreamStack, completed, progress, started
 from tests.e2e.conftest import new_owner
 from tests.e2e.test_recipes import text_of
-from tests.support.buffering_proxy import buffering_proxy
-from tests.support.stack import launch_stack
 
 pytestmark = pytest.mark.browser
 
@@ -38,23 +28,6 @@ PACED_BYTES = 5 * 1024 * 1024  # about 10 s at paced-read's default 512 KiB/s
 JOB_WAIT_MS = 120_000
 # Longer than the client's 5 s wait for `connected`: the stream is held back, not slow.
 HELD_BACK_SECONDS = 6.0
-
-
-@pytest.fixture(scope="module")
-def proxied_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamStack]:
-    """`long_stream_stack`'s settings, with every origin allowed (`--cors '*'`): the page,
-    served through the proxy, is on the proxy's origin and uploads straight to Azurite."""
-    with launch_stack(
-        tmp_path_factory.mktemp("proxied-stack"), LONG_STREAM_SETTINGS, ["--cors", "*"]
-    ) as stack:
-        yield StreamStack(stack, SeededJobs(stack.table_endpoint))
-
-
-@pytest.fixture(scope="module")
-def proxied(proxied_stack: StreamStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The buffering proxy's base URL, in front of the stack's host (API and demo page)."""
-    with buffering_proxy(proxied_stack.base_url, tmp_path_factory.mktemp("proxy")) as base:
-        yield base
 
 
 def test_the_proxy_holds_a_stream_back_until_it_ends(

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from jobstream_client.cli import follow
 from tests.browser.stream_stack import StreamStack, completed, progress, started
+from tests.e2e.conftest import new_owner
 from tests.e2e.test_stream_http import stream_url, submit_text_resume, watch
 
 pytestmark = pytest.mark.e2e
@@ -174,3 +176,32 @@ async def test_nobody_else_reads_a_jobs_events(stream_stack: StreamStack, who: s
     assert body["success"] is False
     assert body["error"]["code"] in {"not_found", "unauthenticated", "invalid_token"}
     assert "events" not in r.text
+
+
+async def test_the_terminal_client_behind_a_buffering_proxy_follows_the_job_by_polling(
+    proxied_stack: StreamStack, proxied: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    owner = new_owner("terminal-proxied")
+    jobs = proxied_stack.jobs
+    job_id = await jobs.create(owner)
+    await jobs.record(job_id, started())
+
+    def follow_it() -> dict[str, Any]:
+        with httpx.Client() as http:
+            return follow(
+                http,
+                f"{proxied}/api/v1",
+                {"jobId": job_id},
+                "resume-analysis",
+                proxied_stack.headers(owner),
+                silence_seconds=2.0,
+            )
+
+    following = asyncio.ensure_future(asyncio.to_thread(follow_it))
+    for percent in (20, 40, 60, 80):
+        await asyncio.sleep(1.0)
+        await jobs.record(job_id, progress(percent))
+    await jobs.record(job_id, completed())
+    final = await following
+    assert (final["status"], final["sequence"]) == ("completed", 7)
+    assert "following the job by polling" in capsys.readouterr().err
