@@ -138,13 +138,16 @@ class StreamHub:
         longest = config.long_poll_wait_seconds
         wait = longest if wait_seconds is None else min(max(wait_seconds, 0.0), longest)
         size = config.page_size if limit is None else max(1, min(limit, config.page_size))
-        job = await visible_job(self._log, caller, job_id, self._clock.now())
-        after = min(after, job.last_event_id)
-        if job.is_terminal and after >= job.last_event_id:
-            return EventPage(job_id, after, (), finished=True)
-        stream = JobStream(self, job_id, job.owner, uuid.uuid4().hex, after, None)
+        owner, known = self._watched(caller, job_id, after)
+        if owner is None:
+            job = await visible_job(self._log, caller, job_id, self._clock.now())
+            after = min(after, job.last_event_id)
+            if job.is_terminal and after >= job.last_event_id:
+                return EventPage(job_id, after, (), finished=True)
+            owner, known = job.owner, job.last_event_id
+        stream = JobStream(self, job_id, owner, uuid.uuid4().hex, after, None)
         with self._joined(stream) as (viewer, feed):
-            events = await self._next_events(viewer, feed, wait, known=job.last_event_id)
+            events = await self._next_events(viewer, feed, wait, known=known)
             events = events[:size]
             viewer.events_sent += len(events)
             previous = None
@@ -156,19 +159,34 @@ class StreamHub:
         more = len(events) == size and not finished
         return EventPage(job_id, after, tuple(events), previous, finished, more)
 
+    def _watched(self, caller: Caller, job_id: str, after: int) -> tuple[str | None, int | None]:
+        """The owner of a job this instance's feed follows, when the caller may read it and
+        `after` is within what the feed has: then the job need not be read again (a running
+        job's owner and visibility do not change; its last sequence is not known: None).
+        Else (None, None)."""
+        feed = self._subscriptions.poller(job_id)
+        if feed is None or feed.finished or not feed.owner or after > feed.cursor:
+            return None, None
+        if not caller.may_read(job_id, feed.owner):
+            return None, None  # the log read decides, and answers as for any other job
+        # A one-job stream token reads its job for as long as it runs (JobTokenWindow).
+        return feed.owner, None
+
     async def _next_events(
-        self, viewer: Viewer, feed: JobFeed, wait: float, *, known: int
+        self, viewer: Viewer, feed: JobFeed, wait: float, *, known: int | None
     ) -> list[JobEvent]:
         """The events after the viewer's position, waiting up to `wait` s for one. `known`:
         the job's last sequence as read, so events already stored are read at once rather
-        than after a new feed's first poll."""
+        than after the feed's next poll; None (not read): the log is read only when there is
+        no time to wait for that poll."""
         polling = self._polling
         expires = polling.monotonic() + wait
         first = True
         while True:
             viewer.wakeup.clear()  # before looking, so a notify in between is not lost
             batch = feed.take(viewer)
-            if batch is None or (first and not batch and known > viewer.position):
+            behind = wait <= 0 if known is None else known > viewer.position
+            if batch is None or (first and not batch and behind):
                 batch = await self._reread(viewer)
             first = False
             fresh = [e for e in batch if e.sequence > viewer.position]
@@ -302,6 +320,7 @@ class StreamHub:
                 job_id=stream.job_id,
                 cursor=stream.after,
                 ring=deque(maxlen=self._config.ring_size),
+                owner=stream.owner,
             ),
             lambda feed: feed.poll(self._log, self._polling),
             task_name=f"stream-poller:{stream.job_id}",

@@ -9,6 +9,7 @@ import pytest
 
 from function_app.domain.errors import InvalidRequest, NotFound
 from function_app.domain.identity import Caller
+from function_app.domain.jobs import Job
 from function_app.services.streaming import EventPage, StreamConfig
 from tests.fakes import VirtualClock
 from tests.unit.services.streaming.test_hub import (
@@ -234,3 +235,63 @@ async def test_long_pollers_and_a_stream_of_one_job_share_one_poller(
     assert stats.reread_queries == 0
     assert stats.poll_queries == 31
     assert stats.total_job_subscriptions == 0
+
+
+class CountedLog(TimedEventLog):
+    """The timed fake log, counting its job reads (`get`)."""
+
+    gets = 0
+
+    async def get(self, job_id: str) -> Job | None:
+        self.gets += 1
+        return await super().get(job_id)
+
+
+async def test_long_polls_of_a_job_this_instance_watches_do_not_read_the_job_again(
+    clock: VirtualClock,
+) -> None:
+    log = CountedLog(clock)
+    job_id = new_id()
+    log.add_job(job_id, owner="alice")
+    hub = hub_over(log)
+    stream_task = asyncio.create_task(collect(await open_stream(hub, job_id)))
+    await clock.sleep(0.5)  # the stream's feed is up and has the job's first event
+    gets_before = log.gets
+
+    async def long_poller() -> list[int]:
+        seen: list[int] = []
+        after = 1
+        while True:
+            page = await hub.poll(ALICE, job_id, after)
+            seen += seqs(page)
+            after = page.last_sequence
+            if page.finished:
+                return seen
+
+    pollers = [asyncio.create_task(long_poller()) for _ in range(10)]
+    for percent in (20, 40, 60, 80):
+        await clock.sleep(0.5)
+        progress(log, job_id, percent)
+    await clock.sleep(0.5)
+    complete(log, job_id)
+    assert all(r == [2, 3, 4, 5, 6] for r in await asyncio.gather(*pollers))
+    assert sequences(await stream_task) == [1, 2, 3, 4, 5, 6]
+    assert log.gets == gets_before  # 10 pollers x 5 rounds, and not one job read
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [Caller("mallory"), Caller("alice", job_scope="another-job")],
+    ids=["other-owner", "token-for-another-job"],
+)
+async def test_a_watched_job_is_still_not_found_for_others(
+    clock: VirtualClock, log: TimedEventLog, job_id: str, caller: Caller
+) -> None:
+    hub = hub_over(log)
+    stream = aiter(await open_stream(hub, job_id))
+    await anext(stream)  # connected: the job's feed is live
+    with pytest.raises(NotFound):
+        await hub.poll(caller, job_id, 0, wait_seconds=0)
+    page = await hub.poll(Caller("alice", job_scope=job_id), job_id, 0, wait_seconds=0)
+    assert seqs(page) == [1]
+    await stream.aclose()  # type: ignore[attr-defined]
