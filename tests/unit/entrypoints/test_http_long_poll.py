@@ -2,6 +2,7 @@
 payloads as the stream from every position and in every vocabulary, where to ask next, the
 stream's visibility rule, and strict parameters."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -181,3 +182,23 @@ async def test_unknown_jobs_are_404(api: httpx.AsyncClient) -> None:
         r = await api.get(f"/api/v1/jobs/{job_id}/events")
         assert r.status_code == 404
         assert r.json()["error"]["code"] == "not_found"
+
+
+async def test_a_waiting_long_poll_holds_a_stream_slot_until_it_answers(
+    api: httpx.AsyncClient, world: FakeWorld
+) -> None:
+    job_id, _ = await new_job(world)
+    limits = world.services.limits
+    waiting = asyncio.ensure_future(
+        api.get(f"/api/v1/jobs/{job_id}/events", params={"after": "1", "wait": "0.5"})
+    )
+    for _ in range(100):
+        if limits.open_streams("anonymous"):
+            break
+        await asyncio.sleep(0.01)
+    assert limits.open_streams("anonymous") == 1
+    assert world.services.streams.stats().total_connections == 1
+    r = await waiting
+    assert r.json()["data"]["events"] == []
+    assert limits.open_streams("anonymous") == 0
+    assert world.services.streams.stats().total_connections == 0
