@@ -12,7 +12,8 @@
   `waiting.py`: a viewer's `Deadlines` (max age, heartbeat, periodic extra).
 - `items.py`: what a stream yields (`Connected`, `Update`, `Heartbeat`, `QueueSnapshot`,
   `TimedOut`), and a long-poll answer (`EventPage`, from `StreamHub.poll`: a viewer of the
-  same feed for as long as it waits). `stats.py`: `HubStats`. `config.py`: `StreamConfig`.
+  same feed for as long as it waits; `long_poll.py`: how it waits). `stats.py`: `HubStats`.
+  `config.py`: `StreamConfig`.
 
 Pure: depends on the EventLog and QueueStats ports, a Clock for timestamps, and a monotonic
 clock with its sleep for every interval (polls, heartbeats, max age), injectable so tests

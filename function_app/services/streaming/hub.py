@@ -37,9 +37,10 @@ from function_app.services.streaming.items import (
     TimedOut,
     Update,
 )
+from function_app.services.streaming.long_poll import event_at, next_events, watched_owner
 from function_app.services.streaming.pollers import LogQueries, Polling, Subscriptions
 from function_app.services.streaming.stats import ConnectionStats, HubStats
-from function_app.services.streaming.waiting import Deadlines, wait_for_wakeup
+from function_app.services.streaming.waiting import Deadlines
 from function_app.services.visibility import visible_job
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,8 @@ class StreamHub:
         longest = config.long_poll_wait_seconds
         wait = longest if wait_seconds is None else min(max(wait_seconds, 0.0), longest)
         size = config.page_size if limit is None else max(1, min(limit, config.page_size))
-        owner, known = self._watched(caller, job_id, after)
+        owner = watched_owner(self._subscriptions.poller(job_id), caller, job_id, after)
+        known: int | None = None  # the job's last sequence, when it was read
         if owner is None:
             job = await visible_job(self._log, caller, job_id, self._clock.now())
             after = min(after, job.last_event_id)
@@ -147,66 +149,17 @@ class StreamHub:
             owner, known = job.owner, job.last_event_id
         stream = JobStream(self, job_id, owner, uuid.uuid4().hex, after, None)
         with self._joined(stream) as (viewer, feed):
-            events = await self._next_events(viewer, feed, wait, known=known)
+            events = await next_events(viewer, feed, self._polling, wait, known, self._reread)
             events = events[:size]
             viewer.events_sent += len(events)
             previous = None
             if context and events and after >= 1:
-                previous = await self._event_at(feed, job_id, after)
+                previous = await event_at(feed, self._log, self._polling.queries, after)
         finished = (bool(events) and events[-1].is_terminal) or (
             not events and feed.finished and after >= feed.cursor
         )
         more = len(events) == size and not finished
         return EventPage(job_id, after, tuple(events), previous, finished, more)
-
-    def _watched(self, caller: Caller, job_id: str, after: int) -> tuple[str | None, int | None]:
-        """The owner of a job this instance's feed follows, when the caller may read it and
-        `after` is within what the feed has: then the job need not be read again (a running
-        job's owner and visibility do not change; its last sequence is not known: None).
-        Else (None, None)."""
-        feed = self._subscriptions.poller(job_id)
-        if feed is None or feed.finished or not feed.owner or after > feed.cursor:
-            return None, None
-        if not caller.may_read(job_id, feed.owner):
-            return None, None  # the log read decides, and answers as for any other job
-        # A one-job stream token reads its job for as long as it runs (JobTokenWindow).
-        return feed.owner, None
-
-    async def _next_events(
-        self, viewer: Viewer, feed: JobFeed, wait: float, *, known: int | None
-    ) -> list[JobEvent]:
-        """The events after the viewer's position, waiting up to `wait` s for one. `known`:
-        the job's last sequence as read, so events already stored are read at once rather
-        than after the feed's next poll; None (not read): the log is read only when there is
-        no time to wait for that poll."""
-        polling = self._polling
-        expires = polling.monotonic() + wait
-        first = True
-        while True:
-            viewer.wakeup.clear()  # before looking, so a notify in between is not lost
-            batch = feed.take(viewer)
-            behind = wait <= 0 if known is None else known > viewer.position
-            if batch is None or (first and not batch and behind):
-                batch = await self._reread(viewer)
-            first = False
-            fresh = [e for e in batch if e.sequence > viewer.position]
-            if fresh:
-                return fresh
-            if feed.finished and viewer.position >= feed.cursor:
-                return []  # the job ended while we were looking
-            left = expires - polling.monotonic()
-            if left <= 0:
-                return []
-            await wait_for_wakeup(viewer.wakeup, left, polling.sleep)
-
-    async def _event_at(self, feed: JobFeed, job_id: str, sequence: int) -> JobEvent | None:
-        """One event by its sequence: from the feed's ring, else from the log."""
-        for event in feed.ring:
-            if event.sequence == sequence:
-                return event
-        self._polling.queries.rereads += 1
-        found = await self._log.events_after(job_id, sequence - 1, limit=1)
-        return found[0] if found and found[0].sequence == sequence else None
 
     def stats_for(self, caller: Caller) -> HubStats:
         """This instance's stream statistics as `caller` may see them: the totals, and only
