@@ -200,6 +200,10 @@ class Settings(BaseSettings):
     STREAM_MAX_AGE_SECONDS: int = Field(default=600, ge=5, le=3600)
     STREAM_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0, le=300)
     STREAM_RETRY_MS: int = Field(default=2000, ge=100, le=60_000)
+    # The long-poll route (`jobs/{id}/events`, for clients behind buffering proxies): how long
+    # one request waits for a new event before answering with none. Far below the 230 s at
+    # which Azure's front end ends a response, and below what proxies commonly allow idle.
+    LONG_POLL_WAIT_SECONDS: float = Field(default=25.0, gt=0, le=60)
 
     # --- per-caller limits (docs/limits.md): over one, 429 `throttled`; 0 turns it off ------
     # Open streams (job streams and feeds together) per caller on one instance: 100 is what

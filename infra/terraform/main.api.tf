@@ -72,6 +72,8 @@ locals {
     STREAM_RETRY_MS            = "2000"
     STREAM_TOKEN_TTL_SECONDS   = "600"
     STREAM_TOKEN_GRACE_SECONDS = "60"
+    # The long-poll route's wait for a new event (clients behind buffering proxies).
+    LONG_POLL_WAIT_SECONDS = "25"
 
     # Per-caller limits (docs/limits.md): streams and rates per instance, running jobs across.
     LIMIT_STREAMS_PER_CALLER      = "100"

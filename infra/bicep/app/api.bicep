@@ -95,6 +95,7 @@ var appSettings = [
   { name: 'STREAM_MAX_AGE_SECONDS', value: '200' }
   { name: 'STREAM_HEARTBEAT_SECONDS', value: '15' }
   { name: 'STREAM_RETRY_MS', value: '2000' }
+  { name: 'LONG_POLL_WAIT_SECONDS', value: '25' }
   { name: 'STREAM_TOKEN_TTL_SECONDS', value: '600' }
   { name: 'STREAM_TOKEN_GRACE_SECONDS', value: '60' }
 

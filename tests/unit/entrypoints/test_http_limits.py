@@ -19,6 +19,7 @@ ANONYMOUS = Caller("anonymous")
 STREAM_ROUTES = [
     "/api/v1/jobs/{job}/stream",
     "/api/v1/sse/job/{job}",
+    "/api/v1/jobs/{job}/events",
     "/api/events",
     "/api/jobs/events",
     "/api/v1/queue/events",
