@@ -97,7 +97,6 @@ class AnalyzeDocument(Extracting):
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         upload, kind = await fetch_and_detect(ctx, "Detecting the file type from its content")
-        file_name = upload.file_name
         await ctx.checkpoint()
 
         await ctx.progress(
@@ -119,10 +118,7 @@ class AnalyzeDocument(Extracting):
         )
         return {
             "jobType": NAME,
-            "fileName": file_name,
-            "sizeBytes": upload.size,
-            "sha256": upload.sha256,
-            "sha256Verified": upload.sha256_verified,
+            **upload.result_fields(),
             "detectedType": kind.value,
             "mimeType": MIME_TYPES[kind],
             "declaredContentType": declared,

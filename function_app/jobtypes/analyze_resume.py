@@ -93,8 +93,7 @@ class AnalyzeResume(Extracting):
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         upload, kind = await fetch_and_detect(ctx, "Detecting the file format")
-        file_name = upload.file_name
-        claimed = claims_docx(file_name, ctx.blob.content_type)
+        claimed = claims_docx(upload.file_name, ctx.blob.content_type)
         extracted = await self.extract(
             functools.partial(extract_resume_text, claimed_docx=claimed), kind, upload.data
         )
@@ -135,11 +134,8 @@ class AnalyzeResume(Extracting):
         )
         return {
             "jobType": NAME,
-            "fileName": file_name,
+            **upload.result_fields(),
             "format": resume_format(kind),
-            "sizeBytes": upload.size,
-            "sha256": upload.sha256,
-            "sha256Verified": upload.sha256_verified,
             "pageCount": extracted.page_count,
             "pagesAnalysed": extracted.pages_read,
             "characterCount": len(extracted.text),
