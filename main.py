@@ -15,8 +15,7 @@ from function_app.entrypoints import (
     http_uploads,
     log_redaction,
     sb_worker,
-    timer_sweeper,
-    timer_upload_sweeper,
+    timers,
 )
 
 # Query-string credentials (stream tokens) are redacted from every log record of the process.
@@ -31,8 +30,7 @@ BLUEPRINTS = (
     http_stream.bp,
     http_feeds.bp,
     sb_worker.bp,
-    timer_sweeper.bp,
-    timer_upload_sweeper.bp,
+    timers.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -1,6 +1,6 @@
 """The sweeper: every job ends, and every recorded job is sent (`domain.sweeping` rules).
 
-`Sweeper.sweep()` runs on a timer (entrypoints/timer_sweeper.py; the local host runs it
+`Sweeper.sweep()` runs on a timer (entrypoints/timers.py; the local host runs it
 too). It reads the open-jobs index, then each listed job's record (a point read each, a
 bounded number at once), and acts on what `sweep_action` says:
 - resend: the job's message again, MessageId = job id (Service Bus drops it as a duplicate
@@ -40,6 +40,12 @@ class SweepReport:
     ended: int = 0
     forgotten: int = 0
     failed: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.seen} listed, {self.resent} resent, {self.ended} ended worker_lost, "
+            f"{self.forgotten} forgotten, {self.failed} failed"
+        )
 
 
 class Sweeper:

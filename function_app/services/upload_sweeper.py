@@ -1,6 +1,6 @@
 """The upload sweeper: deletes what the upload URL can leave behind and no job will use.
 
-`UploadSweeper.sweep()` runs on a timer (entrypoints/timer_upload_sweeper.py, schedule
+`UploadSweeper.sweep()` runs on a timer (entrypoints/timers.py, schedule
 UPLOAD_SWEEP_SCHEDULE; the local host runs it too). Azure's lifecycle rules delete old block
 and append blobs and snapshots, but not page blobs, and not on Azurite; this sweep covers
 both, locally and in Azure. One listing of the uploads (with snapshots), then per blob:
@@ -43,6 +43,13 @@ class UploadSweepReport:
     snapshots: int = 0
     unused: int = 0
     failed: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.seen} blobs, {self.wrong_type} append/page blobs deleted, "
+            f"{self.snapshots} with snapshots trimmed, {self.unused} unused deleted, "
+            f"{self.failed} failed"
+        )
 
 
 class UploadSweeper:
