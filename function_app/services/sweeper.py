@@ -48,23 +48,16 @@ class SweepReport:
         )
 
 
+@dataclass(frozen=True, eq=False)
 class Sweeper:
-    def __init__(
-        self,
-        open_jobs: OpenJobs,
-        log: EventLog,
-        queue: JobQueue,
-        clock: Clock,
-        policy: SweepPolicy,
-    ) -> None:
-        self._open_jobs = open_jobs
-        self._log = log
-        self._queue = queue
-        self._clock = clock
-        self.policy = policy
+    open_jobs: OpenJobs
+    log: EventLog
+    queue: JobQueue
+    clock: Clock
+    policy: SweepPolicy
 
     async def sweep(self) -> SweepReport:
-        entries = await self._open_jobs.entries(MAX_ENTRIES_PER_SWEEP)
+        entries = await self.open_jobs.entries(MAX_ENTRIES_PER_SWEEP)
         gate = asyncio.Semaphore(CONCURRENT_READS)
 
         async def visit(entry: OpenJob) -> SweepAction | None:
@@ -88,16 +81,16 @@ class Sweeper:
         return report
 
     async def _visit(self, entry: OpenJob) -> SweepAction:
-        job = await self._log.get(entry.job_id)
-        action = sweep_action(entry, job, self._clock.now(), self.policy)
+        job = await self.log.get(entry.job_id)
+        action = sweep_action(entry, job, self.clock.now(), self.policy)
         match action:
             case SweepAction.FORGET:
-                await self._open_jobs.remove(entry.job_id)
+                await self.open_jobs.remove(entry.job_id)
             case SweepAction.RESEND:
                 assert job is not None
                 logger.warning("job %s was recorded but not sent: sending it", job.job_id)
-                await self._queue.send(job.queue_name, job.job_id, job_message(job))
-                await self._open_jobs.put(replace(entry, sent=True))
+                await self.queue.send(job.queue_name, job.job_id, job_message(job))
+                await self.open_jobs.put(replace(entry, sent=True))
             case SweepAction.END_LOST:
                 if not await self._end_lost(entry.job_id):
                     return SweepAction.KEEP
@@ -108,9 +101,9 @@ class Sweeper:
         lost = EventDraft(JobStatus.FAILED, 0, Stage.DONE, WORKER_LOST.message, error=WORKER_LOST)
 
         def decide(job: Job) -> EventDraft | None:
-            return lost if still_lost(job, self._clock.now(), self.policy) else None
+            return lost if still_lost(job, self.clock.now(), self.policy) else None
 
-        _, event = await self._log.append(job_id, decide)
+        _, event = await self.log.append(job_id, decide)
         if event is not None:
             logger.warning("job %s: no worker reported for too long: ended worker_lost", job_id)
         return event is not None

@@ -52,17 +52,15 @@ class UploadSweepReport:
         )
 
 
+@dataclass(frozen=True, eq=False)
 class UploadSweeper:
-    def __init__(
-        self, store: UploadStore, claims: UploadClaims, clock: Clock, unused_ttl_seconds: float
-    ) -> None:
-        self._store = store
-        self._claims = claims
-        self._clock = clock
-        self._unused_ttl = timedelta(seconds=unused_ttl_seconds)
+    store: UploadStore
+    claims: UploadClaims
+    clock: Clock
+    unused_ttl_seconds: float
 
     async def sweep(self) -> UploadSweepReport:
-        listed = await self._store.list_uploads(
+        listed = await self.store.list_uploads(
             f"{UPLOAD_ROOT}/", MAX_LISTED_PER_SWEEP, snapshots=True
         )
         blobs = list(listed_by_name(listed).values())
@@ -91,20 +89,20 @@ class UploadSweeper:
     async def _visit(self, blob: Listed) -> UploadAction:
         info = blob.blob
         if info.blob_type != BLOCK_BLOB:
-            await self._store.delete(info.name)
+            await self.store.delete(info.name)
             logger.info("upload sweep: deleted %s (%s)", info.name, info.blob_type)
             return UploadAction.WRONG_TYPE
-        if self._is_old(info) and await self._claims.used_by(info.name) is None:
-            await self._store.delete(info.name)
+        if self._is_old(info) and await self.claims.used_by(info.name) is None:
+            await self.store.delete(info.name)
             logger.info("upload sweep: deleted %s (unused)", info.name)
             return UploadAction.UNUSED
         if blob.snapshots:
-            await self._store.delete(info.name, snapshots_only=True)
+            await self.store.delete(info.name, snapshots_only=True)
             logger.info("upload sweep: deleted %d snapshots of %s", blob.snapshots, info.name)
             return UploadAction.SNAPSHOTS
         return UploadAction.KEEP
 
     def _is_old(self, info: BlobInfo) -> bool:
         return info.last_modified is not None and (
-            self._clock.now() - info.last_modified > self._unused_ttl
+            self.clock.now() - info.last_modified > timedelta(seconds=self.unused_ttl_seconds)
         )
