@@ -14,6 +14,10 @@ declared (metadata `sha256`); `head` is one ranged read of the first bytes; `del
 the blob's snapshots with it. SDK exceptions stop here: callers see `BlobMissing`,
 `BlobChanged` (a read pinned to an ETag found another version) or
 `DependencyUnavailable("storage", ...)`.
+
+(Over 300 lines on purpose: one adapter per Azure service. Signing and reading share the one
+client, its retry and timeout options and the mapping of SDK errors, which would otherwise
+be written twice or imported back and forth.)
 """
 
 import asyncio
