@@ -13,6 +13,7 @@ A failure on one job is logged and left for the next sweep; the sweep goes on.
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from function_app.domain.jobs import EventDraft, Job, JobStatus, Stage
@@ -31,6 +32,29 @@ logger = logging.getLogger(__name__)
 
 MAX_ENTRIES_PER_SWEEP = 5_000
 CONCURRENT_READS = 16
+
+
+async def visit_each[T, A](
+    items: Sequence[T],
+    visit: Callable[[T], Awaitable[A]],
+    *,
+    at_once: int,
+    name: Callable[[T], str],
+) -> list[A | None]:
+    """What `visit` answered for each item, at most `at_once` visits at a time. A visit that
+    fails is logged (as `name(item)`) and answers None; the others go on: a sweep leaves
+    what it could not do for the next one."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(item: T) -> A | None:
+        async with gate:
+            try:
+                return await visit(item)
+            except Exception as exc:
+                logger.warning("%s failed: %r", name(item), exc)
+                return None
+
+    return await asyncio.gather(*(one(item) for item in items))
 
 
 @dataclass(frozen=True)
@@ -58,17 +82,12 @@ class Sweeper:
 
     async def sweep(self) -> SweepReport:
         entries = await self.open_jobs.entries(MAX_ENTRIES_PER_SWEEP)
-        gate = asyncio.Semaphore(CONCURRENT_READS)
-
-        async def visit(entry: OpenJob) -> SweepAction | None:
-            async with gate:
-                try:
-                    return await self._visit(entry)
-                except Exception as exc:
-                    logger.warning("sweep of job %s failed: %r", entry.job_id, exc)
-                    return None
-
-        actions = await asyncio.gather(*(visit(e) for e in entries))
+        actions = await visit_each(
+            entries,
+            self._visit,
+            at_once=CONCURRENT_READS,
+            name=lambda entry: f"sweep of job {entry.job_id}",
+        )
         report = SweepReport(
             seen=len(entries),
             resent=actions.count(SweepAction.RESEND),

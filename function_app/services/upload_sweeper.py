@@ -12,7 +12,6 @@ both, locally and in Azure. One listing of the uploads (with snapshots), then pe
 A failure on one blob is logged and left for the next sweep; the sweep goes on.
 """
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +20,7 @@ from enum import StrEnum
 from function_app.domain.uploads import BLOCK_BLOB, UPLOAD_ROOT
 from function_app.ports import BlobInfo, Clock, UploadClaims, UploadStore
 from function_app.services.job_uploads import Listed, listed_by_name
+from function_app.services.sweeper import visit_each
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +64,12 @@ class UploadSweeper:
             f"{UPLOAD_ROOT}/", MAX_LISTED_PER_SWEEP, snapshots=True
         )
         blobs = list(listed_by_name(listed).values())
-        gate = asyncio.Semaphore(CONCURRENT_DELETES)
-
-        async def visit(blob: Listed) -> UploadAction | None:
-            async with gate:
-                try:
-                    return await self._visit(blob)
-                except Exception as exc:
-                    logger.warning("upload sweep of %s failed: %r", blob.blob.name, exc)
-                    return None
-
-        actions = await asyncio.gather(*(visit(b) for b in blobs))
+        actions = await visit_each(
+            blobs,
+            self._visit,
+            at_once=CONCURRENT_DELETES,
+            name=lambda blob: f"upload sweep of {blob.blob.name}",
+        )
         report = UploadSweepReport(
             seen=len(blobs),
             wrong_type=actions.count(UploadAction.WRONG_TYPE),
