@@ -28,8 +28,8 @@ from function_app.domain.queue_overview import worker_id_of
 from function_app.domain.sweeping import SweepPolicy
 from function_app.domain.uploads import ContentTypePolicy
 from function_app.jobtypes.base import JobType
+from function_app.jobtypes.reading.sandbox import process_sandbox
 from function_app.jobtypes.registry import build_registry
-from function_app.jobtypes.sandbox import process_sandbox
 from function_app.ports import (
     CallerFeed,
     Clock,

@@ -5,7 +5,7 @@ The cancel request is watched every `cancel_poll_seconds` while the run goes on,
 at the job type's checkpoints: the job ends `cancelled` (or the attempt stops with
 `AttemptSuperseded` once a newer one started). Past `time_limit_seconds` the job ends
 `failed`, code `time_limit_exceeded`, not retryable. Stopping the task waits for it to
-unwind, which stops an extraction's child process (`jobtypes.sandbox`), so the worker keeps
+unwind, which stops an extraction's child process (`jobtypes.reading.sandbox`), so the worker keeps
 serving.
 """
 

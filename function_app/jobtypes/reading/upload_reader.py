@@ -21,7 +21,7 @@ from function_app.domain.errors import PermanentJobError
 from function_app.domain.jobs import Stage
 from function_app.domain.uploads import MAX_FILE_NAME_CHARS
 from function_app.jobtypes.base import JobContext
-from function_app.jobtypes.file_types import FileKind, detect_file_type
+from function_app.jobtypes.reading.file_types import FileKind, detect_file_type
 
 
 @dataclass(frozen=True)

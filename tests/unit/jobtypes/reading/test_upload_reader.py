@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from function_app.domain.errors import PermanentJobError
-from function_app.jobtypes.upload_reader import read_upload
+from function_app.jobtypes.reading.upload_reader import read_upload
 from tests.samples.job_context import FakeJobContext
 
 
