@@ -118,3 +118,10 @@ async def test_a_sweep_visits_a_bounded_number_at_once_and_a_failure_stops_only_
     answers = await visit_each(list(range(8)), visit, at_once=2, name=lambda i: f"item {i}")
     assert answers == [0, 10, 20, None, 40, 50, 60, 70]
     assert most == 2
+
+
+def test_a_sweep_report_reads_as_one_line_for_the_timer_log() -> None:
+    from function_app.services.sweeper import SweepReport
+
+    report = SweepReport(seen=7, resent=1, ended=2, forgotten=3, failed=0)
+    assert report.summary() == "7 listed, 1 resent, 2 ended worker_lost, 3 forgotten, 0 failed"
