@@ -18,8 +18,7 @@ from function_app.entrypoints import (
     log_redaction,
     sb_worker,
     telemetry,
-    timer_sweeper,
-    timer_upload_sweeper,
+    timers,
 )
 
 # Query-string credentials (stream tokens) are redacted from every log record of the process.
@@ -38,8 +37,7 @@ BLUEPRINTS = (
     http_long_poll.bp,
     http_feeds.bp,
     sb_worker.bp,
-    timer_sweeper.bp,
-    timer_upload_sweeper.bp,
+    timers.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -8,6 +8,10 @@ The Azure SDK's async clients belong to the event loop they first run in. The Fu
 worker and the local host each run one loop, so one build serves the process; if `app_services()`
 is called from a different running loop (a test runner with a loop per test), it builds a
 fresh set for that loop.
+
+(Over 300 lines on purpose: `wire_services` is the one place where every service meets its
+adapters and settings; it only passes values along, and a reader tracing where a setting
+goes follows it here in one pass.)
 """
 
 import asyncio
@@ -24,8 +28,8 @@ from function_app.domain.queue_overview import worker_id_of
 from function_app.domain.sweeping import SweepPolicy
 from function_app.domain.uploads import ContentTypePolicy
 from function_app.jobtypes.base import JobType
+from function_app.jobtypes.reading.sandbox import process_sandbox
 from function_app.jobtypes.registry import build_registry
-from function_app.jobtypes.sandbox import process_sandbox
 from function_app.ports import (
     CallerFeed,
     Clock,

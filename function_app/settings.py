@@ -9,6 +9,10 @@ builds them once at start-up and refuses to serve when they are bad.
 Every value is checked as it is read: URLs are http(s) URLs with a host, names follow Azure's
 rules, numbers have bounds, choices are Literal, and a comma-separated list becomes a frozenset
 (`ALLOWED_CONTENT_TYPES`). An optional setting set to an empty string counts as unset.
+
+(Over 300 lines on purpose: `Settings` is the one list of every app setting, each field with
+its type, bound and default, which the sample settings, both IaC stacks and the docs are
+checked against; the value types it uses sit just above it, so a field reads with its rule.)
 """
 
 import os

@@ -32,7 +32,7 @@ from function_app.entrypoints.feed_vocabulary import control_payload, job_payloa
 from function_app.entrypoints.http_stream import EventStreamResponse
 from function_app.entrypoints.routes import at_routes
 from function_app.entrypoints.schemas import iso
-from function_app.entrypoints.sse import STREAM_HEADERS, json_event
+from function_app.entrypoints.sse import json_event
 from function_app.services.queue_overview import CatalogueViewer
 from function_app.services.streaming import (
     FeedConnected,
@@ -143,8 +143,6 @@ async def queue_events(req: Request) -> Response:
             svc.feeds.config.retry_ms,
             settings.BACKLOG_ALERT_THRESHOLD,
         ),
-        headers=dict(STREAM_HEADERS),
-        media_type="text/event-stream",
         slot=slot,
     )
 
@@ -158,8 +156,6 @@ async def caller_events(req: Request) -> Response:
     logger.info("feed %s opened after %d", stream.connection_id, stream.after)
     return EventStreamResponse(
         seed_feed_events(stream, svc.feeds.config.retry_ms),
-        headers=dict(STREAM_HEADERS),
-        media_type="text/event-stream",
         slot=slot,
     )
 

@@ -10,6 +10,10 @@ repeats and guards the key around those steps (lookup, claim, confirm, release).
 
 Tracing (docs/tracing.md): the enqueue runs in a span whose context the new job keeps; the
 send is a producer span the message carries, so the worker's run is its child.
+
+Over 300 lines on purpose: enqueue's steps and the status, cancel and queue-statistics reads
+share one set of collaborators (event log, queue, uploads, idempotency, tracer); split apart,
+each half would take and check them again.
 """
 
 import asyncio
