@@ -1,7 +1,7 @@
 """Sandbox benchmark: what running an extraction in a child process costs, per call.
 
 `python -m bench.sandbox_bench [--quick]` (or `python -m bench sandbox`). `ProcessSandbox`
-(the worker's `extract`, `function_app/jobtypes/sandbox.py`) against `asyncio.to_thread`
+(the worker's `extract`, `function_app/jobtypes/reading/sandbox.py`) against `asyncio.to_thread`
 (what it replaced), calling a trivial function (`len`) with inputs of 1 KB, 1 MB and 20 MB
 (the default MAX_UPLOAD_BYTES), so the figures are the overhead alone:
 
@@ -10,7 +10,7 @@
 - `back to back`: calls in a row, so most start a child (an interpreter and its imports);
 - `thread`: `asyncio.to_thread`, the floor.
 
-Then the hostile files of tests/unit/jobtypes/hostile_files.py, each through the sandbox:
+Then the hostile files of tests/unit/jobtypes/reading/hostile_files.py, each through the sandbox:
 its outcome, wall time, and the child's own peak RSS (VmHWM) before and after parsing.
 `--quick` makes 3 calls per figure instead of 10.
 """
@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from function_app.domain.errors import JobFailure
-from function_app.jobtypes.extraction import docx_text, pdf_text
-from function_app.jobtypes.sandbox import ProcessSandbox
-from tests.unit.jobtypes import hostile_files as hostile
+from function_app.jobtypes.reading.extraction import docx_text, pdf_text
+from function_app.jobtypes.reading.sandbox import ProcessSandbox
+from tests.unit.jobtypes.reading import hostile_files as hostile
 
 SIZES = (1_000, 1_000_000, 20 * 1024 * 1024)
 SPACING_SECONDS = 0.5

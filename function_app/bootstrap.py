@@ -8,6 +8,10 @@ The Azure SDK's async clients belong to the event loop they first run in. The Fu
 worker and the local host each run one loop, so one build serves the process; if `app_services()`
 is called from a different running loop (a test runner with a loop per test), it builds a
 fresh set for that loop.
+
+(Over 300 lines on purpose: `wire_services` is the one place where every service meets its
+adapters and settings; it only passes values along, and a reader tracing where a setting
+goes follows it here in one pass.)
 """
 
 import asyncio
@@ -24,8 +28,8 @@ from function_app.domain.queue_overview import worker_id_of
 from function_app.domain.sweeping import SweepPolicy
 from function_app.domain.uploads import ContentTypePolicy
 from function_app.jobtypes.base import JobType
+from function_app.jobtypes.reading.sandbox import process_sandbox
 from function_app.jobtypes.registry import build_registry
-from function_app.jobtypes.sandbox import process_sandbox
 from function_app.ports import (
     CallerFeed,
     Clock,
@@ -38,6 +42,7 @@ from function_app.ports import (
     QueueStats,
     SecretStore,
     StepDurations,
+    Tracer,
     UploadClaims,
     Uploads,
     WorkerPresence,
@@ -54,6 +59,7 @@ from function_app.services.queue_overview import OverviewConfig, QueueCatalogue,
 from function_app.services.stream_tokens import StreamTokens
 from function_app.services.streaming import FeedHub, StreamConfig, StreamHub
 from function_app.services.sweeper import Sweeper
+from function_app.services.traced_log import TracedEventLog
 from function_app.services.upload_sweeper import UploadSweeper
 from function_app.services.uploads import UploadPolicy, UploadService
 from function_app.services.worker import WorkerPolicy, WorkerService
@@ -86,6 +92,7 @@ class Services:
     sweeper: Sweeper
     upload_sweeper: UploadSweeper
     limits: CallerLimits
+    tracer: Tracer
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -93,6 +100,7 @@ def stream_config(settings: Settings) -> StreamConfig:
         max_age_seconds=float(settings.STREAM_MAX_AGE_SECONDS),
         heartbeat_seconds=settings.STREAM_HEARTBEAT_SECONDS,
         retry_ms=settings.STREAM_RETRY_MS,
+        long_poll_wait_seconds=settings.LONG_POLL_WAIT_SECONDS,
     )
 
 
@@ -132,17 +140,19 @@ def wire_services(
     worker_id: str,
     probes: Sequence[HealthProbe],
     job_types: Mapping[str, JobType],
+    tracer: Tracer,
     health_timeout_seconds: float = 5.0,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Services:
     """The services over the given adapters (real ones here, fakes in `tests/fakes.py`).
 
     Every writer records through a `FeedingEventLog`: each job event is copied into its
-    owner's feed after the job's own log stores it (`services.caller_feed`). `monotonic`
-    is the clock of the per-caller limits' windows (`services.limits`)."""
+    owner's feed after the job's own log stores it (`services.caller_feed`), and in a span
+    of its own (`services.traced_log`). `monotonic` is the clock of the per-caller limits'
+    windows (`services.limits`)."""
     feed_writer = FeedWriter(event_log, caller_feed, clock.now)
     limits = caller_limits(settings, caller_feed, feed_writer, monotonic)
-    event_log = FeedingEventLog(event_log, feed_writer)
+    event_log = TracedEventLog(FeedingEventLog(event_log, feed_writer), tracer)
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET,
         secrets,
@@ -179,6 +189,7 @@ def wire_services(
                 url_ttl_seconds=settings.UPLOAD_URL_TTL_SECONDS,
                 container=settings.UPLOADS_CONTAINER,
             ),
+            tracer,
         ),
         jobs=JobService(
             log=event_log,
@@ -198,6 +209,7 @@ def wire_services(
             ),
             estimates=QueueEstimates(queue_stats, step_durations),
             open_jobs=open_jobs,
+            tracer=tracer,
             running_job=limits.running_job,
         ),
         worker=WorkerService(
@@ -213,6 +225,7 @@ def wire_services(
             ),
             durations=step_durations,
             clock=clock,
+            tracer=tracer,
             presence=PresenceReporter(
                 worker_presence, worker_id, clock, settings.WORKER_HEARTBEAT_SECONDS
             ),
@@ -260,6 +273,7 @@ def wire_services(
             uploads, upload_claims, clock, settings.UNUSED_UPLOAD_TTL_SECONDS
         ),
         limits=limits,
+        tracer=tracer,
     )
 
 
@@ -295,6 +309,7 @@ def build_services(settings: Settings) -> Services:
             test_types=settings.ALLOW_FAULT_INJECTION,
             extract=process_sandbox(settings.EXTRACTION_MEMORY_LIMIT_MB),
         ),
+        tracer=adapters.tracer,
     )
 
 
@@ -318,8 +333,21 @@ def app_services() -> Services:
     if _built is None or (_built[0] is not None and loop is not None and _built[0] is not loop):
         if _built is not None:
             logger.info("services requested from a new event loop: building a fresh set")
-        _built = (loop, build_services(get_settings()))
+        settings = get_settings()
+        for hook in _on_build:
+            hook(settings)
+        _built = (loop, build_services(settings))
     return _built[1]
+
+
+_on_build: list[Callable[[Settings], object]] = []
+
+
+def when_built(hook: Callable[[Settings], object]) -> None:
+    """Call `hook(settings)` before the app's services are built, each time they are (the
+    entry module sets up OpenTelemetry so: on first use, never at import)."""
+    if hook not in _on_build:
+        _on_build.append(hook)
 
 
 def override_app_services(replacement: Services | None) -> None:

@@ -12,6 +12,7 @@ scattered.)
 """
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from function_app.domain.idempotency import KeyClaim
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.queue_overview import QueueTally, WorkerBeat
 from function_app.domain.sweeping import OpenJob
+from function_app.domain.tracing import SpanKind, TraceContext
 
 
 class Clock(Protocol):
@@ -326,8 +328,18 @@ class QueueCounts:
 
 
 class JobQueue(Protocol):
-    async def send(self, queue_name: str, job_id: str, body: Mapping[str, Any]) -> None:
-        """Send one message with MessageId = job_id (the broker drops a duplicate send)."""
+    async def send(
+        self,
+        queue_name: str,
+        job_id: str,
+        body: Mapping[str, Any],
+        *,
+        trace: TraceContext | None = None,
+    ) -> None:
+        """Send one message with MessageId = job_id (the broker drops a duplicate send).
+
+        `trace` (the sending span) travels in the message's application properties as the
+        Service Bus SDK's own tracing writes it: `Diagnostic-Id` and `traceparent`."""
         ...
 
 
@@ -344,3 +356,33 @@ class HealthProbe(Protocol):
     name: str
 
     async def check(self) -> None: ...
+
+
+# --- tracing (OpenTelemetry) --------------------------------------------------------------------
+
+SpanValue = str | int | float | bool
+
+
+class Span(Protocol):
+    """One open span: its place in the trace, and attributes to add while it runs."""
+
+    @property
+    def context(self) -> TraceContext: ...
+
+    def set_attribute(self, key: str, value: SpanValue) -> None: ...
+
+
+class Tracer(Protocol):
+    """Opens spans (`domain.tracing`). A span without `parent` is a child of the span open
+    around it in this task, else the first of a new trace; with `parent` (a traceparent from a
+    request or a message), a child of that one. An exception that leaves the span marks it
+    failed and goes on. Never raises for telemetry's sake."""
+
+    def span(
+        self,
+        name: str,
+        *,
+        parent: TraceContext | None = None,
+        kind: SpanKind = "internal",
+        attributes: Mapping[str, SpanValue] | None = None,
+    ) -> AbstractContextManager[Span]: ...

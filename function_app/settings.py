@@ -9,6 +9,10 @@ builds them once at start-up and refuses to serve when they are bad.
 Every value is checked as it is read: URLs are http(s) URLs with a host, names follow Azure's
 rules, numbers have bounds, choices are Literal, and a comma-separated list becomes a frozenset
 (`ALLOWED_CONTENT_TYPES`). An optional setting set to an empty string counts as unset.
+
+(Over 300 lines on purpose: `Settings` is the one list of every app setting, each field with
+its type, bound and default, which the sample settings, both IaC stacks and the docs are
+checked against; the value types it uses sit just above it, so a field reads with its rule.)
 """
 
 import os
@@ -75,6 +79,13 @@ def _matching(pattern: str, rule: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def _trace_export(value: str) -> str:
+    text = value.strip()
+    if text in ("none", "console") or (text.startswith("file:") and text[5:].strip()):
+        return text
+    raise ValueError("not none, console or file:PATH")
 
 
 # An optional setting: unset, empty or a value of the annotated type.
@@ -193,6 +204,10 @@ class Settings(BaseSettings):
     STREAM_MAX_AGE_SECONDS: int = Field(default=600, ge=5, le=3600)
     STREAM_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0, le=300)
     STREAM_RETRY_MS: int = Field(default=2000, ge=100, le=60_000)
+    # The long-poll route (`jobs/{id}/events`, for clients behind buffering proxies): how long
+    # one request waits for a new event before answering with none. Far below the 230 s at
+    # which Azure's front end ends a response, and below what proxies commonly allow idle.
+    LONG_POLL_WAIT_SECONDS: float = Field(default=25.0, gt=0, le=60)
 
     # --- per-caller limits (docs/limits.md): over one, 429 `throttled`; 0 turns it off ------
     # Open streams (job streams and feeds together) per caller on one instance: 100 is what
@@ -248,6 +263,17 @@ class Settings(BaseSettings):
     UNUSED_UPLOAD_TTL_SECONDS: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
     # Set by Azure on each instance (names the instance's worker id); locally host:pid is used.
     WEBSITE_INSTANCE_ID: str | None = None
+
+    # --- tracing (docs/tracing.md) ----------------------------------------------------------
+    # Set: spans go to Application Insights through azure-monitor-opentelemetry.
+    APPLICATIONINSIGHTS_CONNECTION_STRING: OrUnset[NonEmpty] = None
+    # true in Azure (with host.json telemetryMode OpenTelemetry): the Functions Python worker
+    # sets up Azure Monitor itself and hands each invocation the host's trace context; the
+    # app then adds its spans to that provider and configures nothing twice.
+    PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: bool = False
+    # Spans written locally as one JSON object a line: `none`, `console` (stdout) or
+    # `file:PATH` (appended to PATH). Beside Application Insights or instead of it.
+    TRACE_EXPORT: Annotated[str, AfterValidator(_trace_export)] = "none"
 
     # --- testing --------------------------------------------------------------------------
     # Test hook, never on in Azure: when true, a job whose data has

@@ -94,10 +94,24 @@ def upload(client: httpx.Client, path: Path, api: str, auth: dict[str, str]) -> 
     return presigned
 
 
+# A stream that sends nothing this long (heartbeats come every 15 s) is held back on the way
+# (a proxy that buffers responses): follow the job by long polling instead.
+STREAM_SILENCE_SECONDS = 45.0
+# One long poll waits up to 25 s on the server (LONG_POLL_WAIT_SECONDS, at most 60).
+POLL_READ_SECONDS = 90.0
+
+
 def follow(
-    client: httpx.Client, api: str, job: dict[str, Any], queue: str, auth: dict[str, str]
+    client: httpx.Client,
+    api: str,
+    job: dict[str, Any],
+    queue: str,
+    auth: dict[str, str],
+    *,
+    silence_seconds: float = STREAM_SILENCE_SECONDS,
 ) -> dict[str, Any]:
-    """Follow the job's stream, resuming with Last-Event-ID, until its terminal update."""
+    """Follow the job's stream, resuming with Last-Event-ID, until its terminal update; when
+    the stream sends nothing for `silence_seconds`, by long polling from the last event."""
     url = f"{api}/jobs/{job['jobId']}/stream"
     params = {"queueName": queue, "events": "jobstream"}  # job_update is all this reads
     headers = {"Accept": "text/event-stream"}
@@ -109,11 +123,14 @@ def follow(
     bar = ProgressBar("job")
     last: dict[str, Any] = {}
     failures = 0
+    timeout = httpx.Timeout(30.0, read=silence_seconds)
     while True:
         if parser.last_event_id:
             headers["Last-Event-ID"] = parser.last_event_id
         try:
-            with client.stream("GET", url, params=params, headers=headers) as response:
+            with client.stream(
+                "GET", url, params=params, headers=headers, timeout=timeout
+            ) as response:
                 if response.status_code == 204:
                     break  # finished, and we saw every event
                 if not response.is_success:
@@ -127,6 +144,14 @@ def follow(
                         if last.get("status") in TERMINAL:
                             bar.done()
                             return last
+        except httpx.ReadTimeout:
+            print(
+                f"\nthe stream sent nothing for {silence_seconds:g} s (a proxy on the way may "
+                "hold it back): following the job by polling",
+                file=sys.stderr,
+            )
+            after = int(parser.last_event_id or 0)
+            return poll_to_the_end(client, api, job, auth, after, bar) or last
         except httpx.TransportError:
             failures += 1
             if failures > 5:
@@ -134,6 +159,49 @@ def follow(
         time.sleep((parser.retry_ms or 2000) / 1000 if failures else 0.05)
     bar.done()
     return last
+
+
+def poll_to_the_end(
+    client: httpx.Client,
+    api: str,
+    job: dict[str, Any],
+    auth: dict[str, str],
+    after: int,
+    bar: ProgressBar,
+) -> dict[str, Any]:
+    """Follow the job by long polls (`GET jobs/{id}/events?after=N`) from event `after` to its
+    end: the last update seen (empty when there was none after `after`)."""
+    url = f"{api}/jobs/{job['jobId']}/events"
+    token = job.get("streamToken")
+    headers = {"Authorization": f"Bearer {token}"} if token else dict(auth)
+    timeout = httpx.Timeout(30.0, read=POLL_READ_SECONDS)
+    last: dict[str, Any] = {}
+    failures = 0
+    while True:
+        try:
+            response = client.get(
+                url,
+                params={"after": str(after), "events": "jobstream"},
+                headers=headers,
+                timeout=timeout,
+            )
+        except httpx.TransportError:
+            failures += 1
+            if failures > 5:
+                raise
+            time.sleep(min(2.0**failures, 15.0))
+            continue
+        failures = 0
+        page = _data(response)
+        for event in page["events"]:
+            if event["event"] == "job_update" and event["data"]["sequence"] > after:
+                last = event["data"]
+                after = int(last["sequence"])
+                bar.show(float(last.get("progress", 0)), describe(last))
+        if page["finished"]:
+            bar.done()
+            return last
+        time.sleep((page.get("retryAfterMs") or 0) / 1000)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from function_app.adapters.otel_tracing import OpenTelemetryTracer
 from function_app.bootstrap import Services, wire_services
 from function_app.domain.durations import Durations, RunSample
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
@@ -26,6 +31,7 @@ from function_app.domain.idempotency import KeyClaim, new_claim
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
 from function_app.domain.queue_overview import QueueTally, WorkerBeat
 from function_app.domain.sweeping import OpenJob
+from function_app.domain.tracing import TraceContext
 from function_app.domain.uploads import (
     BLOCK_BLOB,
     declared_sha256,
@@ -426,6 +432,16 @@ class SentMessage:
     queue_name: str
     message_id: str
     body: Mapping[str, Any]
+    # The sending span (the real adapter writes it as `Diagnostic-Id` and `traceparent`).
+    trace: TraceContext | None = None
+
+    def application_properties(self) -> dict[str, str]:
+        """What the real adapter puts in the message's application properties."""
+        properties = {k: str(self.body[k]) for k in ("jobName", "owner") if k in self.body}
+        if self.trace is not None:
+            properties |= {"Diagnostic-Id": self.trace.traceparent}
+            properties |= {"traceparent": self.trace.traceparent}
+        return properties
 
 
 class FakeJobQueue:
@@ -442,7 +458,14 @@ class FakeJobQueue:
         self.fail_with: Exception | None = None
         self._ids: set[tuple[str, str]] = set()
 
-    async def send(self, queue_name: str, job_id: str, body: Mapping[str, Any]) -> None:
+    async def send(
+        self,
+        queue_name: str,
+        job_id: str,
+        body: Mapping[str, Any],
+        *,
+        trace: TraceContext | None = None,
+    ) -> None:
         if self.known_queues is not None and queue_name not in self.known_queues:
             raise InvalidRequest(f"unknown queue {queue_name!r}", code="unknown_queue")
         payload = json.loads(json.dumps(dict(body), separators=(",", ":"), default=str))
@@ -452,7 +475,7 @@ class FakeJobQueue:
         if (queue_name, job_id) in self._ids:
             return
         self._ids.add((queue_name, job_id))
-        self.sent.append(SentMessage(queue_name, job_id, payload))
+        self.sent.append(SentMessage(queue_name, job_id, payload, trace))
 
     def active(self, queue_name: str) -> int:
         """Messages sent to `queue_name` (nothing receives from this fake)."""
@@ -554,6 +577,8 @@ class FakeWorld:
     presence: "FakeWorkerPresence"
     counters: "FakeQueueCounters"
     open_jobs: "FakeOpenJobs"
+    # Every span the services ended (the real OpenTelemetry adapter, exported in memory).
+    spans: InMemorySpanExporter
 
     def upload(
         self, owner: str, file_name: str, data: bytes, content_type: str | None = "text/plain"
@@ -588,6 +613,9 @@ def fake_world(
     presence = FakeWorkerPresence()
     counters = FakeQueueCounters()
     open_jobs = FakeOpenJobs()
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
     services = wire_services(
         settings,
         clock=clock,
@@ -606,6 +634,7 @@ def fake_world(
         worker_id=FAKE_WORKER_ID,
         probes=probes,
         job_types=job_types if job_types is not None else build_registry(),
+        tracer=OpenTelemetryTracer(provider),
         health_timeout_seconds=0.2,
     )
     return FakeWorld(
@@ -622,6 +651,7 @@ def fake_world(
         presence,
         counters,
         open_jobs,
+        spans,
     )
 
 

@@ -62,11 +62,13 @@ function reset(jobName) {
   if (current) clearInterval(current.timer);
   setBar('upload-progress', 'upload-percent', 0);
   setBar('job-progress', 'job-percent', 0);
-  for (const id of ['job-id', 'job-stage', 'job-phase', 'job-eta', 'job-elapsed', 'job-message', 'queue-stats', 'result', 'result-json', 'event-count']) {
+  for (const id of ['job-id', 'job-stage', 'job-phase', 'job-eta', 'job-elapsed', 'job-message', 'queue-stats', 'transport', 'result', 'result-json', 'event-count']) {
     $(id).textContent = '';
   }
   $('job-status').textContent = 'starting';
   $('queue-stats').hidden = true;
+  $('transport').hidden = true;
+  delete $('transport').dataset.transport;
   $('events').replaceChildren();
   $('result-box').hidden = true;
   $('error').hidden = true;
@@ -89,6 +91,17 @@ function finish() {
   tick();
   $('queue-stats').hidden = true; // the job is no longer in any queue: nothing to show
   $('job-eta').textContent = '';
+}
+
+// How live updates arrive: said only once the client had to leave the stream (a proxy on
+// the way held it back) and when it could go back to it.
+function showTransport({ transport }) {
+  const line = $('transport');
+  line.dataset.transport = transport;
+  line.textContent = transport === 'polling'
+    ? 'Live updates through polling: the stream is held back somewhere on the way.'
+    : 'Live updates through the stream again.';
+  line.hidden = false;
 }
 
 // One line of the event log. A failure or a retry names its code and the human message,
@@ -239,6 +252,7 @@ async function start(event) {
       onEnqueued: (job) => { $('job-id').textContent = job.jobId; },
       onUpdate: render,
       onQueueStats: showQueueStats,
+      onTransport: showTransport,
     });
     finish();
     if (final.status === 'completed') {

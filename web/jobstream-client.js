@@ -1,4 +1,5 @@
-// jobstream client: presign -> upload (with progress) -> enqueue -> live progress (SSE).
+// jobstream client: presign -> upload (with progress) -> enqueue -> live progress (SSE, or
+// long polling when a proxy holds the stream back).
 // Dependency-free ES module; works from any origin the API and storage allow (CORS).
 //
 //   import { JobstreamClient } from './jobstream-client.js';
@@ -62,6 +63,22 @@ function refusal(response, envelope, fallback) {
   });
 }
 
+// When a stream counts as held back (by a proxy that buffers responses) and what then.
+export const DEFAULT_FALLBACK = Object.freeze({
+  connectMs: 5000, // no `connected` this long after opening: poll instead
+  silenceMs: 45000, // nothing at all (heartbeats come every 15 s) this long: poll instead
+  retryStreamMs: 60000, // while polling, try the stream again after this long (0: never) ...
+  maxRetryStreamMs: 600000, // ... doubling each time it is still held back, up to this
+  pollWaitSeconds: null, // how long one poll may wait (null: the server's setting, 25 s)
+});
+
+function fallbackOptions(given) {
+  if (given === false || given === null) return null;
+  return { ...DEFAULT_FALLBACK, ...(given || {}) };
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
 // Why an EventSource closed: one plain request to its URL, aborted as soon as the answer's
 // head is in (a 200 would be a stream). Resolves with the refusal's JobstreamError, or null
 // when the stream would open (or answers 204, nothing left).
@@ -84,10 +101,15 @@ export class JobstreamClient {
   // apiBase: e.g. '/api/v1' or 'https://host/api/v1'. getToken: optional async () => JWT
   // (sent as a Bearer header on API calls; streams use the job's stream token instead).
   // sha256MaxBytes: files up to this size get their SHA-256 declared (0: never).
-  constructor({ apiBase = '/api/v1', getToken = null, sha256MaxBytes = DEFAULT_SHA256_MAX_BYTES } = {}) {
+  // fallback: when a stream delivers nothing, follow the job by long polling (see `watch`);
+  // {connectMs, silenceMs, retryStreamMs, maxRetryStreamMs, pollWaitSeconds} override the
+  // defaults (DEFAULT_FALLBACK), false turns it off.
+  constructor({ apiBase = '/api/v1', getToken = null, sha256MaxBytes = DEFAULT_SHA256_MAX_BYTES,
+    fallback = {} } = {}) {
     this.apiBase = String(apiBase).replace(/\/+$/, '');
     this.getToken = getToken;
     this.sha256MaxBytes = sha256MaxBytes;
+    this.fallback = fallback;
   }
 
   // The file's SHA-256 (hex) when it is within sha256MaxBytes and WebCrypto is there, else null.
@@ -198,54 +220,195 @@ export class JobstreamClient {
     return this._call('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`, {});
   }
 
-  streamUrl(jobId, { streamToken = null, queueName = null } = {}) {
+  streamUrl(jobId, { streamToken = null, queueName = null, since = null } = {}) {
     const url = new URL(`${this.apiBase}/jobs/${encodeURIComponent(jobId)}/stream`, location.href);
     if (streamToken) url.searchParams.set('token', streamToken);
     if (queueName) url.searchParams.set('queueName', queueName);
+    if (since) url.searchParams.set('since', String(since));
     url.searchParams.set('events', 'jobstream'); // job_update only: this client reads no other
     return url.toString();
   }
 
+  // GET /jobs/{id}/events?after=N: one long poll (the server waits up to ~25 s for an event).
+  // Sends the stream token as a Bearer header (fetch can), so it stays out of the URL.
+  async events(jobId, { after = 0, streamToken = null, wait = null, signal = null } = {}) {
+    const url = new URL(`${this.apiBase}/jobs/${encodeURIComponent(jobId)}/events`, location.href);
+    url.searchParams.set('after', String(after));
+    url.searchParams.set('events', 'jobstream');
+    if (wait !== null && wait !== undefined) url.searchParams.set('wait', String(wait));
+    const headers = { Accept: 'application/json' };
+    if (this.getToken) headers.Authorization = `Bearer ${await this.getToken()}`;
+    else if (streamToken) headers.Authorization = `Bearer ${streamToken}`;
+    const response = await fetch(url.toString(), { headers, signal, cache: 'no-store' });
+    let envelope = null;
+    try { envelope = await response.json(); } catch { envelope = null; }
+    if (!response.ok || !envelope || envelope.success !== true) {
+      throw refusal(response, envelope, `the job's events answered ${response.status}`);
+    }
+    return envelope.data;
+  }
+
   // Follow a job live. EventSource resumes by itself (Last-Event-ID) after a server close or
-  // a `timeout` event; sequences let us drop anything seen twice. Returns {close, done}:
-  // `done` resolves with the terminal job_update, or rejects when the stream cannot continue.
+  // a `timeout` event; sequences let us drop anything seen twice. Returns {close, done,
+  // source, transport}: `done` resolves with the terminal job_update, or rejects when the
+  // stream cannot continue.
   // handlers.onUpdate(update) gets each job_update: besides status, progress and message,
   // `currentStep` (the job type's step label), `phase`, `detail` and `etaSeconds` (seconds
   // left, learned from past runs; absent until there is history) say where the job is.
   // A stream refused for the caller's open-stream limit rejects `done` with a JobstreamError
   // of code 'throttled' and its `retryAfter`; nothing reconnects by itself (an EventSource
   // never retries a non-200 answer), so watch again after `retryAfter` seconds if you must.
+  //
+  // Behind a proxy that buffers responses a stream delivers nothing until it ends. When the
+  // stream sends no `connected` within `fallback.connectMs` (5 s), or nothing at all (not even
+  // a heartbeat) for `fallback.silenceMs` (45 s: three missed heartbeats), the client closes
+  // it and follows the job by long polling (GET /jobs/{id}/events) from the last event it
+  // has, with the same callbacks; every `fallback.retryStreamMs` (60 s, doubling up to 10
+  // minutes) it opens the stream again from there and goes back to it once it says
+  // `connected`. Nothing is lost or repeated across a switch: both carry the job's sequences
+  // and the client passes on each one once, in order. handlers.onTransport({transport, reason})
+  // says which is in use: 'polling' (reason 'no-connected' or 'silent') or 'stream' (reason
+  // 'restored'). `fallback: false` (to the constructor or here) turns this off.
   watch(jobId, handlers = {}) {
     const { streamToken = null, queueName = null } = handlers;
-    const url = this.streamUrl(jobId, { streamToken, queueName });
-    const source = new EventSource(url);
+    const fallback = fallbackOptions(handlers.fallback === undefined ? this.fallback : handlers.fallback);
     let lastId = 0;
+    let ended = false;
+    let transport = 'stream';
+    let source = null; // the stream in use, or the one being tried again while polling
+    let polling = null; // {abort: AbortController} while long polling
+    let watchdog = null;
+    let retryTimer = null;
+    let retryMs = fallback ? fallback.retryStreamMs : 0;
     let settle;
     const done = new Promise((resolve, reject) => { settle = { resolve, reject }; });
-    const finish = (fn, value) => { source.close(); fn(value); };
-    const on = (name, fn) => source.addEventListener(name, (e) => fn(JSON.parse(e.data), e));
-
-    on('connected', (data) => handlers.onConnected && handlers.onConnected(data));
-    on('heartbeat', (data) => handlers.onHeartbeat && handlers.onHeartbeat(data));
-    on('queue_stats', (data) => handlers.onQueueStats && handlers.onQueueStats(data));
-    on('timeout', (data) => handlers.onTimeout && handlers.onTimeout(data));
-    on('job_update', (data, e) => {
+    const stop = () => {
+      ended = true;
+      if (source) source.close();
+      if (polling) polling.abort.abort();
+      clearInterval(watchdog);
+      clearTimeout(retryTimer);
+    };
+    const finish = (fn, value) => { if (!ended) { stop(); fn(value); } };
+    const tell = (name, reason) => {
+      transport = name;
+      if (handlers.onTransport) handlers.onTransport({ transport: name, reason });
+    };
+    const deliver = (data) => {
       const id = Number(data.sequence || 0);
-      if (id && id <= lastId) return; // already seen
+      if (ended || (id && id <= lastId)) return; // already seen
       lastId = id || lastId;
       if (handlers.onUpdate) handlers.onUpdate(data);
       if (TERMINAL.has(data.status)) finish(settle.resolve, data);
-    });
-    source.onerror = () => {
-      // CONNECTING: EventSource retries by itself. CLOSED: the server refused (404/401) or
-      // answered 204 (nothing left): ask for the job's status once to tell the two apart.
-      if (source.readyState !== EventSource.CLOSED) return;
-      streamRefusal(url).then((refused) => {
-        if (refused && refused.status === 429) return finish(settle.reject, refused);
-        return this._settleClosed(jobId, streamToken, finish, settle);
-      });
     };
-    return { close: () => source.close(), done, source };
+
+    const open = () => {
+      const url = this.streamUrl(jobId, { streamToken, queueName, since: lastId || null });
+      const current = new EventSource(url);
+      const state = { source: current, openedAt: Date.now(), heardAt: Date.now(), connected: false };
+      source = current;
+      const on = (name, fn) => current.addEventListener(name, (e) => {
+        if (source !== current || ended) return; // a stream given up on
+        state.heardAt = Date.now();
+        fn(JSON.parse(e.data), e);
+      });
+      on('connected', (data) => {
+        state.connected = true;
+        if (transport === 'polling') restored();
+        if (handlers.onConnected) handlers.onConnected(data);
+      });
+      on('heartbeat', (data) => handlers.onHeartbeat && handlers.onHeartbeat(data));
+      on('queue_stats', (data) => handlers.onQueueStats && handlers.onQueueStats(data));
+      on('timeout', (data) => handlers.onTimeout && handlers.onTimeout(data));
+      on('job_update', (data) => { if (transport === 'stream') deliver(data); });
+      current.onerror = () => {
+        // CONNECTING: EventSource retries by itself. CLOSED: the server refused (404/401) or
+        // answered 204 (nothing left): ask for the job's status once to tell the two apart.
+        if (source !== current || ended || current.readyState !== EventSource.CLOSED) return;
+        if (transport === 'polling') { current.close(); source = null; return; } // polling goes on
+        streamRefusal(url).then((refused) => {
+          if (refused && refused.status === 429) return finish(settle.reject, refused);
+          return this._settleClosed(jobId, streamToken, finish, settle);
+        });
+      };
+      return state;
+    };
+
+    // While streaming: the stream went quiet. While polling: the stream tried again did not
+    // say `connected` in time, so give it up until the next try.
+    let trying = null;
+    const check = () => {
+      if (ended || !fallback || !trying) return;
+      const now = Date.now();
+      if (!trying.connected && now - trying.openedAt >= fallback.connectMs) {
+        if (transport === 'stream') toPolling('no-connected');
+        else giveUpTry();
+      } else if (trying.connected && transport === 'stream' && now - trying.heardAt >= fallback.silenceMs) {
+        toPolling('silent');
+      }
+    };
+    const giveUpTry = () => {
+      if (source) source.close();
+      source = null;
+      trying = null;
+      retryMs = Math.min(retryMs * 2, fallback.maxRetryStreamMs);
+      scheduleTry();
+    };
+    const scheduleTry = () => {
+      clearTimeout(retryTimer);
+      if (!fallback.retryStreamMs) return;
+      retryTimer = setTimeout(() => { if (!ended && transport === 'polling') trying = open(); }, retryMs);
+    };
+    const toPolling = (reason) => {
+      if (source) source.close();
+      source = null;
+      trying = null;
+      tell('polling', reason);
+      poll();
+      scheduleTry();
+    };
+    const restored = () => {
+      if (polling) polling.abort.abort();
+      polling = null;
+      retryMs = fallback.retryStreamMs;
+      tell('stream', 'restored');
+    };
+    const poll = async () => {
+      const mine = { abort: new AbortController() };
+      polling = mine;
+      let failures = 0;
+      while (!ended && polling === mine) {
+        try {
+          const page = await this.events(jobId, {
+            after: lastId, streamToken, wait: fallback.pollWaitSeconds, signal: mine.abort.signal,
+          });
+          if (polling !== mine) return; // the stream is back: it replays from where we were
+          failures = 0;
+          for (const event of page.events) {
+            if (event.event === 'job_update') deliver(event.data);
+          }
+          if (ended) return;
+          if (page.finished) return this._settleClosed(jobId, streamToken, finish, settle);
+          if (page.retryAfterMs) await sleep(page.retryAfterMs);
+        } catch (err) {
+          if (ended || polling !== mine) return;
+          if (err instanceof JobstreamError && err.status >= 400 && err.status < 500) {
+            return finish(settle.reject, err); // 401/404/429: asking again would not help
+          }
+          failures += 1; // the network or a 5xx: ask again, less and less often
+          await sleep(Math.min(1000 * 2 ** (failures - 1), 15000));
+        }
+      }
+    };
+
+    trying = open();
+    if (fallback) watchdog = setInterval(check, Math.min(1000, fallback.connectMs / 4));
+    return {
+      close: stop,
+      done,
+      get source() { return source; },
+      get transport() { return transport; },
+    };
   }
 
   _settleClosed(jobId, streamToken, finish, settle) {

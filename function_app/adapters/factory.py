@@ -13,6 +13,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
 
 from function_app.adapters.blob_uploads import BlobUploads
+from function_app.adapters.otel_tracing import OpenTelemetryTracer
 from function_app.adapters.queue_stats import ClosableQueueStats, queue_stats_for
 from function_app.adapters.servicebus_queue import ServiceBusJobQueue
 from function_app.adapters.table_storage import TableStorage
@@ -101,6 +102,11 @@ class Adapters:
         s = self._settings
         needs_identity = not s.ServiceBusConnection
         return queue_stats_for(s, self.credential if needs_identity else None)
+
+    @cached_property
+    def tracer(self) -> OpenTelemetryTracer:
+        """`Tracer` on the process's OpenTelemetry provider (`entrypoints/telemetry.py`)."""
+        return OpenTelemetryTracer()
 
     @property
     def probes(self) -> list[HealthProbe]:

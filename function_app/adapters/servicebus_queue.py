@@ -4,9 +4,10 @@ Implements `JobQueue` (and a `check()` health probe) on the async Service Bus SD
 client for the app, connected with a connection string (local emulator) or a fully
 qualified namespace and a managed identity credential (Azure). Each message is JSON with
 `content_type` application/json, `MessageId` = job id (duplicate detection drops a repeated
-send) and the application properties `jobName` and `owner`. Sends go through one
-`QueueOutbox` per queue (`servicebus_outbox`: concurrency, retries, budgets). A queue the app
-does not know (`known_queues`) is refused before any I/O with
+send) and the application properties `jobName`, `owner` and, when the job is traced,
+`Diagnostic-Id` and `traceparent` (the sending span, W3C format, as the SDK's tracing sets
+them). Sends go through one `QueueOutbox` per queue (`servicebus_outbox`: concurrency,
+retries, budgets). A queue the app does not know (`known_queues`) is refused before any I/O with
 `InvalidRequest(code="unknown_queue")`.
 
 `check()` opens (and closes) a sender of its own on one known queue: it proves the
@@ -26,11 +27,23 @@ from azure.servicebus.exceptions import MessagingEntityNotFoundError, ServiceBus
 
 from function_app.adapters.servicebus_outbox import QueueOutbox, SendPolicy, describe_error
 from function_app.domain.errors import DependencyUnavailable, InvalidRequest
+from function_app.domain.tracing import TraceContext
 
 CHECK_TIMEOUT_SECONDS = 10.0
 # The outbox's retries are the policy; the SDK's would stack a second, longer one under it.
 SDK_RETRY_TOTAL = 0
 MESSAGE_PROPERTIES = ("jobName", "owner")
+# The trace context properties, as the SDK's own tracing writes them (`Diagnostic-Id` and
+# `traceparent`, both the sending span's traceparent). Bytes keys, as the SDK uses: when its
+# tracing is on (azure-core-tracing via azure-monitor-opentelemetry) it adds these with
+# `setdefault`, so ours stay and no key is written twice.
+DIAGNOSTIC_ID = b"Diagnostic-Id"
+TRACEPARENT = b"traceparent"
+
+
+def trace_properties(trace: TraceContext) -> dict[str | bytes, str]:
+    """The application properties that carry `trace` to the worker."""
+    return {DIAGNOSTIC_ID: trace.traceparent, TRACEPARENT: trace.traceparent}
 
 
 class QueueOptions(TypedDict, total=False):
@@ -84,16 +97,26 @@ class ServiceBusJobQueue:
         """The outboxes opened so far, by queue (read-only; for tests and diagnostics)."""
         return dict(self._outboxes)
 
-    async def send(self, queue_name: str, job_id: str, body: Mapping[str, Any]) -> None:
+    async def send(
+        self,
+        queue_name: str,
+        job_id: str,
+        body: Mapping[str, Any],
+        *,
+        trace: TraceContext | None = None,
+    ) -> None:
         if self._known is not None and queue_name not in self._known:
             raise InvalidRequest(f"unknown queue {queue_name!r}", code="unknown_queue")
+        properties: dict[str | bytes, Any] = {
+            key: str(body[key]) for key in MESSAGE_PROPERTIES if body.get(key) is not None
+        }
+        if trace is not None:
+            properties.update(trace_properties(trace))
         message = ServiceBusMessage(
             json.dumps(dict(body), separators=(",", ":"), default=str),
             message_id=job_id,
             content_type="application/json",
-            application_properties={
-                key: str(body[key]) for key in MESSAGE_PROPERTIES if body.get(key) is not None
-            },
+            application_properties=properties,
         )
         await self._outbox(queue_name).send(message)
 

@@ -2,7 +2,7 @@
 
 Pure: no I/O. Two readers use it: enqueue, which reads the first `LEADING_BYTES` of an upload
 (one ranged read) and refuses a file whose bytes are not the type it claims
-(`leading_bytes_match`), and the job types (`jobtypes/file_types.py`), which tell a file's
+(`leading_bytes_match`), and the job types (`jobtypes/reading/file_types.py`), which tell a file's
 kind from its whole, bounded content and build on these tests.
 """
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from function_app.domain.errors import TransitionRefused
+from function_app.domain.tracing import TraceContext
 
 # Job ids are uuid4 hex; anything that does not look like one cannot be a job (no lookup).
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -113,6 +114,8 @@ class JobEvent(EventNotes):
     stage: str
     message: str
     attempt: int = 0
+    # The trace it was recorded in: its job's (None: stored before traces were kept).
+    trace_id: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -154,10 +157,17 @@ class Job:
     upload_etag: str | None = None
     # The upload the job runs on, as enqueue chose it (data may name it by fileName only).
     blob_name: str | None = None
+    # The enqueue's span (W3C trace context): the worker's run is its child, and every event
+    # records its trace id. None for a job recorded before traces were kept.
+    trace: TraceContext | None = None
 
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+    @property
+    def trace_id(self) -> str | None:
+        return None if self.trace is None else self.trace.trace_id
 
     def record(self, draft: EventDraft, at: datetime) -> tuple["Job", JobEvent]:
         """Apply a draft: the next job state and the event to store with the next sequence.
@@ -223,6 +233,7 @@ class Job:
             step=step,
             log=draft.log,
             worker=draft.worker,
+            trace_id=self.trace_id,
         )
 
     def record_decided(

@@ -86,6 +86,16 @@ class RateWindow:
             del self._times[key]
 
 
+def _discard[V](numbered: dict[str, dict[int, V]], key: str, number: int) -> None:
+    """Drop `key`'s entry `number` (if still there), and `key` with its last entry."""
+    entries = numbered.get(key)
+    if entries is None:
+        return
+    entries.pop(number, None)
+    if not entries:
+        del numbered[key]
+
+
 class Slots:
     """At most `maximum` slots held at once per key; each lapses `lifetime` s after it was
     taken unless given back before."""
@@ -110,12 +120,7 @@ class Slots:
 
     def give_back(self, key: str, slot: int) -> None:
         """Free the slot (nothing when it was given back or lapsed already)."""
-        held = self._held.get(key)
-        if held is None:
-            return
-        held.pop(slot, None)
-        if not held:
-            del self._held[key]
+        _discard(self._held, key, slot)
 
     def held(self, key: str, now: float) -> int:
         held = self._held.get(key)
@@ -148,12 +153,7 @@ class Reservations:
         return {item for other, item in self._open.get(key, {}).items() if other < ticket}
 
     def close(self, key: str, ticket: int) -> None:
-        tickets = self._open.get(key)
-        if tickets is None:
-            return
-        tickets.pop(ticket, None)
-        if not tickets:
-            del self._open[key]
+        _discard(self._open, key, ticket)
 
     def in_flight(self, key: str) -> int:
         return len(self._open.get(key, {}))

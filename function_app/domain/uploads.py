@@ -27,7 +27,8 @@ NAME_DIGEST_CHARS = 12
 UNDECLARED_CONTENT_TYPES = frozenset({"application/octet-stream"})
 
 # The blob types an upload URL can create. Only a block blob is an upload: the others are
-# refused at enqueue and deleted (docs/storage.md, "What the upload URL allows").
+# refused at enqueue and deleted (docs/storage.md, "What else the URL allows, and how
+# enqueue checks an upload").
 BLOCK_BLOB = "BlockBlob"
 APPEND_BLOB = "AppendBlob"
 PAGE_BLOB = "PageBlob"

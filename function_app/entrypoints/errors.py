@@ -39,6 +39,7 @@ from function_app.domain.errors import (
     Unprocessable,
     UnsupportedType,
 )
+from function_app.entrypoints.telemetry import traced
 from function_app.services.health import NOT_ANSWERING
 
 logger = logging.getLogger(__name__)
@@ -185,4 +186,5 @@ def answers_errors(handler: Handler) -> Handler:
                 headers=NO_STORE,
             )
 
-    return answering
+    # Every request runs in a span of its own, named for its function (docs/tracing.md).
+    return traced(handler.__name__, answering)

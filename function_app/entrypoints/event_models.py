@@ -50,6 +50,7 @@ class JobUpdateEvent(_Event):
     error: str | None = None
     errorCode: str | None = None
     retryable: bool | None = None
+    traceId: str | None = None
 
 
 class HeartbeatEvent(_Event):
@@ -72,6 +73,7 @@ class StepChangeEvent(_Event):
     progress: int
     currentStep: str | None
     estimatedTimeRemaining: int | None
+    traceId: str | None = None
 
 
 class ProgressUpdateEvent(_Event):
@@ -80,20 +82,24 @@ class ProgressUpdateEvent(_Event):
     phase: str | None
     detail: str | None
     estimatedTimeRemaining: int | None
+    traceId: str | None = None
 
 
 class CompleteEvent(_Event):
     result: dict[str, Any] | None
+    traceId: str | None = None
 
 
 class FailedEvent(_Event):
     error: str
     errorCode: str
+    traceId: str | None = None
 
 
 class ScrapePhaseEvent(_Event):
     phase: str | None
     message: str
+    traceId: str | None = None
 
 
 # --- the caller's feed (seed 002) ---------------------------------------------------------------
@@ -127,13 +133,15 @@ class FeedJobEvent(_Event):
     retrying: Literal[True] | None = None
     error: str | None = None
     errorCode: str | None = None
+    traceId: str | None = None
 
 
 # --- the queue catalogue (seed 000) -------------------------------------------------------------
 
 
 class CatalogueEvent(BaseModel):
-    """Seed 000's payloads: an object each (fields in docs/api.md, "The queue catalogue")."""
+    """Seed 000's payloads: an object each (their fields: docs/api.md, "The queue catalogue
+    (seed 000)")."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

@@ -17,6 +17,7 @@ from typing import Any
 from function_app.domain.feed import FeedEntry, epoch_ms, position_at
 from function_app.domain.jobs import JobStatus
 from function_app.entrypoints.schemas import iso
+from function_app.entrypoints.stream_vocabularies import with_trace
 
 SEED_TYPES: Mapping[JobStatus, str] = {
     JobStatus.QUEUED: "queued",
@@ -61,7 +62,7 @@ def job_payload(entry: FeedEntry) -> dict[str, Any]:
     elif event.error is not None:
         payload["error"] = event.error.message
         payload["errorCode"] = event.error.code
-    return payload
+    return with_trace(payload, event)
 
 
 def control_payload(kind: str, at: datetime, **extra: Any) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from function_app.entrypoints.http_stream import EventStreamResponse
 from function_app.entrypoints.response_models import FeedTokenOut, answer
 from function_app.entrypoints.routes import at_routes
 from function_app.entrypoints.schemas import iso
-from function_app.entrypoints.sse import STREAM_HEADERS, json_event
+from function_app.entrypoints.sse import json_event
 from function_app.services.queue_overview import CatalogueViewer
 from function_app.services.streaming import (
     FeedConnected,
@@ -144,8 +144,6 @@ async def queue_events(req: Request) -> Response:
             svc.feeds.config.retry_ms,
             settings.BACKLOG_ALERT_THRESHOLD,
         ),
-        headers=dict(STREAM_HEADERS),
-        media_type="text/event-stream",
         slot=slot,
     )
 
@@ -159,8 +157,6 @@ async def caller_events(req: Request) -> Response:
     logger.info("feed %s opened after %d", stream.connection_id, stream.after)
     return EventStreamResponse(
         seed_feed_events(stream, svc.feeds.config.retry_ms),
-        headers=dict(STREAM_HEADERS),
-        media_type="text/event-stream",
         slot=slot,
     )
 

@@ -7,6 +7,7 @@ Tokens are never logged: only the job id and the connection id are.
 """
 
 import logging
+from collections.abc import AsyncIterable
 from dataclasses import replace
 from typing import Any
 
@@ -43,11 +44,12 @@ class EventStreamResponse(StreamingResponse):
     Starlette cancels the sending task when the client disconnects; if that happens while the
     generator waits at a `yield`, nothing would close it until garbage collection. Closing it
     here runs the hub's `finally` at once: the viewer and, for the last one, the poller go.
-    The stream's slot in its caller's limit (`slot`) is given back then too.
+    The stream's slot in its caller's limit (`slot`) is given back then too. Every stream
+    answers with `STREAM_HEADERS` (the type, no caching, no proxy buffering).
     """
 
-    def __init__(self, *args: Any, slot: StreamSlot | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, frames: AsyncIterable[bytes], *, slot: StreamSlot | None = None) -> None:
+        super().__init__(frames, headers=dict(STREAM_HEADERS), media_type="text/event-stream")
         self.slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,8 +95,6 @@ async def _open_stream(req: Request) -> Response:
         event_stream(
             stream, svc.streams.config.retry_ms, vocabularies=vocabularies, position=position
         ),
-        headers=dict(STREAM_HEADERS),
-        media_type="text/event-stream",
         slot=slot,
     )
 

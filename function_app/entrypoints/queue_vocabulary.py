@@ -23,6 +23,7 @@ from function_app.domain.feed import FeedEntry
 from function_app.domain.jobs import JobStatus
 from function_app.domain.queue_overview import QueueOverview, WorkerChange, wait_text
 from function_app.entrypoints.schemas import iso
+from function_app.entrypoints.stream_vocabularies import with_trace
 
 
 def seconds_iso(at: datetime) -> str:
@@ -91,6 +92,10 @@ def heartbeat(at: datetime) -> dict[str, Any]:
 
 
 def job_queued(entry: FeedEntry, position: int | None, wait_seconds: int | None) -> dict[str, Any]:
+    return with_trace(_job_queued(entry, position, wait_seconds), entry.event)
+
+
+def _job_queued(entry: FeedEntry, position: int | None, wait_seconds: int | None) -> dict[str, Any]:
     return {
         "jobId": entry.event.job_id,
         "type": entry.job_name,
@@ -104,7 +109,13 @@ def job_queued(entry: FeedEntry, position: int | None, wait_seconds: int | None)
 
 
 def job_event(entry: FeedEntry, run_seconds: float | None = None) -> tuple[str, dict[str, Any]]:
-    """The catalogue event for a job event other than `queued` (see the module docstring)."""
+    """The catalogue event for a job event other than `queued` (see the module docstring),
+    with the event's `traceId` when it has one."""
+    name, payload = _job_event(entry, run_seconds)
+    return name, with_trace(payload, entry.event)
+
+
+def _job_event(entry: FeedEntry, run_seconds: float | None) -> tuple[str, dict[str, Any]]:
     event = entry.event
     job_id = event.job_id
     match event.status:

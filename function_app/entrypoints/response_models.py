@@ -32,6 +32,7 @@ class PresignedUploadOut(_Out):
     method: Literal["PUT"]
     headers: dict[str, str] = Field(description="headers the PUT must send, as given")
     maxBytes: int
+    traceId: str | None = Field(description="the W3C trace id of the request (docs/tracing.md)")
 
 
 class JobAcceptedOut(_Out):
@@ -44,6 +45,7 @@ class JobAcceptedOut(_Out):
     streamToken: str = Field(description="reads this one job (status, stream) for a while")
     queuePosition: int | None
     estimatedWait: int | None = Field(description="seconds, best effort; null when unknown")
+    traceId: str | None = Field(description="the W3C trace id of the request (docs/tracing.md)")
 
 
 class JobErrorOut(_Out):
@@ -71,6 +73,7 @@ class JobOut(_Out):
     attempts: int
     lastEventId: int
     cancelRequested: bool
+    traceId: str | None = Field(description="the trace the job runs in (docs/tracing.md)")
     result: dict[str, Any] | None = Field(default=None, description="only when completed")
     error: JobErrorOut | None = Field(default=None, description="only when failed or retrying")
 

@@ -5,20 +5,22 @@ setting, as a binding expression (`%RESUME_ANALYSIS_QUEUE%`, and
 `%RESUME_ANALYSIS_QUEUE%/$DeadLetterQueue`), so a deployment renames a queue by setting it;
 function names keep the file's name (`worker_resume_analysis`, `dead_letter_resume_analysis`).
 
-Each converts the `func.ServiceBusMessage` into a `JobDelivery` and calls the worker service.
+Each converts the `func.ServiceBusMessage` into a `JobDelivery` (with the trace context its
+application properties carry) and calls the worker service.
 Returning completes the message; an exception propagates so the host abandons it and
 Service Bus redelivers (then dead-letters after MaxDeliveryCount).
 """
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
 
 from function_app.bootstrap import app_services
+from function_app.domain.tracing import TraceContext, parse_traceparent
 from function_app.services.worker import JobDelivery
 from function_app.topology import Queue, topology
 
@@ -48,7 +50,24 @@ def to_delivery(msg: func.ServiceBusMessage) -> JobDelivery | None:
         delivery_count=int(msg.delivery_count or 1),
         enqueued_time=msg.enqueued_time_utc,
         locked_until=_utc(msg.locked_until),
+        trace=message_trace({**(msg.user_properties or {}), **(msg.application_properties or {})}),
     )
+
+
+# Where a message carries its trace context, in the order the Service Bus SDK reads them.
+TRACE_PROPERTIES = ("traceparent", "Diagnostic-Id")
+
+
+def message_trace(properties: Mapping[str, object]) -> TraceContext | None:
+    """The sending span a message names (`traceparent`, else `Diagnostic-Id`); None when it
+    names none or a malformed one."""
+    for key in TRACE_PROPERTIES:
+        value = properties.get(key)
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        if isinstance(value, str) and (trace := parse_traceparent(value)) is not None:
+            return trace
+    return None
 
 
 def _utc(at: datetime | None) -> datetime | None:

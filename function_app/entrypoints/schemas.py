@@ -201,6 +201,7 @@ def presigned_out(upload: PresignedUpload) -> dict[str, Any]:
             "method": upload.method,
             "headers": dict(upload.headers),
             "maxBytes": upload.max_bytes,
+            "traceId": None if upload.trace is None else upload.trace.trace_id,
         },
     )
 
@@ -224,6 +225,7 @@ def accepted_out(accepted: JobAccepted) -> dict[str, Any]:
         "streamToken": accepted.stream_token,
         "queuePosition": accepted.queue_position,
         "estimatedWait": accepted.estimated_wait_seconds,
+        "traceId": accepted.trace_id,
     }
     return answer(JobAcceptedOut, out)
 
@@ -252,6 +254,7 @@ def job_out(job: Job) -> dict[str, Any]:
         "attempts": job.attempts,
         "lastEventId": job.last_event_id,
         "cancelRequested": job.cancel_requested,
+        "traceId": job.trace_id,
     }
     if job.result is not None and job.status is JobStatus.COMPLETED:
         out["result"] = dict(job.result)

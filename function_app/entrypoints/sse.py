@@ -18,6 +18,7 @@ from function_app.domain.jobs import JobEvent
 from function_app.entrypoints.schemas import iso, queue_counts_out
 from function_app.entrypoints.stream_vocabularies import (
     VOCABULARIES,
+    NamedEvent,
     Position,
     group,
     parse_position,
@@ -130,6 +131,7 @@ def job_update_payload(event: JobEvent) -> dict[str, Any]:
         "detail": event.detail,
         "etaSeconds": event.eta_seconds,
         "result": None if event.result is None else dict(event.result),
+        "traceId": event.trace_id,
     }
     payload.update({k: v for k, v in optional.items() if v is not None})
     if event.error is not None:
@@ -186,6 +188,38 @@ def current_step(event: JobEvent) -> str | None:
     return event.step
 
 
+class Groups:
+    """Stored events, in order, to the named events a client resumed at `position` is sent
+    (`stream_vocabularies.group`): the stream and the long-poll route alike, so both give
+    the same events with the same ids.
+
+    `context`: the first event given is the one at `position.complete_through`, read only to
+    know its step (whether the next one changes step); nothing is sent for it."""
+
+    def __init__(
+        self, vocabularies: Sequence[str], position: Position, *, context: bool = False
+    ) -> None:
+        self._vocabularies = vocabularies
+        self._position = position
+        self._context = context
+        self._previous_step: str | None = None
+
+    def named(self, event: JobEvent) -> list[NamedEvent]:
+        position = self._position
+        if self._context:
+            self._context = False
+            if event.sequence <= position.complete_through:
+                self._previous_step = step_of(event)
+                return []
+        named = group(
+            event, self._previous_step, self._vocabularies, job_update_payload, current_step
+        )
+        if event.sequence == position.sequence and position.part:
+            named = named[position.part :]
+        self._previous_step = step_of(event)
+        return named
+
+
 async def event_stream(
     stream: JobStream,
     retry_ms: int,
@@ -199,8 +233,7 @@ async def event_stream(
     `stream` must start one event before the first group to send when `position` is past the
     start: that event is read for context only (whether the next one changes step)."""
     position = position or Position(0)
-    context = position.complete_through >= 1
-    previous_step: str | None = None
+    groups = Groups(vocabularies, position, context=position.complete_through >= 1)
     hinted = False  # the `retry:` hint rides in the first block, the `connected` event's
     # `aclosing`: closing this generator must close the hub's one too (runs its `finally`).
     async with aclosing(aiter(stream)) as items:
@@ -214,15 +247,5 @@ async def event_stream(
             if not isinstance(item, Update):
                 yield control_frame(item)
                 continue
-            event = item.event
-            if context:
-                context = False
-                if event.sequence <= position.complete_through:
-                    previous_step = step_of(event)
-                    continue
-            named = group(event, previous_step, vocabularies, job_update_payload, current_step)
-            if event.sequence == position.sequence and position.part:
-                named = named[position.part :]
-            previous_step = step_of(event)
-            for one in named:
+            for one in groups.named(item.event):
                 yield json_event(one.name, one.payload, event_id=one.id)

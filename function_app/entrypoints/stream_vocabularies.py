@@ -7,6 +7,7 @@ One stored event (sequence N) becomes a group of SSE events, in this order: `ste
 the job runs, or `complete` / `failed` when it ends (a cancelled job ends `failed` with
 errorCode `cancelled`, as seed 003 folds it), then `job_update`; a job type's sub-step log
 line goes out as `scrape-phase` {phase, message}, the name seed 003's frontends listen for.
+Each also carries the event's `traceId` when it has one (docs/tracing.md).
 The last event of a group has
 the id `N`; the ones before it `N.1`, `N.2`, ... So a `job_update`'s id is its sequence, as it
 always was; a client whose `Last-Event-ID` is `N` has the whole group N, and one holding `N.k`
@@ -137,6 +138,11 @@ def steps_events(
     return named
 
 
+def with_trace(payload: dict[str, Any], event: JobEvent) -> dict[str, Any]:
+    """`payload` with the event's `traceId` beside its fields (none for an untraced event)."""
+    return payload if event.trace_id is None else {**payload, "traceId": event.trace_id}
+
+
 def group(
     event: JobEvent,
     previous_step: str | None,
@@ -147,7 +153,10 @@ def group(
     """The SSE events for one stored event, each with its id (see the module docstring)."""
     named: list[tuple[str, Mapping[str, Any]]] = []
     if STEPS in vocabularies:
-        named.extend(steps_events(event, previous_step, current_step))
+        named.extend(
+            (name, with_trace(payload, event))
+            for name, payload in steps_events(event, previous_step, current_step)
+        )
     if JOBSTREAM in vocabularies:  # last: a job_update's id stays its sequence, `N`
         named.append(("job_update", job_update(event)))
     last = len(named)

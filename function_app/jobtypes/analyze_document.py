@@ -4,7 +4,7 @@ Steps (`STEPS`; progress is monotonic; the worker reports `fetching` 5-40 while 
 stream in and the checksum is computed on the way): parsing 45 (type from content) ->
 analyzing 70 (text statistics, page count, image size) and 85 (what was found) -> storing 90
 (result built). `ctx.checkpoint()` runs between steps; the content is analysed by `extract`
-(a child process the worker stops on cancel or at the time limit, `jobtypes.sandbox`).
+(a child process the worker stops on cancel or at the time limit, `jobtypes.reading.sandbox`).
 """
 
 from collections.abc import Mapping
@@ -12,21 +12,21 @@ from typing import Any
 
 from function_app.domain.jobs import Stage
 from function_app.domain.uploads import normalize_content_type
+from function_app.jobtypes.analysis.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
 from function_app.jobtypes.base import JobContext
-from function_app.jobtypes.extraction import MAX_PDF_PAGES, docx_text, pdf_text
-from function_app.jobtypes.file_types import (
+from function_app.jobtypes.reading.extraction import MAX_PDF_PAGES, docx_text, pdf_text
+from function_app.jobtypes.reading.file_types import (
     MIME_TYPES,
     FileKind,
     decode_text,
     image_dimensions,
 )
-from function_app.jobtypes.sandbox import Extracting
-from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
-from function_app.jobtypes.text_stats import MAX_ANALYSED_CHARS, bounded_text, text_stats
-from function_app.jobtypes.upload_reader import (
+from function_app.jobtypes.reading.sandbox import Extracting
+from function_app.jobtypes.reading.upload_reader import (
     byte_count,
     fetch_and_detect,
 )
+from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 
 NAME = "analyze-document"
 
@@ -97,7 +97,6 @@ class AnalyzeDocument(Extracting):
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         upload, kind = await fetch_and_detect(ctx, "Detecting the file type from its content")
-        file_name = upload.file_name
         await ctx.checkpoint()
 
         await ctx.progress(
@@ -119,10 +118,7 @@ class AnalyzeDocument(Extracting):
         )
         return {
             "jobType": NAME,
-            "fileName": file_name,
-            "sizeBytes": upload.size,
-            "sha256": upload.sha256,
-            "sha256Verified": upload.sha256_verified,
+            **upload.result_fields(),
             "detectedType": kind.value,
             "mimeType": MIME_TYPES[kind],
             "declaredContentType": declared,

@@ -4,7 +4,7 @@ Steps (`STEPS`; progress is monotonic; the worker reports `fetching` 5-40 while 
 stream in): parsing 45 (format from content) -> parsing 60 (text extracted) -> analyzing 70
 (sections, contact, skills, score) and 80 (sections found) -> storing 90 (result built).
 `ctx.checkpoint()` runs between steps; the text is extracted by `extract` (a child process
-the worker stops on cancel or at the time limit, `jobtypes.sandbox`).
+the worker stops on cancel or at the time limit, `jobtypes.reading.sandbox`).
 """
 
 import asyncio
@@ -14,8 +14,9 @@ from typing import Any
 
 from function_app.domain.errors import PermanentJobError
 from function_app.domain.jobs import Stage
+from function_app.jobtypes.analysis.resume_scoring import analyse_resume
 from function_app.jobtypes.base import JobContext
-from function_app.jobtypes.extraction import (
+from function_app.jobtypes.reading.extraction import (
     MAX_PDF_PAGES,
     MAX_TEXT_CHARS,
     ExtractedText,
@@ -23,14 +24,13 @@ from function_app.jobtypes.extraction import (
     pdf_text,
     plain_text,
 )
-from function_app.jobtypes.file_types import MIME_TYPES, FileKind
-from function_app.jobtypes.resume_scoring import analyse_resume
-from function_app.jobtypes.sandbox import Extracting
-from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
-from function_app.jobtypes.upload_reader import (
+from function_app.jobtypes.reading.file_types import MIME_TYPES, FileKind
+from function_app.jobtypes.reading.sandbox import Extracting
+from function_app.jobtypes.reading.upload_reader import (
     byte_count,
     fetch_and_detect,
 )
+from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 
 NAME = "analyze-resume"
 
@@ -93,8 +93,7 @@ class AnalyzeResume(Extracting):
 
     async def run(self, ctx: JobContext) -> Mapping[str, Any]:
         upload, kind = await fetch_and_detect(ctx, "Detecting the file format")
-        file_name = upload.file_name
-        claimed = claims_docx(file_name, ctx.blob.content_type)
+        claimed = claims_docx(upload.file_name, ctx.blob.content_type)
         extracted = await self.extract(
             functools.partial(extract_resume_text, claimed_docx=claimed), kind, upload.data
         )
@@ -135,11 +134,8 @@ class AnalyzeResume(Extracting):
         )
         return {
             "jobType": NAME,
-            "fileName": file_name,
+            **upload.result_fields(),
             "format": resume_format(kind),
-            "sizeBytes": upload.size,
-            "sha256": upload.sha256,
-            "sha256Verified": upload.sha256_verified,
             "pageCount": extracted.page_count,
             "pagesAnalysed": extracted.pages_read,
             "characterCount": len(extracted.text),

@@ -18,7 +18,7 @@ from typing import Any
 
 from function_app.domain.jobs import Stage
 from function_app.jobtypes.base import JobContext
-from function_app.jobtypes.sandbox import Extracting
+from function_app.jobtypes.reading.sandbox import Extracting
 from function_app.jobtypes.steps import READ_STEP, RESULT_STEP, Phase, Step, Steps
 
 NAME = "paced-read"

@@ -13,7 +13,7 @@ from function_app.jobtypes.analyze_document import AnalyzeDocument
 from function_app.jobtypes.analyze_resume import AnalyzeResume
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.paced_read import PacedRead
-from function_app.jobtypes.sandbox import Extractor, in_thread
+from function_app.jobtypes.reading.sandbox import Extractor, in_thread
 
 
 def by_name(job_types: Iterable[JobType]) -> Mapping[str, JobType]:

@@ -7,6 +7,13 @@ blob until it expires). Then it records the job with its `queued` event and send
 message whose id is the job id. If the send fails, the job ends `failed` (enqueue_failed,
 retryable) and the answer is 503. With an Idempotency-Key, `services.idempotency` answers
 repeats and guards the key around those steps (lookup, claim, confirm, release).
+
+Tracing (docs/tracing.md): the enqueue runs in a span whose context the new job keeps; the
+send is a producer span the message carries, so the worker's run is its child.
+
+Over 300 lines on purpose: enqueue's steps and the status, cancel and queue-statistics reads
+share one set of collaborators (event log, queue, uploads, idempotency, tracer); split apart,
+each half would take and check them again.
 """
 
 import asyncio
@@ -34,6 +41,7 @@ from function_app.domain.jobs import (
     new_job_id,
 )
 from function_app.domain.sweeping import OpenJob
+from function_app.domain.tracing import TraceContext
 from function_app.ports import (
     Clock,
     EventLog,
@@ -42,6 +50,7 @@ from function_app.ports import (
     OpenJobs,
     QueueCounts,
     QueueStats,
+    Tracer,
 )
 from function_app.services.idempotency import Idempotency, Prior, check_key, end_unsent
 from function_app.services.job_uploads import ChosenUpload, JobUploads
@@ -87,6 +96,8 @@ class JobAccepted:
     # Best effort (None when unknown, and on a replay): services/queue_estimates.py.
     queue_position: int | None = None
     estimated_wait_seconds: int | None = None
+    # The job's trace (begun by the enqueue that recorded it; a replay answers the original's).
+    trace_id: str | None = None
 
 
 def no_running_limit(_owner: str, _job_id: str) -> AbstractAsyncContextManager[None]:
@@ -110,6 +121,8 @@ class JobService:
     estimates: QueueEstimates
     # The sweeper's index: a job is listed before it is recorded, marked sent once it is.
     open_jobs: OpenJobs
+    # Spans: the enqueue (the job's trace context) and its send (the message carries it).
+    tracer: Tracer
     new_id: Callable[[], str] = new_job_id
     # Holds a place for the owner's new job (owner, job id) while it is recorded, or raises
     # Throttled (`services.limits.CallerLimits.running_job`).
@@ -121,6 +134,23 @@ class JobService:
 
     async def enqueue(
         self, caller: Caller, request: EnqueueRequest, idempotency_key: str | None = None
+    ) -> JobAccepted:
+        """Validate, record, send, in a span of their own: a child of the request's (and so
+        of the caller's `traceparent`), or the first span of a new trace. A new job keeps
+        that span as its trace context."""
+        attributes = {"jobstream.queue": request.queue_name, "jobstream.job_name": request.job_name}
+        with self.tracer.span("jobstream.enqueue", attributes=attributes) as span:
+            accepted = await self._enqueue(caller, request, idempotency_key, span.context)
+            span.set_attribute("jobstream.job_id", accepted.job_id)
+            span.set_attribute("jobstream.replayed", accepted.replayed)
+            return accepted
+
+    async def _enqueue(
+        self,
+        caller: Caller,
+        request: EnqueueRequest,
+        idempotency_key: str | None,
+        trace: TraceContext,
     ) -> JobAccepted:
         if not caller.may_write:
             raise Unauthenticated("a stream token cannot enqueue jobs", code="read_only_token")
@@ -142,6 +172,7 @@ class JobService:
             idempotency_key=key,
             upload_etag=upload.blob.etag,
             blob_name=upload.blob.name,
+            trace=trace,
         )
         async with self.running_job(caller.owner, job.job_id):
             if key is not None:
@@ -198,7 +229,7 @@ class JobService:
             logger.warning("job %s: send skipped (%s)", job_id, LOST_SEND_FIELD)
             return recorded
         try:
-            await self.queue.send(job.queue_name, job_id, job_message(job))
+            await self._send(job)
         except Exception as exc:
             logger.warning("job %s: send to %s failed: %r", job_id, job.queue_name, exc)
             await end_unsent(self.log, job_id, ENQUEUE_FAILED)
@@ -211,6 +242,18 @@ class JobService:
         except Exception as exc:  # the sweeper resends it; duplicate detection drops the copy
             logger.warning("job %s: not marked sent in the open-jobs index: %r", job_id, exc)
         return recorded
+
+    async def _send(self, job: Job) -> None:
+        """Send the job's message in a producer span; the message carries that span."""
+        attributes = {
+            "messaging.system": "servicebus",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": job.queue_name,
+            "messaging.message.id": job.job_id,
+        }
+        name = f"send {job.queue_name}"
+        with self.tracer.span(name, kind="producer", attributes=attributes) as span:
+            await self.queue.send(job.queue_name, job.job_id, job_message(job), trace=span.context)
 
     async def _let_go(self, job: Job, holds_upload: bool, *, key_too: bool = True) -> None:
         """A job that will not be queued gives its Idempotency-Key and its upload back."""
@@ -243,6 +286,7 @@ class JobService:
             replayed=replayed,
             queue_position=estimate.position,
             estimated_wait_seconds=estimate.wait_seconds,
+            trace_id=job.trace_id,
         )
 
     # --- status and cancel ----------------------------------------------------------------

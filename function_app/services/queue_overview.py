@@ -154,16 +154,11 @@ class CatalogueViewer:
         )
 
 
+@dataclass(frozen=True, eq=False)
 class QueueCatalogue:
-    def __init__(
-        self,
-        overviews: QueueOverviews,
-        log: EventLog,
-        durations: StepDurations,
-    ) -> None:
-        self.overviews = overviews
-        self._log = log
-        self._durations = durations
+    overviews: QueueOverviews
+    log: EventLog
+    durations: StepDurations
 
     def viewer(self, caller: Caller) -> CatalogueViewer:
         config = self.overviews.config
@@ -175,7 +170,7 @@ class QueueCatalogue:
         )
 
     async def run_seconds(self, owner: str, job_id: str) -> float | None:
-        job = await _or_none(self._log.get(job_id), "job record")
+        job = await _or_none(self.log.get(job_id), "job record")
         if job is None or job.owner != owner or job.started_at is None:
             return None
         if job.completed_at is None:
@@ -185,7 +180,7 @@ class QueueCatalogue:
     async def wait_seconds(
         self, entry: FeedEntry, overview: QueueOverview, position: int | None
     ) -> int | None:
-        durations = await _or_none(self._durations.get(entry.job_name), "durations")
+        durations = await _or_none(self.durations.get(entry.job_name), "durations")
         if durations is None:
             return None
         workers = len(overview.online) if overview.beats is not None else 0

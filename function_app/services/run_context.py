@@ -1,12 +1,14 @@
 """What a job type sees while it runs: `RunContext` implements `JobContext` for the worker.
 
-It streams the upload (the version enqueue validated, never past its size) reporting read
-progress, records the job type's progress and log lines with the step label, phase label,
-detail and the ETA learned from past runs, times each step for the run's `RunSample`, and
-answers checkpoints (cancel requested).
+`job_upload` finds the upload a job runs on (the version enqueue validated, within the size
+bound). The context streams it (never past its size) reporting read progress, records the
+job type's progress and log lines with the step label, phase label, detail and the ETA
+learned from past runs, times each step for the run's `RunSample`, and answers checkpoints
+(cancel requested).
 """
 
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +74,26 @@ def upload_changed() -> PermanentJobError:
     return PermanentJobError(
         "upload_changed", "the uploaded file was replaced after the job was enqueued"
     )
+
+
+async def job_upload(uploads: UploadStore, job: Job, max_bytes: int) -> BlobInfo:
+    """The upload `job` runs on, pinned to the version enqueue validated (`job.upload_etag`),
+    or the PermanentJobError that ends the job: gone, replaced, or over `max_bytes`."""
+    blob_name = job.blob_name or job.data.get("blobName")
+    blob = await uploads.describe(blob_name) if isinstance(blob_name, str) else None
+    if blob is None:
+        raise PermanentJobError("blob_missing", "the uploaded file no longer exists")
+    if job.upload_etag is not None:
+        # The upload URL may rewrite its blob until it expires: read only the version
+        # enqueue validated (a store that cannot tell versions records no ETag).
+        if blob.etag is not None and blob.etag != job.upload_etag:
+            raise upload_changed()
+        blob = replace(blob, etag=job.upload_etag)
+    if blob.size > max_bytes:
+        raise PermanentJobError(
+            "file_too_large", f"the upload is {blob.size} bytes; the limit is {max_bytes}"
+        )
+    return blob
 
 
 class RunContext:

@@ -1,6 +1,6 @@
 """The upload sweeper: deletes what the upload URL can leave behind and no job will use.
 
-`UploadSweeper.sweep()` runs on a timer (entrypoints/timer_upload_sweeper.py, schedule
+`UploadSweeper.sweep()` runs on a timer (entrypoints/timers.py, schedule
 UPLOAD_SWEEP_SCHEDULE; the local host runs it too). Azure's lifecycle rules delete old block
 and append blobs and snapshots, but not page blobs, and not on Azurite; this sweep covers
 both, locally and in Azure. One listing of the uploads (with snapshots), then per blob:
@@ -12,7 +12,6 @@ both, locally and in Azure. One listing of the uploads (with snapshots), then pe
 A failure on one blob is logged and left for the next sweep; the sweep goes on.
 """
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +20,7 @@ from enum import StrEnum
 from function_app.domain.uploads import BLOCK_BLOB, UPLOAD_ROOT
 from function_app.ports import BlobInfo, Clock, UploadClaims, UploadStore
 from function_app.services.job_uploads import Listed, listed_by_name
+from function_app.services.sweeper import visit_each
 
 logger = logging.getLogger(__name__)
 
@@ -44,32 +44,32 @@ class UploadSweepReport:
     unused: int = 0
     failed: int = 0
 
+    def summary(self) -> str:
+        return (
+            f"{self.seen} blobs, {self.wrong_type} append/page blobs deleted, "
+            f"{self.snapshots} with snapshots trimmed, {self.unused} unused deleted, "
+            f"{self.failed} failed"
+        )
 
+
+@dataclass(frozen=True, eq=False)
 class UploadSweeper:
-    def __init__(
-        self, store: UploadStore, claims: UploadClaims, clock: Clock, unused_ttl_seconds: float
-    ) -> None:
-        self._store = store
-        self._claims = claims
-        self._clock = clock
-        self._unused_ttl = timedelta(seconds=unused_ttl_seconds)
+    store: UploadStore
+    claims: UploadClaims
+    clock: Clock
+    unused_ttl_seconds: float
 
     async def sweep(self) -> UploadSweepReport:
-        listed = await self._store.list_uploads(
+        listed = await self.store.list_uploads(
             f"{UPLOAD_ROOT}/", MAX_LISTED_PER_SWEEP, snapshots=True
         )
         blobs = list(listed_by_name(listed).values())
-        gate = asyncio.Semaphore(CONCURRENT_DELETES)
-
-        async def visit(blob: Listed) -> UploadAction | None:
-            async with gate:
-                try:
-                    return await self._visit(blob)
-                except Exception as exc:
-                    logger.warning("upload sweep of %s failed: %r", blob.blob.name, exc)
-                    return None
-
-        actions = await asyncio.gather(*(visit(b) for b in blobs))
+        actions = await visit_each(
+            blobs,
+            self._visit,
+            at_once=CONCURRENT_DELETES,
+            name=lambda blob: f"upload sweep of {blob.blob.name}",
+        )
         report = UploadSweepReport(
             seen=len(blobs),
             wrong_type=actions.count(UploadAction.WRONG_TYPE),
@@ -84,20 +84,20 @@ class UploadSweeper:
     async def _visit(self, blob: Listed) -> UploadAction:
         info = blob.blob
         if info.blob_type != BLOCK_BLOB:
-            await self._store.delete(info.name)
+            await self.store.delete(info.name)
             logger.info("upload sweep: deleted %s (%s)", info.name, info.blob_type)
             return UploadAction.WRONG_TYPE
-        if self._is_old(info) and await self._claims.used_by(info.name) is None:
-            await self._store.delete(info.name)
+        if self._is_old(info) and await self.claims.used_by(info.name) is None:
+            await self.store.delete(info.name)
             logger.info("upload sweep: deleted %s (unused)", info.name)
             return UploadAction.UNUSED
         if blob.snapshots:
-            await self._store.delete(info.name, snapshots_only=True)
+            await self.store.delete(info.name, snapshots_only=True)
             logger.info("upload sweep: deleted %d snapshots of %s", blob.snapshots, info.name)
             return UploadAction.SNAPSHOTS
         return UploadAction.KEEP
 
     def _is_old(self, info: BlobInfo) -> bool:
         return info.last_modified is not None and (
-            self._clock.now() - info.last_modified > self._unused_ttl
+            self.clock.now() - info.last_modified > timedelta(seconds=self.unused_ttl_seconds)
         )

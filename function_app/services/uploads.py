@@ -6,11 +6,12 @@ worker find it. A SAS cannot require a header, so a PUT without it declares noth
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from function_app.domain.errors import TooLarge, Unauthenticated
 from function_app.domain.identity import Caller
+from function_app.domain.tracing import TraceContext
 from function_app.domain.uploads import (
     SHA256_HEADER,
     ContentTypePolicy,
@@ -19,7 +20,7 @@ from function_app.domain.uploads import (
     new_upload_id,
     upload_blob_name,
 )
-from function_app.ports import Clock, UploadSigner
+from function_app.ports import Clock, Tracer, UploadSigner
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class PresignedUpload:
     max_bytes: int
     method: str = "PUT"
     headers: Mapping[str, str] = field(default_factory=dict)
+    # The trace the presign ran in (the caller's `traceparent`, or a new one): send it back
+    # as that `traceparent` on the enqueue and the job joins it (docs/tracing.md).
+    trace: TraceContext | None = None
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,16 @@ class UploadService:
     signer: UploadSigner
     clock: Clock
     policy: UploadPolicy
+    tracer: Tracer
     new_id: Callable[[str], str] = new_upload_id
 
     async def presign(self, caller: Caller, request: PresignRequest) -> PresignedUpload:
+        """A URL for one new blob, in a span of its own (a child of the request's)."""
+        with self.tracer.span("jobstream.presign") as span:
+            # No file or blob name in the span: a file name can be personal data.
+            return replace(await self._presign(caller, request), trace=span.context)
+
+    async def _presign(self, caller: Caller, request: PresignRequest) -> PresignedUpload:
         if not caller.may_write:
             raise Unauthenticated("a stream token cannot upload", code="read_only_token")
         file_name = check_file_name(request.file_name)

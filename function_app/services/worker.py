@@ -19,20 +19,26 @@ The queue catalogue (seed 000): each `started` event names this instance (`worke
 instance's heartbeat lists the jobs it runs while they run (`PresenceReporter`), and every
 job it ends is counted by outcome and run time (`QueueCounters`); both best effort.
 
-Bounded runs: a job type's `run` is a task the worker stops (cancels) when the job's owner
-asks to cancel (watched every `policy.cancel_poll_seconds` while it runs, not only at the job
-type's checkpoints: the job ends `cancelled`) or when it has run `policy.time_limit_seconds`
-(the job ends `failed`, code `time_limit_exceeded`, not retryable). Stopping the task stops
-an extraction's child process (`jobtypes.sandbox`), so the worker keeps serving.
+Bounded runs: a job type's `run` stops at a cancel request or at `policy.time_limit_seconds`
+(`services.bounded_runs`).
+
+Tracing (docs/tracing.md): each delivery runs in a consumer span, the child of the span the
+message names (`JobDelivery.trace`, else the job's own trace context); every event it records
+is a span inside it and carries the job's trace id.
 
 Fault injection for end-to-end tests: when ALLOW_FAULT_INJECTION is true, a job whose data
 has `"simulateTransientFailures": N` fails transiently on its first N deliveries.
+
+(Over 300 lines on purpose: what follows is one decision, how a delivery ends. Every path
+from the delivery to its settlement, and the event each records, is read together when any
+of them changes; the run's parts that stand alone are in `services.run_context` (what the
+job type sees, the upload it reads) and `services.bounded_runs` (cancel and time limit).)
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import KW_ONLY, dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +51,7 @@ from function_app.domain.errors import (
     TransientJobError,
 )
 from function_app.domain.jobs import EventDraft, Job, JobError, JobEvent, JobStatus, Stage
+from function_app.domain.tracing import TraceContext
 from function_app.jobtypes.base import JobType
 from function_app.jobtypes.steps import START_LABEL
 from function_app.ports import (
@@ -53,13 +60,17 @@ from function_app.ports import (
     Clock,
     EventLog,
     QueueCounters,
+    SpanValue,
     StepDurations,
+    Tracer,
     UploadStore,
 )
+from function_app.services.bounded_runs import run_bounded
 from function_app.services.run_context import (
     RunContext,
     event_draft,
     in_attempt,
+    job_upload,
     unless_ended,
     upload_changed,
 )
@@ -83,6 +94,17 @@ class JobDelivery:
     # started (it sat in a frozen or slow consumer) is not run: Service Bus has already
     # given the message to someone else, whose attempt it must not supersede.
     locked_until: datetime | None = None
+    # The sending span, from the message's `traceparent` / `Diagnostic-Id` (None: untraced).
+    trace: TraceContext | None = None
+
+    def span_attributes(self) -> dict[str, SpanValue]:
+        return {
+            "messaging.system": "servicebus",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": str(self.body.get("queueName") or ""),
+            "messaging.message.id": self.job_id,
+            "messaging.servicebus.message.delivery_count": self.delivery_count,
+        }
 
 
 @dataclass(frozen=True)
@@ -119,6 +141,8 @@ class WorkerService:
     _: KW_ONLY
     durations: StepDurations
     clock: Clock
+    # The run's span: a child of the message's (so of the enqueue), with its events inside.
+    tracer: Tracer
     # This instance's heartbeat and the queue-wide outcome counters (seed 000's catalogue);
     # None: not kept.
     presence: PresenceReporter | None = None
@@ -129,6 +153,26 @@ class WorkerService:
         """Run the delivered job. Returns to complete the message; raises to abandon it,
         after `policy.retry_delay` (the lock is renewed meanwhile), so that a dependency
         that is down for a while does not use up every delivery in a few seconds."""
+        with self.tracer.span(
+            f"process {delivery.body.get('queueName') or 'job'}",
+            parent=await self._parent_of(delivery),
+            kind="consumer",
+            attributes=delivery.span_attributes(),
+        ):
+            await self._handle_after_failure(delivery)
+
+    async def _parent_of(self, delivery: JobDelivery) -> TraceContext | None:
+        """The message's span; for a message sent without one (before traces were kept, or
+        by another sender), the job's own trace context, so the run stays in its trace."""
+        if delivery.trace is not None:
+            return delivery.trace
+        try:
+            job = await self.log.get(delivery.job_id)
+        except Exception:  # only the span's parent is lost: the delivery goes on as always
+            return None
+        return None if job is None else job.trace
+
+    async def _handle_after_failure(self, delivery: JobDelivery) -> None:
         try:
             await self._handle(delivery)
         except Exception as exc:
@@ -248,34 +292,23 @@ class WorkerService:
         draft = event_draft(
             JobStatus.FAILED, Stage.DONE, "The job's message was dead-lettered", error=error
         )
-        job = await self.log.get(delivery.job_id)
-        if job is None or job.is_terminal:
-            return
-        await self._end(job.job_id, draft)
+        attributes = {**delivery.span_attributes(), "messaging.destination.subqueue": "dlq"}
+        with self.tracer.span(
+            "dead-lettered", parent=delivery.trace, kind="consumer", attributes=attributes
+        ):
+            job = await self.log.get(delivery.job_id)
+            if job is None or job.is_terminal:
+                return
+            await self._end(job.job_id, draft)
 
     async def _run(self, job: Job, delivery: JobDelivery) -> tuple[Mapping[str, Any], RunSample]:
         job_type = self.job_types.get(job.job_name)
         if job_type is None:
             raise PermanentJobError("unknown_job_type", f"no job type {job.job_name!r}")
         self._inject_fault(job, delivery)
-        blob_name = job.blob_name or job.data.get("blobName")
-        blob = await self.uploads.describe(blob_name) if isinstance(blob_name, str) else None
-        if blob is None:
-            raise PermanentJobError("blob_missing", "the uploaded file no longer exists")
-        if job.upload_etag is not None:
-            # The upload URL may rewrite its blob until it expires: read only the version
-            # enqueue validated (a store that cannot tell versions records no ETag).
-            if blob.etag is not None and blob.etag != job.upload_etag:
-                raise upload_changed()
-            blob = replace(blob, etag=job.upload_etag)
-        if blob.size > self.policy.max_upload_bytes:
-            raise PermanentJobError(
-                "file_too_large",
-                f"the upload is {blob.size} bytes; the limit is {self.policy.max_upload_bytes}",
-            )
         ctx = RunContext(
             job,
-            blob,
+            await job_upload(self.uploads, job, self.policy.max_upload_bytes),
             self.log,
             self.uploads,
             steps=job_type.steps,
@@ -284,45 +317,17 @@ class WorkerService:
         )
         await ctx.checkpoint()
         try:
-            result = await self._bounded(job_type.run(ctx), ctx)
+            result = await run_bounded(
+                job_type.run(ctx),
+                ctx,
+                time_limit_seconds=self.policy.time_limit_seconds,
+                cancel_poll_seconds=self.policy.cancel_poll_seconds,
+            )
         except BlobMissing:
             raise PermanentJobError("blob_missing", "the uploaded file no longer exists") from None
         except BlobChanged:
             raise upload_changed() from None
         return result, ctx.sample()
-
-    async def _bounded[T](self, work: Coroutine[Any, Any, T], ctx: RunContext) -> T:
-        """`work`'s result, unless a cancel request (JobCancelled, or AttemptSuperseded when a
-        newer attempt started) or the time limit (`time_limit_exceeded`) stops it first.
-        Stopping cancels its task and waits for it to unwind (an extraction's child killed)."""
-        task = asyncio.ensure_future(work)
-        watch = asyncio.ensure_future(self._watch_cancel(ctx))
-        limit = self.policy.time_limit_seconds
-        try:
-            await asyncio.wait({task, watch}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for pending in (task, watch):
-                pending.cancel()
-            await asyncio.gather(task, watch, return_exceptions=True)
-        if not task.cancelled():
-            return task.result()
-        if not watch.cancelled():
-            watch.result()  # raises what stopped the run
-        raise PermanentJobError(
-            "time_limit_exceeded", f"the job did not finish within its time limit of {limit:g} s"
-        )
-
-    async def _watch_cancel(self, ctx: RunContext) -> None:
-        """Raise JobCancelled (or AttemptSuperseded) once the job's owner asked to cancel; a
-        read of the log that fails is only logged (the run goes on, watched)."""
-        while True:
-            await asyncio.sleep(self.policy.cancel_poll_seconds)
-            try:
-                await ctx.checkpoint()
-            except (JobCancelled, AttemptSuperseded):
-                raise
-            except Exception as exc:
-                logger.warning("job %s: cancel check failed: %r", ctx.job_id, exc)
 
     def _inject_fault(self, job: Job, delivery: JobDelivery) -> None:
         if not self.policy.allow_fault_injection:

@@ -32,6 +32,11 @@ locals {
     # send telemetry, so it is not a secret.
     APPLICATIONINSIGHTS_CONNECTION_STRING     = azurerm_application_insights.main.connection_string
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD;ClientId=${azurerm_user_assigned_identity.api.client_id}"
+    # As OpenTelemetry (docs/tracing.md): with host.json `telemetryMode: OpenTelemetry`, the
+    # Python worker sets up Azure Monitor itself and continues the host's trace into the
+    # app's spans. TRACE_EXPORT is the local span export: none in Azure.
+    PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY = "true"
+    TRACE_EXPORT                                = "none"
 
     # The identity DefaultAzureCredential picks for the app's own SDK clients.
     AZURE_CLIENT_ID = azurerm_user_assigned_identity.api.client_id
@@ -67,6 +72,8 @@ locals {
     STREAM_RETRY_MS            = "2000"
     STREAM_TOKEN_TTL_SECONDS   = "600"
     STREAM_TOKEN_GRACE_SECONDS = "60"
+    # The long-poll route's wait for a new event (clients behind buffering proxies).
+    LONG_POLL_WAIT_SECONDS = "25"
 
     # Per-caller limits (docs/limits.md): streams and rates per instance, running jobs across.
     LIMIT_STREAMS_PER_CALLER      = "100"

@@ -7,6 +7,8 @@ within a test.
 `long_stream_stack` is the same with a 300 s max age and the host's access log on: there a
 stream ends within a test only if the server closes it for a reason other than its age (a
 terminal event, the client going away), and the log shows every request line as logged.
+`proxied_stack` is `long_stream_stack` open to every origin, and `proxied` a proxy that buffers
+whole responses in front of it (`tests.support.buffering_proxy`).
 `SeededJobs` records jobs and events through the real Table event log adapter on the stack's
 Azurite, the way the worker does: tests can drive a job step by step while watching it.
 """
@@ -23,6 +25,7 @@ import pytest
 from devstack.azurite import DEV_ACCOUNT, DEV_KEY
 from function_app.adapters.table_storage import TableStorage
 from function_app.domain.jobs import EventDraft, Job, JobEvent, JobStatus
+from tests.support.buffering_proxy import buffering_proxy
 from tests.support.stack import LocalStack, launch_stack
 
 STREAM_SETTINGS = {
@@ -179,3 +182,21 @@ def long_stream_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stre
         tmp_path_factory.mktemp("long-stream-stack"), LONG_STREAM_SETTINGS, ["--access-log"]
     ) as stack:
         yield StreamStack(stack, SeededJobs(stack.table_endpoint))
+
+
+@pytest.fixture(scope="session")
+def proxied_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamStack]:
+    """`long_stream_stack`'s settings with every origin allowed (`--cors '*'`): a page served
+    through a proxy is on the proxy's origin, and uploads straight to Azurite."""
+    with launch_stack(
+        tmp_path_factory.mktemp("proxied-stack"), LONG_STREAM_SETTINGS, ["--cors", "*"]
+    ) as stack:
+        yield StreamStack(stack, SeededJobs(stack.table_endpoint))
+
+
+@pytest.fixture(scope="session")
+def proxied(proxied_stack: StreamStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a proxy that buffers whole responses (`tests.support.buffering_proxy`)
+    in front of `proxied_stack`'s host: its API and demo page, as seen through it."""
+    with buffering_proxy(proxied_stack.base_url, tmp_path_factory.mktemp("proxy")) as base:
+        yield base

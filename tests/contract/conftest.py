@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus.aio import ServiceBusClient
 
 from devstack.azurite import AzuriteProcess, ensure_storage, free_port
@@ -39,6 +40,7 @@ from tests.fakes import (
     FakeUploads,
     FakeWorkerPresence,
     FixedClock,
+    SentMessage,
     VirtualClock,
 )
 
@@ -142,6 +144,12 @@ class QueueUnderTest:
 
     queue: Any
     delivered: Callable[[str, str], Awaitable[list[dict[str, Any]]]]
+    # The application properties of what reached a queue (message id -> each one's, as text).
+    properties: Callable[[str, str], Awaitable[list[dict[str, str]]]]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @pytest.fixture
@@ -149,19 +157,28 @@ async def servicebus_queue(servicebus_emulator: Any) -> AsyncIterator[QueueUnder
     connection = servicebus_emulator.connection_string
     adapter = ServiceBusJobQueue.from_connection_string(connection, known_queues=APP_QUEUES)
 
-    async def delivered(queue_name: str, message_id: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
+    async def peeked(queue_name: str, message_id: str) -> list[ServiceBusReceivedMessage]:
+        found: list[ServiceBusReceivedMessage] = []
         async with (
             ServiceBusClient.from_connection_string(connection) as client,
             client.get_queue_receiver(queue_name) as receiver,
         ):
             sequence = 0
             while batch := await receiver.peek_messages(100, sequence_number=sequence):
-                found += [json.loads(b"".join(m.body)) for m in batch if m.message_id == message_id]
+                found += [m for m in batch if m.message_id == message_id]
                 sequence = max(m.sequence_number or 0 for m in batch) + 1
         return found
 
-    yield QueueUnderTest(adapter, delivered)
+    async def delivered(queue_name: str, message_id: str) -> list[dict[str, Any]]:
+        return [json.loads(b"".join(m.body)) for m in await peeked(queue_name, message_id)]
+
+    async def properties(queue_name: str, message_id: str) -> list[dict[str, str]]:
+        return [
+            {_text(k): _text(v) for k, v in (m.application_properties or {}).items()}
+            for m in await peeked(queue_name, message_id)
+        ]
+
+    yield QueueUnderTest(adapter, delivered, properties)
     await adapter.close()
 
 
@@ -224,14 +241,16 @@ def fake_uploads() -> UploadsUnderTest:
 def fake_job_queue() -> QueueUnderTest:
     fake = FakeJobQueue(APP_QUEUES)
 
-    async def delivered(queue_name: str, message_id: str) -> list[dict[str, Any]]:
-        return [
-            dict(m.body)
-            for m in fake.sent
-            if (m.queue_name, m.message_id) == (queue_name, message_id)
-        ]
+    def sent(queue_name: str, message_id: str) -> list[SentMessage]:
+        return [m for m in fake.sent if (m.queue_name, m.message_id) == (queue_name, message_id)]
 
-    return QueueUnderTest(fake, delivered)
+    async def delivered(queue_name: str, message_id: str) -> list[dict[str, Any]]:
+        return [dict(m.body) for m in sent(queue_name, message_id)]
+
+    async def properties(queue_name: str, message_id: str) -> list[dict[str, str]]:
+        return [m.application_properties() for m in sent(queue_name, message_id)]
+
+    return QueueUnderTest(fake, delivered, properties)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.jobs import EventDraft, Job, JobError, JobStatus
+from function_app.domain.tracing import TraceContext
 from function_app.ports import EventLog, JobAlreadyExists, JobMissing
 
 
@@ -240,3 +241,37 @@ async def test_reads_while_storage_is_down_are_dependency_unavailable(
     with pytest.raises(DependencyUnavailable) as caught:
         await unavailable_event_log.events_after(f"job-{uuid.uuid4().hex}", 0)
     assert caught.value.dependency == "storage"
+
+
+# --- trace context (docs/tracing.md) ------------------------------------------------------------
+
+TRACE = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+
+
+async def test_a_traced_job_keeps_its_trace_and_every_event_records_its_trace_id(
+    log: EventLog,
+) -> None:
+    job = new_job(trace=TRACE)
+    created, first = await log.create(job, QUEUED)
+    assert (created.trace, first.trace_id) == (TRACE, TRACE.trace_id)
+    _, second = await log.append(job.job_id, lambda _job: progress(10))
+    assert second is not None
+    assert second.trace_id == TRACE.trace_id
+    stored = await log.get(job.job_id)
+    assert stored is not None
+    assert stored.trace == TRACE
+    assert stored.trace_id == TRACE.trace_id
+    events = await log.events_after(job.job_id, 0)
+    assert [e.trace_id for e in events] == [TRACE.trace_id, TRACE.trace_id]
+    cancelled = await log.request_cancel(job.job_id)
+    assert cancelled.trace == TRACE
+
+
+async def test_an_untraced_job_and_its_events_read_with_no_trace(log: EventLog) -> None:
+    job = new_job()
+    await log.create(job, QUEUED)
+    await log.append(job.job_id, lambda _job: progress(5))
+    stored = await log.get(job.job_id)
+    assert stored is not None
+    assert stored.trace is None
+    assert [e.trace_id for e in await log.events_after(job.job_id, 0)] == [None, None]

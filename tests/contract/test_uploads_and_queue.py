@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from function_app.domain.errors import InvalidRequest
+from function_app.domain.tracing import TraceContext
 from function_app.ports import BlobChanged, BlobMissing
 
 from .conftest import QueueUnderTest, UploadsUnderTest
@@ -145,6 +146,34 @@ async def test_send_carries_the_body_as_json(queue_under_test: QueueUnderTest) -
     await queue_under_test.queue.send("resume-analysis", job_id, body)
     assert await queue_under_test.delivered("resume-analysis", job_id) == [
         {"jobId": job_id, "owner": "alice", "data": {"n": 1, "at": str(at)}, "tags": ["a", "b"]}
+    ]
+
+
+TRACE = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+
+
+async def test_send_carries_the_trace_context_as_the_servicebus_sdk_does(
+    queue_under_test: QueueUnderTest,
+) -> None:
+    job_id = f"job-{uuid.uuid4().hex}"
+    body = {"jobId": job_id, "jobName": "analyze-document", "owner": "alice"}
+    await queue_under_test.queue.send("document-analysis", job_id, body, trace=TRACE)
+    assert await queue_under_test.properties("document-analysis", job_id) == [
+        {
+            "jobName": "analyze-document",
+            "owner": "alice",
+            "Diagnostic-Id": TRACE.traceparent,
+            "traceparent": TRACE.traceparent,
+        }
+    ]
+
+
+async def test_an_untraced_send_carries_no_trace_context(queue_under_test: QueueUnderTest) -> None:
+    job_id = f"job-{uuid.uuid4().hex}"
+    body = {"jobId": job_id, "jobName": "analyze-document", "owner": "alice"}
+    await queue_under_test.queue.send("document-analysis", job_id, body)
+    assert await queue_under_test.properties("document-analysis", job_id) == [
+        {"jobName": "analyze-document", "owner": "alice"}
     ]
 
 

@@ -240,8 +240,10 @@ def _repository_files() -> Iterator[tuple[Path, str]]:
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
         for file in sorted(files):
             path = Path(folder) / file
-            if path in DOCS:
+            if path in DOCS or file == ".git":  # a worktree's pointer to its repository
                 continue
+            if path.relative_to(ROOT).parts[:2] == ("bench", "results"):
+                continue  # git-ignored output of local benchmark runs (profiles name paths)
             try:
                 yield path, path.read_text("utf-8")
             except UnicodeDecodeError:
@@ -260,6 +262,40 @@ def test_nothing_in_the_repository_points_outside_it() -> None:
             if not (path.parent / relative).resolve().is_relative_to(ROOT)
         ]
     assert {"main.py", "function_app/entrypoints/sse.py", "infra/terraform/locals.tf"} <= seen
+    assert not problems, problems
+
+
+def test_nothing_in_the_repository_names_a_path_of_a_machine() -> None:
+    problems = [
+        f"{path.relative_to(ROOT).as_posix()}: {hit}"
+        for path, text in _repository_files()
+        for hit in MACHINE_PATH.findall(text)
+    ]
+    assert not problems, problems
+
+
+# A doc that code, a comment or a config names: `docs/x.md`, perhaps with the heading it
+# means after it (`docs/x.md, "Heading"` or `docs/x.md ("Heading")`, maybe over a line break).
+DOC_REFERENCE = re.compile(r"(?<![\w/.-])docs/([\w.-]+\.md)\b")
+HEADING_AFTER = re.compile(r'^,?\s*\(?"([^"]+)"')
+CONTINUED_LINE = re.compile(r"\s*\n\s*(?:#+|//+|\*)?\s*")
+
+
+def test_every_doc_and_heading_the_repository_names_exists() -> None:
+    problems, named = [], 0
+    for path, text in _repository_files():
+        for reference in DOC_REFERENCE.finditer(text):
+            named += 1
+            where = f"{path.relative_to(ROOT).as_posix()}: docs/{reference.group(1)}"
+            doc = ROOT / "docs" / reference.group(1)
+            if not doc.is_file():
+                problems.append(f"{where}: no such doc")
+                continue
+            after = CONTINUED_LINE.sub(" ", text[reference.end() : reference.end() + 200])
+            heading = HEADING_AFTER.match(after)
+            if heading and slug(heading.group(1)) not in anchors(doc):
+                problems.append(f"{where}: no heading {heading.group(1)!r}")
+    assert named > 20, "the references were not found"
     assert not problems, problems
 
 

@@ -4,9 +4,9 @@ extraction children) grows by at most 256 MB, and the host keeps serving; a canc
 job mid-extraction; the time limit (set low on a stack of its own) fails a slow one.
 
 Memory is read from /proc: VmRSS of the host process and of each of its extraction children
-(`function_app.jobtypes.sandbox_child`) sampled while a bomb runs, the host's VmHWM, and each
-child's own VmHWM, which the sandbox logs ("child peak RSS"; a child may live too short a
-time to be sampled). The figures are printed (run with -s to see them).
+(`function_app.jobtypes.reading.sandbox_child`) sampled while a bomb runs, the host's VmHWM,
+and each child's own VmHWM, which the sandbox logs ("child peak RSS"; a child may live too
+short a time to be sampled). The figures are printed (run with -s to see them).
 """
 
 import asyncio
@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import Api, new_owner
 from tests.support.stack import LocalStack, launch_stack
-from tests.unit.jobtypes import hostile_files as hostile
+from tests.unit.jobtypes.reading import hostile_files as hostile
 
 pytestmark = pytest.mark.e2e
 

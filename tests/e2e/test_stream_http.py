@@ -494,13 +494,17 @@ async def test_the_steps_vocabulary_carries_what_seed_003_reads(stream_stack: St
     )
     progress = [json.loads(e.data) for e in received.named("progress-update")]
     assert progress, received.events
+    # Seed 003's fields, and the job's trace id beside them (docs/tracing.md).
     assert all(
-        set(p) == {"progress", "currentStep", "phase", "detail", "estimatedTimeRemaining"}
+        set(p)
+        == {"progress", "currentStep", "phase", "detail", "estimatedTimeRemaining", "traceId"}
         for p in progress
     )
     steps = [json.loads(e.data) for e in received.named("step-change")]
     assert steps
-    assert all(set(s) == {"progress", "currentStep", "estimatedTimeRemaining"} for s in steps)
+    assert all(
+        set(s) == {"progress", "currentStep", "estimatedTimeRemaining", "traceId"} for s in steps
+    )
     (complete,) = [json.loads(e.data) for e in received.named("complete")]
     assert complete["result"]["score"] >= 0
     assert received.named("job_update") == []

@@ -1,5 +1,6 @@
 """Bicep and Terraform build the same system: resources, queues, names, roles, settings, outputs."""
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -278,3 +279,17 @@ def test_blob_cors_allows_browser_uploads_and_nothing_else() -> None:
         assert {"x-ms-blob-type", "Content-Type", "x-ms-*"} <= set(headers)
     assert rule["allowedOrigins"] == "allowedOrigins"
     assert tf_rule["allowed_origins"] == "${var.allowed_origins}"
+
+
+@STACKS
+def test_the_app_traces_through_opentelemetry_in_azure(stack: Callable[[], stacks.Stack]) -> None:
+    """docs/tracing.md: the host emits OpenTelemetry (host.json), the Python worker sets up
+    Azure Monitor and continues the host's trace (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY),
+    and no local span export runs in Azure."""
+    settings = stack().app_settings
+    literal = {name: s.value for name, s in settings.items() if s.literal}
+    assert literal["PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"] == "true"
+    assert literal["TRACE_EXPORT"] == "none"
+    assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in settings
+    host = json.loads((stacks.ROOT / "host.json").read_text("utf-8"))
+    assert host["telemetryMode"] == "OpenTelemetry"

@@ -16,6 +16,7 @@ from function_app.adapters.blob_uploads import BlobUploads
 from function_app.adapters.factory import Adapters
 from function_app.adapters.queue_stats import AdministrationQueueStats, EmulatorQueueStats
 from function_app.adapters.table_storage import TableStorage
+from function_app.adapters.table_storage.event_log import event_to_entity, job_to_entity
 from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.jobs import EventDraft, Job, JobStatus, Stage
 from function_app.ports import ValueTooLarge
@@ -225,6 +226,47 @@ async def test_large_results_are_chunked_and_oversized_ones_refused(
         with pytest.raises(ValueTooLarge):
             await log.append(other.job_id, lambda current: huge)
         assert [e.sequence for e in await log.events_after(other.job_id, 0)] == [1]
+    finally:
+        await storage.close()
+
+
+async def test_rows_stored_before_traces_were_kept_still_read_and_take_new_events(
+    azurite: AzuriteProcess,
+) -> None:
+    """A job row without `traceParent` and event rows without `traceId` (as the app wrote
+    them before tracing) read as untraced, and the job goes on."""
+    table = f"old{uuid.uuid4().hex[:12]}"
+    await ensure_storage(azurite.connection_string, "uploads", table)
+    storage = TableStorage.from_connection_string(azurite.connection_string, table)
+    try:
+        job = Job(
+            job_id=f"job-{uuid.uuid4().hex}",
+            owner="alice",
+            queue_name="document-analysis",
+            job_name="analyze-document",
+            data={"blobName": "a"},
+            created_at=datetime.now(UTC),
+        )
+        recorded, first = job.record(
+            EventDraft(JobStatus.QUEUED, 0, "queued", "queued"), job.created_at
+        )
+        old_job_row = job_to_entity(recorded)
+        old_event_row = event_to_entity(first)
+        assert "traceParent" not in old_job_row  # None is not written
+        assert "traceId" not in old_event_row
+        await storage.client.create_entity(old_job_row)
+        await storage.client.create_entity(old_event_row)
+
+        stored = await storage.event_log.get(job.job_id)
+        assert stored is not None
+        assert stored.trace is None
+        [event] = await storage.event_log.events_after(job.job_id, 0)
+        assert event.trace_id is None
+        _, second = await storage.event_log.append(
+            job.job_id, lambda _job: EventDraft(JobStatus.STARTED, 0, Stage.INITIALIZING, "go")
+        )
+        assert second is not None
+        assert (second.sequence, second.trace_id) == (2, None)
     finally:
         await storage.close()
 

@@ -124,6 +124,7 @@ EXPECTED_HTTP = {
     "list_queues": ("v1/queues", ["GET"]),
     "job_stream": ("v1/jobs/{jobId}/stream", ["GET"]),
     "sse_job_stream": ("v1/sse/job/{jobId}", ["GET"]),
+    "job_events": ("v1/jobs/{jobId}/events", ["GET"]),
     "sse_stats": ("v1/sse/stats", ["GET"]),
     "caller_events": ("events", ["GET"]),
     "caller_job_events": ("jobs/events", ["GET"]),

@@ -1,4 +1,5 @@
-"""The domain and services import neither Azure nor FastAPI (STYLE habit 3)."""
+"""The domain and services import neither Azure nor FastAPI (STYLE habit 3), nor
+OpenTelemetry: they trace through the `Tracer` port (docs/tracing.md)."""
 
 import ast
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "function_app"
-FORBIDDEN = ("azure", "fastapi", "starlette", "azurefunctions")
+FORBIDDEN = ("azure", "fastapi", "starlette", "azurefunctions", "opentelemetry")
 PURE_FILES = sorted(
     [*(ROOT / "domain").rglob("*.py"), *(ROOT / "services").rglob("*.py"), ROOT / "ports.py"]
 )
@@ -31,3 +32,4 @@ def test_pure_module_imports_no_azure_or_fastapi(path: Path) -> None:
 
 def test_the_check_finds_the_files() -> None:
     assert any(p.name == "jobs.py" for p in PURE_FILES)
+    assert any(p.name == "traced_log.py" for p in PURE_FILES)

@@ -123,6 +123,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/{jobId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The job's events by long polling (a stream's fallback behind buffering proxies) */
+        get: operations["jobEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/{jobId}/status": {
         parameters: {
             query?: never;
@@ -311,7 +328,8 @@ export interface components {
         };
         /**
          * CatalogueEvent
-         * @description Seed 000's payloads: an object each (fields in docs/api.md, "The queue catalogue").
+         * @description Seed 000's payloads: an object each (their fields: docs/api.md, "The queue catalogue
+         *     (seed 000)").
          */
         CatalogueEvent: {
             [key: string]: unknown;
@@ -335,6 +353,11 @@ export interface components {
             result: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Traceid
+             * @default null
+             */
+            traceId?: string | null;
         };
         /** ConnectedEvent */
         ConnectedEvent: {
@@ -530,6 +553,11 @@ export interface components {
             error: string;
             /** Errorcode */
             errorCode: string;
+            /**
+             * Traceid
+             * @default null
+             */
+            traceId?: string | null;
         };
         /** FeedControlEvent */
         FeedControlEvent: {
@@ -597,6 +625,11 @@ export interface components {
              * Format: date-time
              */
             timestamp: string;
+            /**
+             * Traceid
+             * @default null
+             */
+            traceId?: string | null;
             /**
              * Type
              * @enum {string}
@@ -674,6 +707,11 @@ export interface components {
             streamToken: string;
             /** Streamurl */
             streamUrl: string;
+            /**
+             * Traceid
+             * @description the W3C trace id of the request (docs/tracing.md)
+             */
+            traceId: string | null;
         };
         /** JobErrorOut */
         JobErrorOut: {
@@ -683,6 +721,33 @@ export interface components {
             message: string;
             /** Retryable */
             retryable: boolean;
+        };
+        /** JobEventsPageOut */
+        JobEventsPageOut: {
+            /**
+             * After
+             * @description Ask again with ?after= this: the last event's id, else the one asked for
+             */
+            after: string;
+            /** Events */
+            events: components["schemas"]["StreamEventOut"][];
+            /**
+             * Finished
+             * @description The job has ended and nothing comes after this page
+             */
+            finished: boolean;
+            /** Jobid */
+            jobId: string;
+            /**
+             * More
+             * @description The page was cut at its size: more events are there now
+             */
+            more: boolean;
+            /**
+             * Retryafterms
+             * @description When to ask again (0: at once, the server does the waiting); null: never
+             */
+            retryAfterMs: number | null;
         };
         /** JobOut */
         JobOut: {
@@ -739,6 +804,11 @@ export interface components {
             /** Startedat */
             startedAt: string | null;
             status: components["schemas"]["JobStatus"];
+            /**
+             * Traceid
+             * @description the trace the job runs in (docs/tracing.md)
+             */
+            traceId: string | null;
         };
         /**
          * JobStatus
@@ -826,6 +896,11 @@ export interface components {
              */
             timestamp: string;
             /**
+             * Traceid
+             * @default null
+             */
+            traceId?: string | null;
+            /**
              * Type
              * @constant
              */
@@ -885,6 +960,11 @@ export interface components {
              * @constant
              */
             method: "PUT";
+            /**
+             * Traceid
+             * @description the W3C trace id of the request (docs/tracing.md)
+             */
+            traceId: string | null;
             /** Uploadurl */
             uploadUrl: string;
         };
@@ -900,6 +980,11 @@ export interface components {
             phase: string | null;
             /** Progress */
             progress: number;
+            /**
+             * Traceid
+             * @default null
+             */
+            traceId?: string | null;
         };
         /** QueueStatsEvent */
         QueueStatsEvent: {
@@ -939,6 +1024,11 @@ export interface components {
             message: string;
             /** Phase */
             phase: string | null;
+            /**
+             * Traceid
+             * @default null
+             */
+            traceId?: string | null;
         };
         /** StepChangeEvent */
         StepChangeEvent: {
@@ -948,6 +1038,11 @@ export interface components {
             estimatedTimeRemaining: number | null;
             /** Progress */
             progress: number;
+            /**
+             * Traceid
+             * @default null
+             */
+            traceId?: string | null;
         };
         /** StreamConnectionOut */
         StreamConnectionOut: {
@@ -962,6 +1057,26 @@ export interface components {
             eventsSent: number;
             /** Jobid */
             jobId: string;
+        };
+        /** StreamEventOut */
+        StreamEventOut: {
+            /**
+             * Data
+             * @description The SSE event's JSON payload
+             */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * Event
+             * @description The SSE event name (`job_update`, `step-change`, ...)
+             */
+            event: string;
+            /**
+             * Id
+             * @description The SSE id: `N` for a job event's sequence, `N.k` before it
+             */
+            id: string;
         };
         /** StreamStatsOut */
         StreamStatsOut: {
@@ -1016,6 +1131,7 @@ export type HealthOut = components['schemas']['HealthOut'];
 export type HeartbeatEvent = components['schemas']['HeartbeatEvent'];
 export type JobAcceptedOut = components['schemas']['JobAcceptedOut'];
 export type JobErrorOut = components['schemas']['JobErrorOut'];
+export type JobEventsPageOut = components['schemas']['JobEventsPageOut'];
 export type JobOut = components['schemas']['JobOut'];
 export type JobStatus = components['schemas']['JobStatus'];
 export type JobStreamEvents = components['schemas']['JobStreamEvents'];
@@ -1028,6 +1144,7 @@ export type QueueStatsOut = components['schemas']['QueueStatsOut'];
 export type ScrapePhaseEvent = components['schemas']['ScrapePhaseEvent'];
 export type StepChangeEvent = components['schemas']['StepChangeEvent'];
 export type StreamConnectionOut = components['schemas']['StreamConnectionOut'];
+export type StreamEventOut = components['schemas']['StreamEventOut'];
 export type StreamStatsOut = components['schemas']['StreamStatsOut'];
 export type TimeoutEvent = components['schemas']['TimeoutEvent'];
 export type $defs = Record<string, never>;
@@ -1634,6 +1751,120 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error409"];
+                };
+            };
+            /** @description a bug on our side (details: correlationId) */
+            500: {
+                headers: {
+                    /** @description `no-store` on API answers */
+                    "Cache-Control": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description a dependency did not answer */
+            503: {
+                headers: {
+                    /** @description `no-store` on API answers */
+                    "Cache-Control": string;
+                    /** @description whole seconds to wait */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    jobEvents: {
+        parameters: {
+            query?: {
+                /** @description a stream token (or user token) for clients that cannot send headers (EventSource) */
+                token?: string;
+                /** @description the last event id the client has (`N` or `N.k`) */
+                after?: string;
+                /** @description seconds to wait for an event, 0 up to the longest */
+                wait?: string;
+                /** @description stored events at most in one page */
+                limit?: string;
+                /** @description a comma-separated subset of the vocabularies `jobstream`, `steps` (default both) */
+                events?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the job's id */
+                jobId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job's events by long polling (a stream's fallback behind buffering proxies) */
+            200: {
+                headers: {
+                    /** @description `no-store` on API answers */
+                    "Cache-Control": string;
+                    /** @description whole seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["JobEventsPageOut"];
+                        /** @constant */
+                        success: true;
+                    };
+                };
+            };
+            /** @description the body or a parameter is malformed */
+            400: {
+                headers: {
+                    /** @description `no-store` on API answers */
+                    "Cache-Control": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description no credential, or one that is not accepted here */
+            401: {
+                headers: {
+                    /** @description `no-store` on API answers */
+                    "Cache-Control": string;
+                    /** @description an RFC 6750 challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description no such resource, or not the caller's */
+            404: {
+                headers: {
+                    /** @description `no-store` on API answers */
+                    "Cache-Control": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description over a per-caller limit */
+            429: {
+                headers: {
+                    /** @description `no-store` on API answers */
+                    "Cache-Control": string;
+                    /** @description whole seconds to wait */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
                 };
             };
             /** @description a bug on our side (details: correlationId) */

@@ -6,7 +6,9 @@
 | `<job id>`   | `evt-0000000001`... | its events, zero-padded sequence     |
 
 Sequence numbers are gapless because each append is one entity-group transaction: replace
-the job row *if its ETag is unchanged* and insert the event row. A concurrent writer makes
+the job row *if its ETag is unchanged* and insert the event row. The job row keeps the
+enqueue's span as `traceParent`, each event row its trace id as `traceId`; rows written
+before traces were kept have neither and read with none. A concurrent writer makes
 the transaction fail as a whole (412 on the ETag, or 409 on an existing event row); the
 append reads again and decides again (`rows.decide_and_write`).
 """
@@ -34,6 +36,7 @@ from function_app.adapters.table_storage.rows import (
     replace_operation,
 )
 from function_app.domain.jobs import EventDraft, Job, JobError, JobEvent, JobStatus
+from function_app.domain.tracing import parse_traceparent
 from function_app.ports import JobAlreadyExists, JobMissing
 
 JOB_ROW = "job"
@@ -108,6 +111,7 @@ def job_to_entity(job: Job) -> dict[str, Any]:
         "idempotencyKey": job.idempotency_key,
         "uploadETag": job.upload_etag,
         "blobName": job.blob_name,
+        "traceParent": None if job.trace is None else job.trace.traceparent,
     }
     put_json(entity, "data", dict(job.data))
     return _state_to_entity(entity, job)
@@ -130,6 +134,8 @@ def job_from_entity(entity: Mapping[str, Any]) -> Job:
         idempotency_key=entity.get("idempotencyKey"),
         upload_etag=entity.get("uploadETag"),
         blob_name=entity.get("blobName"),
+        # A row written before traces were kept has none (a malformed one reads as none).
+        trace=parse_traceparent(entity.get("traceParent")),
         **_state_from_entity(entity),
     )
 
@@ -144,6 +150,7 @@ def event_to_entity(event: JobEvent) -> dict[str, Any]:
         "etaSeconds": event.eta_seconds,
         "log": True if event.log else None,
         "workerId": bounded_text("workerId", event.worker),
+        "traceId": event.trace_id,
     }
     return _state_to_entity(entity, event)
 
@@ -158,6 +165,7 @@ def event_from_entity(entity: Mapping[str, Any]) -> JobEvent:
         eta_seconds=None if eta is None else int(eta),
         log=bool(entity.get("log", False)),
         worker=entity.get("workerId"),
+        trace_id=entity.get("traceId"),  # absent on events stored before traces were kept
         **_state_from_entity(entity),
     )
 

@@ -11,7 +11,9 @@
   first viewer, cancelled by its last) and `Polling` (settings, query counts, clocks);
   `waiting.py`: a viewer's `Deadlines` (max age, heartbeat, periodic extra).
 - `items.py`: what a stream yields (`Connected`, `Update`, `Heartbeat`, `QueueSnapshot`,
-  `TimedOut`). `stats.py`: `HubStats`. `config.py`: `StreamConfig`.
+  `TimedOut`), and a long-poll answer (`EventPage`, from `StreamHub.poll`: a viewer of the
+  same feed for as long as it waits; `long_poll.py`: how it waits). `stats.py`: `HubStats`.
+  `config.py`: `StreamConfig`.
 
 Pure: depends on the EventLog and QueueStats ports, a Clock for timestamps, and a monotonic
 clock with its sleep for every interval (polls, heartbeats, max age), injectable so tests
@@ -23,6 +25,7 @@ from function_app.services.streaming.feed_hub import FeedHub, FeedHubStats, Feed
 from function_app.services.streaming.hub import JobStream, StreamHub
 from function_app.services.streaming.items import (
     Connected,
+    EventPage,
     FeedConnected,
     FeedItem,
     FeedTimedOut,
@@ -39,6 +42,7 @@ from function_app.services.streaming.stats import ConnectionStats, HubStats
 __all__ = [
     "Connected",
     "ConnectionStats",
+    "EventPage",
     "FeedConnected",
     "FeedHub",
     "FeedHubStats",

@@ -18,6 +18,8 @@ class StreamConfig:
     page_size: int = 100
     # The reconnection delay suggested to clients (`retry:`).
     retry_ms: int = 2000
+    # The long-poll route: the longest one request waits for a new event (`StreamHub.poll`).
+    long_poll_wait_seconds: float = 25.0
     # Caller feeds (`feed_hub.py`): an entry is passed on once it is `feed_settle_seconds`
     # old, so writers racing for neighbouring positions land first; entries that land later
     # still (up to `feed_late_window_seconds` behind) are found by a key-only scan every

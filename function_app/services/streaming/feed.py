@@ -40,6 +40,7 @@ class JobFeed:
     viewers: set[Viewer] = field(default_factory=set)
     finished: bool = False  # a terminal event was fetched: nothing more will come
     task: asyncio.Task[None] | None = None
+    owner: str = ""  # the job's owner, as its first viewer was allowed to read it
 
     def notify(self) -> None:
         for viewer in self.viewers:

@@ -7,6 +7,10 @@ cancels it. The viewer is sent the job's events from its position on, with heart
 after silence, queue statistics when asked for, and a timeout at the stream's max age.
 Leaving the `async for` (client gone, task cancelled) runs the generator's `finally`, which
 unsubscribes at once.
+
+`StreamHub.poll` is the long-poll answer for clients whose streams a proxy holds back: the
+same visibility rule, and, while it waits for a new event, a viewer of the same feed, so
+any number of long-pollers and streams of one job share one poller.
 """
 
 import asyncio
@@ -26,12 +30,14 @@ from function_app.services.streaming.config import StreamConfig
 from function_app.services.streaming.feed import JobFeed, Viewer
 from function_app.services.streaming.items import (
     Connected,
+    EventPage,
     Heartbeat,
     QueueSnapshot,
     StreamItem,
     TimedOut,
     Update,
 )
+from function_app.services.streaming.long_poll import event_at, next_events, watched_owner
 from function_app.services.streaming.pollers import LogQueries, Polling, Subscriptions
 from function_app.services.streaming.stats import ConnectionStats, HubStats
 from function_app.services.streaming.waiting import Deadlines
@@ -108,6 +114,52 @@ class StreamHub:
             after=after,
             queue_name=queue_name,
         )
+
+    async def poll(
+        self,
+        caller: Caller,
+        job_id: str,
+        after: int = 0,
+        *,
+        wait_seconds: float | None = None,
+        limit: int | None = None,
+        context: bool = False,
+    ) -> EventPage:
+        """The events of `job_id` after sequence `after`, at once when there are any or the
+        job has ended; otherwise waits for the next one up to `wait_seconds` (at most, and by
+        default, `long_poll_wait_seconds`) and answers with none when none came.
+
+        At most `limit` events (at most, and by default, `page_size`). `context`: also give
+        the event at `after` (`EventPage.previous`) when the page has events. Raises as
+        `open` does (NotFound, 401 for an expired stream token, InvalidRequest).
+        """
+        if after < 0:
+            raise InvalidRequest("after must not be negative")
+        config = self._config
+        longest = config.long_poll_wait_seconds
+        wait = longest if wait_seconds is None else min(max(wait_seconds, 0.0), longest)
+        size = config.page_size if limit is None else max(1, min(limit, config.page_size))
+        owner = watched_owner(self._subscriptions.poller(job_id), caller, job_id, after)
+        known: int | None = None  # the job's last sequence, when it was read
+        if owner is None:
+            job = await visible_job(self._log, caller, job_id, self._clock.now())
+            after = min(after, job.last_event_id)
+            if job.is_terminal and after >= job.last_event_id:
+                return EventPage(job_id, after, (), finished=True)
+            owner, known = job.owner, job.last_event_id
+        stream = JobStream(self, job_id, owner, uuid.uuid4().hex, after, None)
+        with self._joined(stream) as (viewer, feed):
+            events = await next_events(viewer, feed, self._polling, wait, known, self._reread)
+            events = events[:size]
+            viewer.events_sent += len(events)
+            previous = None
+            if context and events and after >= 1:
+                previous = await event_at(feed, self._log, self._polling.queries, after)
+        finished = (bool(events) and events[-1].is_terminal) or (
+            not events and feed.finished and after >= feed.cursor
+        )
+        more = len(events) == size and not finished
+        return EventPage(job_id, after, tuple(events), previous, finished, more)
 
     def stats_for(self, caller: Caller) -> HubStats:
         """This instance's stream statistics as `caller` may see them: the totals, and only
@@ -221,6 +273,7 @@ class StreamHub:
                 job_id=stream.job_id,
                 cursor=stream.after,
                 ring=deque(maxlen=self._config.ring_size),
+                owner=stream.owner,
             ),
             lambda feed: feed.poll(self._log, self._polling),
             task_name=f"stream-poller:{stream.job_id}",

@@ -44,6 +44,29 @@ class TimedOut:
 type StreamItem = Connected | Update | Heartbeat | QueueSnapshot | TimedOut
 
 
+@dataclass(frozen=True)
+class EventPage:
+    """One long-poll answer (`StreamHub.poll`): the job's events after `after`, in order.
+
+    `after` is where the page starts (the asked position, lowered to the job's last event).
+    `previous` is the event at `after`, read for context when asked for and there are events
+    (whether the first one changes step). `finished`: the job has ended and nothing comes after
+    this page. `more`: the page was cut at its size; more events are there already.
+    """
+
+    job_id: str
+    after: int
+    events: tuple[JobEvent, ...]
+    previous: JobEvent | None = None
+    finished: bool = False
+    more: bool = False
+
+    @property
+    def last_sequence(self) -> int:
+        """Where the next page starts: the last event's sequence, else `after`."""
+        return self.events[-1].sequence if self.events else self.after
+
+
 # --- a caller's feed (`FeedHub.watch`) --------------------------------------------------------
 
 

@@ -55,9 +55,14 @@ var appSettings = [
   { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
   { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
 
-  // Telemetry, Entra-authenticated ingestion.
+  // Telemetry, Entra-authenticated ingestion, as OpenTelemetry (docs/tracing.md): with
+  // host.json `telemetryMode: OpenTelemetry`, the Python worker sets up Azure Monitor itself
+  // (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY) and continues the host's trace into the
+  // app's spans. TRACE_EXPORT is the local span export: none in Azure.
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD;ClientId=${identityClientId}' }
+  { name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY', value: 'true' }
+  { name: 'TRACE_EXPORT', value: 'none' }
 
   // The identity DefaultAzureCredential picks for the app's own SDK clients.
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
@@ -90,6 +95,7 @@ var appSettings = [
   { name: 'STREAM_MAX_AGE_SECONDS', value: '200' }
   { name: 'STREAM_HEARTBEAT_SECONDS', value: '15' }
   { name: 'STREAM_RETRY_MS', value: '2000' }
+  { name: 'LONG_POLL_WAIT_SECONDS', value: '25' }
   { name: 'STREAM_TOKEN_TTL_SECONDS', value: '600' }
   { name: 'STREAM_TOKEN_GRACE_SECONDS', value: '60' }
 

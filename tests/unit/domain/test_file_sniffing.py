@@ -8,7 +8,7 @@ from function_app.domain.file_sniffing import (
     leading_bytes_match,
     leading_kind,
 )
-from function_app.jobtypes.file_types import detect_file_type
+from function_app.jobtypes.reading.file_types import detect_file_type
 from tests.samples.documents import make_docx, make_pdf, make_png
 
 PDF = "application/pdf"

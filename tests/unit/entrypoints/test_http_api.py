@@ -40,6 +40,7 @@ async def test_presign_answers_201_with_the_contract_fields(api: httpx.AsyncClie
         "method",
         "headers",
         "maxBytes",
+        "traceId",
     }
     assert data["method"] == "PUT"
     assert data["headers"] == {"x-ms-blob-type": "BlockBlob", "Content-Type": PDF}

@@ -19,6 +19,7 @@ ANONYMOUS = Caller("anonymous")
 STREAM_ROUTES = [
     "/api/v1/jobs/{job}/stream",
     "/api/v1/sse/job/{job}",
+    "/api/v1/jobs/{job}/events",
     "/api/events",
     "/api/jobs/events",
     "/api/v1/queue/events",
@@ -184,7 +185,7 @@ async def test_a_response_that_never_sends_a_byte_still_gives_its_slot_back(
         started.append(True)
         yield b"data: never\n\n"
 
-    response = EventStreamResponse(frames(), slot=slot, media_type="text/event-stream")
+    response = EventStreamResponse(frames(), slot=slot)
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.disconnect"}
@@ -197,3 +198,18 @@ async def test_a_response_that_never_sends_a_byte_still_gives_its_slot_back(
         await response(scope, receive, send)  # type: ignore[arg-type]
     assert started == []
     assert limits.open_streams("anonymous") == 0
+
+
+def test_every_event_stream_response_answers_with_the_stream_headers() -> None:
+    from collections.abc import AsyncIterator as Frames
+
+    from function_app.entrypoints.http_stream import EventStreamResponse
+    from function_app.entrypoints.sse import STREAM_HEADERS
+
+    async def frames() -> Frames[bytes]:
+        yield b"data: x\n\n"
+
+    response = EventStreamResponse(frames())
+    for name, value in STREAM_HEADERS.items():
+        assert response.headers[name] == value
+    assert response.media_type == "text/event-stream"

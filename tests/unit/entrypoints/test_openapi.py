@@ -13,7 +13,8 @@ import schemathesis
 import main
 from function_app.bootstrap import override_app_services
 from function_app.entrypoints.errors import STATUS_BY_ERROR
-from function_app.entrypoints.openapi import ERROR_CODES, ROUTE_PREFIX, ROUTES, openapi_document
+from function_app.entrypoints.openapi import openapi_document
+from function_app.entrypoints.openapi_routes import ERROR_CODES, ROUTE_PREFIX, ROUTES
 from tests.fakes import FakeWorld, fake_world, test_settings
 from tests.support.openapi_check import (
     OutsideTheDocument,

@@ -73,3 +73,53 @@ async def test_the_dead_letter_trigger_fails_the_job(world: FakeWorld) -> None:
     assert job.status is JobStatus.FAILED
     assert job.error is not None
     assert job.error.code == "dead_lettered"
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+OTHER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def traced_message(properties: dict[str, Any], *, user: dict[str, Any] | None = None) -> Any:
+    return ServiceBusMessage(
+        body=b"{}",
+        message_id="job1",
+        delivery_count=1,
+        application_properties=properties,
+        user_properties=user or {},
+    )
+
+
+def test_a_delivery_carries_the_messages_traceparent() -> None:
+    delivery = sb_worker.to_delivery(traced_message({"traceparent": TRACEPARENT}))
+    assert delivery is not None
+    assert delivery.trace is not None
+    assert delivery.trace.traceparent == TRACEPARENT
+
+
+def test_traceparent_wins_over_diagnostic_id_as_the_sdk_reads_them() -> None:
+    both = {"Diagnostic-Id": OTHER, "traceparent": TRACEPARENT}
+    assert sb_worker.message_trace(both) == sb_worker.message_trace({"traceparent": TRACEPARENT})
+    only_diagnostic = sb_worker.message_trace({"Diagnostic-Id": OTHER})
+    assert only_diagnostic is not None
+    assert only_diagnostic.traceparent == OTHER
+    # Bytes values (as an AMQP client may hand them over) read the same.
+    as_bytes = sb_worker.message_trace({"traceparent": TRACEPARENT.encode()})
+    assert as_bytes is not None
+    assert as_bytes.traceparent == TRACEPARENT
+
+
+def test_a_message_with_no_or_a_bad_trace_context_is_untraced() -> None:
+    assert sb_worker.message_trace({}) is None
+    assert sb_worker.message_trace({"traceparent": "nonsense", "Diagnostic-Id": 7}) is None
+    # A legacy (Application Insights) Diagnostic-Id that is no traceparent: ignored too.
+    assert sb_worker.message_trace({"Diagnostic-Id": "|abc.1."}) is None
+    # A malformed traceparent does not hide a good Diagnostic-Id.
+    fallback = sb_worker.message_trace({"traceparent": "nonsense", "Diagnostic-Id": OTHER})
+    assert fallback is not None
+    assert fallback.traceparent == OTHER
+
+
+def test_user_properties_count_when_application_properties_lack_them() -> None:
+    delivery = sb_worker.to_delivery(traced_message({}, user={"traceparent": TRACEPARENT}))
+    assert delivery is not None
+    assert delivery.trace is not None

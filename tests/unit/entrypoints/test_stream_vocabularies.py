@@ -1,6 +1,7 @@
 """The two stream vocabularies: which events a stored event becomes, their ids, and resuming
 from any of those ids without losing or repeating one."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,3 +183,53 @@ def test_a_log_line_is_a_scrape_phase_alone_and_a_step_label_decides_step_change
         "step-change",
         "progress-update",
     ]
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_every_event_of_a_traced_job_carries_its_trace_id_in_both_vocabularies() -> None:
+    from function_app.entrypoints.sse import job_update_payload
+
+    traced = [
+        event(1, JobStatus.QUEUED, Stage.QUEUED, trace_id=TRACE_ID),
+        event(2, JobStatus.STARTED, Stage.INITIALIZING, 5, trace_id=TRACE_ID),
+        event(3, JobStatus.IN_PROGRESS, Stage.PARSING, 40, log=True, trace_id=TRACE_ID),
+        event(4, JobStatus.COMPLETED, Stage.DONE, 100, result={"ok": 1}, trace_id=TRACE_ID),
+    ]
+    previous: str | None = None
+    named: list[NamedEvent] = []
+    for e in traced:
+        named += group(e, previous, VOCABULARIES, job_update_payload, label)
+        previous = e.stage
+    assert {n.name for n in named} >= {"job_update", "step-change", "scrape-phase", "complete"}
+    assert all(n.payload["traceId"] == TRACE_ID for n in named), named
+
+
+def test_an_event_stored_before_traces_were_kept_has_no_trace_id_field() -> None:
+    from function_app.entrypoints.sse import job_update_payload
+
+    old = event(2, JobStatus.STARTED, Stage.INITIALIZING, 5)
+    named = group(old, None, VOCABULARIES, job_update_payload, label)
+    assert all("traceId" not in n.payload for n in named)
+
+
+@pytest.mark.parametrize(
+    "status", [JobStatus.QUEUED, JobStatus.STARTED, JobStatus.IN_PROGRESS, JobStatus.COMPLETED]
+)
+def test_the_feed_and_catalogue_vocabularies_carry_the_trace_id_too(status: JobStatus) -> None:
+    from function_app.domain.feed import FeedEntry
+    from function_app.entrypoints import feed_vocabulary, queue_vocabulary
+
+    traced = FeedEntry(1, "analyze-document", "document-analysis", event(2, status, Stage.PARSING))
+    traced = FeedEntry(
+        1, traced.job_name, traced.queue_name, replace(traced.event, trace_id=TRACE_ID)
+    )
+    assert feed_vocabulary.job_payload(traced)["traceId"] == TRACE_ID
+    if status is JobStatus.QUEUED:
+        assert queue_vocabulary.job_queued(traced, None, None)["traceId"] == TRACE_ID
+    else:
+        assert queue_vocabulary.job_event(traced)[1]["traceId"] == TRACE_ID
+    untraced = replace(traced, event=replace(traced.event, trace_id=None))
+    assert "traceId" not in feed_vocabulary.job_payload(untraced)
+    assert "traceId" not in queue_vocabulary.job_queued(untraced, None, None)

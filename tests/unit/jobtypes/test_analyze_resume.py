@@ -7,7 +7,7 @@ from pypdf import PdfReader
 
 from function_app.domain.errors import JobCancelled, PermanentJobError
 from function_app.jobtypes.analyze_resume import AnalyzeResume
-from function_app.jobtypes.extraction import MAX_PDF_PAGES
+from function_app.jobtypes.reading.extraction import MAX_PDF_PAGES
 from tests.samples.documents import (
     RESUME_LINES,
     corrupt_pdf,

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from function_app.domain.errors import PermanentJobError
-from function_app.jobtypes import analyze_document, analyze_resume, extraction, upload_reader
+from function_app.jobtypes import analyze_document, analyze_resume
+from function_app.jobtypes.reading import extraction, upload_reader
 from function_app.jobtypes.registry import build_registry
 from tests.samples.documents import (
     RESUME_LINES,

@@ -477,9 +477,9 @@ async def test_a_cancelled_enqueue_still_sends_its_recorded_job(world: FakeWorld
     gate = asyncio.Event()
     send = world.queue.send
 
-    async def slow_send(queue_name: str, job_id: str, body: Any) -> None:
+    async def slow_send(queue_name: str, job_id: str, body: Any, **options: Any) -> None:
         await gate.wait()
-        await send(queue_name, job_id, body)
+        await send(queue_name, job_id, body, **options)
 
     world.queue.send = slow_send  # type: ignore[method-assign]
     request = asyncio.create_task(world.services.jobs.enqueue(ALICE, doc_request(blob), "key-c"))

@@ -1,6 +1,7 @@
 """The sweeper over fakes: an unsent job is sent once, a silent one ends worker_lost once,
 ended and never-recorded ones leave the index."""
 
+import asyncio
 from datetime import timedelta
 
 from function_app.domain.identity import Caller
@@ -97,3 +98,30 @@ async def test_a_failing_job_read_is_left_for_the_next_sweep() -> None:
     w.queue.fail_with = None
     assert (await w.services.sweeper.sweep()).resent == 1
     assert timedelta(seconds=61) <= w.clock.now() - w.open_jobs.by_job[job_id].recorded_at
+
+
+async def test_a_sweep_visits_a_bounded_number_at_once_and_a_failure_stops_only_its_own() -> None:
+    from function_app.services.sweeper import visit_each
+
+    running, most = 0, 0
+
+    async def visit(item: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0)
+        running -= 1
+        if item == 3:
+            raise OSError("the store said no")
+        return item * 10
+
+    answers = await visit_each(list(range(8)), visit, at_once=2, name=lambda i: f"item {i}")
+    assert answers == [0, 10, 20, None, 40, 50, 60, 70]
+    assert most == 2
+
+
+def test_a_sweep_report_reads_as_one_line_for_the_timer_log() -> None:
+    from function_app.services.sweeper import SweepReport
+
+    report = SweepReport(seen=7, resent=1, ended=2, forgotten=3, failed=0)
+    assert report.summary() == "7 listed, 1 resent, 2 ended worker_lost, 3 forgotten, 0 failed"

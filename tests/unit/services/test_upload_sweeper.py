@@ -94,3 +94,10 @@ async def test_a_failure_on_one_blob_is_logged_and_the_sweep_goes_on(
     assert first in store(world).blobs
     assert second not in store(world).blobs
     assert f"upload sweep of {first} failed" in caplog.text
+
+
+def test_an_upload_sweep_report_reads_as_one_line_for_the_timer_log() -> None:
+    report = UploadSweepReport(seen=9, wrong_type=1, snapshots=2, unused=3, failed=1)
+    assert report.summary() == (
+        "9 blobs, 1 append/page blobs deleted, 2 with snapshots trimmed, 3 unused deleted, 1 failed"
+    )

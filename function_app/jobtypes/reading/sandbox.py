@@ -2,7 +2,7 @@
 
 An `Extractor` is awaited as `await extract(fn, *args)` and returns `fn(*args)`.
 - `ProcessSandbox` (what the worker uses, `bootstrap`) runs each call in its own child
-  process: `python -m function_app.jobtypes.sandbox_child`, a fresh interpreter (no fork of
+  process: `python -m function_app.jobtypes.reading.sandbox_child`, a fresh interpreter (no fork of
   the threaded asyncio worker, no re-import of its main module) that has imported the job
   types before the call arrives. One such child is kept started ahead (a spare), so a call
   usually finds one ready instead of paying an interpreter's start (~0.2 s). The child may
@@ -110,7 +110,7 @@ def run_request(request: bytes) -> bytes:
         return pickle.dumps((too_big, _status_bytes("VmHWM")))
 
 
-CHILD_COMMAND = (sys.executable, "-m", "function_app.jobtypes.sandbox_child")
+CHILD_COMMAND = (sys.executable, "-m", "function_app.jobtypes.reading.sandbox_child")
 
 
 def child_environment() -> dict[str, str]:

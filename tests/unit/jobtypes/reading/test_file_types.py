@@ -6,7 +6,7 @@ import tracemalloc
 
 import pytest
 
-from function_app.jobtypes.file_types import (
+from function_app.jobtypes.reading.file_types import (
     FileKind,
     decode_text,
     detect_file_type,

@@ -15,12 +15,13 @@ docs/job-types.md, "Memory and time".
 import asyncio
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from function_app.domain.errors import PermanentJobError
 from function_app.domain.jobs import Stage
 from function_app.domain.uploads import MAX_FILE_NAME_CHARS
 from function_app.jobtypes.base import JobContext
-from function_app.jobtypes.file_types import FileKind, detect_file_type
+from function_app.jobtypes.reading.file_types import FileKind, detect_file_type
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,15 @@ class Upload:
     @property
     def size(self) -> int:
         return len(self.data)
+
+    def result_fields(self) -> dict[str, Any]:
+        """What every job type's result says of the file it read."""
+        return {
+            "fileName": self.file_name,
+            "sizeBytes": self.size,
+            "sha256": self.sha256,
+            "sha256Verified": self.sha256_verified,
+        }
 
 
 async def read_upload(ctx: JobContext) -> Upload:

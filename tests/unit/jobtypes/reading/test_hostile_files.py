@@ -1,8 +1,9 @@
 """Hostile files end `document_too_complex` quickly, within the parsers' budgets, and the
 bounded DOCX reader keeps what python-docx read: paragraphs and table text, merged cells once.
 
-The bombs are built in memory (tests/unit/jobtypes/hostile_files.py). Before the budgets, the
-paragraph bomb took 90 s of CPU and 2 GB in python-docx and the PDF's pages 11 s each.
+The bombs are built in memory (tests/unit/jobtypes/reading/hostile_files.py). Before the
+budgets, the paragraph bomb took 90 s of CPU and 2 GB in python-docx and the PDF's pages
+11 s each.
 """
 
 import io
@@ -11,19 +12,19 @@ import zipfile
 import pytest
 
 from function_app.domain.errors import PermanentJobError
-from function_app.jobtypes.docx_reader import MAX_XML_DEPTH, read_document_xml
-from function_app.jobtypes.extraction import (
+from function_app.jobtypes.reading.docx_reader import MAX_XML_DEPTH, read_document_xml
+from function_app.jobtypes.reading.extraction import (
     MAX_PDF_CONTENT_BYTES,
     MAX_PDF_PAGE_CONTENT_BYTES,
     MAX_TEXT_CHARS,
     docx_text,
     pdf_text,
 )
-from function_app.jobtypes.file_types import MAX_ZIP_ENTRIES, FileKind, detect_file_type
+from function_app.jobtypes.reading.file_types import MAX_ZIP_ENTRIES, FileKind, detect_file_type
 from function_app.jobtypes.registry import build_registry
 from tests.samples.documents import make_docx_with_table
 from tests.samples.job_context import FakeJobContext
-from tests.unit.jobtypes import hostile_files as hostile
+from tests.unit.jobtypes.reading import hostile_files as hostile
 
 
 def refused(call: object, *args: object) -> PermanentJobError:

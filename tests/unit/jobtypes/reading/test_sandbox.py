@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from function_app.domain.errors import PermanentJobError
-from function_app.jobtypes.extraction import docx_text
+from function_app.jobtypes.reading.extraction import docx_text
+from function_app.jobtypes.reading.sandbox import ExtractionCrashed, ProcessSandbox
 from function_app.jobtypes.registry import build_registry
-from function_app.jobtypes.sandbox import ExtractionCrashed, ProcessSandbox
 from tests.samples.documents import make_docx
 from tests.samples.job_context import FakeJobContext
-from tests.unit.jobtypes import hostile_files as hostile
+from tests.unit.jobtypes.reading import hostile_files as hostile
 
 
 def fail_permanently(code: str) -> None:

@@ -2,13 +2,13 @@
 
 import pytest
 
-from function_app.jobtypes.resume_reading import (
+from function_app.jobtypes.analysis.resume_reading import (
     find_contact,
     heading_of,
     skills_from_section,
     split_sections,
 )
-from function_app.jobtypes.resume_scoring import analyse_resume
+from function_app.jobtypes.analysis.resume_scoring import analyse_resume
 from tests.samples.documents import long_resume_lines, resume_text
 
 

@@ -1,6 +1,6 @@
 """Text out of PDF, DOCX and plain-text uploads, with clear permanent errors for bad files.
 
-Blocking and CPU-heavy: job types run these in a child process (`jobtypes.sandbox`), which
+Blocking and CPU-heavy: job types run these in a child process (`jobtypes.reading.sandbox`), which
 the worker stops on cancel or at the job's time limit. Each parser also has its own budgets,
 so that a hostile file fails `document_too_complex` quickly, with a clear message, instead of
 using up the job's memory or time (docs/job-types.md, "Memory and time"):
@@ -26,8 +26,8 @@ from pypdf.errors import FileNotDecryptedError, LimitReachedError
 from pypdf.generic import ArrayObject, StreamObject
 
 from function_app.domain.errors import PermanentJobError
-from function_app.jobtypes.docx_reader import docx_paragraphs
-from function_app.jobtypes.file_types import (
+from function_app.jobtypes.reading.docx_reader import docx_paragraphs
+from function_app.jobtypes.reading.file_types import (
     DOCX_MAIN_PART,
     MAX_ZIP_ENTRIES,
     check_zip_directory,

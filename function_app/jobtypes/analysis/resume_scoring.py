@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from function_app.jobtypes.resume_reading import (
+from function_app.jobtypes.analysis.resume_reading import (
     OPTIONAL_SECTIONS,
     REQUIRED_SECTIONS,
     ContactFields,
@@ -21,7 +21,7 @@ from function_app.jobtypes.resume_reading import (
     skills_from_section,
     split_sections,
 )
-from function_app.jobtypes.text_stats import words_of
+from function_app.jobtypes.analysis.text_stats import words_of
 
 YEAR_RE = re.compile(r"\b(?:19|20)\d{2}\b|\bpresent\b|\bcurrent\b", re.IGNORECASE)
 NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?\s*%|\b\d+(?:[.,]\d+)?\b")

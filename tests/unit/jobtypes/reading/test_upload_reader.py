@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from function_app.domain.errors import PermanentJobError
-from function_app.jobtypes.upload_reader import read_upload
+from function_app.jobtypes.reading.upload_reader import read_upload
 from tests.samples.job_context import FakeJobContext
 
 
@@ -57,3 +57,13 @@ async def test_a_different_declared_digest_fails_checksum_mismatch_not_retryable
     assert failed.value.code == "checksum_mismatch"
     assert failed.value.retryable is False
     assert DIGEST in failed.value.message
+
+
+async def test_every_result_reports_the_file_read_the_same_way() -> None:
+    upload = await read_upload(FakeJobContext(DATA))
+    assert upload.result_fields() == {
+        "fileName": upload.file_name,
+        "sizeBytes": len(DATA),
+        "sha256": DIGEST,
+        "sha256Verified": False,
+    }

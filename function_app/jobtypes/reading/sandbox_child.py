@@ -1,4 +1,5 @@
-"""The child side of `sandbox.ProcessSandbox`: `python -m function_app.jobtypes.sandbox_child`.
+"""The child side of `sandbox.ProcessSandbox`:
+`python -m function_app.jobtypes.reading.sandbox_child`.
 
 It imports the job types (so the parsers are loaded before a call arrives), reads one
 pickled call from stdin until EOF, runs it (`sandbox.run_request`), writes the pickled
@@ -11,7 +12,7 @@ import os
 import sys
 
 import function_app.jobtypes.registry  # noqa: F401 - loads the parsers ahead of the call
-from function_app.jobtypes.sandbox import run_request
+from function_app.jobtypes.reading.sandbox import run_request
 
 
 def main() -> None:

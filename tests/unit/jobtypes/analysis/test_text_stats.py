@@ -1,6 +1,11 @@
 """Text statistics count what a reader would count, and stay bounded."""
 
-from function_app.jobtypes.text_stats import bounded_text, language_hint, text_stats, words_of
+from function_app.jobtypes.analysis.text_stats import (
+    bounded_text,
+    language_hint,
+    text_stats,
+    words_of,
+)
 
 
 def test_counts_characters_words_lines_and_sentences() -> None:
