@@ -55,6 +55,9 @@ jq: ## Install jq for the README's quick start (its test runs it) when it is mis
 
 setup-test: setup chromium jq $(CHECKOV_VENV)/.installed $(FRONTENDS)/node_modules/.installed $(RECIPES)/node_modules/.installed ## setup + Chromium, jq, checkov, the seed frontends' and the recipes' npm packages (what the tests need)
 
+types: setup ## Regenerate web/types/jobstream-api.d.ts (TypeScript types) from the OpenAPI document
+	$(PY) -m devstack.typescript_types
+
 run: setup ## Start the whole local stack: Azurite, Service Bus emulator, Functions host (Ctrl-C stops it)
 	$(PY) -m devstack
 
@@ -82,4 +85,4 @@ bench: setup ## Run every benchmark under bench/ (they print their numbers); one
 clean: ## Remove local state (not the venvs)
 	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup setup-test chromium jq run lint typecheck test chaos demo bench clean
+.PHONY: help setup setup-test chromium jq run types lint typecheck test chaos demo bench clean

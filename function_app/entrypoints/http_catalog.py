@@ -18,17 +18,31 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 
 from function_app.bootstrap import app_services
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
+from function_app.entrypoints.openapi import openapi_document
+from function_app.entrypoints.response_models import CatalogOut, answer
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
+# The document changes only with a deployment: a client may keep it five minutes.
+OPENAPI_CACHE = {"Cache-Control": "public, max-age=300"}
+
 
 def catalog_out(queues: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
-    return {
-        "queues": [{"queueName": name, "jobNames": list(jobs)} for name, jobs in queues.items()]
-    }
+    return answer(
+        CatalogOut,
+        {"queues": [{"queueName": n, "jobNames": list(jobs)} for n, jobs in queues.items()]},
+    )
 
 
 @bp.route(route="v1/queues", methods=["GET"])
 @answers_errors
 async def list_queues(req: Request) -> Response:
     return JSONResponse(ok(catalog_out(app_services().settings.queues)), headers=NO_STORE)
+
+
+@bp.route(route="v1/openapi.json", methods=["GET"])
+@answers_errors
+async def openapi_json(req: Request) -> Response:
+    """The OpenAPI 3.1 document (entrypoints/openapi.py). Public like the catalog: the same
+    for every caller, and nothing in it that docs/api.md does not say."""
+    return JSONResponse(openapi_document(), headers=OPENAPI_CACHE)

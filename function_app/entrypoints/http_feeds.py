@@ -30,6 +30,7 @@ from function_app.entrypoints.auth import caller_of, stream_caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
 from function_app.entrypoints.feed_vocabulary import control_payload, job_payload
 from function_app.entrypoints.http_stream import EventStreamResponse
+from function_app.entrypoints.response_models import FeedTokenOut, answer
 from function_app.entrypoints.routes import at_routes
 from function_app.entrypoints.schemas import iso
 from function_app.entrypoints.sse import json_event
@@ -171,11 +172,14 @@ async def feed_token(req: Request) -> Response:
     issued = await svc.stream_tokens.issue_feed(caller.owner)
     return JSONResponse(
         ok(
-            {
-                "streamToken": issued.token,
-                "expiresAt": iso(issued.expires_at),
-                "eventsUrl": "/api/events",
-            }
+            answer(
+                FeedTokenOut,
+                {
+                    "streamToken": issued.token,
+                    "expiresAt": iso(issued.expires_at),
+                    "eventsUrl": "/api/events",
+                },
+            )
         ),
         headers=NO_STORE,
     )

@@ -22,6 +22,7 @@ from function_app.bootstrap import app_services
 from function_app.domain.errors import InvalidRequest
 from function_app.entrypoints.auth import caller_of, stream_caller_of
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
+from function_app.entrypoints.response_models import StreamStatsOut, answer
 from function_app.entrypoints.schemas import iso
 from function_app.entrypoints.sse import (
     STREAM_HEADERS,
@@ -111,19 +112,22 @@ async def sse_job_stream(req: Request) -> Response:
 
 
 def stats_payload(stats: HubStats) -> dict[str, Any]:
-    return {
-        "totalConnections": stats.total_connections,
-        "totalJobSubscriptions": stats.total_job_subscriptions,
-        "connections": [
-            {
-                "connectionId": c.connection_id,
-                "jobId": c.job_id,
-                "connectedAt": iso(c.connected_at),
-                "eventsSent": c.events_sent,
-            }
-            for c in stats.connections
-        ],
-    }
+    return answer(
+        StreamStatsOut,
+        {
+            "totalConnections": stats.total_connections,
+            "totalJobSubscriptions": stats.total_job_subscriptions,
+            "connections": [
+                {
+                    "connectionId": c.connection_id,
+                    "jobId": c.job_id,
+                    "connectedAt": iso(c.connected_at),
+                    "eventsSent": c.events_sent,
+                }
+                for c in stats.connections
+            ],
+        },
+    )
 
 
 @bp.route(route="v1/sse/stats", methods=["GET"])

@@ -19,6 +19,7 @@ from function_app.entrypoints.errors import (
     new_correlation_id,
     ok,
 )
+from function_app.entrypoints.response_models import HealthOut, QueueStatsOut, answer
 from function_app.entrypoints.schemas import iso, queue_counts_out
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -33,7 +34,8 @@ async def health(req: Request) -> Response:
     failing = report.failing  # a dependency is failing if any of its probes fails
     checks = {r.name: "failing" if r.name in failing else "ok" for r in report.results}
     if report.healthy:
-        body = ok({"status": "healthy", "checks": checks, "timestamp": iso(svc.clock.now())})
+        healthy = {"status": "healthy", "checks": checks, "timestamp": iso(svc.clock.now())}
+        body = ok(answer(HealthOut, healthy))
         return JSONResponse(body, headers=NO_STORE)
     correlation_id = new_correlation_id()
     for r in report.results:
@@ -50,5 +52,6 @@ async def queue_stats(req: Request) -> Response:
     svc = app_services()
     counts = await svc.jobs.queue_stats(await caller_of(req), str(req.path_params.get("queueName")))
     return JSONResponse(
-        ok({**queue_counts_out(counts), "timestamp": iso(svc.clock.now())}), headers=NO_STORE
+        ok(answer(QueueStatsOut, {**queue_counts_out(counts), "timestamp": iso(svc.clock.now())})),
+        headers=NO_STORE,
     )

@@ -12,10 +12,25 @@ from datetime import datetime
 from typing import Annotated, Any, overload
 
 from azurefunctions.extensions.http.fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from function_app.domain.errors import InvalidRequest, TooLarge, UnsupportedType
 from function_app.domain.jobs import Job, JobStatus
+from function_app.entrypoints.response_models import (
+    JobAcceptedOut,
+    JobOut,
+    PresignedUploadOut,
+    QueueCountsOut,
+    answer,
+)
 from function_app.ports import QueueCounts
 from function_app.services.jobs import JobAccepted
 from function_app.services.uploads import PresignedUpload
@@ -33,6 +48,12 @@ class _In(BaseModel):
 
 
 class PresignIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"fileName": "cv.pdf", "contentType": "application/pdf", "size": 52341}]
+        }
+    )
+
     # The domain checks the name itself (<= 255, no separators, ...); this is only a bound.
     file_name: str = Field(alias="fileName", max_length=1024)
     content_type: str | None = Field(default=None, alias="contentType", max_length=255)
@@ -41,10 +62,30 @@ class PresignIn(_In):
     sha256: str | None = Field(default=None, max_length=64)
 
 
+# What enqueue itself reads from `data` (services/job_uploads.py); a job type reads the rest.
+DATA_FIELDS: dict[str, JsonValue] = {
+    "blobName": {"type": "string", "description": "the blobName the presign answered"},
+    "fileName": {"type": "string", "description": "or the upload's file name (newest unused)"},
+    "sha256": {"type": "string", "description": "the file's SHA-256, 64 hex digits"},
+}
+
+
 class EnqueueIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "queueName": "resume-analysis",
+                    "jobName": "analyze-resume",
+                    "data": {"blobName": "u/0f3c.../9a1b.../cv.pdf"},
+                }
+            ]
+        }
+    )
+
     queue_name: Name = Field(alias="queueName")
     job_name: Name = Field(alias="jobName")
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(json_schema_extra={"properties": DATA_FIELDS})
 
     @field_validator("data")
     @classmethod
@@ -54,6 +95,19 @@ class EnqueueIn(_In):
         if len(json.dumps(value, separators=(",", ":"))) > MAX_DATA_JSON_CHARS:
             raise ValueError(f"data is larger than {MAX_DATA_JSON_CHARS} characters of JSON")
         return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in `value` (keys too) holds half a UTF-16 pair: JSON can
+    escape one (`"\\ud800"`), but it is no character, and nothing downstream (hashes, UTF-8,
+    storage) can encode it."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False  # not ours to judge here: the model's checks answer it
+    return False
 
 
 def _depth(value: Any) -> int:
@@ -109,6 +163,12 @@ def parse_body[M: BaseModel](model: type[M], raw: bytes) -> M:
         ) from None
     if not isinstance(value, dict):
         raise InvalidRequest("the body must be a JSON object", details=[{"field": "body"}])
+    if _has_lone_surrogate(value):
+        raise InvalidRequest(
+            "the body is not valid JSON text",
+            code="malformed_json",
+            details=[{"field": "body", "problem": "a \\uD800-\\uDFFF escape without its pair"}],
+        )
     try:
         return model.model_validate(value)
     except ValidationError:
@@ -130,17 +190,20 @@ def iso(at: datetime | None) -> str | None:
 
 
 def presigned_out(upload: PresignedUpload) -> dict[str, Any]:
-    return {
-        "uploadUrl": upload.upload_url,
-        "blobName": upload.blob_name,
-        "fileName": upload.file_name,
-        "container": upload.container,
-        "expiresAt": iso(upload.expires_at),
-        "method": upload.method,
-        "headers": dict(upload.headers),
-        "maxBytes": upload.max_bytes,
-        "traceId": None if upload.trace is None else upload.trace.trace_id,
-    }
+    return answer(
+        PresignedUploadOut,
+        {
+            "uploadUrl": upload.upload_url,
+            "blobName": upload.blob_name,
+            "fileName": upload.file_name,
+            "container": upload.container,
+            "expiresAt": iso(upload.expires_at),
+            "method": upload.method,
+            "headers": dict(upload.headers),
+            "maxBytes": upload.max_bytes,
+            "traceId": None if upload.trace is None else upload.trace.trace_id,
+        },
+    )
 
 
 def status_url(job_id: str) -> str:
@@ -164,7 +227,7 @@ def accepted_out(accepted: JobAccepted) -> dict[str, Any]:
         "estimatedWait": accepted.estimated_wait_seconds,
         "traceId": accepted.trace_id,
     }
-    return out
+    return answer(JobAcceptedOut, out)
 
 
 # An error is shown while it explains the job's state: failed now, or retrying.
@@ -201,14 +264,17 @@ def job_out(job: Job) -> dict[str, Any]:
             "message": job.error.message,
             "retryable": job.error.retryable,
         }
-    return out
+    return answer(JobOut, out)
 
 
 def queue_counts_out(counts: QueueCounts) -> dict[str, Any]:
     """A queue's counts as the queue-stats route and the stream's `queue_stats` event give them."""
-    return {
-        "queueName": counts.queue_name,
-        "activeMessages": counts.active,
-        "deadLetterMessages": counts.dead_letter,
-        "scheduledMessages": counts.scheduled,
-    }
+    return answer(
+        QueueCountsOut,
+        {
+            "queueName": counts.queue_name,
+            "activeMessages": counts.active,
+            "deadLetterMessages": counts.dead_letter,
+            "scheduledMessages": counts.scheduled,
+        },
+    )

@@ -1,5 +1,12 @@
 """Helpers for the end-to-end tests: they talk to the real local stack (`local_stack`,
-tests/support/stack.py) over HTTP only, as a browser or script would."""
+tests/support/stack.py) over HTTP only, as a browser or script would.
+
+Every answer an e2e test gets from the API (any httpx client, any route under `/api/`) is
+checked against the published OpenAPI document (`answers_match_the_document`): a status, a
+media type or a JSON body the document does not describe fails the test. Streams are checked
+for status and media type (their bodies are not read here); `Api.events` checks each
+`job_update` against its event schema.
+"""
 
 import asyncio
 import hashlib
@@ -14,7 +21,9 @@ import pytest
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
 
+from function_app.entrypoints.event_models import JobUpdateEvent
 from jobstream_client.sse import SseParser
+from tests.support.openapi_check import check_every_answer
 from tests.support.stack import LocalStack
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -27,6 +36,12 @@ CONTENT_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "txt": "text/plain",
 }
+
+
+@pytest.fixture(autouse=True)
+def answers_match_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check every API answer of the test against the OpenAPI document (module docstring)."""
+    check_every_answer(monkeypatch)
 
 
 def new_owner(name: str) -> str:
@@ -123,6 +138,7 @@ class Api:
                 if event is None or event.event != "job_update":
                     continue
                 update: dict[str, Any] = json.loads(event.data)
+                JobUpdateEvent.model_validate(update)  # the document's schema for the event
                 updates.append(update)
                 if update["status"] in TERMINAL:
                     break

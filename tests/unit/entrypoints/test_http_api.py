@@ -82,6 +82,28 @@ async def test_malformed_json_is_400(api: httpx.AsyncClient, raw: bytes) -> None
     assert error_of(r)["code"] in {"malformed_json", "invalid_request"}
 
 
+LONE_SURROGATE_BODIES = [
+    # Valid JSON, but "\ud800" alone is no character: UTF-8 cannot encode it. Enqueue naming
+    # its upload by such a fileName was a 500 (found probing beside the fuzzer, issue 17).
+    ("/api/v1/jobs", b'{"queueName": "resume-analysis", "jobName": "analyze-resume",'
+     b' "data": {"fileName": "\\ud800.pdf"}}'),
+    ("/api/v1/jobs", b'{"queueName": "resume-analysis", "jobName": "analyze-resume",'
+     b' "data": {"fileName": "cv.pdf", "note\\udfff": "x"}}'),
+    ("/api/v1/upload/presigned-url", b'{"fileName": "cv.pdf", "contentType": "\\udfffx"}'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("route", "raw"), LONE_SURROGATE_BODIES)
+async def test_lone_surrogates_anywhere_in_a_body_are_400(
+    api: httpx.AsyncClient, world: FakeWorld, route: str, raw: bytes
+) -> None:
+    r = await api.post(route, content=raw, headers=JSON)
+    assert r.status_code == 400, r.text
+    error = error_of(r)
+    assert error["code"] == "malformed_json"
+    assert world.uploads.signed == []
+
+
 @pytest.mark.parametrize("route", ["/api/v1/upload/presigned-url", "/api/v1/jobs"])
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
 async def test_json_routes_refuse_other_media_types_with_415(
