@@ -23,10 +23,12 @@ compacted again whenever it grows past ``COMPACT_BYTES`` and four times its live
 """
 
 import base64
+import binascii
 import json
 import logging
 import os
 from collections.abc import Iterator
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +45,7 @@ COMPACT_BYTES = 64 * 1024 * 1024
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -56,7 +58,7 @@ def _json(value: str | int | None) -> str:
         return "null"
     if type(value) is int:
         return str(value)
-    return json.dumps(value)
+    return encode_basestring_ascii(str(value))  # what json.dumps does with a string
 
 
 class Journal:
@@ -175,7 +177,7 @@ class Journal:
     def _name(self, entity: "Entity") -> str:
         name = self._names.get(entity.name)
         if name is None:
-            name = self._names[entity.name] = json.dumps(entity.name)
+            name = self._names[entity.name] = _json(entity.name)
         return name
 
     def _message_record(self, entity: "Entity", message: StoredMessage) -> dict[str, Any]:
