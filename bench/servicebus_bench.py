@@ -25,13 +25,32 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusReceiver
 from azure.servicebus.aio import ServiceBusClient as AsyncServiceBusClient
 from azure.servicebus.aio import ServiceBusReceiver as AsyncServiceBusReceiver
 
+from devstack.servicebus.amqp import AmqpConnection, now_ms
+from devstack.servicebus.codec import DATA, PROPERTIES, Described, Symbol, ULong, section
+from devstack.servicebus.config import load_config
+from devstack.servicebus.frames import (
+    AMQP_HEADER,
+    FRAME_SASL,
+    SASL_HEADER,
+    Attach,
+    Begin,
+    Disposition,
+    Flow,
+    Open,
+    SaslInit,
+    frame,
+    transfer_frame,
+)
+from devstack.servicebus.journal import Journal
 from devstack.servicebus.launcher import PROJECT_ROOT, EmulatorProcess, start_emulator
+from devstack.servicebus.store import Namespace
 
 QUEUE = "bench"
 BODY = b"x" * 64
@@ -39,6 +58,7 @@ OPENED = "open a sender and a receiver (2 AMQP connections, 1 client)"
 CPU_GOAL_US = 100  # emulator CPU per message sent, received and completed, journal on
 RATE_GOAL = 2000  # async end to end, one client
 ROUND_TRIP_BYTES = 64  # the baseline's request and its echo: about a disposition frame each
+BATCH = 0x80013700  # the SDK's batch message format
 
 
 class CpuMeter:
@@ -255,6 +275,84 @@ def loopback_baseline(count: int) -> float:
     return per_trip
 
 
+# ---- the emulator's Python alone, in this process ------------------------------------------
+class _NullTransport(asyncio.Transport):
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+
+def _client_frames(count: int) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """The frames of the bench's workload as the SDK sends them: batches of 100 sends, one
+    complete per message, a flow granting 300 more after every 100 completes."""
+    sends = []
+    for batch, first in enumerate(range(0, count, 100)):
+        payload = b"".join(
+            section(DATA, section(PROPERTIES, [f"{first + k:032x}"]) + section(DATA, BODY))
+            for k in range(min(100, count - first))
+        )
+        tag = batch.to_bytes(4, "big")
+        sends.append(transfer_frame(0, 0, batch, tag, False, payload, message_format=BATCH))
+    accepted = Described(ULong(0x24), [])
+    completes = [frame(1, Disposition(True, i, i, False, accepted)) for i in range(count)]
+    flows = [frame(1, Flow(i, 5000, 0, 5000, 0, i, 300)) for i in range(0, count + 1, 100)]
+    return sends, completes, flows
+
+
+async def _feed(persist: bool, count: int, tmp: Path) -> float:
+    namespace = Namespace(load_config(_config(tmp / "config.json")), clock=now_ms)
+    journal = Journal(tmp / "data") if persist else None
+    if journal is not None:
+        journal.open(namespace)
+    connection = AmqpConnection(namespace)
+    connection.connection_made(_NullTransport())
+    source, target = Described(ULong(0x28), [QUEUE]), Described(ULong(0x29), [QUEUE])
+    for data in (
+        SASL_HEADER,
+        frame(0, SaslInit(Symbol("ANONYMOUS")), kind=FRAME_SASL),
+        AMQP_HEADER,
+        frame(0, Open(container_id="bench", max_frame_size=1 << 20)),
+        frame(0, Begin(None, 0, 5000, 5000)),
+        frame(1, Begin(None, 0, 5000, 5000)),
+        frame(0, Attach("send", 0, False, 2, 0, Described(ULong(0x28), ["me"]), target)),
+        frame(1, Attach("receive", 0, True, 0, 1, source, Described(ULong(0x29), ["me"]))),
+        frame(1, Flow(0, 5000, 0, 5000, 0, 0, 300)),
+    ):
+        connection.data_received(data)
+    sends, completes, flows = _client_frames(count)
+    started = time.process_time()
+    done = 0
+    for send in sends:
+        connection.data_received(send)
+        await asyncio.sleep(0)  # the scheduled flushes
+        for _ in range(100):
+            connection.data_received(completes[done])
+            done += 1
+        connection.data_received(flows[done // 100])
+        await asyncio.sleep(0)
+    elapsed = time.process_time() - started
+    _all_back("in-process", connection.delivered, count)
+    if journal is not None:
+        journal.close()
+    return elapsed / count * 1e6
+
+
+def in_process_cost(persist: bool, count: int) -> float:
+    """CPU µs per message of the emulator's own code, fed the frames of the same workload in
+    this process through a transport that drops what it is given: no socket, no event-loop
+    wake-ups, no client. The best of three runs."""
+    runs = []
+    for _ in range(3):
+        with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
+            runs.append(asyncio.run(_feed(persist, count, Path(tmp))))
+    return min(runs)
+
+
 # ---- the emulator, per way of keeping the queues -------------------------------------------
 @dataclass(frozen=True)
 class Mode:
@@ -359,6 +457,12 @@ def main(argv: list[str] | None = None) -> None:
         " connections (azure-servicebus 7.15 shares none between handlers)"
     )
     baseline_us = loopback_baseline(2 * args.messages)
+    alone = {persist: in_process_cost(persist, 2 * args.messages) for persist in (True, False)}
+    print(
+        f"the emulator's own code alone, in-process (no socket, no client; best of 3):"
+        f" {alone[True]:.1f} us per message with its journal, {alone[False]:.1f} in memory",
+        flush=True,
+    )
     results: list[Result] = []
     for mode in modes:
         with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
