@@ -56,8 +56,8 @@ def _json(value: str | int | None) -> str:
     """One JSON value of a record line: null, an integer or a string."""
     if value is None:
         return "null"
-    if type(value) is int:
-        return str(value)
+    if isinstance(value, int):
+        return str(int(value))
     return encode_basestring_ascii(str(value))  # what json.dumps does with a string
 
 

@@ -19,6 +19,7 @@ from devstack.servicebus.codec import (
     PROPERTIES,
     Described,
     Symbol,
+    UInt,
     ULong,
     decode,
     encode,
@@ -171,7 +172,7 @@ async def test_a_completion_is_in_the_journal_before_its_settlement_is_echoed(
 def _messages() -> Iterator[StoredMessage]:
     for message_id, ttl, scheduled, source, state in (
         ("plain", None, None, None, MessageState.ACTIVE),
-        (None, 5000, 2_000_000, None, MessageState.SCHEDULED),
+        (None, UInt(5000), 2_000_000, None, MessageState.SCHEDULED),  # an AMQP-typed int
         ('quo"te\\ é \u2028', 1, None, "jobs", MessageState.LOCKED),
         ("deferred", None, None, None, MessageState.DEFERRED),
     ):
