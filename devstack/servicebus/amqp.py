@@ -137,6 +137,11 @@ class AmqpConnection(AmqpEngine):
         return next(self._tags).to_bytes(8, "big")
 
     # ---- lifecycle ------------------------------------------------------------------------
+    def before_write(self) -> None:
+        journal = self.namespace.journal
+        if journal is not None:  # what this answers (or any other socket's) must be written
+            journal.write_pending()
+
     def on_connection_made(self) -> None:
         self.registry.add(self)
         log.debug("connection from %s opened", self.peer)

@@ -242,6 +242,7 @@ class AmqpEngine(asyncio.Protocol):
         self._out.append(data)
 
     def flush(self) -> None:
+        self.before_write()
         if self._dispositions:
             self._emit_dispositions()
         if self._out and self.transport is not None and not self.transport.is_closing():
@@ -747,6 +748,9 @@ class AmqpEngine(asyncio.Protocol):
                 self._queue_disposition(session.channel, False, delivery_id, echo)
 
     # ---- hooks ----------------------------------------------------------------------------
+    def before_write(self) -> None:
+        """Called at each flush, before anything is written to the socket."""
+
     def on_connection_made(self) -> None:
         """The socket is open."""
 

@@ -59,6 +59,7 @@ class Emulator:
             try:
                 self.namespace.tick()
                 if self.journal is not None:
+                    self.journal.write_pending()  # expiries, also with no connection open
                     self.journal.compact_if_large(self.namespace)
                 now_s = time.monotonic()
                 for connection in list(self.connections):

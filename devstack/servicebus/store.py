@@ -5,6 +5,8 @@ duplicate detection. Pure Python; the AMQP layer drives it and supplies the time
 """
 
 import heapq
+import itertools
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,19 @@ from .config import EmulatorConfig, QueueConfig
 
 if TYPE_CHECKING:
     from .journal import Journal
+
+_TOKEN_COUNTER_BITS = 48
+_TOKEN_BASE = int.from_bytes(os.urandom(16)) >> _TOKEN_COUNTER_BITS << _TOKEN_COUNTER_BITS
+_token_counter = itertools.count()
+
+
+def new_lock_token() -> uuid.UUID:
+    """A lock token unique in this process and unlikely in any other: 74 random bits drawn
+    at start and a 48-bit counter, in a version-4 shape as Azure's. Cheaper than ``uuid4``,
+    which asks the kernel for 16 random bytes per message."""
+    count = next(_token_counter) & ((1 << _TOKEN_COUNTER_BITS) - 1)
+    return uuid.UUID(int=_TOKEN_BASE | count, version=4)
+
 
 DEAD_LETTER_REASON = "DeadLetterReason"
 DEAD_LETTER_DESCRIPTION = "DeadLetterErrorDescription"
@@ -188,7 +203,7 @@ class Entity:
         wire = message.delivery_count
         message.delivery_count += 1
         message.state = MessageState.LOCKED
-        message.lock_token = uuid.uuid4()
+        message.lock_token = new_lock_token()
         message.locked_until_ms = now + int(self.config.lock_duration_s * 1000)
         self.locks[message.lock_token] = message
         heapq.heappush(self._lock_heap, (message.locked_until_ms, message.lock_token))
@@ -461,6 +476,8 @@ class Namespace:
         self.name = config.namespace
         self.clock = clock
         self.queues: dict[str, Entity] = {}
+        # Set by Journal.open; its pending lines are written before any socket write.
+        self.journal: Journal | None = None
         for queue in config.queues:
             dlq = Entity(name=f"{queue.name}/$DeadLetterQueue", config=queue)
             self.queues[queue.name.lower()] = Entity(name=queue.name, config=queue, dead_letter=dlq)
