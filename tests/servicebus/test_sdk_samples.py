@@ -86,6 +86,8 @@ PASSING: frozenset[str] = frozenset(
         "receive_queue",
         "receive_queue_async",
         "schedule_messages_and_cancellation",
+        "send_and_receive_amqp_annotated_message",
+        "send_and_receive_amqp_annotated_message_async",
         "schedule_messages_and_cancellation_async",
         "send_queue",
         "send_queue_async",

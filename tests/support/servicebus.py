@@ -47,6 +47,8 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
         "DuplicateDetectionHistoryTimeWindow": "PT1M",
     },
     "peek": {},
+    "bodies": {},
+    "async-bodies": {},
     "sessions-refused": {},
     "stats": {},
     "async-roundtrip": {},
