@@ -85,12 +85,18 @@ PASSING: frozenset[str] = frozenset(
         "receive_peek_async",
         "receive_queue",
         "receive_queue_async",
+        "receive_subscription",
+        "receive_subscription_async",
         "schedule_messages_and_cancellation",
         "send_and_receive_amqp_annotated_message",
         "send_and_receive_amqp_annotated_message_async",
         "schedule_messages_and_cancellation_async",
+        "schedule_topic_messages_and_cancellation",
+        "schedule_topic_messages_and_cancellation_async",
         "send_queue",
         "send_queue_async",
+        "send_topic",
+        "send_topic_async",
     }
 )
 
@@ -98,16 +104,24 @@ PASSING: frozenset[str] = frozenset(
 MUST_PRINT: dict[str, str] = {
     "session_pool_receive": r"Received total 200 messages across 10 sessions",
     "session_pool_receive_async": r"Received total 200 messages across 10 sessions",
+    "receive_subscription": r"(?s)seeded 0.*seeded 1.*seeded 2",
+    "receive_subscription_async": r"(?s)seeded 0.*seeded 1.*seeded 2",
 }
 # Samples that receive until stopped (`for msg in receiver` without a max_wait_time), as
 # they would against Azure: they pass when this was printed before they are stopped.
 RUNS_UNTIL_STOPPED: dict[str, tuple[float, str]] = {
     "failure_and_recovery": (30.0, r"(?s)Receiving.*Data 0.*Data 9"),
-    "receive_iterator_queue": (20.0, r"(?s)seeded 0.*seeded 2"),
-    "receive_iterator_queue_async": (20.0, r"(?s)seeded 0.*seeded 2"),
+    "receive_iterator_queue": (20.0, r"(?s)seeded 0.*seeded 1.*seeded 2"),
+    "receive_iterator_queue_async": (20.0, r"(?s)seeded 0.*seeded 1.*seeded 2"),
 }
-# Samples that only receive: the harness sends them these first.
-SEEDED = {"receive_iterator_queue": 3, "receive_iterator_queue_async": 3}
+# Samples that only receive: the harness first sends them three messages, to the queue or
+# topic named by this variable, and they must print them.
+SEEDED = {
+    "receive_iterator_queue": "SERVICEBUS_QUEUE_NAME",
+    "receive_iterator_queue_async": "SERVICEBUS_QUEUE_NAME",
+    "receive_subscription": "SERVICEBUS_TOPIC_NAME",
+    "receive_subscription_async": "SERVICEBUS_TOPIC_NAME",
+}
 # The auto-lock-renew samples hold messages for 100 s and more on purpose.
 SLOW = {"auto_lock_renew": 420.0, "auto_lock_renew_async": 420.0}
 TIMEOUT_S = 150.0
@@ -138,13 +152,21 @@ def _entities(name: str) -> dict[str, str]:
 
 
 def samples_config(names: list[str]) -> dict[str, Any]:
-    """One queue and one session queue per sample."""
+    """One queue, one session queue and one topic with a subscription per sample."""
     queues: list[dict[str, Any]] = []
+    topics: list[dict[str, Any]] = []
     for name in names:
         entities = _entities(name)
         queues.append({"Name": entities["SERVICEBUS_QUEUE_NAME"], "Properties": {}})
-        queues.append({"Name": entities["SERVICEBUS_SESSION_QUEUE_NAME"], "Properties": {}})
-    namespace = {"Name": "sbemulatorns", "Queues": queues, "Topics": []}
+        queues.append(
+            {
+                "Name": entities["SERVICEBUS_SESSION_QUEUE_NAME"],
+                "Properties": {"RequiresSession": True},
+            }
+        )
+        subscription = {"Name": entities["SERVICEBUS_SUBSCRIPTION_NAME"], "Properties": {}}
+        topics.append({"Name": entities["SERVICEBUS_TOPIC_NAME"], "Subscriptions": [subscription]})
+    namespace = {"Name": "sbemulatorns", "Queues": queues, "Topics": topics}
     return {"UserConfig": {"Namespaces": [namespace], "Logging": {"Type": "Console"}}}
 
 
@@ -193,13 +215,16 @@ def run_sample(name: str, emulator: EmulatorProcess, workdir: Path) -> SampleRun
         "SERVICEBUS_CONNECTION_STR": emulator.connection_string,
         "PYTHONUNBUFFERED": "1",
     }
-    seed = SEEDED.get(name, 0)
-    if seed:
-        with (
-            ServiceBusClient.from_connection_string(emulator.connection_string) as client,
-            client.get_queue_sender(env["SERVICEBUS_QUEUE_NAME"]) as sender,
-        ):
-            sender.send_messages([ServiceBusMessage(f"seeded {i}") for i in range(seed)])
+    seed_to = SEEDED.get(name)
+    if seed_to is not None:
+        with ServiceBusClient.from_connection_string(emulator.connection_string) as client:
+            sender = (
+                client.get_topic_sender(env[seed_to])
+                if seed_to == "SERVICEBUS_TOPIC_NAME"
+                else client.get_queue_sender(env[seed_to])
+            )
+            with sender:
+                sender.send_messages([ServiceBusMessage(f"seeded {i}") for i in range(3)])
     timeout = SLOW.get(name, RUNS_UNTIL_STOPPED.get(name, (TIMEOUT_S, ""))[0])
     started = time.monotonic()
     try:
