@@ -455,6 +455,15 @@ class Entity:
         }
 
 
+def entity_class(config: QueueConfig) -> type[Entity]:
+    """`Entity`, or `sessions.SessionEntity` for `RequiresSession: true`."""
+    if not config.requires_session:
+        return Entity
+    from .sessions import SessionEntity  # here: sessions builds on this module
+
+    return SessionEntity
+
+
 class Namespace:
     """Every queue of the one namespace, looked up case-insensitively as Azure does."""
 
@@ -464,7 +473,9 @@ class Namespace:
         self.queues: dict[str, Entity] = {}
         for queue in config.queues:
             dlq = Entity(name=f"{queue.name}/$DeadLetterQueue", config=queue)
-            self.queues[queue.name.lower()] = Entity(name=queue.name, config=queue, dead_letter=dlq)
+            self.queues[queue.name.lower()] = entity_class(queue)(
+                name=queue.name, config=queue, dead_letter=dlq
+            )
         self.topics: dict[str, Topic] = {}
         if config.topics:
             from . import topics  # here: topics builds on this module

@@ -20,7 +20,7 @@ from .codec import (
 )
 from .rules.filters import Rule
 from .rules.sql_filter import Properties
-from .store import Entity, StoredMessage
+from .store import Entity, StoredMessage, entity_class
 from .topic_config import TopicConfig
 
 # the properties section's fields, by position, as the filters name them
@@ -82,7 +82,7 @@ class Topic(Entity):
         for sub in config.subscriptions:
             path = f"{config.name}/Subscriptions/{sub.name}"
             dlq = Entity(name=f"{path}/$DeadLetterQueue", config=sub.queue)
-            topic.subscriptions[sub.name.lower()] = Entity(
+            topic.subscriptions[sub.name.lower()] = entity_class(sub.queue)(
                 name=path, config=sub.queue, dead_letter=dlq
             )
             topic.rules[sub.name.lower()] = sub.rules

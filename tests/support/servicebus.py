@@ -48,6 +48,11 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
     },
     "peek": {},
     "bodies": {},
+    "sessions": {"RequiresSession": True, "LockDuration": "PT5S"},
+    "sessions-lock": {"RequiresSession": True, "LockDuration": "PT5S"},
+    "sessions-next": {"RequiresSession": True},
+    "sessions-empty": {"RequiresSession": True},
+    "async-sessions": {"RequiresSession": True},
     "async-bodies": {},
     "sessions-refused": {},
     "stats": {},
@@ -128,6 +133,10 @@ TEST_TOPICS: list[dict[str, Any]] = [
         ],
     },
     {"Name": "async-topic", "Subscriptions": [{"Name": "all"}]},
+    {
+        "Name": "topic-sessions",
+        "Subscriptions": [{"Name": "by-session", "Properties": {"RequiresSession": True}}],
+    },
 ]
 
 
