@@ -36,10 +36,12 @@ from .engine import ACCEPTED_STATE, AmqpEngine, Link, Session, state_code
 from .frames import ACCEPTED, MODIFIED, REJECTED, RELEASED, Transfer, error
 from .sessions import (
     DEFAULT_WAIT_MS,
+    NO_SESSION_ID,
     SESSION_CANNOT_BE_LOCKED,
     SessionEntity,
     SessionLockedError,
     Waiter,
+    session_of,
 )
 from .store import Entity, LockLostError, Namespace, StoredMessage
 
@@ -354,6 +356,9 @@ class AmqpConnection(AmqpEngine):
         except CodecError as exc:
             self._log_error(f"rejected a message for {entity.name}: {exc}")
             return _rejected("amqp:decode-error", str(exc))
+        if isinstance(entity, SessionEntity) and any(session_of(m) is None for m in messages):
+            self._log_error(f"rejected a message for {entity.name}: no session id")
+            return _rejected(NOT_ALLOWED, NO_SESSION_ID)
         now = now_ms()
         for incoming in messages:
             scheduled = incoming.annotations.get(SCHEDULED_ENQUEUE_TIME)

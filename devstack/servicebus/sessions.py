@@ -15,7 +15,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import PROPERTIES, Timestamp, decode_section_value
+from .codec import PROPERTIES, IncomingMessage, Timestamp, decode_section_value
 from .store import Consumer, Entity, LockLostError, MessageState, StoredMessage
 
 SESSION_LOCK_LOST = "com.microsoft:session-lock-lost"
@@ -31,7 +31,15 @@ class SessionLockLostError(LockLostError):
     """The session's lock expired or was never held."""
 
 
-def session_of(message: StoredMessage) -> str | None:
+NO_SESSION_ID = (
+    "The SessionId was not set on a message, and it cannot be sent to the entity. Entities "
+    "that have session support enabled can only receive messages that have the SessionId set "
+    "to a valid value."
+)
+
+
+def session_of(message: StoredMessage | IncomingMessage) -> str | None:
+    """The message's session id (its properties' group-id), None when it has none."""
     fields = (
         decode_section_value(message.properties_raw, PROPERTIES) if message.properties_raw else None
     )

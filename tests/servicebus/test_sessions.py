@@ -119,3 +119,13 @@ async def test_sessions_async(aclient: AsyncServiceBusClient) -> None:
         await receiver.session.set_state(b"done")
         assert await receiver.session.get_state() == b"done"
     assert [body(m) for m in got] == [b"m0", b"m1", b"m2"]
+
+
+def test_a_message_without_a_session_id_is_refused_by_a_session_queue(
+    client: ServiceBusClient,
+) -> None:
+    with (
+        client.get_queue_sender("sessions-empty") as sender,
+        pytest.raises(ServiceBusError, match="SessionId was not set"),
+    ):
+        sender.send_messages(ServiceBusMessage("no session"))
