@@ -53,7 +53,10 @@ jq: ## Install jq for the README's quick start (its test runs it) when it is mis
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; \
 	  else echo "jq missing: run 'sudo apt-get install -y jq'"; exit 1; fi; }
 
-setup-test: setup chromium jq $(CHECKOV_VENV)/.installed $(FRONTENDS)/node_modules/.installed $(RECIPES)/node_modules/.installed ## setup + Chromium, jq, checkov, the seed frontends' and the recipes' npm packages (what the tests need)
+setup-test: setup chromium jq $(CHECKOV_VENV)/.installed $(FRONTENDS)/node_modules/.installed $(RECIPES)/node_modules/.installed sdk-samples ## setup + Chromium, jq, checkov, the seed frontends' and the recipes' npm packages, Microsoft's Service Bus samples (what the tests need)
+
+sdk-samples: setup ## Fetch azure-servicebus 7.11.4's samples from PyPI into .cache/ (the emulator's conformance test)
+	$(PY) -m tests.support.sdk_samples
 
 types: setup ## Regenerate web/types/jobstream-api.d.ts (TypeScript types) from the OpenAPI document
 	$(PY) -m devstack.typescript_types
@@ -85,4 +88,4 @@ bench: setup ## Run every benchmark under bench/ (they print their numbers); one
 clean: ## Remove local state (not the venvs)
 	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup setup-test chromium jq run types lint typecheck test chaos demo bench clean
+.PHONY: help setup setup-test sdk-samples chromium jq run types lint typecheck test chaos demo bench clean

@@ -21,6 +21,7 @@ from .codec import (
     APPLICATION_PROPERTIES,
     SCHEDULED_ENQUEUE_TIME,
     CodecError,
+    Described,
     Int,
     Symbol,
     decode,
@@ -33,6 +34,15 @@ from .codec import PROPERTIES as PROPERTIES_SECTION
 from .delivery import encode_for_delivery
 from .engine import ACCEPTED_STATE, AmqpEngine, Link, Session, state_code
 from .frames import ACCEPTED, MODIFIED, REJECTED, RELEASED, Transfer, error
+from .sessions import (
+    DEFAULT_WAIT_MS,
+    NO_SESSION_ID,
+    SESSION_CANNOT_BE_LOCKED,
+    SessionEntity,
+    SessionLockedError,
+    Waiter,
+    session_of,
+)
 from .store import Entity, LockLostError, Namespace, StoredMessage
 
 log = logging.getLogger("devstack.servicebus")
@@ -45,11 +55,18 @@ LOCK_LOST = "com.microsoft:message-lock-lost"
 DEAD_LETTER = "com.microsoft:dead-letter"
 NOT_ALLOWED = "amqp:not-allowed"
 SESSION_FILTER = "com.microsoft:session-filter"
+SESSION_LOCKED_UNTIL = "com.microsoft:locked-until-utc"
+DATETIMEOFFSET_EPOCH = 621355968000000000
 SND_SETTLED = 1
 SESSIONS_REFUSED = (
     "A sessionful message receiver cannot be created on an entity that does not require "
-    "sessions: the local Service Bus emulator does not support sessions (RequiresSession)."
+    "sessions (RequiresSession)."
 )
+SESSIONS_REQUIRED = (
+    "It is not possible for an entity that requires sessions to create a non-sessionful "
+    "message receiver."
+)
+OPERATION_TIMEOUT = "com.microsoft:timeout"
 # Echoes of a settlement: the outcome the client asked for, without fields (a rejected echo
 # carrying an error is how the service says a settlement failed, so a dead-letter echo has none).
 _ECHO = {
@@ -208,8 +225,15 @@ class AmqpConnection(AmqpEngine):
             self._refuse_missing(link, path)
             return
         if link.is_sender:
-            if _asks_for_a_session(link.source):
+            asks = _asks_for_a_session(link.source)
+            if asks and not isinstance(entity, SessionEntity):
                 self._refuse(link, NOT_ALLOWED, f"{SESSIONS_REFUSED} Entity: '{path}'.")
+                return
+            if isinstance(entity, SessionEntity) and not entity.is_dead_letter:
+                if not asks:
+                    self._refuse(link, NOT_ALLOWED, f"{SESSIONS_REQUIRED} Entity: '{path}'.")
+                    return
+                self._attach_session_receiver(link, entity)
                 return
             peek_lock = link.snd_settle_mode != SND_SETTLED
             consumer = ConsumerLink(self, link, entity, peek_lock)
@@ -219,6 +243,46 @@ class AmqpConnection(AmqpEngine):
         else:
             self.producers[link] = entity
             self.accept_attach(link, max_message_size=MAX_MESSAGE_SIZE, credit=LINK_CREDIT)
+
+    def _attach_session_receiver(self, link: Link, entity: SessionEntity) -> None:
+        """Lock the named session, or the next available one (waiting up to the link's
+        timeout), then answer the attach with the session id and its lock's expiry."""
+        consumer = ConsumerLink(self, link, entity, link.snd_settle_mode != SND_SETTLED)
+        self.consumers[link] = consumer
+        now = now_ms()
+        wanted = _session_filter(link.source)
+        try:
+            session = entity.lock_session(wanted, consumer, now)
+        except SessionLockedError as exc:
+            self.consumers.pop(link, None)
+            self._refuse(link, SESSION_CANNOT_BE_LOCKED, str(exc))
+            return
+
+        def answer(session: str | None) -> None:
+            if link.detached or link not in self.consumers:
+                return
+            if session is None:
+                self.consumers.pop(link, None)
+                self._refuse(
+                    link, OPERATION_TIMEOUT, "No session is available: the operation timed out."
+                )
+            else:
+                fields = list(link.source.value)
+                fields[7] = {Symbol(SESSION_FILTER): session}
+                self.accept_attach(
+                    link,
+                    source=Described(link.source.descriptor, fields),
+                    properties={Symbol(SESSION_LOCKED_UNTIL): _ticks(entity.locked_until(session))},
+                )
+                entity.consumers.append(consumer)
+                entity.pump(now_ms())
+            self.schedule_flush()
+
+        if session is not None:
+            answer(session)
+            return
+        timeout = _link_timeout_ms(link.properties)
+        entity.wait_for_session(Waiter(consumer, now + timeout, answer))
 
     def _open_request_link(self, link: Link, node: str) -> None:
         if link.is_sender:
@@ -243,6 +307,9 @@ class AmqpConnection(AmqpEngine):
         consumer = self.consumers.pop(link, None)
         if consumer is not None and consumer in consumer.entity.consumers:
             consumer.entity.consumers.remove(consumer)
+        if consumer is not None and isinstance(consumer.entity, SessionEntity):
+            consumer.entity.drop_waiter(consumer)
+            consumer.entity.release_session(consumer)
         self.producers.pop(link, None)
         self.requests.pop(link, None)
         self.replies.pop(link, None)
@@ -294,6 +361,9 @@ class AmqpConnection(AmqpEngine):
         except CodecError as exc:
             self._log_error(f"rejected a message for {entity.name}: {exc}")
             return _rejected("amqp:decode-error", str(exc))
+        if isinstance(entity, SessionEntity) and any(session_of(m) is None for m in messages):
+            self._log_error(f"rejected a message for {entity.name}: no session id")
+            return _rejected(NOT_ALLOWED, NO_SESSION_ID)
         now = now_ms()
         for incoming in messages:
             scheduled = incoming.annotations.get(SCHEDULED_ENQUEUE_TIME)
@@ -429,6 +499,30 @@ def _dead_letter_details(err: Any) -> tuple[str | None, str | None]:
         None if reason is None else str(reason),
         None if description is None else str(description),
     )
+
+
+def _session_filter(source: Any) -> str | None:
+    """The session id a session receiver asks for (None: the next available session)."""
+    for key, value in source.value[7].items():
+        if str(key) == SESSION_FILTER:
+            value = getattr(value, "value", value)  # described or plain
+            if value is None:
+                return None
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _ticks(unix_ms: int) -> int:
+    """A .NET DateTime in ticks (100 ns since 0001-01-01), as `locked-until-utc` is sent."""
+    return unix_ms * 10_000 + DATETIMEOFFSET_EPOCH
+
+
+def _link_timeout_ms(properties: Any) -> int:
+    if isinstance(properties, dict):
+        for key, value in properties.items():
+            if str(key) == OPERATION_TIMEOUT and isinstance(value, int):
+                return int(value)
+    return DEFAULT_WAIT_MS
 
 
 def _asks_for_a_session(source: Any) -> bool:

@@ -581,15 +581,29 @@ def _first_field(raw: bytes, value_at: int) -> Any:
 
 
 def decode_message(raw: bytes) -> IncomingMessage:
-    """One whole encoded message: the parts the broker keeps."""
+    """One whole encoded message: the parts the broker keeps.
+
+    Sections in the order AMQP gives them, with one exception: delivery annotations are taken
+    anywhere, as azure-servicebus writes them last (after the footer). The body is one
+    amqp-value, or one or more data sections, or one or more amqp-sequence sections. What
+    follows the application properties (body, footer, delivery annotations) is kept as the
+    client sent it, the delivery annotations moved after the rest, where the SDK puts them.
+    """
     ttl_ms: int | None = None
     annotations: dict[Any, Any] = {}
     message_id: str | None = None
     properties_raw = b""
     application_properties_raw = b""
     body_start = body_end = -1
+    body_kind = -1
+    delivery_annotations = b""
     last = -1
     for code, start, value_at, end in sections(raw):
+        if code == DELIVERY_ANNOTATIONS:
+            if delivery_annotations:
+                raise CodecError("a message has at most one delivery-annotations section")
+            delivery_annotations = raw[start:end]
+            continue
         if code < last or (code == last and code not in _BODY):
             raise CodecError("message sections out of order")
         last = code
@@ -611,7 +625,16 @@ def decode_message(raw: bytes) -> IncomingMessage:
             application_properties_raw = raw[start:end]
         elif code in _BODY:
             if body_start < 0:
-                body_start = start
+                body_start, body_kind = start, code
+            elif code != body_kind or code == AMQP_VALUE:
+                raise CodecError(
+                    "a message body is one amqp-value, or data sections, or amqp-sequence "
+                    "sections, not a mix"
+                )
+            body_end = end
+        elif code == FOOTER:
+            if body_start < 0:
+                raise CodecError("a footer before the body")
             body_end = end
     if body_start < 0:
         raise CodecError("a message needs a body section")
@@ -621,7 +644,7 @@ def decode_message(raw: bytes) -> IncomingMessage:
         message_id=message_id,
         properties_raw=bytes(properties_raw),
         application_properties_raw=bytes(application_properties_raw),
-        body_raw=bytes(raw[body_start:body_end]),
+        body_raw=bytes(raw[body_start:body_end]) + delivery_annotations,
     )
 
 

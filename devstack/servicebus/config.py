@@ -1,13 +1,17 @@
 """Topology from a JSON file in the official Service Bus emulator's ``Config.json`` format.
 
-Only queues are supported. A bad file raises :class:`ConfigError` naming the offending field.
+Queues here; topics, subscriptions and rules in ``topic_config.py``. A bad file raises
+:class:`ConfigError` naming the offending field.
 """
 
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .topic_config import TopicConfig
 
 _ISO_DURATION = re.compile(
     r"^P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
@@ -50,12 +54,14 @@ class QueueConfig:
     dead_letter_on_expiration: bool = False
     requires_duplicate_detection: bool = False
     duplicate_window_s: float = 600.0
+    requires_session: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class EmulatorConfig:
     namespace: str
     queues: tuple[QueueConfig, ...]
+    topics: "tuple[TopicConfig, ...]" = ()
 
 
 def parse_duration(value: object, field: str) -> float:
@@ -160,8 +166,9 @@ def _queue(raw: object, field: str) -> QueueConfig:
     for key in ("ForwardTo", "ForwardDeadLetteredMessagesTo"):
         if props.get(key) is not None and _expect(props[key], str, f"{where}.{key}"):
             raise ConfigError(f"{where}.{key}: auto-forwarding is not supported by this emulator")
-    if _expect(props.get("RequiresSession", False), bool, f"{where}.RequiresSession"):
-        raise ConfigError(f"{where}.RequiresSession: sessions are not supported by this emulator")
+    requires_session = _expect(
+        props.get("RequiresSession", False), bool, f"{where}.RequiresSession"
+    )
     defaults = QueueConfig(name=name)
     lock = defaults.lock_duration_s
     if "LockDuration" in props:
@@ -198,6 +205,7 @@ def _queue(raw: object, field: str) -> QueueConfig:
             f"{where}.RequiresDuplicateDetection",
         ),
         duplicate_window_s=window,
+        requires_session=requires_session,
     )
 
 
@@ -225,8 +233,9 @@ def parse_config(document: object) -> EmulatorConfig:
     ns_name = _require(ns, "Name", str, where)
     if not ns_name:
         raise ConfigError(f"{where}.Name: empty; the namespace needs a name")
-    if _expect(ns.get("Topics", []), list, f"{where}.Topics"):
-        raise ConfigError(f"{where}.Topics: topics are not supported, only queues")
+    from .topic_config import parse_topics  # here: topic_config builds on this module
+
+    topics = parse_topics(ns.get("Topics", []), f"{where}.Topics")
     raw_queues = _require(ns, "Queues", list, where)
     queues = tuple(_queue(q, f"{where}.Queues[{i}]") for i, q in enumerate(raw_queues))
     seen: set[str] = set()
@@ -236,7 +245,14 @@ def parse_config(document: object) -> EmulatorConfig:
                 f"{where}.Queues[{i}].Name: duplicate {q.name!r} (names are case-insensitive)"
             )
         seen.add(q.name.lower())
-    return EmulatorConfig(namespace=ns_name, queues=queues)
+    for i, t in enumerate(topics):
+        if t.name.lower() in seen:
+            raise ConfigError(
+                f"{where}.Topics[{i}].Name: {t.name!r} is already a queue or topic "
+                "(names are case-insensitive)"
+            )
+        seen.add(t.name.lower())
+    return EmulatorConfig(namespace=ns_name, queues=queues, topics=topics)
 
 
 def load_config(path: Path) -> EmulatorConfig:

@@ -91,6 +91,7 @@ class Link:
         "partial_id",
         "partial_settled",
         "partial_tag",
+        "properties",
         "rcv_settle_mode",
         "remote_handle",
         "role",
@@ -110,6 +111,7 @@ class Link:
         self.rcv_settle_mode = attach.rcv_settle_mode
         self.source = attach.source
         self.target = attach.target
+        self.properties = attach.properties
         # our sender links: what the client's flow granted; our receiver links: what we did
         self.delivery_count = 0 if not self.role else int(attach.initial_delivery_count or 0)
         self.credit = 0
@@ -475,9 +477,17 @@ class AmqpEngine(asyncio.Protocol):
         session.links[remote_handle] = link
         self.on_attach(link)
 
-    def accept_attach(self, link: Link, *, max_message_size: int = 0, credit: int = 0) -> None:
-        """Answer an attach: the client's source and target echoed (the SDK detaches on a null
-        terminus), and, for a link we receive on, the credit to start with."""
+    def accept_attach(
+        self,
+        link: Link,
+        *,
+        max_message_size: int = 0,
+        credit: int = 0,
+        source: Any = None,
+        properties: Any = None,
+    ) -> None:
+        """Answer an attach: the client's source (or `source`) and target echoed (the SDK
+        detaches on a null terminus), and, for a link we receive on, the credit to start with."""
         self.write(
             frame(
                 link.session.channel,
@@ -487,11 +497,12 @@ class AmqpEngine(asyncio.Protocol):
                     role=link.role,
                     snd_settle_mode=link.snd_settle_mode,
                     rcv_settle_mode=link.rcv_settle_mode,
-                    source=link.source,
+                    source=link.source if source is None else source,
                     target=link.target,
                     incomplete_unsettled=False,
                     initial_delivery_count=0 if link.is_sender else None,
                     max_message_size=max_message_size,
+                    properties=properties,
                 ),
             )
         )

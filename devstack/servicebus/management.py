@@ -12,6 +12,13 @@ from typing import Any
 
 from .codec import SCHEDULED_ENQUEUE_TIME, Array, CodecError, Timestamp, decode_message
 from .delivery import encode_for_delivery
+from .sessions import (
+    SESSION_LOCK_LOST,
+    SessionLockLostError,
+    get_session_state,
+    renew_session_lock,
+    set_session_state,
+)
 from .store import Entity, LockLostError, MessageNotFoundError, StoredMessage
 
 LOCK_LOST = "com.microsoft:message-lock-lost"
@@ -60,6 +67,8 @@ def handle(entity: Entity, operation: str, body: Any, now: int) -> Reply:
         )
     try:
         return run(entity, body, now)
+    except SessionLockLostError as exc:
+        return Reply(410, str(exc), condition=SESSION_LOCK_LOST)
     except LockLostError as exc:
         return Reply(410, str(exc), condition=LOCK_LOST)
     except MessageNotFoundError as exc:
@@ -135,7 +144,16 @@ def _update_disposition(entity: Entity, body: dict[str, Any], now: int) -> Reply
     return Reply(200, "OK", {})
 
 
+def _ok(
+    run: Callable[[Entity, dict[str, Any], int], dict[str, Any]],
+) -> Callable[[Entity, dict[str, Any], int], Reply]:
+    return lambda entity, body, now: Reply(200, "OK", run(entity, body, now))
+
+
 _OPERATIONS: dict[str, Callable[[Entity, dict[str, Any], int], Reply]] = {
+    "com.microsoft:renew-session-lock": _ok(renew_session_lock),
+    "com.microsoft:get-session-state": _ok(get_session_state),
+    "com.microsoft:set-session-state": _ok(set_session_state),
     "com.microsoft:renew-lock": _renew,
     "com.microsoft:peek-message": _peek,
     "com.microsoft:schedule-message": _schedule,

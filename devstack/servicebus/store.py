@@ -18,6 +18,7 @@ from .config import EmulatorConfig, QueueConfig
 
 if TYPE_CHECKING:
     from .journal import Journal
+    from .topics import Topic
 
 _TOKEN_COUNTER_BITS = 48
 _TOKEN_BASE = int.from_bytes(os.urandom(16)) >> _TOKEN_COUNTER_BITS << _TOKEN_COUNTER_BITS
@@ -469,6 +470,15 @@ class Entity:
         }
 
 
+def entity_class(config: QueueConfig) -> type[Entity]:
+    """`Entity`, or `sessions.SessionEntity` for `RequiresSession: true`."""
+    if not config.requires_session:
+        return Entity
+    from .sessions import SessionEntity  # here: sessions builds on this module
+
+    return SessionEntity
+
+
 class Namespace:
     """Every queue of the one namespace, looked up case-insensitively as Azure does."""
 
@@ -480,14 +490,24 @@ class Namespace:
         self.journal: Journal | None = None
         for queue in config.queues:
             dlq = Entity(name=f"{queue.name}/$DeadLetterQueue", config=queue)
-            self.queues[queue.name.lower()] = Entity(name=queue.name, config=queue, dead_letter=dlq)
+            self.queues[queue.name.lower()] = entity_class(queue)(
+                name=queue.name, config=queue, dead_letter=dlq
+            )
+        self.topics: dict[str, Topic] = {}
+        if config.topics:
+            from . import topics  # here: topics builds on this module
+
+            self.topics = {t.name.lower(): topics.Topic.build(t) for t in config.topics}
 
     def queue(self, name: str) -> Entity | None:
         return self.queues.get(name.lower())
 
     def entity(self, path: str) -> Entity | None:
-        """``queue`` or ``queue/$DeadLetterQueue``."""
+        """``queue`` or ``queue/$DeadLetterQueue``; ``topic``, ``topic/Subscriptions/name``
+        and ``topic/Subscriptions/name/$DeadLetterQueue``."""
         parts = path.strip("/").split("/")
+        if self.topics and parts[0].lower() in self.topics:
+            return self._topic_entity(parts)
         queue = self.queue(parts[0])
         if queue is None or len(parts) > 2:
             return None
@@ -495,16 +515,35 @@ class Namespace:
             return queue.dead_letter if parts[1].lower() == "$deadletterqueue" else None
         return queue
 
+    def _topic_entity(self, parts: list[str]) -> Entity | None:
+        topic = self.topics[parts[0].lower()]
+        if len(parts) == 1:
+            return topic
+        if len(parts) not in (3, 4) or parts[1].lower() != "subscriptions":
+            return None
+        subscription = topic.subscription(parts[2])
+        if subscription is None or len(parts) == 3:
+            return subscription
+        return subscription.dead_letter if parts[3].lower() == "$deadletterqueue" else None
+
     def entities(self) -> list[Entity]:
+        """Every queue and subscription with its dead-letter queue (what the journal keeps)."""
         out: list[Entity] = []
         for queue in self.queues.values():
             out.append(queue)
             if queue.dead_letter is not None:
                 out.append(queue.dead_letter)
+        for topic in self.topics.values():
+            for subscription in topic.subscriptions.values():
+                out.append(subscription)
+                if subscription.dead_letter is not None:
+                    out.append(subscription.dead_letter)
         return out
 
     def tick(self) -> None:
         now = self.clock()
+        for topic in self.topics.values():
+            topic.tick(now)  # scheduled messages due: copied to the subscriptions
         for entity in self.entities():
             entity.tick(now)
             entity.pump(now)

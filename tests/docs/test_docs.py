@@ -329,6 +329,16 @@ LIBRARY_NAMES = {
 OUTSIDE_NAMES = {
     "CKV_AZURE_39",  # a checkov check id
     "ERR_FAILED",  # Chromium's net::ERR_FAILED
+    "WRONG_VERSION_NUMBER",  # OpenSSL's error for TLS spoken to a plain port
+    "REQUESTS_CA_BUNDLE",  # requests' CA bundle variable
+    "SSL_CERT_FILE",  # OpenSSL's CA file variable
+    # the environment variables Microsoft's azure-servicebus samples read
+    "SERVICEBUS_CONNECTION_STR",
+    "SERVICEBUS_QUEUE_NAME",
+    "SERVICEBUS_SESSION_QUEUE_NAME",
+    "SERVICEBUS_TOPIC_NAME",
+    "SERVICEBUS_SUBSCRIPTION_NAME",
+    "SERVICEBUS_SESSION_ID",
 }
 
 

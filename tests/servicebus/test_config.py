@@ -58,7 +58,7 @@ def test_durations(text: str, seconds: float) -> None:
         ({"MaxDeliveryCount": "5"}, "Properties.MaxDeliveryCount"),
         ({"DefaultMessageTimeToLive": "PT0S"}, "Properties.DefaultMessageTimeToLive"),
         ({"RequiresDuplicateDetection": "yes"}, "Properties.RequiresDuplicateDetection"),
-        ({"RequiresSession": True}, "Properties.RequiresSession"),
+        ({"RequiresSession": "true"}, "Properties.RequiresSession"),
         ({"ForwardTo": "other"}, "Properties.ForwardTo"),
         ({"Colour": "blue"}, "Properties.Colour"),
     ],
@@ -75,8 +75,8 @@ def test_structural_errors_name_the_field() -> None:
     with pytest.raises(ConfigError, match=r"Queues\[0\]\.Name"):
         parse_config(missing_name)
     topics = copy.deepcopy(good)
-    topics["UserConfig"]["Namespaces"][0]["Topics"] = [{"Name": "t"}]
-    with pytest.raises(ConfigError, match=r"Namespaces\[0\]\.Topics"):
+    topics["UserConfig"]["Namespaces"][0]["Topics"] = [{"Name": "q"}]  # the queue's name
+    with pytest.raises(ConfigError, match=r"Namespaces\[0\]\.Topics\[0\]\.Name"):
         parse_config(topics)
     with pytest.raises(ConfigError, match="UserConfig"):
         parse_config({})

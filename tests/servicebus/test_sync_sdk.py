@@ -411,7 +411,7 @@ def test_a_session_receiver_on_a_queue_without_sessions_is_refused(
     with client.get_queue_sender("sessions-refused") as sender:
         sender.send_messages(ServiceBusMessage("plain"))
     with (
-        pytest.raises(ServiceBusError, match="does not support sessions") as refused,
+        pytest.raises(ServiceBusError, match="does not require sessions") as refused,
         client.get_queue_receiver("sessions-refused", session_id=session_id) as receiver,
     ):
         receiver.receive_messages(max_wait_time=5)

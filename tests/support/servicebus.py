@@ -47,6 +47,13 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
         "DuplicateDetectionHistoryTimeWindow": "PT1M",
     },
     "peek": {},
+    "bodies": {},
+    "sessions": {"RequiresSession": True, "LockDuration": "PT5S"},
+    "sessions-lock": {"RequiresSession": True, "LockDuration": "PT5S"},
+    "sessions-next": {"RequiresSession": True},
+    "sessions-empty": {"RequiresSession": True},
+    "async-sessions": {"RequiresSession": True},
+    "async-bodies": {},
     "sessions-refused": {},
     "stats": {},
     "async-roundtrip": {},
@@ -81,12 +88,65 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
 }
 
 
+def _sql(name: str, expression: str, action: str | None = None) -> dict[str, Any]:
+    properties: dict[str, Any] = {"FilterType": "Sql", "SqlFilter": {"SqlExpression": expression}}
+    if action is not None:
+        properties["Action"] = {"SqlExpression": action}
+    return {"Name": name, "Properties": properties}
+
+
+# tests/servicebus/test_topics.py: one topic per behaviour
+TEST_TOPICS: list[dict[str, Any]] = [
+    {
+        "Name": "topic-rules",
+        "Subscriptions": [
+            {"Name": "all"},
+            {
+                "Name": "red-orders",
+                "Rules": [
+                    _sql("red", "color = 'red' AND sys.Label LIKE 'order%'", "SET routed = 'red'")
+                ],
+            },
+            {
+                "Name": "vip",
+                "Rules": [
+                    {
+                        "Name": "vip",
+                        "Properties": {
+                            "FilterType": "Correlation",
+                            "CorrelationFilter": {
+                                "CorrelationId": "vip",
+                                "Properties": {"tier": "gold"},
+                            },
+                        },
+                    }
+                ],
+            },
+            {"Name": "big", "Rules": [_sql("big", "size >= 10 OR size IN (3, 4)")]},
+        ],
+    },
+    {
+        "Name": "topic-dead-letter",
+        "Subscriptions": [
+            {"Name": "one", "Properties": {"MaxDeliveryCount": 1, "LockDuration": "PT5S"}},
+            {"Name": "two"},
+        ],
+    },
+    {"Name": "async-topic", "Subscriptions": [{"Name": "all"}]},
+    {
+        "Name": "topic-sessions",
+        "Subscriptions": [{"Name": "by-session", "Properties": {"RequiresSession": True}}],
+    },
+]
+
+
 def emulator_test_config() -> dict[str, Any]:
     """The emulator config the session fixture runs: test queues plus the project's."""
     project = emulator_config(environ={})  # no queue-name setting: the file's names
     namespace = project["UserConfig"]["Namespaces"][0]
     queues = [{"Name": name, "Properties": props} for name, props in TEST_QUEUES.items()]
     namespace["Queues"] = queues + namespace["Queues"]
+    namespace["Topics"] = TEST_TOPICS + namespace.get("Topics", [])
     return project
 
 
