@@ -167,6 +167,7 @@ class Window:
     lost: int = 0
     all_ready: asyncio.Event = field(default_factory=asyncio.Event)
     wanted: int = 0
+    refused: bytes | None = None  # the first refusal's status line and headers
 
 
 class SseClient(asyncio.Protocol):
@@ -195,7 +196,9 @@ class SseClient(asyncio.Protocol):
             if end < 0:
                 return
             if b" 200 " not in self.head[: self.head.find(b"\r\n")]:
-                raise RuntimeError(f"stream refused: {self.head[:200]!r}")
+                self.window.refused = self.head[:300]
+                self.window.all_ready.set()
+                return
             self.open = True
             data, self.head = self.head[end + 4 :], b""
             window = self.window
@@ -246,6 +249,8 @@ async def open_streams(
         if i % CONNECT_BATCH == CONNECT_BATCH - 1:
             await asyncio.sleep(0.05)
     await asyncio.wait_for(window.all_ready.wait(), timeout=180)
+    if window.refused is not None:
+        raise RuntimeError(f"a stream was refused: {window.refused!r}")
     return transports
 
 
@@ -288,6 +293,8 @@ class Result:
     p99_ms: float
     delivered: int
     client_cpu_percent: float
+    server_cpu_percent: float
+    load_average: float
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -366,6 +373,8 @@ async def measure(
         p99_ms=1000 * percentile(window.latencies, 0.99),
         delivered=window.delivered,
         client_cpu_percent=100 * (mine1 - mine0) / elapsed,
+        server_cpu_percent=100 * (cpu1 - cpu0) / elapsed,
+        load_average=os.getloadavg()[0],
     )
 
 
@@ -454,7 +463,8 @@ def print_result(r: Result) -> None:
         f"mem {r.kib_per_stream:5.1f} KiB/stream{traced}  "
         f"cpu {r.cpu_us_per_event:6.1f} us/event  table {r.reads_per_second:7.1f} reads/s  "
         f"p50 {r.p50_ms:7.1f} ms  p99 {r.p99_ms:7.1f} ms  ({r.delivered} deliveries; "
-        f"clients {r.client_cpu_percent:.0f}% of a core)",
+        f"server {r.server_cpu_percent:.0f}% / clients {r.client_cpu_percent:.0f}% of a core; "
+        f"load average {r.load_average:.1f})",
         flush=True,
     )
 
