@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -316,7 +317,7 @@ async def measure(
     server: psutil.Process,
     paths_for: dict[str, str],
     storage: Any,
-    reads: Any,
+    reads: Callable[[], tuple[int, int | None]],
     seconds: float,
 ) -> Result:
     """Open `streams` streams over the jobs of `paths_for`, append, measure `seconds`.
