@@ -183,6 +183,36 @@ def frame(item: StreamItem) -> bytes:
     return control_frame(item)
 
 
+class GroupFrames:
+    """The bytes of one stored event's group (all its SSE events, one chunk), encoded once
+    for every viewer: a job's viewers are all sent the same event object from the hub's ring,
+    so the JSON is built once per event instead of once per viewer. Bounded: the oldest
+    entries go first. A group depends on the event, the step before it and the vocabularies,
+    nothing else (an entry is used only for an equal event)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._groups: dict[tuple[str, int, str | None, tuple[str, ...]], tuple[JobEvent, bytes]]
+        self._groups = {}
+
+    def encoded(
+        self, event: JobEvent, previous_step: str | None, vocabularies: Sequence[str]
+    ) -> bytes:
+        key = (event.job_id, event.sequence, previous_step, tuple(vocabularies))
+        hit = self._groups.get(key)
+        if hit is not None and (hit[0] is event or hit[0] == event):
+            return hit[1]
+        named = group(event, previous_step, vocabularies, job_update_payload, current_step)
+        chunk = b"".join(json_event(one.name, one.payload, event_id=one.id) for one in named)
+        self._groups[key] = (event, chunk)
+        if len(self._groups) > self._size:
+            del self._groups[next(iter(self._groups))]
+        return chunk
+
+
+GROUP_FRAMES = GroupFrames()
+
+
 def current_step(event: JobEvent) -> str | None:
     """`currentStep`: the job type's step label (None on events outside a step)."""
     return event.step
@@ -219,6 +249,17 @@ class Groups:
         self._previous_step = step_of(event)
         return named
 
+    def frames(self, event: JobEvent) -> bytes:
+        """`named` as SSE bytes, one chunk per group; a whole group's bytes come from
+        `GROUP_FRAMES`, built once for all the job's viewers."""
+        position = self._position
+        if self._context or (event.sequence == position.sequence and position.part):
+            named = self.named(event)
+            return b"".join(json_event(one.name, one.payload, event_id=one.id) for one in named)
+        chunk = GROUP_FRAMES.encoded(event, self._previous_step, self._vocabularies)
+        self._previous_step = step_of(event)
+        return chunk
+
 
 async def event_stream(
     stream: JobStream,
@@ -228,7 +269,7 @@ async def event_stream(
     position: Position | None = None,
 ) -> AsyncIterator[bytes]:
     """The stream's bytes: each stored event as its group in the asked vocabularies
-    (`stream_vocabularies`), resumed at `position`.
+    (`stream_vocabularies`), one chunk per group, resumed at `position`.
 
     `stream` must start one event before the first group to send when `position` is past the
     start: that event is read for context only (whether the next one changes step)."""
@@ -247,5 +288,6 @@ async def event_stream(
             if not isinstance(item, Update):
                 yield control_frame(item)
                 continue
-            for one in groups.named(item.event):
-                yield json_event(one.name, one.payload, event_id=one.id)
+            chunk = groups.frames(item.event)
+            if chunk:
+                yield chunk  # the whole group in one write

@@ -122,6 +122,7 @@ EXPECTED_HTTP = {
     "health": ("v1/health", ["GET"]),
     "queue_stats": ("v1/queues/{queueName}/stats", ["GET"]),
     "list_queues": ("v1/queues", ["GET"]),
+    "openapi_json": ("v1/openapi.json", ["GET"]),
     "job_stream": ("v1/jobs/{jobId}/stream", ["GET"]),
     "sse_job_stream": ("v1/sse/job/{jobId}", ["GET"]),
     "job_events": ("v1/jobs/{jobId}/events", ["GET"]),

@@ -17,18 +17,19 @@ from datetime import datetime
 from function_app.domain.jobs import JobEvent
 from function_app.ports import EventLog
 from function_app.services.streaming.pollers import Polling
+from function_app.services.streaming.waiting import Wakeup
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Viewer:
     connection_id: str
     job_id: str
     owner: str
     connected_at: datetime
     position: int
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    wakeup: Wakeup = field(default_factory=Wakeup)
     events_sent: int = 0
 
 

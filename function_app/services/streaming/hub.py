@@ -46,7 +46,7 @@ from function_app.services.visibility import visible_job
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobStream:
     """A permitted stream of one job, from `after` on. Iterate it to watch."""
 

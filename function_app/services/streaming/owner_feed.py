@@ -26,6 +26,7 @@ from function_app.domain.feed import FeedEntry, position_at
 from function_app.ports import CallerFeed, Clock
 from function_app.services.caller_feed import FeedWriter
 from function_app.services.streaming.pollers import LogQueries, Polling
+from function_app.services.streaming.waiting import Wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class FeedViewer:
     start: int  # where the viewer began (nothing at or before it is sent)
     watermark: int  # the highest position sent (where the client resumes)
     serial: int | None = None  # the last ring serial sent; None: reading the store
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    wakeup: Wakeup = field(default_factory=Wakeup)
     events_sent: int = 0
     # Positions sent within the late window: an entry released late may be one this viewer
     # already read from the store.

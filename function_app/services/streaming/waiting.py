@@ -1,5 +1,10 @@
 """Waiting for whichever comes first: a viewer's wakeup, or the end of an interval; and the
-moments one viewer waits for (`Deadlines`)."""
+moments one viewer waits for (`Deadlines`).
+
+Every open stream waits here, so it is kept small: a `Wakeup` is two slots (an
+`asyncio.Event` carries a deque of waiters, ~750 bytes), and with the real clock the interval
+is a timer handle on the loop (`call_later`), not a task sleeping beside the viewer.
+"""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -7,10 +12,53 @@ from collections.abc import Awaitable, Callable
 from function_app.services.streaming.pollers import Polling
 
 
+class Wakeup:
+    """A flag one waiter (its viewer) awaits: `asyncio.Event`'s `set/clear/is_set/wait` for a
+    single waiter, without the Event's waiter deque."""
+
+    __slots__ = ("_flag", "_waiter")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._flag = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._flag = False
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    async def wait(self) -> None:
+        if self._flag:
+            return
+        if self._waiter is not None:
+            raise RuntimeError("a Wakeup has one waiter")
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+
 async def wait_for_wakeup(
-    wakeup: asyncio.Event, seconds: float, sleep: Callable[[float], Awaitable[None]]
+    wakeup: Wakeup, seconds: float, sleep: Callable[[float], Awaitable[None]]
 ) -> None:
     """Until `wakeup` is set or `seconds` pass (measured by `sleep`), whichever is first."""
+    if sleep is asyncio.sleep:
+        # The real clock: a timer handle, cancelled (never run) if the viewer woke first.
+        handle = asyncio.get_running_loop().call_later(max(seconds, 0.0), wakeup.set)
+        try:
+            await wakeup.wait()
+        finally:
+            handle.cancel()
+        return
     timer = asyncio.ensure_future(sleep(seconds))
 
     def ran_out(done: asyncio.Future[None]) -> None:
@@ -30,6 +78,15 @@ class Deadlines:
     """One viewer's moments on the monotonic clock of `polling`: the end of its stream (max
     age), its next heartbeat (pushed back by whatever it is sent), and its next periodic extra
     (queue statistics, a tick) every `every` seconds from the start (None: never)."""
+
+    __slots__ = (
+        "_every",
+        "_expires_at",
+        "_extra_at",
+        "_heartbeat_at",
+        "_heartbeat_seconds",
+        "_polling",
+    )
 
     def __init__(self, polling: Polling, heartbeat_seconds: float, every: float | None) -> None:
         self._polling = polling
@@ -54,7 +111,7 @@ class Deadlines:
         self._extra_at = now + self._every
         return True
 
-    async def heartbeat_or_wait(self, wakeup: asyncio.Event, now: float) -> bool:
+    async def heartbeat_or_wait(self, wakeup: Wakeup, now: float) -> bool:
         """True when a heartbeat is due at `now`; otherwise waits until `wakeup` or the first
         of the three moments, and returns False."""
         if now >= self._heartbeat_at:

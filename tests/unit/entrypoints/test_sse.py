@@ -8,6 +8,7 @@ import pytest
 
 from function_app.domain.jobs import JobError, JobEvent, JobStatus
 from function_app.entrypoints.sse import (
+    GroupFrames,
     ServerSentEvent,
     event_stream,
     frame,
@@ -16,7 +17,7 @@ from function_app.entrypoints.sse import (
     parse_last_event_id,
     retry_hint,
 )
-from function_app.entrypoints.stream_vocabularies import Position
+from function_app.entrypoints.stream_vocabularies import VOCABULARIES, Position
 from function_app.ports import QueueCounts
 from function_app.services.streaming import (
     Connected,
@@ -184,3 +185,49 @@ async def test_the_retry_hint_rides_in_the_connected_block_not_a_block_of_its_ow
     assert len(sent) == 2
     assert sent[1].startswith(b"id: 1\nevent: job_update\ndata: ")
     assert all(b"retry:" not in b for b in sent[1:])
+
+
+def _running(sequence: int, percent: int, at: datetime = T0) -> JobEvent:
+    return JobEvent("job-1", sequence, at, JobStatus.IN_PROGRESS, percent, "analyzing", "tick")
+
+
+async def _sent(*items: StreamItem, vocabularies: tuple[str, ...] = VOCABULARIES) -> list[bytes]:
+    stream = cast(JobStream, _Items(*items))
+    return [b async for b in event_stream(stream, 1500, vocabularies=vocabularies)]
+
+
+async def test_a_stored_event_goes_out_as_one_chunk_holding_its_whole_group() -> None:
+    # Both vocabularies: `progress-update` (id N.1) and `job_update` (id N) in one write.
+    sent = await _sent(Connected("c1", "job-1", T0), Update(_running(2, 40)))
+    assert len(sent) == 2
+    group = sent[1]
+    assert group.count(b"\n\n") == 2  # two SSE events
+    assert group.index(b"id: 2.1\n") < group.index(b"id: 2\nevent: job_update\n")
+    assert b"event: progress-update\n" in group
+
+
+async def test_every_viewer_of_one_event_is_sent_the_same_bytes_built_once() -> None:
+    event = _running(3, 50)
+    first = await _sent(Connected("c1", "job-1", T0), Update(event))
+    second = await _sent(Connected("c2", "job-1", T0), Update(event))
+    assert first[1] is second[1]
+
+
+async def test_an_event_that_differs_under_the_same_sequence_is_encoded_anew() -> None:
+    # A cached group is reused only for an equal event (a re-read may return a new object).
+    first = await _sent(Connected("c1", "job-1", T0), Update(_running(4, 60)))
+    later = await _sent(Connected("c2", "job-1", T0), Update(_running(4, 61)))
+    assert b'"progress":60' in first[1]
+    assert b'"progress":61' in later[1]
+    equal = await _sent(Connected("c3", "job-1", T0), Update(_running(4, 61)))
+    assert equal[1] == later[1]
+
+
+def test_the_group_cache_forgets_its_oldest_entries_beyond_its_size() -> None:
+    cache = GroupFrames(size=2)
+    events = [_running(n, n) for n in (1, 2, 3)]
+    chunks = [cache.encoded(e, None, VOCABULARIES) for e in events]
+    assert cache.encoded(events[2], None, VOCABULARIES) is chunks[2]
+    again = cache.encoded(_running(1, 1), None, VOCABULARIES)
+    assert again == chunks[0]
+    assert again is not chunks[0]  # gone from the cache: built anew

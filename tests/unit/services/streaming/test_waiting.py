@@ -1,0 +1,61 @@
+"""What every open stream waits on: its `Wakeup`, and `wait_for_wakeup` on the real clock
+(timer handles, no task per waiting viewer) and on an injected one."""
+
+import asyncio
+
+from function_app.services.streaming.waiting import Wakeup, wait_for_wakeup
+from tests.fakes import VirtualClock
+
+
+async def test_a_wakeup_set_before_the_wait_returns_at_once() -> None:
+    wakeup = Wakeup()
+    wakeup.set()
+    await asyncio.wait_for(wakeup.wait(), timeout=5)
+    assert wakeup.is_set()
+    wakeup.clear()
+    assert not wakeup.is_set()
+
+
+async def test_a_wakeup_set_while_waiting_wakes_the_waiter() -> None:
+    wakeup = Wakeup()
+    waiter = asyncio.create_task(wakeup.wait())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    wakeup.set()
+    await asyncio.wait_for(waiter, timeout=5)
+
+
+async def test_with_the_real_clock_a_waiting_viewer_holds_no_task_beside_its_own() -> None:
+    wakeup = Wakeup()
+    before = len(asyncio.all_tasks())
+    waiter = asyncio.create_task(wait_for_wakeup(wakeup, 60.0, asyncio.sleep))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert len(asyncio.all_tasks()) == before + 1  # the waiter alone: its timer is a handle
+    wakeup.set()
+    await asyncio.wait_for(waiter, timeout=5)
+
+
+async def test_with_the_real_clock_the_interval_ending_wakes_the_viewer() -> None:
+    wakeup = Wakeup()
+    await asyncio.wait_for(wait_for_wakeup(wakeup, 0.01, asyncio.sleep), timeout=5)
+    assert wakeup.is_set()
+
+
+async def test_a_timer_cancelled_by_an_early_wakeup_never_sets_a_later_one() -> None:
+    wakeup = Wakeup()
+    waiter = asyncio.create_task(wait_for_wakeup(wakeup, 0.02, asyncio.sleep))
+    await asyncio.sleep(0)
+    wakeup.set()
+    await waiter
+    wakeup.clear()
+    await asyncio.sleep(0.05)  # past the first interval: its timer was cancelled
+    assert not wakeup.is_set()
+
+
+async def test_an_injected_clock_still_measures_the_interval() -> None:
+    clock = VirtualClock()
+    wakeup = Wakeup()
+    start = clock.monotonic()
+    await asyncio.wait_for(wait_for_wakeup(wakeup, 15.0, clock.sleep), timeout=5)
+    assert clock.monotonic() - start == 15.0
