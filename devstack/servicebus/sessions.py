@@ -94,17 +94,7 @@ class SessionEntity(Entity):
         return count
 
     def _next_in(self, session: str, now: int) -> StoredMessage | None:
-        heap = self.session_heaps.get(session)
-        while heap:
-            seq = heapq.heappop(heap)
-            message = self.messages.get(seq)
-            if message is None or message.state is not MessageState.ACTIVE:
-                continue
-            if not self.is_dead_letter and message.expires_at_ms <= now:
-                self._expire(message)
-                continue
-            return message
-        return None
+        return self._pop_deliverable(self.session_heaps.get(session) or [], now)
 
     def _has_messages(self, session: str) -> bool:
         heap = self.session_heaps.get(session) or []

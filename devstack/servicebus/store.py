@@ -188,8 +188,13 @@ class Entity:
 
     # ---- delivering ---------------------------------------------------------------------
     def _next_available(self, now: int) -> StoredMessage | None:
-        while self._available:
-            seq = heapq.heappop(self._available)
+        return self._pop_deliverable(self._available, now)
+
+    def _pop_deliverable(self, heap: list[int], now: int) -> StoredMessage | None:
+        """The first active, unexpired message of a heap of sequence numbers (the entity's
+        or one session's), popped; entries already settled are dropped, expired ones expire."""
+        while heap:
+            seq = heapq.heappop(heap)
             message = self.messages.get(seq)
             if message is None or message.state is not MessageState.ACTIVE:
                 continue
