@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import psutil
@@ -184,7 +184,15 @@ async def create_jobs(connection_string: str, table: str) -> tuple[Any, list[str
     return storage, ids
 
 
-async def writer_loop(log: Any, job_ids: list[str], window: Window, stop: asyncio.Event) -> None:
+class Appends(Protocol):
+    """What the writer records into: when each (job, sequence) was appended."""
+
+    appended: dict[tuple[str, int], float]
+
+
+async def writer_loop(log: Any, job_ids: list[str], window: Appends, stop: asyncio.Event) -> None:
+    """Appends a tick to each job every APPEND_EVERY_SECONDS, as the worker would (this bench
+    and the real-route one)."""
     from function_app.domain.jobs import EventDraft, Job, JobStatus
 
     async def one_job(job_id: str) -> None:

@@ -29,7 +29,6 @@ import asyncio
 import functools
 import json
 import os
-import random
 import resource
 import secrets
 import signal
@@ -46,13 +45,12 @@ from typing import Any
 
 import psutil
 
-from bench.stream_bench import start_server, stop_process
+from bench.stream_bench import APPEND_EVERY_SECONDS, start_server, stop_process, writer_loop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 JOBS = 10
 OWNER = "bench-viewer"
-APPEND_EVERY_SECONDS = 0.5
 CONNECT_BATCH = 250
 STACK_START_SECONDS = 120.0
 DEFAULT_SIZES = "1000,5000,10000"
@@ -253,28 +251,6 @@ async def open_streams(
     if window.refused is not None:
         raise RuntimeError(f"a stream was refused: {window.refused!r}")
     return transports
-
-
-async def writer_loop(log: Any, job_ids: list[str], window: Window, stop: asyncio.Event) -> None:
-    from function_app.domain.jobs import EventDraft, Job, JobStatus
-
-    async def one_job(job_id: str) -> None:
-        await asyncio.sleep(random.uniform(0, APPEND_EVERY_SECONDS))
-        percent = 0
-        while not stop.is_set():
-            percent = min(percent + 1, 99)
-            started = time.perf_counter()
-
-            def decide(job: Job, p: int = percent) -> EventDraft:
-                status = JobStatus.IN_PROGRESS if job.attempts else JobStatus.STARTED
-                return EventDraft(status, p, "analyzing", "tick")
-
-            _, event = await log.append(job_id, decide)
-            if event is not None:
-                window.appended[(job_id, event.sequence)] = started
-            await asyncio.sleep(APPEND_EVERY_SECONDS)
-
-    await asyncio.gather(*(one_job(j) for j in job_ids))
 
 
 # --- one measured run ---------------------------------------------------------------------------
