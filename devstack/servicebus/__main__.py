@@ -77,7 +77,13 @@ async def _serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     queues = ", ".join(q.name for q in config.queues) or "(none)"
     logger = logging.getLogger("devstack.servicebus")
-    logger.info("namespace %s with queues: %s", config.namespace, queues)
+    management = (
+        f"; management (ServiceBusAdministrationClient) on https://{args.host}:{port}, "
+        f"clients trust {emulator.tls_files.bundle}"
+        if emulator.tls_files is not None
+        else ""
+    )
+    logger.info("namespace %s with queues: %s%s", config.namespace, queues, management)
     if journal is not None:
         logger.info("queues kept in %s: %d messages restored", journal.path, emulator.restored)
     print(
@@ -85,13 +91,6 @@ async def _serve(args: argparse.Namespace) -> None:
         f"(admin http://{args.host}:{admin_port})",
         flush=True,
     )
-    if emulator.tls_files is not None:
-        logger.info(
-            "management (ServiceBusAdministrationClient) on https://%s:%d; clients trust %s",
-            args.host,
-            port,
-            emulator.tls_files.bundle,
-        )
     await stop.wait()
     await emulator.stop()
 
