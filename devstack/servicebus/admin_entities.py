@@ -271,7 +271,7 @@ class Entities:
         return queue
 
     def delete_queue(self, name: str) -> None:
-        self.queue(name)
+        _detach_journal(self.queue(name))
         del self.namespace.queues[name.lower()]
         self._forget()
 
@@ -292,7 +292,8 @@ class Entities:
         return topic
 
     def delete_topic(self, name: str) -> None:
-        self.topic(name)
+        for subscription in self.topic(name).subscriptions.values():
+            _detach_journal(subscription)
         del self.namespace.topics[name.lower()]
         self._forget()
 
@@ -336,6 +337,7 @@ class Entities:
 
     def delete_subscription(self, topic_name: str, name: str) -> None:
         topic, subscription = self.subscription(topic_name, name)
+        _detach_journal(subscription)
         key = _key(subscription)
         del topic.subscriptions[key]
         del topic.rules[key]
@@ -419,6 +421,14 @@ class Entities:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.topology(), indent=1), encoding="utf-8")
         os.replace(temporary, path)
+
+
+def _detach_journal(entity: Entity) -> None:
+    """A deleted entity writes no more lines (a link still attached to it sends into nothing),
+    so nothing of it can come back into a new entity of the same name."""
+    entity.journal = None
+    if entity.dead_letter is not None:
+        entity.dead_letter.journal = None
 
 
 def _key(subscription: Entity) -> str:

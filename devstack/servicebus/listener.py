@@ -88,19 +88,25 @@ class SniffingServer:
             task.add_done_callback(self._pending.discard)
 
     async def _first_byte(self, conn: socket.socket) -> bytes:
+        """The connection's first byte, peeked (left for the protocol); b"" at EOF."""
         loop = asyncio.get_running_loop()
-        readable: asyncio.Future[None] = loop.create_future()
+        async with asyncio.timeout(FIRST_BYTE_TIMEOUT_S):
+            while True:
+                readable: asyncio.Future[None] = loop.create_future()
 
-        def ready() -> None:
-            if not readable.done():
-                readable.set_result(None)
+                def ready(readable: asyncio.Future[None] = readable) -> None:
+                    if not readable.done():
+                        readable.set_result(None)
 
-        loop.add_reader(conn.fileno(), ready)
-        try:
-            await asyncio.wait_for(readable, FIRST_BYTE_TIMEOUT_S)
-        finally:
-            loop.remove_reader(conn.fileno())
-        return conn.recv(1, socket.MSG_PEEK)
+                loop.add_reader(conn.fileno(), ready)
+                try:
+                    await readable
+                finally:
+                    loop.remove_reader(conn.fileno())
+                try:
+                    return conn.recv(1, socket.MSG_PEEK)
+                except (BlockingIOError, InterruptedError):
+                    continue  # a spurious wake-up: wait again
 
     async def _hand_over(self, conn: socket.socket) -> None:
         loop = asyncio.get_running_loop()
