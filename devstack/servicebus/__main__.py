@@ -25,7 +25,8 @@ DEFAULT_CONFIG = Path(__file__).with_name("config.json")
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m devstack.servicebus",
-        description="Local Azure Service Bus emulator (AMQP 1.0, queues).",
+        description="Local Azure Service Bus emulator (AMQP 1.0; the management API over HTTPS "
+        "on the same port).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=5672, help="AMQP port (0 picks a free one)")

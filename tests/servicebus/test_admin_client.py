@@ -404,3 +404,65 @@ def test_connections_that_are_neither_leave_the_port_working(
         [message] = receiver.receive_messages(max_message_count=1, max_wait_time=5)
         assert body(message) == b"still here"
         receiver.complete_message(message)
+
+
+def test_many_clients_at_once_one_create_wins(servicebus_emulator: EmulatorProcess) -> None:
+    """Eight administration clients (eight TLS connections) at once: all create their own
+    queues and one name together; exactly one create of the shared name succeeds."""
+    shared = _name("contended")
+    outcomes: list[str] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        try:
+            with ServiceBusAdministrationClient.from_connection_string(
+                servicebus_emulator.connection_string,
+                connection_verify=_bundle(servicebus_emulator),
+                retry_total=0,
+            ) as admin:
+                own = f"{shared}-{index}"
+                admin.create_queue(own)
+                try:
+                    admin.create_queue(shared)
+                    outcome = "created"
+                except ResourceExistsError:
+                    outcome = "exists"
+                assert admin.get_queue(own).name == own
+                admin.delete_queue(own)
+                with lock:
+                    outcomes.append(outcome)
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    assert sorted(outcomes) == ["created"] + ["exists"] * 7
+    with ServiceBusAdministrationClient.from_connection_string(
+        servicebus_emulator.connection_string, connection_verify=_bundle(servicebus_emulator)
+    ) as admin:
+        left = [q.name for q in admin.list_queues() if q.name.startswith(shared)]
+        assert left == [shared]
+        admin.delete_queue(shared)
+
+
+def test_lists_page_past_a_hundred(admin: ServiceBusAdministrationClient) -> None:
+    """The SDK asks for 100 at a time and follows the feed's second (next) link."""
+    prefix = _name("page")
+    before = {q.name for q in admin.list_queues()}
+    names = [f"{prefix}-{i:03d}" for i in range(max(0, 101 - len(before)) + 5)]
+    for name in names:
+        admin.create_queue(name)
+    try:
+        listed = [q.name for q in admin.list_queues()]
+        assert len(listed) == len(set(listed)) == len(before) + len(names) > 100
+        assert set(names) <= set(listed)
+        runtime = [q.name for q in admin.list_queues_runtime_properties()]
+        assert runtime == listed
+    finally:
+        for name in names:
+            admin.delete_queue(name)
