@@ -31,16 +31,12 @@ if TYPE_CHECKING:
 TOPOLOGY_NAME = "topology.json"
 TRUE_SQL = "1=1"
 FALSE_SQL = "1=0"
-_CORRELATION_NAMES = {
-    "sys.correlation_id": "CorrelationId",
-    "sys.message_id": "MessageId",
-    "sys.to": "To",
-    "sys.reply_to": "ReplyTo",
-    "sys.subject": "Label",
-    "sys.session_id": "SessionId",
-    "sys.reply_to_session_id": "ReplyToSessionId",
-    "sys.content_type": "ContentType",
-}
+# The correlation filter's fields as the management API names them (Label, not Subject):
+# (XML / Config.json name, the filters' property key), from the config's own table.
+CORRELATION_FIELDS = tuple(
+    (name, key) for name, key in tc._CORRELATION_FIELDS.items() if name != "Subject"
+)
+_CORRELATION_NAMES = {key: name for name, key in CORRELATION_FIELDS}
 
 
 class EntityNotFoundError(LookupError):

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from .admin_entities import (
+    CORRELATION_FIELDS,
     BadEntityError,
     ParameterizedSqlRule,
     is_false_rule,
@@ -71,16 +72,6 @@ FIELDS = {
 # Accepted and not kept: what azure-servicebus sends back on every update, answered with
 # Azure's defaults. Anything with an effect the emulator does not have is refused instead.
 _REFUSED_WHEN_SET = ("ForwardTo", "ForwardDeadLetteredMessagesTo")
-_CORRELATION_FIELDS = (
-    ("CorrelationId", "sys.correlation_id"),
-    ("MessageId", "sys.message_id"),
-    ("To", "sys.to"),
-    ("ReplyTo", "sys.reply_to"),
-    ("Label", "sys.subject"),
-    ("SessionId", "sys.session_id"),
-    ("ReplyToSessionId", "sys.reply_to_session_id"),
-    ("ContentType", "sys.content_type"),
-)
 
 
 def _local(tag: str) -> str:
@@ -199,7 +190,7 @@ def rule_definition(
     elif kind == "CorrelationFilter":
         assert filter_element is not None
         fields: dict[str, Any] = {}
-        for field, _key in _CORRELATION_FIELDS:
+        for field, _key in CORRELATION_FIELDS:
             child = _child(filter_element, field)
             if child is not None and child.text:
                 fields[field] = child.text
@@ -366,7 +357,7 @@ def rule_description(rule: Rule, created: datetime.datetime) -> ET.Element:
     filter_element = _sub(element, "Filter")
     if isinstance(rule, CorrelationFilter):
         filter_element.set(f"{{{XSI}}}type", "CorrelationFilter")
-        for field, key in _CORRELATION_FIELDS:
+        for field, key in CORRELATION_FIELDS:
             if key in rule.wanted:
                 _sub(filter_element, field, rule.wanted[key])
         properties = _sub(filter_element, "Properties")
