@@ -38,9 +38,18 @@ logger = logging.getLogger(__name__)
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
+_RAW_STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in STREAM_HEADERS.items()
+)
+
 
 class EventStreamResponse(StreamingResponse):
+    media_type = "text/event-stream"
+
     """A StreamingResponse that always closes its generator when the response ends.
+
+    (`media_type` is the class's: `STREAM_HEADERS` carries the full Content-Type.)
 
     Starlette cancels the sending task when the client disconnects; if that happens while the
     generator waits at a `yield`, nothing would close it until garbage collection. Closing it
@@ -55,7 +64,13 @@ class EventStreamResponse(StreamingResponse):
     """
 
     def __init__(self, frames: AsyncIterable[bytes], *, slot: StreamSlot | None = None) -> None:
-        super().__init__(frames, headers=dict(STREAM_HEADERS), media_type="text/event-stream")
+        # What StreamingResponse's __init__ sets, with the header pairs encoded once for
+        # every stream: each response gets its own list (middleware may add to it) of the
+        # shared pairs, instead of 14 new bytes objects and tuples per open stream.
+        self.body_iterator = frames
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = list(_RAW_STREAM_HEADERS)
         self.slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -195,7 +195,11 @@ class StreamHub:
         """What one viewer of `stream` sees, from `stream.after` on (iterating the stream
         calls this). Subscribes on first use; closing the generator unsubscribes."""
         polling = self._polling
-        with self._joined(stream) as (viewer, feed):
+        # `join` / `leave` rather than `with self._joined(...)`: an open stream is idle in
+        # this frame for minutes, and the two context managers it held (their objects and
+        # generator frames, ≈ 1 KiB) were a part of every stream's memory.
+        viewer, feed = self._join(stream)
+        try:
             viewer.events_sent += 1
             yield Connected(stream.connection_id, stream.job_id, viewer.connected_at)
             stats_every = polling.config.queue_stats_seconds if stream.queue_name else None
@@ -234,6 +238,8 @@ class StreamHub:
                     viewer.events_sent += 1
                     yield Heartbeat(self._clock.now())
                     deadlines.sent()
+        finally:
+            self._subscriptions.leave(stream.job_id, viewer)
 
     async def _reread(self, viewer: Viewer) -> list[JobEvent]:
         self._polling.queries.rereads += 1
@@ -259,6 +265,15 @@ class StreamHub:
 
     @contextmanager
     def _joined(self, stream: JobStream) -> Iterator[tuple[Viewer, JobFeed]]:
+        viewer, feed = self._join(stream)
+        try:
+            yield viewer, feed
+        finally:
+            self._subscriptions.leave(stream.job_id, viewer)
+
+    def _join(self, stream: JobStream) -> tuple[Viewer, JobFeed]:
+        """A new viewer of `stream`, subscribed to its job's feed; the caller must
+        `self._subscriptions.leave(stream.job_id, viewer)` when it is done."""
         viewer = Viewer(
             connection_id=stream.connection_id,
             job_id=stream.job_id,
@@ -266,7 +281,7 @@ class StreamHub:
             connected_at=self._clock.now(),
             position=stream.after,
         )
-        with self._subscriptions.watching(
+        feed = self._subscriptions.join(
             stream.job_id,
             viewer,
             lambda: JobFeed(
@@ -277,5 +292,5 @@ class StreamHub:
             ),
             lambda feed: feed.poll(self._log, self._polling),
             task_name=f"stream-poller:{stream.job_id}",
-        ) as feed:
-            yield viewer, feed
+        )
+        return viewer, feed

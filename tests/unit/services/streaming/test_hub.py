@@ -8,6 +8,7 @@ configuration (the production defaults) is what is measured.
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from itertools import groupby, pairwise
 
@@ -29,6 +30,7 @@ from function_app.services.streaming import (
     Update,
 )
 from tests.fakes import FakeEventLog, FakeQueueStats, VirtualClock
+from tests.support.held import held_by_frame
 
 ALICE = Caller("alice")
 DEFAULTS = StreamConfig()
@@ -450,3 +452,18 @@ async def test_stats_are_refused_to_a_stream_token(log: TimedEventLog, job_id: s
     hub = hub_over(log)
     with pytest.raises(Unauthenticated):
         hub.stats_for(Caller("alice", job_scope=job_id))
+
+
+async def test_an_open_stream_holds_no_context_manager_while_it_waits(
+    log: TimedEventLog, job_id: str
+) -> None:
+    """Every open stream is idle in `watch` for minutes: its frame keeps the viewer and the
+    feed, and no `@contextmanager` objects or their generators (≈ 1 KiB a stream)."""
+    hub = hub_over(log)
+    iterator = aiter(await open_stream(hub, job_id))
+    assert isinstance(await anext(iterator), Connected)
+    held = held_by_frame(iterator)
+    assert not [o for o in held if isinstance(o, AbstractContextManager)]
+    assert not [o for o in held if getattr(o, "__qualname__", "").endswith("_joined")]
+    await iterator.aclose()  # type: ignore[attr-defined]
+    assert hub.stats().total_connections == 0
