@@ -93,7 +93,8 @@ class StreamHub:
         """A stream of `job_id` after sequence `after`, or None when there is nothing left.
 
         Raises NotFound for an unknown job or one the caller may not read (the same answer
-        on purpose), InvalidRequest for a negative position or an unknown queue name.
+        on purpose), InvalidRequest for a negative position or an unknown queue name. A job
+        whose feed this instance runs is not read (`watched_owner`: the feed's owner decides).
         """
         if after < 0:
             raise InvalidRequest("Last-Event-ID must not be negative")
@@ -101,15 +102,21 @@ class StreamHub:
             self._known_queues is not None and queue_name not in self._known_queues
         ):
             raise InvalidRequest(f"unknown queueName {queue_name[:64]!r}")
-        job = await visible_job(self._log, caller, job_id, self._clock.now())
-        # A client cannot have seen events that do not exist yet.
-        after = min(after, job.last_event_id)
-        if job.is_terminal and after >= job.last_event_id:
-            return None
+        # A job this instance already follows need not be read again (as for a long poll):
+        # with thousands of viewers of a few jobs, a stream open is then no Table read, and
+        # none of the SDK's garbage that fragments the heap under the open streams.
+        owner = watched_owner(self._subscriptions.poller(job_id), caller, job_id, after)
+        if owner is None:
+            job = await visible_job(self._log, caller, job_id, self._clock.now())
+            # A client cannot have seen events that do not exist yet.
+            after = min(after, job.last_event_id)
+            if job.is_terminal and after >= job.last_event_id:
+                return None
+            owner = job.owner
         return JobStream(
             hub=self,
             job_id=job_id,
-            owner=job.owner,
+            owner=owner,
             connection_id=uuid.uuid4().hex,
             after=after,
             queue_name=queue_name,

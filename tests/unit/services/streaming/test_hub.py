@@ -467,3 +467,34 @@ async def test_an_open_stream_holds_no_context_manager_while_it_waits(
     assert not [o for o in held if getattr(o, "__qualname__", "").endswith("_joined")]
     await iterator.aclose()  # type: ignore[attr-defined]
     assert hub.stats().total_connections == 0
+
+
+async def test_a_stream_of_a_job_this_instance_follows_opens_without_reading_it(
+    log: TimedEventLog, job_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of viewers of one job: only the first open reads the job (its feed then
+    knows the owner, as for a long poll); the rule for who may read it stays the same."""
+    hub = hub_over(log)
+    first = aiter(await open_stream(hub, job_id))
+    assert isinstance(await anext(first), Connected)
+    gets: list[str] = []
+    read = log.get
+
+    async def counted(wanted: str) -> object:
+        gets.append(wanted)
+        return await read(wanted)
+
+    monkeypatch.setattr(log, "get", counted)
+    second = await open_stream(hub, job_id)
+    assert gets == []
+    for foreign in (Caller("mallory"), Caller("alice", job_scope="another-job")):
+        with pytest.raises(NotFound):
+            await hub.open(foreign, job_id)  # read as any job: the same answer
+    gets.clear()
+    progress(log, job_id, 50)
+    complete(log, job_id)
+    items = await collect(second)
+    assert sequences(items) == [1, 2, 3]
+    await first.aclose()  # type: ignore[attr-defined]
+    assert await hub.open(ALICE, job_id, after=3) is None  # no feed: read, finished
+    assert gets == [job_id]
