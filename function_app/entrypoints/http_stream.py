@@ -72,6 +72,7 @@ class EventStreamResponse(StreamingResponse):
         self.background = None
         self.raw_headers = list(_RAW_STREAM_HEADERS)
         self.slot = slot
+        self.gone = False  # the client left (set by the disconnect listener)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -93,28 +94,27 @@ class EventStreamResponse(StreamingResponse):
     async def _stream_until_disconnect(self, receive: Receive, send: Send) -> None:
         streaming = asyncio.current_task()
         assert streaming is not None
-        gone = False
-
-        async def listen() -> None:
-            nonlocal gone
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            gone = True
-            streaming.cancel()
-
-        listener = asyncio.get_running_loop().create_task(listen())
+        self.gone = False
+        # A method, not a closure: no function object and cells held per open stream.
+        listener = asyncio.get_running_loop().create_task(self._listen(receive, streaming))
         try:
             await self.stream_response(send)
         except asyncio.CancelledError:
-            if not gone:
+            if not self.gone:
                 raise
             streaming.uncancel()  # our own cancel: the client left, the response just ends
         finally:
-            if gone:
+            if self.gone:
                 if streaming.cancelling():
                     streaming.uncancel()  # asked for, never delivered: rescind it
             else:
                 listener.cancel()
+
+    async def _listen(self, receive: Receive, streaming: "asyncio.Task[Any]") -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.gone = True
+        streaming.cancel()
 
 
 def _spec_version(scope: Scope) -> tuple[int, ...]:

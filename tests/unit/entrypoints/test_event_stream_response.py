@@ -131,3 +131,20 @@ def test_every_stream_sends_the_same_headers_as_starlette_would_built_once() -> 
     )
     assert first.raw_headers is not second.raw_headers
     assert all(a is b for a, b in zip(first.raw_headers, second.raw_headers, strict=True))
+
+
+async def test_the_disconnect_listener_is_a_method_holding_no_closure() -> None:
+    # One listener task per open stream: its coroutine is the response's own method, not a
+    # nested function (a function object and two cells more, for every stream).
+    frames, client = Frames(), Client()
+    response = EventStreamResponse(frames())
+    before = asyncio.all_tasks()
+    serving = asyncio.create_task(response(SCOPE, client.receive, client.send))  # type: ignore[arg-type]
+    await asyncio.wait_for(client.first_body.wait(), timeout=5)
+    listeners = [t for t in asyncio.all_tasks() - before if t is not serving]
+    assert [t.get_coro().cr_code for t in listeners] == [  # type: ignore[union-attr]
+        EventStreamResponse._listen.__code__
+    ]
+    client.leave()
+    await asyncio.wait_for(serving, timeout=5)
+    assert frames.closed
