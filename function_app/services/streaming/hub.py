@@ -93,8 +93,7 @@ class StreamHub:
         """A stream of `job_id` after sequence `after`, or None when there is nothing left.
 
         Raises NotFound for an unknown job or one the caller may not read (the same answer
-        on purpose), InvalidRequest for a negative position or an unknown queue name. A job
-        whose feed this instance runs is not read (`watched_owner`: the feed's owner decides).
+        on purpose), InvalidRequest for a negative position or an unknown queue name.
         """
         if after < 0:
             raise InvalidRequest("Last-Event-ID must not be negative")
@@ -102,9 +101,8 @@ class StreamHub:
             self._known_queues is not None and queue_name not in self._known_queues
         ):
             raise InvalidRequest(f"unknown queueName {queue_name[:64]!r}")
-        # A job this instance already follows need not be read again (as for a long poll):
-        # with thousands of viewers of a few jobs, a stream open is then no Table read, and
-        # none of the SDK's garbage that fragments the heap under the open streams.
+        # A job this instance follows is not read again (as for a long poll): no Table read
+        # per open, and none of the SDK's garbage that fragmented the heap under the streams.
         owner = watched_owner(self._subscriptions.poller(job_id), caller, job_id, after)
         if owner is None:
             job = await visible_job(self._log, caller, job_id, self._clock.now())
@@ -202,9 +200,8 @@ class StreamHub:
         """What one viewer of `stream` sees, from `stream.after` on (iterating the stream
         calls this). Subscribes on first use; closing the generator unsubscribes."""
         polling = self._polling
-        # `join` / `leave` rather than `with self._joined(...)`: an open stream is idle in
-        # this frame for minutes, and the two context managers it held (their objects and
-        # generator frames, ≈ 1 KiB) were a part of every stream's memory.
+        # join/leave, not `with self._joined(...)`: a stream idles in this frame for minutes,
+        # and the two context managers (objects, generator frames: ≈ 1 KiB) were in each.
         viewer, feed = self._join(stream)
         try:
             viewer.events_sent += 1
