@@ -45,8 +45,6 @@ _RAW_STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
 
 
 class EventStreamResponse(StreamingResponse):
-    media_type = "text/event-stream"
-
     """A StreamingResponse that always closes its generator when the response ends.
 
     (`media_type` is the class's: `STREAM_HEADERS` carries the full Content-Type.)
@@ -62,6 +60,8 @@ class EventStreamResponse(StreamingResponse):
     one plain task listens and cancels the streaming one: the same behaviour with a fraction
     of the memory an idle stream holds (docs/scaling.md has the figures).
     """
+
+    media_type = "text/event-stream"
 
     def __init__(self, frames: AsyncIterable[bytes], *, slot: StreamSlot | None = None) -> None:
         # What StreamingResponse's __init__ sets, with the header pairs encoded once for
