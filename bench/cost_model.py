@@ -22,20 +22,22 @@ SECONDS_PER_HOUR = 3600
 
 @dataclass(frozen=True)
 class Prices:
-    """Pay-as-you-go list prices, USD, East US, taken 2026-12-07 (docs/scaling.md: sources)."""
+    """Pay-as-you-go list prices, USD, East US, looked up 2026-12-07. docs/scaling.md gives
+    each one's source and status: the meters, tiers and included amounts follow Microsoft's
+    pages; no USD amount could be read on a Microsoft page (marked "unconfirmed" below)."""
 
-    table_per_10k_transactions: float = 0.00036  # Standard GPv2, LRS, Table transactions
-    servicebus_base_per_hour: float = 0.0135  # Standard namespace base charge (~$9.86/month)
+    table_per_10k_transactions: float = 0.00036  # GPv2 LRS Table transactions (unconfirmed)
+    servicebus_base_per_hour: float = 0.0135  # Standard base charge, ~$9.86/month (unconfirmed)
     servicebus_included_ops: float = 13e6  # per month, in the base charge
     servicebus_ops_tiers: tuple[tuple[float, float], ...] = (
-        (100e6, 0.80),  # 13M-100M ops/month: $ per million
+        (100e6, 0.80),  # 13M-100M ops/month: $ per million (tiers confirmed, $ unconfirmed)
         (2_500e6, 0.50),  # 100M-2,500M
         (math.inf, 0.20),  # over 2,500M
     )
-    flex_per_gb_second: float = 0.000026  # Flex Consumption, on demand execution time
-    flex_per_million_executions: float = 0.40
-    flex_free_gb_seconds: float = 100_000  # monthly free grant (on demand)
-    flex_free_executions: float = 250_000
+    flex_per_gb_second: float = 0.000026  # Flex on demand execution time (Modal's guide)
+    flex_per_million_executions: float = 0.40  # (unconfirmed)
+    flex_free_gb_seconds: float = 100_000  # monthly free grant, on demand (unconfirmed)
+    flex_free_executions: float = 250_000  # (unconfirmed)
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,14 @@ class Measured:
     # copy the event into its owner's feed.
     writes_per_event: float = 3.0
     transactions_per_job_create: float = 1.0  # job row + `queued` event, one batch
-    reads_per_stream_open: float = 2.0  # the job row, and the re-read from the resume point
+    # The job row and the re-read from the resume point: an upper bound (an open on an
+    # instance that already follows the job reads neither unless behind the shared ring).
+    reads_per_stream_open: float = 2.0
     reads_per_status_poll: float = 1.0  # GET jobs/{id}: one point read
     durable_reads_per_status_poll: float = 2.0  # instance row + history query (Durable)
     servicebus_ops_per_job: float = 3.0  # send, receive (peek-lock), complete
     cpu_us_per_delivered_event: float = 37.0
-    kib_per_stream: float = 36.0
+    kib_per_stream: float = 19.6  # RSS per open stream at 10,000 (second round)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,7 +98,13 @@ class Stack:
         raise RuntimeError("the host wrote no counters")
 
 
-def start_stack(workdir: Path, traced: bool) -> Stack:
+def start_stack(
+    workdir: Path,
+    traced: bool,
+    host_options: Sequence[str] = (),
+    stack_options: Sequence[str] = (),
+) -> Stack:
+    """`host_options`: `bench.stream_route_host`'s own; `stack_options`: more for devstack."""
     secret = secrets.token_hex(32)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "STORAGE_"))}
     env.update(
@@ -111,9 +117,9 @@ def start_stack(workdir: Path, traced: bool) -> Stack:
     )
     state_file, counters, log = workdir / "state.json", workdir / "counters.json", workdir / "log"
     args = [sys.executable, "-m", "bench.stream_route_host", str(counters)]
-    args += ["--tracemalloc"] if traced else []
+    args += ["--tracemalloc", *host_options] if traced else list(host_options)
     args += ["--", "--any-free-ports", "--port", "0", "--in-memory", "--workdir", str(workdir)]
-    args += ["--state-file", str(state_file)]
+    args += ["--state-file", str(state_file), *stack_options]
     with open(log, "ab") as out:
         process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=out, stderr=out)
     deadline = time.monotonic() + STACK_START_SECONDS

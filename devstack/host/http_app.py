@@ -159,7 +159,7 @@ class FunctionsHttpApp:
                 f"the request body is over the host's {self.max_request_bytes} byte limit",
             )(scope, receive, send)
             return
-        scope = dict(scope, path_params=params)
+        scope["path_params"] = params  # in place, as Starlette's router does: no copy per call
         request = Request(scope, _bounded(receive, self.max_request_bytes))
         try:
             result = await _call(function.user_function, {function.arg_name: request})
@@ -173,6 +173,9 @@ class FunctionsHttpApp:
                 scope, receive, send
             )
             return
+        # A stream's response lasts minutes: its Request (parsed URL, query, headers, the
+        # bounded receive) is not needed while it is sent.
+        del request
         try:
             await result(scope, receive, send)
         except Exception:

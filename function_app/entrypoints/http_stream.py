@@ -38,9 +38,16 @@ logger = logging.getLogger(__name__)
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
+_RAW_STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in STREAM_HEADERS.items()
+)
+
 
 class EventStreamResponse(StreamingResponse):
     """A StreamingResponse that always closes its generator when the response ends.
+
+    (`media_type` is the class's: `STREAM_HEADERS` carries the full Content-Type.)
 
     Starlette cancels the sending task when the client disconnects; if that happens while the
     generator waits at a `yield`, nothing would close it until garbage collection. Closing it
@@ -54,9 +61,18 @@ class EventStreamResponse(StreamingResponse):
     of the memory an idle stream holds (docs/scaling.md has the figures).
     """
 
+    media_type = "text/event-stream"
+
     def __init__(self, frames: AsyncIterable[bytes], *, slot: StreamSlot | None = None) -> None:
-        super().__init__(frames, headers=dict(STREAM_HEADERS), media_type="text/event-stream")
+        # What StreamingResponse's __init__ sets, with the header pairs encoded once for
+        # every stream: each response gets its own list (middleware may add to it) of the
+        # shared pairs, instead of 14 new bytes objects and tuples per open stream.
+        self.body_iterator = frames
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = list(_RAW_STREAM_HEADERS)
         self.slot = slot
+        self.gone = False  # the client left (set by the disconnect listener)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -78,28 +94,27 @@ class EventStreamResponse(StreamingResponse):
     async def _stream_until_disconnect(self, receive: Receive, send: Send) -> None:
         streaming = asyncio.current_task()
         assert streaming is not None
-        gone = False
-
-        async def listen() -> None:
-            nonlocal gone
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            gone = True
-            streaming.cancel()
-
-        listener = asyncio.get_running_loop().create_task(listen())
+        self.gone = False
+        # A method, not a closure: no function object and cells held per open stream.
+        listener = asyncio.get_running_loop().create_task(self._listen(receive, streaming))
         try:
             await self.stream_response(send)
         except asyncio.CancelledError:
-            if not gone:
+            if not self.gone:
                 raise
             streaming.uncancel()  # our own cancel: the client left, the response just ends
         finally:
-            if gone:
+            if self.gone:
                 if streaming.cancelling():
                     streaming.uncancel()  # asked for, never delivered: rescind it
             else:
                 listener.cancel()
+
+    async def _listen(self, receive: Receive, streaming: "asyncio.Task[Any]") -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.gone = True
+        streaming.cancel()
 
 
 def _spec_version(scope: Scope) -> tuple[int, ...]:

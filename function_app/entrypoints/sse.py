@@ -9,7 +9,6 @@ are refused rather than silently corrupting the stream.
 import json
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -226,6 +225,8 @@ class Groups:
     `context`: the first event given is the one at `position.complete_through`, read only to
     know its step (whether the next one changes step); nothing is sent for it."""
 
+    __slots__ = ("_context", "_position", "_previous_step", "_vocabularies")
+
     def __init__(
         self, vocabularies: Sequence[str], position: Position, *, context: bool = False
     ) -> None:
@@ -276,8 +277,10 @@ async def event_stream(
     position = position or Position(0)
     groups = Groups(vocabularies, position, context=position.complete_through >= 1)
     hinted = False  # the `retry:` hint rides in the first block, the `connected` event's
-    # `aclosing`: closing this generator must close the hub's one too (runs its `finally`).
-    async with aclosing(aiter(stream)) as items:
+    # Closing this generator must close the hub's one too (runs its `finally`): the
+    # `finally` below, rather than an `aclosing` object held by every open stream.
+    items = aiter(stream)
+    try:
         async for item in items:
             if not hinted:
                 hinted = True
@@ -291,3 +294,5 @@ async def event_stream(
             chunk = groups.frames(item.event)
             if chunk:
                 yield chunk  # the whole group in one write
+    finally:
+        await items.aclose()

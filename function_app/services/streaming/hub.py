@@ -94,15 +94,20 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
             self._known_queues is not None and queue_name not in self._known_queues
         ):
             raise InvalidRequest(f"unknown queueName {queue_name[:64]!r}")
-        job = await visible_job(self._log, caller, job_id, self._clock.now())
-        # A client cannot have seen events that do not exist yet.
-        after = min(after, job.last_event_id)
-        if job.is_terminal and after >= job.last_event_id:
-            return None
+        # A job this instance follows is not read again (as for a long poll): no Table read
+        # per open, and none of the SDK's garbage that fragmented the heap under the streams.
+        owner = watched_owner(self._subscriptions.poller(job_id), caller, job_id, after)
+        if owner is None:
+            job = await visible_job(self._log, caller, job_id, self._clock.now())
+            # A client cannot have seen events that do not exist yet.
+            after = min(after, job.last_event_id)
+            if job.is_terminal and after >= job.last_event_id:
+                return None
+            owner = job.owner
         return JobStream(
             hub=self,
             job_id=job_id,
-            owner=job.owner,
+            owner=owner,
             connection_id=uuid.uuid4().hex,
             after=after,
             queue_name=queue_name,
@@ -188,7 +193,10 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
         """What one viewer of `stream` sees, from `stream.after` on (iterating the stream
         calls this). Subscribes on first use; closing the generator unsubscribes."""
         polling = self._polling
-        with self._joined(stream) as (viewer, feed):
+        # join/leave, not `with self._joined(...)`: a stream idles in this frame for minutes,
+        # and the two context managers (objects, generator frames: ≈ 1 KiB) were in each.
+        viewer, feed = self._join(stream)
+        try:
             viewer.events_sent += 1
             yield Connected(stream.connection_id, stream.job_id, viewer.connected_at)
             stats_every = polling.config.queue_stats_seconds if stream.queue_name else None
@@ -227,6 +235,8 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
                     viewer.events_sent += 1
                     yield Heartbeat(self._clock.now())
                     deadlines.sent()
+        finally:
+            self._subscriptions.leave(stream.job_id, viewer)
 
     async def _reread(self, viewer: Viewer) -> list[JobEvent]:
         self._polling.queries.rereads += 1
@@ -252,6 +262,15 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
 
     @contextmanager
     def _joined(self, stream: JobStream) -> Iterator[tuple[Viewer, JobFeed]]:
+        viewer, feed = self._join(stream)
+        try:
+            yield viewer, feed
+        finally:
+            self._subscriptions.leave(stream.job_id, viewer)
+
+    def _join(self, stream: JobStream) -> tuple[Viewer, JobFeed]:
+        """A new viewer of `stream`, subscribed to its job's feed; the caller must
+        `self._subscriptions.leave(stream.job_id, viewer)` when it is done."""
         viewer = Viewer(
             connection_id=stream.connection_id,
             job_id=stream.job_id,
@@ -259,7 +278,7 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
             connected_at=self._clock.now(),
             position=stream.after,
         )
-        with self._subscriptions.watching(
+        feed = self._subscriptions.join(
             stream.job_id,
             viewer,
             lambda: JobFeed(
@@ -270,5 +289,5 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
             ),
             lambda feed: feed.poll(self._log, self._polling),
             task_name=f"stream-poller:{stream.job_id}",
-        ) as feed:
-            yield viewer, feed
+        )
+        return viewer, feed

@@ -67,6 +67,22 @@ class Subscriptions[V: Connection, F: Shared[Any]]:
     ) -> Iterator[F]:
         """`viewer` watches the poller of `key` for the `with` block: the first viewer creates
         it (`new`) and starts its task (`poll`); the last to leave the block cancels it."""
+        shared = self.join(key, viewer, new, poll, task_name)
+        try:
+            yield shared
+        finally:
+            self.leave(key, viewer)
+
+    def join(
+        self,
+        key: str,
+        viewer: V,
+        new: Callable[[], F],
+        poll: Callable[[F], Coroutine[Any, Any, None]],
+        task_name: str,
+    ) -> F:
+        """`watching` without the `with` block, for a viewer that lives in a generator: it
+        must call `leave` in a `finally` (no context manager object held per viewer)."""
         shared = self._pollers.get(key)
         if shared is None:
             shared = new()
@@ -74,12 +90,9 @@ class Subscriptions[V: Connection, F: Shared[Any]]:
             shared.task = asyncio.get_running_loop().create_task(poll(shared), name=task_name)
         shared.viewers.add(viewer)
         self._viewers[viewer.connection_id] = viewer
-        try:
-            yield shared
-        finally:
-            self._leave(key, viewer)
+        return shared
 
-    def _leave(self, key: str, viewer: V) -> None:
+    def leave(self, key: str, viewer: V) -> None:
         self._viewers.pop(viewer.connection_id, None)
         shared = self._pollers.get(key)
         if shared is None:

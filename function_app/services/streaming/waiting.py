@@ -34,31 +34,42 @@ class Wakeup:
     def is_set(self) -> bool:
         return self._flag
 
-    async def wait(self) -> None:
-        if self._flag:
-            return
-        if self._waiter is not None:
-            raise RuntimeError("a Wakeup has one waiter")
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiter = waiter
+    async def wait(self, timer: asyncio.TimerHandle | None = None) -> None:
+        """Until set; `timer` (one that sets this wakeup) is cancelled when the wait ends."""
         try:
-            await waiter
+            if self._flag:
+                return
+            if self._waiter is not None:
+                raise RuntimeError("a Wakeup has one waiter")
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
         finally:
-            self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
 
-async def wait_for_wakeup(
+def wait_for_wakeup(
+    wakeup: Wakeup, seconds: float, sleep: Callable[[float], Awaitable[None]]
+) -> Awaitable[None]:
+    """Until `wakeup` is set or `seconds` pass (measured by `sleep`), whichever is first.
+
+    With the real clock this is `wakeup.wait` itself with a timer handle (cancelled, never
+    run, if the viewer woke first): every idle stream waits here, and one coroutine frame
+    fewer is a part of what each holds."""
+    if sleep is asyncio.sleep:
+        handle = asyncio.get_running_loop().call_later(max(seconds, 0.0), wakeup.set)
+        return wakeup.wait(handle)
+    return _wait_with_sleep(wakeup, seconds, sleep)
+
+
+async def _wait_with_sleep(
     wakeup: Wakeup, seconds: float, sleep: Callable[[float], Awaitable[None]]
 ) -> None:
-    """Until `wakeup` is set or `seconds` pass (measured by `sleep`), whichever is first."""
-    if sleep is asyncio.sleep:
-        # The real clock: a timer handle, cancelled (never run) if the viewer woke first.
-        handle = asyncio.get_running_loop().call_later(max(seconds, 0.0), wakeup.set)
-        try:
-            await wakeup.wait()
-        finally:
-            handle.cancel()
-        return
+    """An injected clock (tests' virtual time): a task sleeping beside the viewer."""
     timer = asyncio.ensure_future(sleep(seconds))
 
     def ran_out(done: asyncio.Future[None]) -> None:

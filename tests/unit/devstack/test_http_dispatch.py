@@ -1,11 +1,14 @@
 """The host's HTTP routing in process (httpx over ASGI); streaming is proven over real
 HTTP in tests/integration/test_local_host.py."""
 
+import weakref
 from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 import httpx
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
+from starlette.types import Message, Receive, Scope, Send
 
 from devstack.host.http_app import build_http_app
 
@@ -35,6 +38,25 @@ async def echo(req: Request) -> Response:
 @app.route(route="v1/boom", methods=["GET"])
 async def boom(req: Request) -> Response:
     raise RuntimeError("secret internals")
+
+
+HELD: dict[str, Any] = {}
+
+
+class Recording(Response):
+    """Notes, when the host sends it, the scope it is given and whether the function's
+    Request is still alive (a stream's response is sent for minutes)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        HELD["scope"] = scope
+        HELD["request alive"] = HELD["request"]() is not None
+        await super().__call__(scope, receive, send)
+
+
+@app.route(route="v1/held", methods=["GET"])
+async def held(req: Request) -> Response:
+    HELD["request"] = weakref.ref(req)
+    return Recording(b"ok")
 
 
 FUNCTIONS = app.get_functions()  # the app validates names once: index it once
@@ -147,3 +169,36 @@ async def test_the_demo_page_is_served_with_content_types(tmp_path: Path) -> Non
     assert "demo" in index.text
     assert script.headers["content-type"].startswith("text/javascript")
     assert missing.status_code == 404
+
+
+async def test_the_response_is_sent_with_the_servers_scope_and_without_the_request() -> None:
+    # No copy of the scope per call, and the Request (parsed URL, query, headers) is let go
+    # before the response is sent: an open stream holds neither for its whole life.
+    asgi = build_http_app(FUNCTIONS, "api")
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/v1/held",
+        "raw_path": b"/api/v1/held",
+        "query_string": b"q=1",
+        "root_path": "",
+        "headers": [(b"host", b"host")],
+        "server": ("host", 80),
+        "client": ("127.0.0.1", 1),
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await asgi(scope, receive, send)
+    assert sent[0]["status"] == 200
+    assert HELD["scope"] is scope
+    assert scope["path_params"] == {}
+    assert HELD["request alive"] is False

@@ -106,3 +106,45 @@ async def test_a_stream_that_ends_by_itself_leaves_no_listener_behind() -> None:
     assert len(asyncio.all_tasks()) == before
     bodies = [m.get("body") for m in client.sent if m["type"] == "http.response.body"]
     assert bodies == [b"data: a\n\n", b"data: b\n\n", b""]
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    yield b""
+
+
+def test_every_stream_sends_the_same_headers_as_starlette_would_built_once() -> None:
+    # Each open stream keeps its response (and so its header list) for its whole life: the
+    # pairs are encoded once and shared, each response has its own list (middleware adds).
+    from fastapi.responses import StreamingResponse
+
+    from function_app.entrypoints.sse import STREAM_HEADERS
+
+    first, second = EventStreamResponse(_nothing()), EventStreamResponse(_nothing())
+    starlette = StreamingResponse(
+        _nothing(), headers=dict(STREAM_HEADERS), media_type="text/event-stream"
+    )
+    assert first.raw_headers == starlette.raw_headers
+    assert (first.status_code, first.media_type, first.background) == (
+        200,
+        starlette.media_type,
+        None,
+    )
+    assert first.raw_headers is not second.raw_headers
+    assert all(a is b for a, b in zip(first.raw_headers, second.raw_headers, strict=True))
+
+
+async def test_the_disconnect_listener_is_a_method_holding_no_closure() -> None:
+    # One listener task per open stream: its coroutine is the response's own method, not a
+    # nested function (a function object and two cells more, for every stream).
+    frames, client = Frames(), Client()
+    response = EventStreamResponse(frames())
+    before = asyncio.all_tasks()
+    serving = asyncio.create_task(response(SCOPE, client.receive, client.send))  # type: ignore[arg-type]
+    await asyncio.wait_for(client.first_body.wait(), timeout=5)
+    listeners = [t for t in asyncio.all_tasks() - before if t is not serving]
+    assert [t.get_coro().cr_code for t in listeners] == [  # type: ignore[union-attr]
+        EventStreamResponse._listen.__code__
+    ]
+    client.leave()
+    await asyncio.wait_for(serving, timeout=5)
+    assert frames.closed

@@ -1,6 +1,7 @@
 """SSE framing is pure: fields in, exact bytes out."""
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import cast
 
@@ -9,6 +10,7 @@ import pytest
 from function_app.domain.jobs import JobError, JobEvent, JobStatus
 from function_app.entrypoints.sse import (
     GroupFrames,
+    Groups,
     ServerSentEvent,
     event_stream,
     frame,
@@ -28,6 +30,7 @@ from function_app.services.streaming import (
     TimedOut,
     Update,
 )
+from tests.support.held import held_by_frame
 
 
 def test_named_event_with_id_and_data() -> None:
@@ -231,3 +234,32 @@ def test_the_group_cache_forgets_its_oldest_entries_beyond_its_size() -> None:
     again = cache.encoded(_running(1, 1), None, VOCABULARIES)
     assert again == chunks[0]
     assert again is not chunks[0]  # gone from the cache: built anew
+
+
+class _Waiting:
+    """A `JobStream` that sends `connected` (then nothing); notes whether it was closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[StreamItem]:
+        try:
+            yield Connected("c1", "job-1", T0)
+            yield Connected("c1", "job-1", T0)
+        finally:
+            self.closed = True
+
+
+async def test_an_open_stream_holds_no_closing_wrapper_and_closing_it_closes_the_hubs() -> None:
+    # Every open stream waits in this generator: it keeps the hub's iterator and its
+    # `Groups`, not an `aclosing` object per stream; closing it still closes the hub's one.
+    hub = _Waiting()
+    stream = event_stream(cast(JobStream, hub), 1500)
+    assert (await anext(stream)).startswith(b"event: connected\n")
+    held = held_by_frame(stream)
+    assert not [o for o in held if isinstance(o, AbstractAsyncContextManager)]
+    groups = [o for o in held if isinstance(o, Groups)]
+    assert groups
+    assert not hasattr(groups[0], "__dict__")  # slots: one per open stream
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert hub.closed

@@ -8,6 +8,7 @@ configuration (the production defaults) is what is measured.
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from itertools import groupby, pairwise
 
@@ -29,6 +30,7 @@ from function_app.services.streaming import (
     Update,
 )
 from tests.fakes import FakeEventLog, FakeQueueStats, VirtualClock
+from tests.support.held import held_by_frame
 
 ALICE = Caller("alice")
 DEFAULTS = StreamConfig()
@@ -450,3 +452,49 @@ async def test_stats_are_refused_to_a_stream_token(log: TimedEventLog, job_id: s
     hub = hub_over(log)
     with pytest.raises(Unauthenticated):
         hub.stats_for(Caller("alice", job_scope=job_id))
+
+
+async def test_an_open_stream_holds_no_context_manager_while_it_waits(
+    log: TimedEventLog, job_id: str
+) -> None:
+    """Every open stream is idle in `watch` for minutes: its frame keeps the viewer and the
+    feed, and no `@contextmanager` objects or their generators (≈ 1 KiB a stream)."""
+    hub = hub_over(log)
+    iterator = aiter(await open_stream(hub, job_id))
+    assert isinstance(await anext(iterator), Connected)
+    held = held_by_frame(iterator)
+    assert not [o for o in held if isinstance(o, AbstractContextManager)]
+    assert not [o for o in held if getattr(o, "__qualname__", "").endswith("_joined")]
+    await iterator.aclose()  # type: ignore[attr-defined]
+    assert hub.stats().total_connections == 0
+
+
+async def test_a_stream_of_a_job_this_instance_follows_opens_without_reading_it(
+    log: TimedEventLog, job_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of viewers of one job: only the first open reads the job (its feed then
+    knows the owner, as for a long poll); the rule for who may read it stays the same."""
+    hub = hub_over(log)
+    first = aiter(await open_stream(hub, job_id))
+    assert isinstance(await anext(first), Connected)
+    gets: list[str] = []
+    read = log.get
+
+    async def counted(wanted: str) -> object:
+        gets.append(wanted)
+        return await read(wanted)
+
+    monkeypatch.setattr(log, "get", counted)
+    second = await open_stream(hub, job_id)
+    assert gets == []
+    for foreign in (Caller("mallory"), Caller("alice", job_scope="another-job")):
+        with pytest.raises(NotFound):
+            await hub.open(foreign, job_id)  # read as any job: the same answer
+    gets.clear()
+    progress(log, job_id, 50)
+    complete(log, job_id)
+    items = await collect(second)
+    assert sequences(items) == [1, 2, 3]
+    await first.aclose()  # type: ignore[attr-defined]
+    assert await hub.open(ALICE, job_id, after=3) is None  # no feed: read, finished
+    assert gets == [job_id]

@@ -76,3 +76,21 @@ async def test_a_viewer_leaves_when_its_block_ends_by_an_error() -> None:
     assert (subscriptions.connections, subscriptions.pollers) == (0, 0)
     assert shared.task is not None
     assert shared.task.cancelled()
+
+
+async def test_join_and_leave_do_what_the_with_block_does_without_a_context_manager() -> None:
+    subscriptions: Subscriptions[Watcher, Poller] = Subscriptions()
+    first, second = Watcher("c1"), Watcher("c2")
+    shared = subscriptions.join("job-a", first, lambda: Poller("job-a"), forever, "poller:a")
+    again = subscriptions.join("job-a", second, lambda: Poller("other"), forever, "poller:a")
+    assert again is shared
+    assert (subscriptions.pollers, subscriptions.connections) == (1, 2)
+    task = shared.task
+    assert task is not None
+    subscriptions.leave("job-a", first)
+    assert not task.cancelled()
+    assert subscriptions.poller("job-a") is shared
+    subscriptions.leave("job-a", second)
+    assert (subscriptions.pollers, subscriptions.connections) == (0, 0)
+    await asyncio.sleep(0)
+    assert task.cancelled()

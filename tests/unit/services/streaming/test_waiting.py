@@ -59,3 +59,17 @@ async def test_an_injected_clock_still_measures_the_interval() -> None:
     start = clock.monotonic()
     await asyncio.wait_for(wait_for_wakeup(wakeup, 15.0, clock.sleep), timeout=5)
     assert clock.monotonic() - start == 15.0
+
+
+async def test_with_the_real_clock_a_waiting_viewer_is_one_coroutine_deep() -> None:
+    # Every idle stream waits here: with the real clock the wait is `Wakeup.wait` itself
+    # (its timer handle given to it), not a coroutine around it.
+    wakeup = Wakeup()
+    waiting = wait_for_wakeup(wakeup, 60, asyncio.sleep)
+    assert getattr(waiting, "cr_code", None) is Wakeup.wait.__code__
+    task = asyncio.ensure_future(waiting)
+    await asyncio.sleep(0)
+    wakeup.set()
+    await asyncio.wait_for(task, timeout=5)
+    timers = asyncio.get_running_loop()._scheduled  # type: ignore[attr-defined]
+    assert not [t for t in timers if not t.cancelled() and t._callback == wakeup.set]
