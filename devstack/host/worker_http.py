@@ -93,7 +93,11 @@ class WorkerHttpInvoker:
         )
         sent.add_done_callback(_retrieve)
         request = self._http().build_request(
-            scope["method"], url, headers=headers, content=_body(scope, receive)
+            scope["method"],
+            url,
+            headers=headers,
+            # No body announced, none sent (an empty generator would go as a chunked body).
+            content=_body(receive) if _has_body(scope) else None,
         )
         try:
             upstream = await self._http().send(request, stream=True)
@@ -163,11 +167,13 @@ def _retrieve(task: asyncio.Task[None]) -> None:
         task.exception()
 
 
-async def _body(scope: Scope, receive: Receive) -> AsyncIterator[bytes]:
-    """The request body as the client sends it (nothing when it announces none)."""
+def _has_body(scope: Scope) -> bool:
     names = {k.lower() for k, _ in scope["headers"]}
-    if b"content-length" not in names and b"transfer-encoding" not in names:
-        return
+    return b"content-length" in names or b"transfer-encoding" in names
+
+
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body as the client sends it."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":

@@ -36,7 +36,6 @@ TEXT = b"Killed mid-job, finished by the other host.\n" * 24_000  # ~1 MiB: 16 s
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
-@pytest.mark.parametrize("loss", ["killed", "frozen"])
 def host_and_worker(pid: int) -> list[int]:
     """The host's pid and its Python worker's (JOBSTREAM_LOCAL_WORKER=worker), if any."""
     try:
@@ -57,6 +56,7 @@ def signal_all(pids: list[int], sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
+@pytest.mark.parametrize("loss", ["killed", "frozen"])
 def test_a_job_on_a_lost_host_finishes_on_the_survivor(tmp_path: Path, loss: str) -> None:
     (tmp_path / "first").mkdir()
     # A 10 s message lock (queues.json says 1 minute) keeps the test short.
