@@ -9,6 +9,9 @@ serves anything, on a blocking socket; `attach()` moves the channel into the loo
 
 The functions the host routes and triggers come from the worker's metadata
 (`WorkerFunction`), as in Azure: the host process never imports the app.
+
+(Over 300 lines: one worker's start-up, its running channel and the trigger invokers
+that use it, read together.)
 """
 
 import asyncio
