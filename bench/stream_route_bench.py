@@ -287,9 +287,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def cpu_seconds(process: psutil.Process) -> float:
+def with_worker(process: psutil.Process) -> list[psutil.Process]:
+    """The server process and, when the host runs its functions in the Python worker
+    (JOBSTREAM_LOCAL_WORKER=worker), the worker process: the two serve each stream."""
+    workers = [
+        child
+        for child in process.children(recursive=True)
+        if "devstack.host.worker_process" in " ".join(child.cmdline())
+    ]
+    return [process, *workers]
+
+
+def own_cpu_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    total = 0.0
+    for part in with_worker(process):
+        times = part.cpu_times()
+        total += float(times.user + times.system)
+    return total
+
+
+def rss_bytes(process: psutil.Process) -> int:
+    return sum(int(part.memory_info().rss) for part in with_worker(process))
 
 
 async def measure(
@@ -312,14 +335,14 @@ async def measure(
     for transport in warm_transports:
         transport.close()
     await asyncio.sleep(1.5)
-    rss_before = server.memory_info().rss
+    rss_before = rss_bytes(server)
     _, traced_before = reads()
     if traced_before is not None:
         os.kill(server.pid, signal.SIGUSR1)  # the host's baseline snapshot
     paths = [(job_ids[i % JOBS], paths_for[job_ids[i % JOBS]]) for i in range(streams)]
     transports = await open_streams(port, paths, window)
     await asyncio.sleep(1.0)
-    rss_after = server.memory_info().rss
+    rss_after = rss_bytes(server)
     _, traced_after = reads()
     if traced_after is not None:
         os.kill(server.pid, signal.SIGUSR1)  # what grew: COUNTERS_FILE.top
@@ -328,12 +351,12 @@ async def measure(
     await asyncio.sleep(2.0)  # pollers settle into the appends' rhythm
     reads0, _ = reads()
     me = psutil.Process()
-    cpu0, t0, mine0 = cpu_seconds(server), time.perf_counter(), cpu_seconds(me)
+    cpu0, t0, mine0 = cpu_seconds(server), time.perf_counter(), own_cpu_seconds(me)
     window.measuring = True
     await asyncio.sleep(seconds)
     window.measuring = False
     reads1, _ = reads()
-    cpu1, elapsed, mine1 = cpu_seconds(server), time.perf_counter() - t0, cpu_seconds(me)
+    cpu1, elapsed, mine1 = cpu_seconds(server), time.perf_counter() - t0, own_cpu_seconds(me)
     stop.set()
     await writer
     held = sum(1 for t in transports if not t.is_closing())

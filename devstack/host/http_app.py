@@ -11,12 +11,11 @@ route values in `req.path_params` and its `Response` is sent as is, so a
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -24,6 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from devstack.host.loader import IndexedFunction
 from devstack.host.routes import RouteTemplate, compile_route
 
 log = logging.getLogger("devstack.host.http")
@@ -46,7 +46,7 @@ class HttpFunction:
         return self.methods is None or method in self.methods
 
 
-def http_functions(functions: Sequence[func.Function], route_prefix: str) -> list[HttpFunction]:
+def http_functions(functions: Sequence[IndexedFunction], route_prefix: str) -> list[HttpFunction]:
     """The HTTP-triggered functions, most specific route first (literals before parameters)."""
     found = []
     for function in functions:
@@ -75,6 +75,10 @@ def http_functions(functions: Sequence[func.Function], route_prefix: str) -> lis
     return found
 
 
+# Runs one HTTP function: in this process (the default) or in the worker (`worker_http`).
+HttpInvoker = Callable[[HttpFunction, dict[str, str], Scope, Receive, Send], Awaitable[None]]
+
+
 def error_response(status: int, code: str, message: str, **headers: str) -> JSONResponse:
     body = {"success": False, "error": {"code": code, "message": message, "details": []}}
     return JSONResponse(body, status_code=status, headers=headers or None)
@@ -88,8 +92,10 @@ class FunctionsHttpApp:
         functions: Sequence[HttpFunction],
         web_root: Path | None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
+        invoker: HttpInvoker | None = None,
     ) -> None:
         self.functions = list(functions)
+        self._run: HttpInvoker = invoker or self._run_here
         self.max_request_bytes = max_request_bytes
         self.web_root = web_root if web_root is not None and web_root.is_dir() else None
         self._static = (
@@ -159,8 +165,19 @@ class FunctionsHttpApp:
                 f"the request body is over the host's {self.max_request_bytes} byte limit",
             )(scope, receive, send)
             return
+        await self._run(function, params, scope, _bounded(receive, self.max_request_bytes), send)
+
+    async def _run_here(
+        self,
+        function: HttpFunction,
+        params: dict[str, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """In this process: the function gets FastAPI's `Request` and its `Response` is sent."""
         scope["path_params"] = params  # in place, as Starlette's router does: no copy per call
-        request = Request(scope, _bounded(receive, self.max_request_bytes))
+        request = Request(scope, receive)
         try:
             result = await _call(function.user_function, {function.arg_name: request})
         except Exception:
@@ -227,13 +244,16 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def build_http_app(
-    functions: Sequence[func.Function],
+    functions: Sequence[IndexedFunction],
     route_prefix: str,
     web_root: Path | None = None,
     cors_origins: Sequence[str] = (),
     cors_credentials: bool = False,
+    invoker: HttpInvoker | None = None,
 ) -> ASGIApp:
-    app: ASGIApp = FunctionsHttpApp(http_functions(functions, route_prefix), web_root)
+    app: ASGIApp = FunctionsHttpApp(
+        http_functions(functions, route_prefix), web_root, invoker=invoker
+    )
     if cors_origins:
         app = CORSMiddleware(
             app,

@@ -14,9 +14,10 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any, Protocol
 
 import azure.functions as func
 from azure.functions.decorators.function_app import FunctionRegister
@@ -28,6 +29,25 @@ _VALID_SCRIPT_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
 
 # The app's settings builder, as `module:function`: it raises naming the bad setting.
 DEFAULT_SETTINGS_CHECK = "function_app.settings:get_settings"
+
+
+class TriggerSpec(Protocol):
+    """A function's trigger binding: its type and its settings (binding JSON)."""
+
+    def get_binding_name(self) -> str: ...
+
+    def get_dict_repr(self) -> dict[Any, Any]: ...
+
+
+class IndexedFunction(Protocol):
+    """What the host's routing and trigger code read of a function: `func.Function` in this
+    process, or `worker_client.WorkerFunction` from the worker's metadata."""
+
+    def get_function_name(self) -> str | None: ...
+
+    def get_trigger(self) -> TriggerSpec | None: ...
+
+    def get_user_function(self) -> Callable[..., Any]: ...
 
 
 class AppLoadError(RuntimeError):

@@ -1,4 +1,10 @@
-"""The local Functions host: the app's HTTP functions on uvicorn plus its queue triggers."""
+"""The local Functions host: the app's HTTP functions on uvicorn plus its queue triggers.
+
+Where the functions run is `JOBSTREAM_LOCAL_WORKER`: `worker` starts the real Python
+worker (`azure_functions_runtime`) in a process of its own, as Azure does, and every
+invocation goes through it (`worker_client`, `worker_http`); `inprocess` imports the app
+into the host and calls each function here (the older path, kept while both are compared).
+"""
 
 import asyncio
 import contextlib
@@ -12,15 +18,36 @@ from pathlib import Path
 import uvicorn
 
 from devstack.host.host_json import HostJson, read_host_json
-from devstack.host.http_app import build_http_app, http_functions
-from devstack.host.loader import load_function_app
-from devstack.host.servicebus_trigger import QueueTriggerRunner, queue_triggers
-from devstack.host.timer_trigger import TimerTriggerRunner, timer_triggers
+from devstack.host.http_app import HttpInvoker, build_http_app, http_functions
+from devstack.host.loader import AppLoadError, IndexedFunction, load_function_app
+from devstack.host.servicebus_trigger import (
+    MessageInvoker,
+    QueueTriggerRunner,
+    queue_triggers,
+)
+from devstack.host.servicebus_trigger import invoke_here as invoke_message_here
+from devstack.host.timer_trigger import TimerInvoker, TimerTriggerRunner, timer_triggers
+from devstack.host.timer_trigger import invoke_here as invoke_timer_here
+from devstack.host.worker_client import WorkerClient, servicebus_invoker, timer_invoker
+from devstack.host.worker_http import WorkerHttpInvoker
 from function_app.entrypoints import log_redaction
 
 log = logging.getLogger("devstack.host")
 
 GRACEFUL_HTTP_SHUTDOWN_SECONDS = 5
+
+WORKER_MODE_SETTING = "JOBSTREAM_LOCAL_WORKER"
+WORKER_MODES = ("inprocess", "worker")
+DEFAULT_WORKER_MODE = "inprocess"
+
+
+def worker_mode(environ: Mapping[str, str]) -> str:
+    mode = (environ.get(WORKER_MODE_SETTING) or DEFAULT_WORKER_MODE).strip().lower()
+    if mode not in WORKER_MODES:
+        raise AppLoadError(
+            f"{WORKER_MODE_SETTING}={mode!r}: expected one of {', '.join(WORKER_MODES)}"
+        )
+    return mode
 
 
 class PortInUseError(RuntimeError):
@@ -86,19 +113,18 @@ class FunctionsHost:
     ) -> None:
         self.root = root.resolve()
         self.host_json: HostJson = read_host_json(self.root)
-        _, functions = load_function_app(self.root, environ)
-        prefix = self.host_json.route_prefix
-        self._http = http_functions(functions, prefix)
-        self._asgi = build_http_app(functions, prefix, web_root, cors_origins, cors_credentials)
-        self.runners = [
-            QueueTriggerRunner(trigger, self.host_json.service_bus)
-            for trigger in queue_triggers(functions, self.host_json.service_bus, environ)
-        ]
-        self.timers = [
-            TimerTriggerRunner(trigger)
-            for trigger in timer_triggers(functions, os.environ if environ is None else environ)
-        ]
+        env = os.environ if environ is None else environ
+        self.mode = worker_mode(env)
         self._socket = bind_socket(host, port)
+        self.worker: WorkerClient | None = None
+        self._http_invoker: WorkerHttpInvoker | None = None
+        try:
+            self._load(environ, env, access_log, web_root, cors_origins, cors_credentials)
+        except BaseException:
+            self._socket.close()
+            self._kill_worker()
+            raise
+        prefix = self.host_json.route_prefix
         self.info = HostInfo(
             host=host,
             port=int(self._socket.getsockname()[1]),
@@ -127,6 +153,53 @@ class FunctionsHost:
         log_redaction.install()
         self._started = asyncio.Event()
 
+    def _load(
+        self,
+        environ: Mapping[str, str] | None,
+        env: Mapping[str, str],
+        access_log: bool,
+        web_root: Path | None,
+        cors_origins: Sequence[str],
+        cors_credentials: bool,
+    ) -> None:
+        """Index the app (in the worker, or here) and build the routes and trigger runners."""
+        functions: Sequence[IndexedFunction]
+        http_invoker: HttpInvoker | None = None
+        message_invoker: MessageInvoker = invoke_message_here
+        timer_invoke: TimerInvoker = invoke_timer_here
+        if self.mode == "worker":
+            self.worker = WorkerClient(self.root, environ, access_log=access_log)
+            functions = self.worker.start()
+            ids = {f.name: f.function_id for f in self.worker.functions}
+            if self.worker.http_uri is not None:
+                self._http_invoker = http_invoker = WorkerHttpInvoker(self.worker, ids)
+            elif any(_is_http(f) for f in functions):
+                raise AppLoadError(
+                    "the worker runs HTTP functions through the FastAPI extension only "
+                    "(azurefunctions-extensions-http-fastapi): it started no HTTP server"
+                )
+            message_invoker = servicebus_invoker(self.worker, ids)
+            timer_invoke = timer_invoker(self.worker, ids)
+        else:
+            _, functions = load_function_app(self.root, environ)
+        prefix = self.host_json.route_prefix
+        self._http = http_functions(functions, prefix)
+        self._asgi = build_http_app(
+            functions, prefix, web_root, cors_origins, cors_credentials, invoker=http_invoker
+        )
+        self.runners = [
+            QueueTriggerRunner(trigger, self.host_json.service_bus, invoke=message_invoker)
+            for trigger in queue_triggers(functions, self.host_json.service_bus, environ)
+        ]
+        self.timers = [
+            TimerTriggerRunner(trigger, invoke=timer_invoke)
+            for trigger in timer_triggers(functions, env)
+        ]
+
+    def _kill_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+
     def stop(self) -> None:
         self._server.should_exit = True
         for runner in self.runners:
@@ -139,6 +212,8 @@ class FunctionsHost:
 
     async def serve(self) -> None:
         """Serve HTTP and run the triggers; return once `stop()` was called and all drained."""
+        if self.worker is not None:
+            await self.worker.attach()
         tasks = [asyncio.create_task(r.run(), name=r.trigger.function_name) for r in self.runners]
         timers = [asyncio.create_task(t.run(), name=t.trigger.function_name) for t in self.timers]
         http = asyncio.create_task(self._server.serve(sockets=[self._socket]), name="http")
@@ -159,8 +234,17 @@ class FunctionsHost:
                 if isinstance(result, BaseException):
                     log.error("%s stopped with %r", runner.trigger.function_name, result)
             self._socket.close()
+            if self._http_invoker is not None:
+                await self._http_invoker.aclose()
+            if self.worker is not None:
+                await self.worker.close()
             # The app's SDK clients live as long as the process, as under the Azure worker,
             # which never closes them either; at exit aiohttp reports their sessions as
             # "unclosed" through the asyncio logger. That is noise, not a leak: mute it now
             # that nothing runs any more.
             logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
+def _is_http(function: IndexedFunction) -> bool:
+    trigger = function.get_trigger()
+    return trigger is not None and trigger.get_binding_name() == "httpTrigger"

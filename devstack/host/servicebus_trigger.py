@@ -19,7 +19,7 @@ import inspect
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from azure.servicebus.amqp import AmqpMessageBodyType
 from azure.servicebus.exceptions import ServiceBusError
 
 from devstack.host.host_json import ServiceBusOptions
+from devstack.host.loader import IndexedFunction
 
 log = logging.getLogger("devstack.host.servicebus")
 
@@ -75,7 +76,7 @@ class QueueTrigger:
 
 
 def queue_triggers(
-    functions: list[func.Function],
+    functions: Sequence[IndexedFunction],
     options: ServiceBusOptions,
     environ: Mapping[str, str] | None = None,
 ) -> list[QueueTrigger]:
@@ -193,6 +194,19 @@ def to_function_message(message: ServiceBusReceivedMessage) -> func.ServiceBusMe
     )
 
 
+# Runs the function for one message; an exception means it failed (the host abandons).
+MessageInvoker = Callable[[QueueTrigger, ServiceBusReceivedMessage], Awaitable[None]]
+
+
+async def invoke_here(trigger: QueueTrigger, message: ServiceBusReceivedMessage) -> None:
+    """In this process: the function gets a `func.ServiceBusMessage` built here."""
+    kwargs = {trigger.arg_name: to_function_message(message)}
+    if inspect.iscoroutinefunction(trigger.user_function):
+        await trigger.user_function(**kwargs)
+    else:
+        await asyncio.to_thread(trigger.user_function, **kwargs)
+
+
 class QueueTriggerRunner:
     """The receive loop for one trigger. `run()` until `stop()`."""
 
@@ -201,8 +215,10 @@ class QueueTriggerRunner:
         trigger: QueueTrigger,
         options: ServiceBusOptions,
         client_factory: Callable[[str], ServiceBusClient] = client_for,
+        invoke: MessageInvoker = invoke_here,
     ) -> None:
         self.trigger = trigger
+        self._run = invoke
         self.options = options
         self._client_factory = client_factory
         self._stopping = asyncio.Event()
@@ -299,13 +315,8 @@ class QueueTriggerRunner:
         self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage
     ) -> None:
         self.invocations += 1
-        kwargs = {self.trigger.arg_name: to_function_message(message)}
-        user_function = self.trigger.user_function
         try:
-            if inspect.iscoroutinefunction(user_function):
-                await user_function(**kwargs)
-            else:
-                await asyncio.to_thread(user_function, **kwargs)
+            await self._run(self.trigger, message)
         except Exception as exc:
             self.failures += 1
             log.error(

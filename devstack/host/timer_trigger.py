@@ -8,15 +8,15 @@ once at start. An exception is logged and the schedule goes on. Schedules follow
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import azure.functions as func
 from azure.functions.timer import TimerRequest
 from croniter import croniter
 
+from devstack.host.loader import IndexedFunction
 from devstack.host.servicebus_trigger import TriggerConfigError, resolve_setting_expressions
 
 log = logging.getLogger("devstack.host.timer")
@@ -35,7 +35,7 @@ class TimerTrigger:
 
 
 def timer_triggers(
-    functions: list[func.Function], environ: Mapping[str, str]
+    functions: Sequence[IndexedFunction], environ: Mapping[str, str]
 ) -> list[TimerTrigger]:
     found = []
     for function in functions:
@@ -66,11 +66,27 @@ def next_run(schedule: str, after: datetime) -> datetime:
     return croniter(schedule, after, second_at_beginning=True).get_next(datetime)
 
 
+# Runs the timer function once (`past_due` as given); an exception means it failed.
+TimerInvoker = Callable[[TimerTrigger, bool], Awaitable[None]]
+
+
+async def invoke_here(trigger: TimerTrigger, past_due: bool) -> None:
+    """In this process: the function gets a `TimerRequest` built here."""
+    result = trigger.user_function(**{trigger.arg_name: TimerRequest(past_due=past_due)})
+    if asyncio.iscoroutine(result):
+        await result
+
+
 class TimerTriggerRunner:
     def __init__(
-        self, trigger: TimerTrigger, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        trigger: TimerTrigger,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        invoke: TimerInvoker = invoke_here,
     ) -> None:
         self.trigger = trigger
+        self._run = invoke
         self._clock = clock
         self._stopping = asyncio.Event()
 
@@ -96,10 +112,6 @@ class TimerTriggerRunner:
     async def _invoke(self, *, past_due: bool) -> None:
         name = self.trigger.function_name
         try:
-            result = self.trigger.user_function(
-                **{self.trigger.arg_name: TimerRequest(past_due=past_due)}
-            )
-            if asyncio.iscoroutine(result):
-                await result
+            await self._run(self.trigger, past_due)
         except Exception:
             log.exception("timer function %s failed", name)

@@ -332,6 +332,7 @@ OUTSIDE_NAMES = {
     "WRONG_VERSION_NUMBER",  # OpenSSL's error for TLS spoken to a plain port
     "REQUESTS_CA_BUNDLE",  # requests' CA bundle variable
     "SSL_CERT_FILE",  # OpenSSL's CA file variable
+    "JOBSTREAM_LOCAL_WORKER",  # the local host's switch (devstack/host/server.py), not the app's
     # the environment variables Microsoft's azure-servicebus samples read
     "SERVICEBUS_CONNECTION_STR",
     "SERVICEBUS_QUEUE_NAME",

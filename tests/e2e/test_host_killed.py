@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from jobstream_client.sse import SseParser
@@ -33,6 +34,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
 TEXT = b"Killed mid-job, finished by the other host.\n" * 24_000  # ~1 MiB: 16 s at 64 KiB/s
 TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def host_and_worker(pid: int) -> list[int]:
+    """The host's pid and its Python worker's (JOBSTREAM_LOCAL_WORKER=worker), if any."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return [pid]
+    workers = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if "devstack.host.worker_process" in " ".join(child.cmdline()):
+                workers.append(child.pid)
+    return [pid, *workers]
+
+
+def signal_all(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 @pytest.mark.parametrize("loss", ["killed", "frozen"])
@@ -87,7 +108,12 @@ def test_a_job_on_a_lost_host_finishes_on_the_survivor(tmp_path: Path, loss: str
             base = f"http://127.0.0.1:{port}"
             wait_for_http(f"{base}/api/v1/health", survivor, log)
             # The first host is lost mid-job; Azurite and the emulator live on.
-            os.kill(first.pid, signal.SIGKILL if loss == "killed" else signal.SIGSTOP)
+            # A frozen instance freezes the host and its language worker alike.
+            frozen = host_and_worker(first.pid)
+            if loss == "killed":
+                os.kill(first.pid, signal.SIGKILL)
+            else:
+                signal_all(frozen, signal.SIGSTOP)
             killed_at = time.monotonic()
             with httpx.Client(timeout=30) as http:
                 if loss == "frozen":
@@ -99,7 +125,7 @@ def test_a_job_on_a_lost_host_finishes_on_the_survivor(tmp_path: Path, loss: str
                         if state["attempts"] >= 2:
                             break
                         time.sleep(0.5)
-                    os.kill(first.pid, signal.SIGCONT)  # the stale attempt resumes now
+                    signal_all(frozen, signal.SIGCONT)  # the stale attempt resumes now
                 deadline = time.monotonic() + 150
                 status = ""
                 while time.monotonic() < deadline:
@@ -124,8 +150,7 @@ def test_a_job_on_a_lost_host_finishes_on_the_survivor(tmp_path: Path, loss: str
                                 break
         finally:
             stop_process(survivor)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(first.pid, signal.SIGCONT)
+            signal_all(host_and_worker(first.pid), signal.SIGCONT)
             if loss == "killed":  # nobody is left to stop them
                 for pid in (first.azurite_pid, first.servicebus_pid):
                     if pid is not None:

@@ -9,8 +9,10 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -32,6 +34,7 @@ MAX_CONCURRENT_CALLS = 4  # local_host_app/host.json
 
 @dataclass
 class TinyHost:
+    mode: str
     base_url: str
     connection_string: str
     process: subprocess.Popen[bytes]
@@ -77,8 +80,11 @@ def emulator_config(path: Path) -> Path:
     return path
 
 
+MODES = ("inprocess", "worker")  # JOBSTREAM_LOCAL_WORKER: where the functions run
+
+
 def start_tiny_host(
-    workdir: Path, connection_string: str, queue: str
+    workdir: Path, connection_string: str, queue: str, mode: str
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`python -m devstack.host` for a copy of the tiny app under `workdir`."""
     root = workdir / f"app-{queue}"
@@ -89,6 +95,7 @@ def start_tiny_host(
         "PYTHON_SCRIPT_FILE_NAME": "tiny_app.py",
         "ServiceBusConnection": connection_string,
         "TINY_QUEUE": queue,
+        "JOBSTREAM_LOCAL_WORKER": mode,
     }
     log_path = workdir / f"host-{queue}.log"
     process = start_python(
@@ -97,17 +104,22 @@ def start_tiny_host(
     return process, f"http://127.0.0.1:{port}", log_path
 
 
-@pytest.fixture(scope="module")
-def tiny_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyHost]:
-    workdir = tmp_path_factory.mktemp("tiny-host")
+@pytest.fixture(scope="module", params=MODES)
+def tiny_host(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[TinyHost]:
+    mode: str = request.param
+    workdir = tmp_path_factory.mktemp(f"tiny-host-{mode}")
     config_path = emulator_config(workdir / "config.json")
     emulator = start_emulator(
         config_path,
         "127.0.0.1",
         log_path=workdir / "emulator.log",
     )
-    process, base_url, log_path = start_tiny_host(workdir, emulator.connection_string, QUEUE)
-    host = TinyHost(base_url, emulator.connection_string, process, log_path, emulator, config_path)
+    process, base_url, log_path = start_tiny_host(workdir, emulator.connection_string, QUEUE, mode)
+    host = TinyHost(
+        mode, base_url, emulator.connection_string, process, log_path, emulator, config_path
+    )
     try:
         wait_for_http(f"{base_url}/api/received", process, log_path)
         yield host
@@ -171,6 +183,20 @@ async def test_path_params_and_methods_reach_the_function(tiny_host: TinyHost) -
     assert catch_all.json() == {"rest": "a/b/c.txt"}
 
 
+async def test_in_worker_mode_http_functions_run_behind_the_workers_http_v2_server(
+    tiny_host: TinyHost,
+) -> None:
+    async with httpx.AsyncClient(base_url=tiny_host.base_url) as http:
+        answer = (await http.get("/api/whoami")).json()
+
+    if tiny_host.mode == "worker":
+        # Another process than the host, reached with the id that pairs it to an invocation.
+        assert answer["pid"] != tiny_host.process.pid
+        assert answer["invocationId"]
+    else:
+        assert answer == {"pid": tiny_host.process.pid, "invocationId": None}
+
+
 async def test_a_streaming_response_is_not_buffered(tiny_host: TinyHost) -> None:
     token = uuid.uuid4().hex
     async with (
@@ -199,9 +225,14 @@ async def test_a_queue_trigger_gets_a_worker_message_with_the_properties(
             message_id=message_id,
             content_type="application/json",
             correlation_id="corr-1",
-            application_properties={"jobName": "tiny"},
+            reply_to="replies",
+            to="tiny",
+            subject="greeting",
+            time_to_live=timedelta(minutes=10),
+            application_properties={"jobName": "tiny", "attempt": 2},
         ),
     )
+    sent_at = datetime.now(UTC)
 
     [entry] = await received(tiny_host, message_id, "queue", 1)
 
@@ -210,9 +241,22 @@ async def test_a_queue_trigger_gets_a_worker_message_with_the_properties(
     assert entry["body"] == '{"hello": "world"}'
     assert entry["content_type"] == "application/json"
     assert entry["correlation_id"] == "corr-1"
-    assert entry["application_properties"] == {"jobName": "tiny"}
-    assert entry["lock_token"]
-    assert entry["enqueued_time_utc"]
+    assert entry["application_properties"] == {"jobName": "tiny", "attempt": 2}
+    assert entry["user_properties"] == {"jobName": "tiny", "attempt": 2}
+    assert entry["reply_to"] == "replies"
+    assert entry["to"] == "tiny"
+    assert entry["subject"] == entry["label"] == "greeting"
+    assert entry["dead_letter_reason"] is None
+    assert isinstance(entry["sequence_number"], int)
+    assert UUID(entry["lock_token"])
+    enqueued = datetime.fromisoformat(entry["enqueued_time_utc"])
+    assert enqueued.tzinfo is not None
+    assert abs((enqueued - sent_at).total_seconds()) < 60
+    expires = datetime.fromisoformat(entry["expires_at_utc"])
+    assert expires - enqueued == timedelta(minutes=10)
+    assert datetime.fromisoformat(entry["locked_until"]) > enqueued
+    in_host = entry["pid"] == tiny_host.process.pid
+    assert in_host is (tiny_host.mode == "inprocess")
 
 
 async def test_an_exception_abandons_and_the_redelivery_counts_one_more(
@@ -302,7 +346,7 @@ async def test_sigterm_lets_an_invocation_in_flight_finish_and_complete(
     tiny_host: TinyHost, tmp_path: Path
 ) -> None:
     process, base_url, log_path = start_tiny_host(
-        tmp_path, tiny_host.connection_string, DRAIN_QUEUE
+        tmp_path, tiny_host.connection_string, DRAIN_QUEUE, tiny_host.mode
     )
     try:
         wait_for_http(f"{base_url}/api/received", process, log_path)

@@ -80,6 +80,7 @@ def test_the_tiny_app_routes_and_triggers_are_indexed() -> None:
         "/received",
         "/release/{token}",
         "/stream/{token}",
+        "/whoami",
     ]
     dead_letter = [json.loads(b) for b in bindings["on_dead_letter"]]
     assert dead_letter[0]["queueName"] == "%TINY_QUEUE%/$DeadLetterQueue"

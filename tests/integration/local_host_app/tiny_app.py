@@ -8,6 +8,7 @@ trigger.
 
 import asyncio
 import json
+import os
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,6 +35,10 @@ def _gate(token: str) -> asyncio.Event:
     return _gates.setdefault(token, asyncio.Event())
 
 
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def _record(kind: str, msg: func.ServiceBusMessage) -> None:
     entry = {
         "kind": kind,
@@ -44,8 +49,18 @@ def _record(kind: str, msg: func.ServiceBusMessage) -> None:
         "correlation_id": msg.correlation_id,
         "application_properties": msg.application_properties,
         "lock_token": msg.lock_token,
-        "enqueued_time_utc": msg.enqueued_time_utc.isoformat() if msg.enqueued_time_utc else None,
+        "enqueued_time_utc": _iso(msg.enqueued_time_utc),
+        "expires_at_utc": _iso(msg.expires_at_utc),
+        "locked_until": _iso(msg.locked_until),
+        "user_properties": msg.user_properties,
+        "sequence_number": msg.sequence_number,
+        "reply_to": msg.reply_to,
+        "to": msg.to,
+        "subject": msg.subject,
+        "label": msg.label,
+        "dead_letter_reason": msg.dead_letter_reason,
         "type": type(msg).__module__ + "." + type(msg).__qualname__,
+        "pid": os.getpid(),
     }
     with _received_lock:
         _received.append(entry)
@@ -77,6 +92,12 @@ async def stream(req: Request) -> StreamingResponse:
 async def release(req: Request) -> Response:
     _gate(req.path_params["token"]).set()
     return Response(status_code=204)
+
+
+@app.route(route="whoami", methods=["GET"])
+async def whoami(req: Request) -> Response:
+    # The invocation id header is set only on the way through the worker's HTTP v2 server.
+    return JSONResponse({"pid": os.getpid(), "invocationId": req.headers.get("x-ms-invocation-id")})
 
 
 @app.route(route="received", methods=["GET"])
