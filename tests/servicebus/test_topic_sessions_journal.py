@@ -1,10 +1,11 @@
 """Subscriptions and session queues are journalled like queues: their messages (and a
-session queue's order per session) come back after a restart."""
+session queue's order per session), session states and a topic's scheduled messages come back
+after a restart."""
 
 from pathlib import Path
 
 from devstack.servicebus.codec import PROPERTIES, IncomingMessage, section
-from devstack.servicebus.config import parse_config
+from devstack.servicebus.config import EmulatorConfig, parse_config
 from devstack.servicebus.journal import Journal
 from devstack.servicebus.sessions import SessionEntity
 from devstack.servicebus.store import Namespace
@@ -64,3 +65,96 @@ def test_subscription_and_session_messages_survive_a_restart(tmp_path: Path) -> 
     queue.pump(clock.now)
     assert [m.message_id for m in taker.got] == ["q0", "q2"]  # only session x, in order
     journal.close()
+
+
+def test_session_state_and_its_update_time_come_back_also_after_compaction(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    namespace, journal = _started(tmp_path, clock)
+    queue = namespace.entity("q")
+    assert isinstance(queue, SessionEntity)
+    queue.set_state("x", b"\x00state", clock.now)
+    queue.set_state("y", b"gone soon", clock.now)
+    clock.now += 5
+    queue.set_state("y", None, clock.now)
+    journal.close()
+    for _ in range(2):  # the lines as written, then the compacted journal
+        namespace, journal = _started(tmp_path, clock)
+        queue = namespace.entity("q")
+        assert isinstance(queue, SessionEntity)
+        assert queue.session_states == {"x": b"\x00state"}
+        assert queue.state_updated_ms == {"x": 1_000_000}
+        assert queue.list_sessions(None) == ["x"]
+        journal.close()
+
+
+def test_a_scheduled_topic_message_comes_back_and_is_copied_when_due(tmp_path: Path) -> None:
+    clock = Clock()
+    namespace, journal = _started(tmp_path, clock)
+    topic = namespace.entity("t")
+    assert topic is not None
+    kept = topic.schedule(_message("later"), clock.now + 10_000, clock.now)
+    cancelled = topic.schedule(_message("cancelled"), clock.now + 10_000, clock.now)
+    topic.cancel_scheduled(cancelled)
+    journal.close()
+
+    again, journal = _started(tmp_path, clock)
+    topic = again.entity("t")
+    assert topic is not None
+    assert list(topic.messages) == [kept]
+    again.tick()
+    assert again.entity("t/Subscriptions/a").messages == {}  # type: ignore[union-attr]
+    clock.now += 10_000
+    again.tick()
+    for name in ("t/Subscriptions/a", "t/Subscriptions/b"):
+        subscription = again.entity(name)
+        assert subscription is not None
+        assert [m.message_id for m in subscription.messages.values()] == ["later"]
+    assert topic.messages == {}
+    journal.close()
+    # copied once: neither the topic's message nor a second copy comes back
+    third, journal = _started(tmp_path, clock)
+    assert third.entity("t").messages == {}  # type: ignore[union-attr]
+    assert len(third.entity("t/Subscriptions/a").messages) == 1  # type: ignore[union-attr]
+    journal.close()
+
+
+def test_messages_kept_in_a_queue_that_now_forwards_are_forwarded_at_start(
+    tmp_path: Path,
+) -> None:
+    def config(forward: bool) -> EmulatorConfig:
+        properties = {"ForwardTo": "target"} if forward else {}
+        return parse_config(
+            {
+                "UserConfig": {
+                    "Namespaces": [
+                        {
+                            "Name": "ns",
+                            "Queues": [
+                                {"Name": "source", "Properties": properties},
+                                {"Name": "target"},
+                            ],
+                        }
+                    ]
+                }
+            }
+        )
+
+    clock = Clock()
+    namespace = Namespace(config(False), clock)
+    journal = Journal(tmp_path)
+    journal.open(namespace)
+    source = namespace.entity("source")
+    assert source is not None
+    source.send(_message("m1"), clock.now)
+    journal.close()
+    for _ in range(2):  # forwarded at the first start, and not again at the next
+        namespace = Namespace(config(True), clock)
+        journal = Journal(tmp_path)
+        journal.open(namespace)
+        assert namespace.entity("source").messages == {}  # type: ignore[union-attr]
+        target = namespace.entity("target")
+        assert target is not None
+        assert [m.message_id for m in target.messages.values()] == ["m1"]
+        journal.close()
