@@ -180,9 +180,10 @@ class Entity:
             body_raw=incoming.body_raw,
             enqueued_time_ms=enqueued,
             expires_at_ms=enqueued + ttl_ms,
-            encoded_annotations=incoming.encoded_annotations,
-            hops=incoming.hops,
         )
+        if incoming.hops or incoming.encoded_annotations is not None:  # moved on by the broker
+            message.hops = incoming.hops
+            message.encoded_annotations = incoming.encoded_annotations
         self.messages[seq] = message
         heapq.heappush(self._expiry_heap, (message.expires_at_ms, seq))
         if scheduled_ms is not None and scheduled_ms > now:
