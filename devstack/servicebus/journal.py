@@ -131,6 +131,8 @@ class Journal:
                 )
                 if record["id"] is not None and not entity.is_dead_letter:
                     remembered.append((entity, record["id"], record["et"]))
+                # numbers go on past it, also when it was settled since (no compaction yet)
+                entity.continue_sequence_from(seq + 1)
             elif kind == "r":
                 entity.messages.pop(seq, None)
             elif kind == "m":

@@ -205,6 +205,15 @@ class Entity:
             return
         self._store(incoming, now, scheduled_ms)
 
+    def take_copy(self, incoming: IncomingMessage, now: int, sequence_number: int) -> None:
+        """A topic's copy for this subscription, numbered by the topic as in Azure (the
+        copies of one message share its sequence number)."""
+        if self.forward is not None:
+            self._forward_incoming(incoming, now)
+            return
+        self._next_sequence = max(self._next_sequence, sequence_number)
+        self._store(incoming, now, None)
+
     # ---- auto-forwarding ----------------------------------------------------------------
     @property
     def needs_session_id(self) -> bool:

@@ -103,16 +103,26 @@ class Topic(Entity):
         if scheduled_ms is not None and scheduled_ms > now:
             self._store(incoming, now, scheduled_ms)
             return
-        self.fan_out(incoming, now)
+        sequence_number = self._next_sequence
+        self._next_sequence += 1
+        self.fan_out(incoming, now, sequence_number)
 
     def _make_available(self, message: StoredMessage) -> None:
         """A scheduled message is due: copy it to the subscriptions."""
         if self.messages.pop(message.sequence_number, None) is not None and self.journal:
             self.journal.removed(self, message.sequence_number)
-        self.fan_out(carried(message), message.enqueued_time_ms)
+        self.fan_out(carried(message), message.enqueued_time_ms, message.sequence_number)
 
-    def fan_out(self, message: IncomingMessage, now: int) -> int:
-        """Copy to every subscription with a matching rule; returns how many got it."""
+    def restore(self, now: int) -> int:
+        """After the journal's replay (the subscriptions first): number on past every copy."""
+        count = Entity.restore(self, now)
+        for subscription in self.subscriptions.values():
+            self.continue_sequence_from(subscription.next_sequence)
+        return count
+
+    def fan_out(self, message: IncomingMessage, now: int, sequence_number: int) -> int:
+        """Copy to every subscription with a matching rule, each copy with the topic's
+        sequence number; returns how many got it."""
         properties = message_properties(message)
         copies = 0
         for key, subscription in self.subscriptions.items():
@@ -136,7 +146,7 @@ class Topic(Entity):
                 hops=message.hops,
                 encoded_annotations=message.encoded_annotations,
             )
-            subscription.send(incoming, now)
+            subscription.take_copy(incoming, now, sequence_number)
             copies += 1
         return copies
 

@@ -158,3 +158,33 @@ def test_messages_kept_in_a_queue_that_now_forwards_are_forwarded_at_start(
         assert target is not None
         assert [m.message_id for m in target.messages.values()] == ["m1"]
         journal.close()
+
+
+def test_sequence_numbers_go_on_after_a_kill_also_past_settled_messages(tmp_path: Path) -> None:
+    """No compaction between the sends and the kill: the journal's lines say how far the
+    numbers went, for a queue (its messages completed) and a topic (its copies)."""
+    clock = Clock()
+    namespace, journal = _started(tmp_path, clock)
+    queue = namespace.entity("q")
+    topic = namespace.entity("t")
+    assert queue is not None
+    assert topic is not None
+    for n in range(3):
+        queue.send(_message(f"q{n}", "x"), clock.now)
+        topic.send(_message(f"t{n}"), clock.now)
+    for seq in list(queue.messages):
+        queue._forget(seq)
+    journal.write_pending()  # as a kill leaves it: written, not compacted
+
+    again, journal = _started(tmp_path, clock)
+    queue = again.entity("q")
+    topic = again.entity("t")
+    assert queue is not None
+    assert topic is not None
+    queue.send(_message("q-next", "x"), clock.now)
+    topic.send(_message("t-next"), clock.now)
+    assert [m.sequence_number for m in queue.messages.values()] == [4]
+    subscription = again.entity("t/Subscriptions/a")
+    assert subscription is not None
+    assert [m.sequence_number for m in subscription.messages.values()] == [1, 2, 3, 4]
+    journal.close()

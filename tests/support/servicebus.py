@@ -164,6 +164,10 @@ TEST_TOPICS: list[dict[str, Any]] = [
         ],
     },
     {
+        "Name": "topic-sequence",
+        "Subscriptions": [{"Name": "all"}, {"Name": "some", "Rules": [_sql("some", "n > 1")]}],
+    },
+    {
         "Name": "topic-list-sessions",
         "Subscriptions": [{"Name": "by-session", "Properties": {"RequiresSession": True}}],
     },
