@@ -1,7 +1,9 @@
-"""In-memory queues: ordering, locks, delivery counts, scheduling, TTL, dead-lettering and
-duplicate detection. Pure Python; the AMQP layer drives it and supplies the time.
+"""In-memory queues: ordering, locks, delivery counts, scheduling, TTL, dead-lettering,
+duplicate detection and auto-forwarding. Pure Python; the AMQP layer drives it and supplies
+the time.
 
-(Over 300 lines: one state machine of a queue's messages; its rules interlock.)
+(Over 300 lines: one state machine of a queue's messages; its rules interlock: forwarding
+happens where a message would be stored, made available or dead-lettered.)
 """
 
 import heapq
