@@ -13,9 +13,10 @@ Records (``t``): ``s`` a message stored (all its fields); ``r`` removed (complet
 received-and-deleted, expired without dead-lettering, a cancelled schedule); ``m`` moved to
 the dead-letter queue (with its new application properties); ``c`` its delivery count;
 ``d`` deferred; ``ss`` a session's state set (``v``, null when cleared) at ``u``; ``i`` a
-message id the duplicate detection remembers and ``n`` the next sequence number (both
-written by compaction, for what no stored message says any more). A topic's records are
-its scheduled messages (stored, then removed when due or cancelled).
+message id the duplicate detection remembers (written by compaction, and for each message a
+topic with duplicate detection copies on at once) and ``n`` the next sequence number
+(written by compaction), for what no stored message says. A topic's other records are its
+scheduled messages (stored, then removed when due or cancelled).
 Locks are not kept: a message locked when the emulator stopped is available again after it
 starts, its delivery count as recorded.
 
@@ -259,6 +260,11 @@ class Journal:
 
     def deferred(self, entity: "Entity", sequence_number: int) -> None:
         self._append(self._encode({"t": "d", "e": entity.name, "q": sequence_number}))
+
+    def remembered(self, entity: "Entity", message_id: str, sent_ms: int) -> None:
+        """A message id the duplicate detection holds though no message of it is stored
+        (a topic's, copied to the subscriptions at once)."""
+        self._append(self._encode({"t": "i", "e": entity.name, "id": message_id, "et": sent_ms}))
 
     def session_state(
         self, entity: "Entity", session: str, state: bytes | None, updated_ms: int

@@ -103,6 +103,9 @@ class Topic(Entity):
         if scheduled_ms is not None and scheduled_ms > now:
             self._store(incoming, now, scheduled_ms)
             return
+        message_id = incoming.message_id
+        if self.journal is not None and self.config.requires_duplicate_detection and message_id:
+            self.journal.remembered(self, message_id, now)  # not stored here: its id still is
         sequence_number = self._next_sequence
         self._next_sequence += 1
         self.fan_out(incoming, now, sequence_number)

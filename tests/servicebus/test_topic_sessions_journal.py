@@ -188,3 +188,43 @@ def test_sequence_numbers_go_on_after_a_kill_also_past_settled_messages(tmp_path
     assert subscription is not None
     assert [m.sequence_number for m in subscription.messages.values()] == [1, 2, 3, 4]
     journal.close()
+
+
+def test_a_topic_still_drops_a_duplicate_after_a_kill(tmp_path: Path) -> None:
+    """A message sent to a topic is copied at once, never stored in the topic; its id is
+    journalled, so the topic's duplicate detection holds it across a kill."""
+    config = parse_config(
+        {
+            "UserConfig": {
+                "Namespaces": [
+                    {
+                        "Name": "ns",
+                        "Queues": [],
+                        "Topics": [
+                            {
+                                "Name": "t",
+                                "Properties": {"RequiresDuplicateDetection": True},
+                                "Subscriptions": [{"Name": "a"}],
+                            }
+                        ],
+                    }
+                ]
+            }
+        }
+    )
+    clock = Clock()
+    namespace = Namespace(config, clock)
+    journal = Journal(tmp_path)
+    journal.open(namespace)
+    namespace.entity("t").send(_message("once"), clock.now)  # type: ignore[union-attr]
+    journal.write_pending()  # killed: written, not compacted
+    for _ in range(2):  # the lines as written, then the compacted journal
+        namespace = Namespace(config, clock)
+        journal = Journal(tmp_path)
+        journal.open(namespace)
+        clock.now += 1000
+        namespace.entity("t").send(_message("once"), clock.now)  # type: ignore[union-attr]
+        subscription = namespace.entity("t/Subscriptions/a")
+        assert subscription is not None
+        assert [m.message_id for m in subscription.messages.values()] == ["once"]
+        journal.close()
