@@ -294,3 +294,12 @@ def test_a_loop_through_a_topic_ends_in_the_subscription_dead_letter_queue() -> 
     dead.consumers.append(taker)
     dead.pump(clock.now)
     assert [m.message_id for m in taker.got] == ["m"]
+
+
+def test_peeking_a_forwarding_queue_is_refused_too(client: ServiceBusClient) -> None:
+    """Azure refuses browsing an entity that forwards; the SDK's peek opens a receiver."""
+    with (
+        pytest.raises(ServiceBusError, match="auto-forwarding enabled"),
+        client.get_queue_receiver("fwd-source") as receiver,
+    ):
+        receiver.peek_messages(max_message_count=1)
