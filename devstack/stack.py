@@ -203,6 +203,8 @@ def summary(stack: RunningStack, settings: LocalSettings) -> dict[str, Any]:
         state["serviceBusAmqp"] = f"amqp://{stack.emulator.host}:{stack.emulator.port}"
         state["serviceBusAdminUrl"] = stack.emulator.admin_url
         state["serviceBusPid"] = stack.emulator.pid
+        # ServiceBusAdministrationClient: HTTPS on the AMQP port, trusting this bundle
+        state["serviceBusCaBundle"] = stack.emulator.client_env.get("REQUESTS_CA_BUNDLE")
     return state
 
 
@@ -221,6 +223,8 @@ def print_summary(state: dict[str, Any], host: FunctionsHost) -> None:
         ]
     if state.get("serviceBusAmqp"):
         lines += [f"  Service Bus  {state['serviceBusAmqp']} (admin {state['serviceBusAdminUrl']})"]
+        if state.get("serviceBusCaBundle"):
+            lines += [f"  SB mgmt CA   {state['serviceBusCaBundle']} (REQUESTS_CA_BUNDLE)"]
     lines.append(f"  Settings     {state['settingsFile'] or '(none: environment only)'}")
     lines.append("  Functions:")
     lines += [

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from .tls import DEFAULT_TLS_DIR, TlsFiles
+
 READY = re.compile(
     r"servicebus emulator listening on amqp://(?P<host>[^:\s]+):(?P<port>\d+) "
     r"\(admin http://[^:\s]+:(?P<admin>\d+)\)"
@@ -32,6 +34,13 @@ class EmulatorProcess:
     admin_port: int
     pid: int
     _process: subprocess.Popen[str] = field(repr=False, compare=False)
+    tls_dir: Path | None = DEFAULT_TLS_DIR
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """Environment variables under which `ServiceBusAdministrationClient` (sync: requests;
+        async: aiohttp) trusts the emulator's certificate; empty without TLS."""
+        return TlsFiles(self.tls_dir).client_env() if self.tls_dir is not None else {}
 
     @property
     def admin_url(self) -> str:
@@ -75,11 +84,13 @@ def start_emulator(
     allow_faults: bool = False,
     data_dir: Path | None = None,
     fsync: bool = False,
+    tls_dir: Path | None = DEFAULT_TLS_DIR,
 ) -> EmulatorProcess:
     """Run ``python -m devstack.servicebus`` and wait for its ready line.
 
     ``allow_faults`` turns on the admin endpoint's ``POST /faults/drop-connections``;
-    ``data_dir`` keeps the queues there across restarts (None: in memory)."""
+    ``data_dir`` keeps the queues there across restarts (None: in memory); ``tls_dir`` holds
+    the certificate of the management API on the AMQP port (None: ``--no-tls``)."""
     log = log_path.open("a", encoding="utf-8") if log_path is not None else None
     command = [
         sys.executable, "-m", "devstack.servicebus",
@@ -88,6 +99,7 @@ def start_emulator(
     ]  # fmt: skip
     if allow_faults:
         command.append("--allow-faults")
+    command += ["--tls-dir", str(tls_dir)] if tls_dir is not None else ["--no-tls"]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
         if fsync:
@@ -140,4 +152,5 @@ def start_emulator(
         admin_port=int(match["admin"]),
         pid=process.pid,
         _process=process,
+        tls_dir=tls_dir,
     )

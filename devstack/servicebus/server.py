@@ -1,15 +1,20 @@
-"""The emulator process: the AMQP listener, the admin HTTP listener and the clock."""
+"""The emulator process: the AMQP listener (HTTPS management on the same port), the admin HTTP
+listener and the clock."""
 
 import asyncio
 import contextlib
 import logging
 import time
 from functools import partial
+from pathlib import Path
 
+from . import admin_atom, tls
+from .admin_entities import Entities, merge_saved
 from .admin_http import MAX_REQUEST_BYTES, handle_client
 from .amqp import AmqpConnection, now_ms
 from .config import EmulatorConfig
 from .journal import Journal
+from .listener import SniffingServer
 from .store import Namespace
 
 log = logging.getLogger("devstack.servicebus")
@@ -24,20 +29,35 @@ class Emulator:
         *,
         allow_faults: bool = False,
         journal: Journal | None = None,
+        tls_dir: Path | None = tls.DEFAULT_TLS_DIR,
     ) -> None:
-        """`journal`: keep the queues in it (replayed now); None: in memory."""
+        """`journal`: keep the queues in it (replayed now); None: in memory. `tls_dir`: the
+        certificate for the management API on the AMQP port (None: AMQP only)."""
+        data_dir = journal.path.parent if journal is not None else None
+        if data_dir is not None:  # the entities a previous run created, before the replay
+            config = merge_saved(config, data_dir)
         self.namespace = Namespace(config, clock=now_ms)
         self.journal = journal
         self.restored = journal.open(self.namespace) if journal is not None else 0
+        self.entities = Entities(self.namespace, data_dir)
+        self.tls_dir = tls_dir
+        self.tls_files: tls.TlsFiles | None = None
         self.connections: set[AmqpConnection] = set()
         self.allow_faults = allow_faults
-        self._servers: list[asyncio.Server] = []
+        self._servers: list[asyncio.Server | SniffingServer] = []
         self._ticker: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int, admin_port: int) -> tuple[int, int]:
-        loop = asyncio.get_running_loop()
-        amqp = await loop.create_server(
-            lambda: AmqpConnection(self.namespace, self.connections), host, port
+        context = None
+        if self.tls_dir is not None:
+            self.tls_files = tls.ensure_certificate(self.tls_dir, host)
+            context = tls.server_context(self.tls_files)
+        amqp = await SniffingServer.start(
+            host,
+            port,
+            lambda: AmqpConnection(self.namespace, self.connections),
+            admin_atom.protocol_factory(self) if context is not None else None,
+            context,
         )
         admin = await asyncio.start_server(
             partial(handle_client, self), host, admin_port, limit=MAX_REQUEST_BYTES
@@ -89,5 +109,5 @@ class Emulator:
             self.journal.close()
 
 
-def _port(server: asyncio.Server) -> int:
+def _port(server: asyncio.Server | SniffingServer) -> int:
     return int(server.sockets[0].getsockname()[1])

@@ -9,7 +9,7 @@ The event log adapter runs `record` under optimistic concurrency, so the sequenc
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -82,6 +82,10 @@ class EventNotes:
     # A sub-step log line (a "thought"): `phase` is its machine key, `message` its text. It
     # changes nothing of the job's state (progress, stage, step, phase, detail, message).
     log: bool = False
+
+
+# The notes' field names: a stored event carries its draft's notes as written.
+NOTE_FIELDS = tuple(f.name for f in fields(EventNotes))
 
 
 @dataclass(frozen=True)
@@ -214,8 +218,11 @@ class Job:
         stage: str,
         step: str | None,
     ) -> JobEvent:
-        """The stored event of `draft`: the draft as written, numbered and timed, with the
-        attempt, progress, stage and step the rules of `record` decided."""
+        """The stored event of `draft`: the draft as written (its notes all carried over),
+        numbered and timed, with the attempt, progress, stage and step the rules of `record`
+        decided."""
+        notes: dict[str, Any] = {name: getattr(draft, name) for name in NOTE_FIELDS}
+        notes["step"] = step
         return JobEvent(
             job_id=self.job_id,
             sequence=sequence,
@@ -225,15 +232,8 @@ class Job:
             stage=stage,
             message=draft.message,
             attempt=attempt,
-            phase=draft.phase,
-            detail=draft.detail,
-            eta_seconds=draft.eta_seconds,
-            result=draft.result,
-            error=draft.error,
-            step=step,
-            log=draft.log,
-            worker=draft.worker,
             trace_id=self.trace_id,
+            **notes,
         )
 
     def record_decided(

@@ -6,27 +6,23 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 
 from function_app.bootstrap import app_services
 from function_app.domain.jobs import EnqueueRequest
-from function_app.entrypoints.auth import caller_of
+from function_app.entrypoints.auth import caller_of, counted_write
 from function_app.entrypoints.errors import NO_STORE, answers_errors, ok
 from function_app.entrypoints.routes import at_routes
 from function_app.entrypoints.schemas import (
     EnqueueIn,
     accepted_out,
     job_out,
-    parse_body,
-    read_body,
     status_url,
 )
+from function_app.services.limits import CallerLimits
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 @at_routes(bp, ["POST"], {"enqueue_job": "v1/jobs", "queue_add": "v1/queue/add"})
 async def enqueue(req: Request) -> Response:
-    body = parse_body(EnqueueIn, await read_body(req))
-    svc = app_services()
-    caller = await caller_of(req)
-    svc.limits.enqueue(caller)
+    body, svc, caller = await counted_write(req, EnqueueIn, CallerLimits.enqueue)
     accepted = await svc.jobs.enqueue(
         caller,
         EnqueueRequest(body.queue_name, body.job_name, body.data),

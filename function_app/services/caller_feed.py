@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from function_app.domain.feed import FeedMark
 from function_app.domain.jobs import EventDraft, Job, JobEvent
 from function_app.ports import MAX_FEED_BATCH, CallerFeed, ConcurrencyExhausted, EventLog
+from function_app.services.event_log_layer import EventLogLayer
 
 logger = logging.getLogger(__name__)
 
@@ -106,20 +107,17 @@ class FeedWriter:
             self._marks.popitem(last=False)
 
 
-class FeedingEventLog:
+class FeedingEventLog(EventLogLayer):
     """An `EventLog` whose every recorded event is also copied into its owner's feed."""
 
     def __init__(self, log: EventLog, writer: FeedWriter) -> None:
-        self._log = log
+        super().__init__(log)
         self._writer = writer
 
     async def create(self, job: Job, first: EventDraft) -> tuple[Job, JobEvent]:
         recorded, event = await self._log.create(job, first)
         await self._copy(recorded, event)
         return recorded, event
-
-    async def get(self, job_id: str) -> Job | None:
-        return await self._log.get(job_id)
 
     async def append(
         self, job_id: str, decide: Callable[[Job], EventDraft | None]
@@ -128,12 +126,6 @@ class FeedingEventLog:
         if event is not None:
             await self._copy(job, event)
         return job, event
-
-    async def request_cancel(self, job_id: str) -> Job:
-        return await self._log.request_cancel(job_id)
-
-    async def events_after(self, job_id: str, after: int, limit: int = 100) -> list[JobEvent]:
-        return await self._log.events_after(job_id, after, limit)
 
     async def _copy(self, job: Job, event: JobEvent) -> None:
         try:

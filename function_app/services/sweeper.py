@@ -11,9 +11,7 @@ bounded number at once), and acts on what `sweep_action` says:
 A failure on one job is logged and left for the next sweep; the sweep goes on.
 """
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from function_app.domain.jobs import EventDraft, Job, JobStatus, Stage
@@ -27,6 +25,7 @@ from function_app.domain.sweeping import (
 )
 from function_app.ports import Clock, EventLog, JobQueue, OpenJobs
 from function_app.services.jobs import job_message
+from function_app.services.sweeps import SweepReport, Wording, sweep_each
 
 logger = logging.getLogger(__name__)
 
@@ -34,42 +33,14 @@ MAX_ENTRIES_PER_SWEEP = 5_000
 CONCURRENT_READS = 16
 
 
-async def visit_each[T, A](
-    items: Sequence[T],
-    visit: Callable[[T], Awaitable[A]],
-    *,
-    at_once: int,
-    name: Callable[[T], str],
-) -> list[A | None]:
-    """What `visit` answered for each item, at most `at_once` visits at a time. A visit that
-    fails is logged (as `name(item)`) and answers None; the others go on: a sweep leaves
-    what it could not do for the next one."""
-    gate = asyncio.Semaphore(at_once)
-
-    async def one(item: T) -> A | None:
-        async with gate:
-            try:
-                return await visit(item)
-            except Exception as exc:
-                logger.warning("%s failed: %r", name(item), exc)
-                return None
-
-    return await asyncio.gather(*(one(item) for item in items))
-
-
-@dataclass(frozen=True)
-class SweepReport:
-    seen: int = 0
-    resent: int = 0
-    ended: int = 0
-    forgotten: int = 0
-    failed: int = 0
-
-    def summary(self) -> str:
-        return (
-            f"{self.seen} listed, {self.resent} resent, {self.ended} ended worker_lost, "
-            f"{self.forgotten} forgotten, {self.failed} failed"
-        )
+SWEEP_WORDING = Wording(
+    "listed",
+    {
+        SweepAction.RESEND: "resent",
+        SweepAction.END_LOST: "ended worker_lost",
+        SweepAction.FORGET: "forgotten",
+    },
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,23 +51,18 @@ class Sweeper:
     clock: Clock
     policy: SweepPolicy
 
-    async def sweep(self) -> SweepReport:
+    async def sweep(self) -> SweepReport[SweepAction]:
         entries = await self.open_jobs.entries(MAX_ENTRIES_PER_SWEEP)
-        actions = await visit_each(
+        report = await sweep_each(
             entries,
             self._visit,
             at_once=CONCURRENT_READS,
             name=lambda entry: f"sweep of job {entry.job_id}",
+            wording=SWEEP_WORDING,
         )
-        report = SweepReport(
-            seen=len(entries),
-            resent=actions.count(SweepAction.RESEND),
-            ended=actions.count(SweepAction.END_LOST),
-            forgotten=actions.count(SweepAction.FORGET),
-            failed=actions.count(None),
-        )
-        if report.resent or report.ended or report.failed:
-            logger.warning("sweep: %s", report)
+        resent, ended = report.count(SweepAction.RESEND), report.count(SweepAction.END_LOST)
+        if resent or ended or report.failed:
+            logger.warning("sweep: %s", report.summary())
         return report
 
     async def _visit(self, entry: OpenJob) -> SweepAction:

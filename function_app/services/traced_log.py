@@ -10,10 +10,10 @@ which is what streams and answers show.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from function_app.domain.jobs import EventDraft, Job, JobEvent
 from function_app.ports import EventLog, Span, Tracer
+from function_app.services.event_log_layer import EventLogLayer
 
 EVENT_SPAN = "jobstream.event"
 CANCEL_SPAN = "jobstream.cancel_request"
@@ -27,34 +27,28 @@ def _describe(span: Span, job_id: str, event: JobEvent | None) -> None:
         span.set_attribute("jobstream.event.status", str(event.status))
 
 
-@dataclass(frozen=True)
-class TracedEventLog:
-    """`EventLog` that opens a span around each write of `log`."""
+class TracedEventLog(EventLogLayer):
+    """`EventLog` that opens a span around each write of `log`; reads pass through."""
 
-    log: EventLog
-    tracer: Tracer
+    def __init__(self, log: EventLog, tracer: Tracer) -> None:
+        super().__init__(log)
+        self.tracer = tracer
 
     async def create(self, job: Job, first: EventDraft) -> tuple[Job, JobEvent]:
         with self.tracer.span(EVENT_SPAN) as span:
-            recorded, event = await self.log.create(job, first)
+            recorded, event = await self._log.create(job, first)
             _describe(span, job.job_id, event)
             return recorded, event
-
-    async def get(self, job_id: str) -> Job | None:
-        return await self.log.get(job_id)
 
     async def append(
         self, job_id: str, decide: Callable[[Job], EventDraft | None]
     ) -> tuple[Job, JobEvent | None]:
         with self.tracer.span(EVENT_SPAN) as span:
-            job, event = await self.log.append(job_id, decide)
+            job, event = await self._log.append(job_id, decide)
             _describe(span, job_id, event)
             return job, event
 
     async def request_cancel(self, job_id: str) -> Job:
         with self.tracer.span(CANCEL_SPAN) as span:
             span.set_attribute("jobstream.job_id", job_id)
-            return await self.log.request_cancel(job_id)
-
-    async def events_after(self, job_id: str, after: int, limit: int = 100) -> list[JobEvent]:
-        return await self.log.events_after(job_id, after, limit)
+            return await self._log.request_cancel(job_id)

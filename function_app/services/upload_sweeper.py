@@ -20,7 +20,7 @@ from enum import StrEnum
 from function_app.domain.uploads import BLOCK_BLOB, UPLOAD_ROOT
 from function_app.ports import BlobInfo, Clock, UploadClaims, UploadStore
 from function_app.services.job_uploads import Listed, listed_by_name
-from function_app.services.sweeper import visit_each
+from function_app.services.sweeps import SweepReport, Wording, sweep_each
 
 logger = logging.getLogger(__name__)
 
@@ -36,20 +36,14 @@ class UploadAction(StrEnum):
     UNUSED = "unused"  # an old upload no job claimed: deleted
 
 
-@dataclass(frozen=True)
-class UploadSweepReport:
-    seen: int = 0
-    wrong_type: int = 0
-    snapshots: int = 0
-    unused: int = 0
-    failed: int = 0
-
-    def summary(self) -> str:
-        return (
-            f"{self.seen} blobs, {self.wrong_type} append/page blobs deleted, "
-            f"{self.snapshots} with snapshots trimmed, {self.unused} unused deleted, "
-            f"{self.failed} failed"
-        )
+UPLOAD_SWEEP_WORDING = Wording(
+    "blobs",
+    {
+        UploadAction.WRONG_TYPE: "append/page blobs deleted",
+        UploadAction.SNAPSHOTS: "with snapshots trimmed",
+        UploadAction.UNUSED: "unused deleted",
+    },
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,26 +53,20 @@ class UploadSweeper:
     clock: Clock
     unused_ttl_seconds: float
 
-    async def sweep(self) -> UploadSweepReport:
+    async def sweep(self) -> SweepReport[UploadAction]:
         listed = await self.store.list_uploads(
             f"{UPLOAD_ROOT}/", MAX_LISTED_PER_SWEEP, snapshots=True
         )
         blobs = list(listed_by_name(listed).values())
-        actions = await visit_each(
+        report = await sweep_each(
             blobs,
             self._visit,
             at_once=CONCURRENT_DELETES,
             name=lambda blob: f"upload sweep of {blob.blob.name}",
+            wording=UPLOAD_SWEEP_WORDING,
         )
-        report = UploadSweepReport(
-            seen=len(blobs),
-            wrong_type=actions.count(UploadAction.WRONG_TYPE),
-            snapshots=actions.count(UploadAction.SNAPSHOTS),
-            unused=actions.count(UploadAction.UNUSED),
-            failed=actions.count(None),
-        )
-        if report.wrong_type or report.snapshots or report.unused or report.failed:
-            logger.info("upload sweep: %s", report)
+        if any(report.done.values()) or report.failed:
+            logger.info("upload sweep: %s", report.summary())
         return report
 
     async def _visit(self, blob: Listed) -> UploadAction:

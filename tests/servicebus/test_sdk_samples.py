@@ -77,6 +77,14 @@ PASSING: frozenset[str] = frozenset(
         "deadletter_messages_and_correct",
         "deadletter_messages_and_correct_async",
         "failure_and_recovery",
+        "mgmt_queue",
+        "mgmt_queue_async",
+        "mgmt_rule",
+        "mgmt_rule_async",
+        "mgmt_subscription",
+        "mgmt_subscription_async",
+        "mgmt_topic",
+        "mgmt_topic_async",
         "receive_deadlettered_messages",
         "receive_deadlettered_messages_async",
         "receive_deferred_message_queue",
@@ -103,6 +111,8 @@ PASSING: frozenset[str] = frozenset(
         "session_pool_receive_async",
         "session_send_receive",
         "session_send_receive_async",
+        "topic_subscription_with_rule_operations",
+        "topic_subscription_with_rule_operations_async",
     }
 )
 
@@ -220,6 +230,7 @@ def run_sample(name: str, emulator: EmulatorProcess, workdir: Path) -> SampleRun
         **os.environ,
         **_entities(name),
         "SERVICEBUS_CONNECTION_STR": emulator.connection_string,
+        **emulator.client_env,  # the administration client trusts the emulator's certificate
         "PYTHONUNBUFFERED": "1",
     }
     seed_to = SEEDED.get(name)

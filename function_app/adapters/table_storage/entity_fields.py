@@ -1,4 +1,5 @@
-"""Entity field codecs of the jobs table: chunked JSON, bounded text, times, and key checks.
+"""Entity field codecs of the jobs table: chunked JSON, bounded text, times, key checks, and
+`FlatCodec` for a record stored one property per field.
 
 Size limits (Table Storage: 64 KiB per string property, 1 MiB per entity, 4 MiB per
 transaction). JSON values are stored ASCII-only and split over properties of `CHUNK_CHARS`
@@ -7,8 +8,10 @@ characters, a bigger one raises `ValueTooLarge`, as does text over `MAX_TEXT_CHA
 Pure: no I/O and nothing from `azure.*`.
 """
 
+import dataclasses
 import json
 import re
+import typing
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -75,3 +78,51 @@ def without_none(entity: dict[str, Any]) -> dict[str, Any]:
 
 def is_valid_key(key: str) -> bool:
     return 0 < len(key) <= 512 and not _BAD_KEY_CHARS.search(key)
+
+
+_FLAT_TYPES = (str, bool, int, float, datetime)
+
+
+class FlatCodec[T]:
+    """A frozen dataclass as one row: each field one property named in camelCase (`job_id`
+    is `jobId`), except the fields named in `keyed`, which live in the row's keys (the
+    caller names the keys on writing and passes those fields back on reading). Fields are
+    str, bool, int, float or datetime; a float is stored as a float even when whole, a
+    None is not stored, and a field absent from the row reads as its default (none: an
+    error)."""
+
+    def __init__(self, kind: type[T], keyed: tuple[str, ...] = ()) -> None:
+        hints = typing.get_type_hints(kind)
+        self._kind = kind
+        self._fields = [
+            (f, _camel(f.name), hints[f.name])
+            for f in dataclasses.fields(kind)  # type: ignore[arg-type]
+            if f.name not in keyed
+        ]
+        for field, _, field_type in self._fields:
+            if field_type not in _FLAT_TYPES:
+                raise TypeError(f"{kind.__name__}.{field.name}: {field_type} is not stored flat")
+
+    def to_entity(self, partition: str, row: str, value: T) -> dict[str, Any]:
+        entity: dict[str, Any] = {"PartitionKey": partition, "RowKey": row}
+        for field, name, kind in self._fields:
+            stored = getattr(value, field.name)
+            if stored is not None:
+                entity[name] = float(stored) if kind is float else stored
+        return without_none(entity)
+
+    def from_entity(self, entity: Mapping[str, Any], **keyed: Any) -> T:
+        values = dict(keyed)
+        for field, name, kind in self._fields:
+            stored = entity.get(name)
+            if stored is None:
+                if field.default is dataclasses.MISSING:
+                    raise ValueError(f"the row has no {name}")
+                continue
+            values[field.name] = as_datetime(stored) if kind is datetime else kind(stored)
+        return self._kind(**values)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)

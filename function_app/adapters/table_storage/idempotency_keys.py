@@ -10,11 +10,11 @@ claimers, takers-over and confirmers agree on one winner (`domain.idempotency`).
 """
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from function_app.adapters.table_storage.entity_fields import required_datetime, without_none
+from function_app.adapters.table_storage.entity_fields import FlatCodec
 from function_app.adapters.table_storage.rows import (
     UNREAD,
     Decision,
@@ -38,24 +38,8 @@ def claim_address(owner: str, key: str) -> tuple[str, str]:
     return IDEMPOTENCY_PREFIX + _sha(owner), _sha(key)
 
 
-def _claim_to_entity(partition: str, row: str, claim: KeyClaim) -> dict[str, Any]:
-    return without_none(
-        {
-            "PartitionKey": partition,
-            "RowKey": row,
-            "jobId": claim.job_id,
-            "confirmed": claim.confirmed,
-            "leaseUntil": claim.lease_until,
-        }
-    )
-
-
-def _claim_from_entity(entity: Mapping[str, Any]) -> KeyClaim:
-    return KeyClaim(
-        job_id=str(entity["jobId"]),
-        confirmed=bool(entity["confirmed"]),
-        lease_until=required_datetime(entity, "leaseUntil"),
-    )
+# jobId, confirmed, leaseUntil
+CLAIMS = FlatCodec(KeyClaim)
 
 
 class TableIdempotencyKeys:
@@ -70,12 +54,12 @@ class TableIdempotencyKeys:
         answer its job id, unless it was abandoned, which we take over under its ETag."""
         at = now or self._clock()
         partition, row = claim_address(owner, key)
-        ours = _claim_to_entity(partition, row, new_claim(job_id, at))
+        ours = CLAIMS.to_entity(partition, row, new_claim(job_id, at))
 
         def take(holder: Entity | None) -> Decision[str]:
             if holder is None:
                 return Decision(job_id, lambda: self._rows.insert_if_absent(ours, "claim key"))
-            current = _claim_from_entity(holder)
+            current = CLAIMS.from_entity(holder)
             if current.job_id == job_id or not current.is_abandoned(at):
                 return Decision(current.job_id)
             return self._replacing(holder, ours, job_id, "take over key")
@@ -84,7 +68,7 @@ class TableIdempotencyKeys:
 
     async def lookup(self, owner: str, key: str) -> KeyClaim | None:
         holder = await self._rows.get(*claim_address(owner, key))
-        return None if holder is None else _claim_from_entity(holder)
+        return None if holder is None else CLAIMS.from_entity(holder)
 
     async def confirm(self, owner: str, key: str, job_id: str) -> bool:
         partition, row = claim_address(owner, key)
@@ -92,13 +76,13 @@ class TableIdempotencyKeys:
         def settle(holder: Entity | None) -> Decision[bool]:
             if holder is None:
                 return Decision(False)
-            current = _claim_from_entity(holder)
+            current = CLAIMS.from_entity(holder)
             if current.job_id != job_id:
                 return Decision(False)
             if current.confirmed:
                 return Decision(True)
             confirmed = KeyClaim(job_id, confirmed=True, lease_until=current.lease_until)
-            entity = _claim_to_entity(partition, row, confirmed)
+            entity = CLAIMS.to_entity(partition, row, confirmed)
             return self._replacing(holder, entity, True, "confirm key")
 
         return await self._settle(partition, row, settle, MAX_CONFIRM_ATTEMPTS)

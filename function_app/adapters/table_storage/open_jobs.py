@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from function_app.adapters.table_storage.entity_fields import required_datetime
+from function_app.adapters.table_storage.entity_fields import FlatCodec
 from function_app.adapters.table_storage.rows import TableRows
 from function_app.domain.sweeping import OpenJob
 
@@ -27,23 +27,16 @@ def open_partition(job_id: str) -> str:
     return f"open-{shard:02d}"
 
 
+# queueName, recordedAt, sent; the job id is the RowKey
+ENTRIES = FlatCodec(OpenJob, keyed=("job_id",))
+
+
 def entry_to_entity(entry: OpenJob) -> dict[str, Any]:
-    return {
-        "PartitionKey": open_partition(entry.job_id),
-        "RowKey": entry.job_id,
-        "queueName": entry.queue_name,
-        "recordedAt": entry.recorded_at,
-        "sent": entry.sent,
-    }
+    return ENTRIES.to_entity(open_partition(entry.job_id), entry.job_id, entry)
 
 
 def entry_from_entity(entity: Mapping[str, Any]) -> OpenJob:
-    return OpenJob(
-        job_id=str(entity["RowKey"]),
-        queue_name=str(entity["queueName"]),
-        recorded_at=required_datetime(entity, "recordedAt"),
-        sent=bool(entity.get("sent", False)),
-    )
+    return ENTRIES.from_entity(entity, job_id=str(entity["RowKey"]))
 
 
 class TableOpenJobs:

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from function_app.adapters.table_storage.entity_fields import is_valid_key
+from function_app.adapters.table_storage.entity_fields import FlatCodec, is_valid_key
 from function_app.adapters.table_storage.rows import Decision, Entity, TableRows, decide_and_write
 from function_app.domain.jobs import JobStatus
 from function_app.domain.queue_overview import QueueTally
@@ -25,28 +25,16 @@ MAX_COUNT_ATTEMPTS = 16
 MAX_COUNTER_ROWS = 10_000
 
 
+# completed, failed, cancelled, seconds, timed
+TALLIES = FlatCodec(QueueTally)
+
+
 def tally_to_entity(row: str, tally: QueueTally) -> dict[str, Any]:
-    return {
-        "PartitionKey": COUNTERS_PARTITION,
-        "RowKey": row,
-        "completed": tally.completed,
-        "failed": tally.failed,
-        "cancelled": tally.cancelled,
-        "seconds": float(tally.seconds),
-        "timed": tally.timed,
-    }
+    return TALLIES.to_entity(COUNTERS_PARTITION, row, tally)
 
 
 def tally_from_entity(entity: Mapping[str, Any] | None) -> QueueTally:
-    if entity is None:
-        return QueueTally()
-    return QueueTally(
-        completed=int(entity.get("completed") or 0),
-        failed=int(entity.get("failed") or 0),
-        cancelled=int(entity.get("cancelled") or 0),
-        seconds=float(entity.get("seconds") or 0.0),
-        timed=int(entity.get("timed") or 0),
-    )
+    return QueueTally() if entity is None else TALLIES.from_entity(entity)
 
 
 class TableQueueCounters:

@@ -33,7 +33,7 @@ from function_app.services.streaming.items import (
     Tick,
 )
 from function_app.services.streaming.owner_feed import FeedViewer, OwnerFeed
-from function_app.services.streaming.pollers import LogQueries, Polling, Subscriptions
+from function_app.services.streaming.pollers import PollingHub
 from function_app.services.streaming.waiting import Deadlines
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class FeedHubStats:
     reread_queries: int
 
 
-class FeedHub:
+class FeedHub(PollingHub[FeedViewer, OwnerFeed]):
     def __init__(
         self,
         feed: CallerFeed,
@@ -74,16 +74,9 @@ class FeedHub:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """`writer`: repairs an owner's feed while someone reads it (None: no repairs)."""
+        super().__init__(clock, config, monotonic, sleep)
         self._feed = feed
         self._writer = writer
-        self._clock = clock
-        self._polling = Polling(config or StreamConfig(), LogQueries(), monotonic, sleep)
-        self._config = self._polling.config
-        self._subscriptions: Subscriptions[FeedViewer, OwnerFeed] = Subscriptions()
-
-    @property
-    def config(self) -> StreamConfig:
-        return self._config
 
     def open(
         self,

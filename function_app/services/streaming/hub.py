@@ -38,7 +38,7 @@ from function_app.services.streaming.items import (
     Update,
 )
 from function_app.services.streaming.long_poll import event_at, next_events, watched_owner
-from function_app.services.streaming.pollers import LogQueries, Polling, Subscriptions
+from function_app.services.streaming.pollers import PollingHub
 from function_app.services.streaming.stats import ConnectionStats, HubStats
 from function_app.services.streaming.waiting import Deadlines
 from function_app.services.visibility import visible_job
@@ -61,7 +61,7 @@ class JobStream:
         return self.hub.watch(self)
 
 
-class StreamHub:
+class StreamHub(PollingHub[Viewer, JobFeed]):
     def __init__(
         self,
         log: EventLog,
@@ -74,18 +74,11 @@ class StreamHub:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """`monotonic` and `sleep` measure and wait out every interval (seconds)."""
+        super().__init__(clock, config, monotonic, sleep)
         self._log = log
-        self._clock = clock
         self._queue_stats = queue_stats
         self._known_queues = known_queues
-        self._polling = Polling(config or StreamConfig(), LogQueries(), monotonic, sleep)
-        self._config = self._polling.config
-        self._subscriptions: Subscriptions[Viewer, JobFeed] = Subscriptions()
         self._queue_cache: dict[str, tuple[float, QueueCounts]] = {}
-
-    @property
-    def config(self) -> StreamConfig:
-        return self._config
 
     async def open(
         self, caller: Caller, job_id: str, after: int = 0, queue_name: str | None = None

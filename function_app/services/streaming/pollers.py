@@ -4,7 +4,8 @@ A hub runs one poller per key (the stream hub per job, the feed hub per owner) h
 viewers watch it: `Subscriptions.watching` starts the key's poller for its first viewer, and
 the last one to leave its `with` block cancels it. `Polling` is what every poller of a hub
 is given: the stream settings, the hub's query counts, and the monotonic clock and sleep
-that time it.
+that time it. `PollingHub` is what both hubs are built on: those, the wall clock their
+items are stamped with, and their `Subscriptions`.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from function_app.ports import Clock
 from function_app.services.streaming.config import StreamConfig
 
 
@@ -101,3 +103,25 @@ class Subscriptions[V: Connection, F: Shared[Any]]:
     @property
     def pollers(self) -> int:
         return len(self._pollers)
+
+
+class PollingHub[V: Connection, F: Shared[Any]]:
+    """The part both hubs share: the wall `clock` items are stamped with, the `Polling` all
+    their pollers are given (`config` or the defaults; `monotonic` and `sleep` measure and
+    wait out every interval, in seconds), and their pollers and viewers on this instance."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        config: StreamConfig | None,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._clock = clock
+        self._polling = Polling(config or StreamConfig(), LogQueries(), monotonic, sleep)
+        self._config = self._polling.config
+        self._subscriptions: Subscriptions[V, F] = Subscriptions()
+
+    @property
+    def config(self) -> StreamConfig:
+        return self._config

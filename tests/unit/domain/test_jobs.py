@@ -1,12 +1,20 @@
 """Job.record's rules, directly: sequence, attempts, progress, terminal events."""
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from function_app.domain.errors import TransitionRefused
-from function_app.domain.jobs import EnqueueRequest, EventDraft, Job, JobError, JobStatus, Stage
+from function_app.domain.jobs import (
+    EnqueueRequest,
+    EventDraft,
+    EventNotes,
+    Job,
+    JobError,
+    JobStatus,
+    Stage,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -163,3 +171,19 @@ def test_a_log_line_carries_the_jobs_state_and_changes_only_its_status() -> None
 def test_a_log_line_carries_no_eta_result_error_or_worker(carried: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="log"):
         draft(JobStatus.IN_PROGRESS, log=True, **carried)
+
+
+def test_every_note_of_a_draft_is_stored_with_its_event_as_written() -> None:
+    notes = {
+        "phase": "pages",
+        "detail": "page 3 of 12",
+        "eta_seconds": 42,
+        "result": {"words": 7},
+        "error": JobError("boom", "it broke"),
+        "worker": "w-1",
+    }
+    job = new_job().record(draft(JobStatus.STARTED), at(1))[0]
+    _, event = job.record(draft(JobStatus.IN_PROGRESS, 10, **notes), at(2))
+    stored = {name: getattr(event, name) for name in notes}
+    assert stored == notes
+    assert set(notes) | {"step", "log"} == {f.name for f in fields(EventNotes)}

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import EnqueueRequest, EventDraft, JobStatus, Stage
-from function_app.domain.sweeping import OpenJob
+from function_app.domain.sweeping import OpenJob, SweepAction
 from tests.fakes import FakeWorld, fake_world, test_settings
 from tests.unit.services.test_worker import delivery
 
@@ -38,10 +38,10 @@ async def test_a_job_recorded_but_never_sent_is_sent_once_after_the_grace() -> N
     assert sent_ids(w) == []
     assert w.open_jobs.by_job[job_id].sent is False
     report = await w.services.sweeper.sweep()
-    assert (report.seen, report.resent) == (1, 0)  # still in its grace period
+    assert (report.seen, report.count(SweepAction.RESEND)) == (1, 0)  # still in its grace period
     w.clock.advance(61)
     report = await w.services.sweeper.sweep()
-    assert report.resent == 1
+    assert report.count(SweepAction.RESEND) == 1
     assert sent_ids(w) == [job_id]
     assert w.queue.sent[0].body["jobId"] == job_id
     assert w.open_jobs.by_job[job_id].sent is True
@@ -59,16 +59,16 @@ async def test_a_job_no_worker_reports_on_ends_worker_lost_once() -> None:
     started = EventDraft(JobStatus.STARTED, 0, Stage.INITIALIZING, "Started")
     await w.log.append(job_id, lambda _j: started)  # a worker took it, then died
     w.clock.advance(899)
-    assert (await w.services.sweeper.sweep()).ended == 0
+    assert (await w.services.sweeper.sweep()).count(SweepAction.END_LOST) == 0
     w.clock.advance(2)
-    assert (await w.services.sweeper.sweep()).ended == 1
+    assert (await w.services.sweeper.sweep()).count(SweepAction.END_LOST) == 1
     job = await w.log.get(job_id)
     assert job is not None
     assert job.status is JobStatus.FAILED
     assert job.error is not None
     assert (job.error.code, job.error.retryable) == ("worker_lost", True)
     report = await w.services.sweeper.sweep()
-    assert (report.ended, report.forgotten) == (0, 1)
+    assert (report.count(SweepAction.END_LOST), report.count(SweepAction.FORGET)) == (0, 1)
     assert job_id not in w.open_jobs.by_job
     terminal = [e for e in w.log.events[job_id] if e.is_terminal]
     assert len(terminal) == 1
@@ -81,7 +81,7 @@ async def test_ended_and_never_recorded_jobs_leave_the_index() -> None:
     ghost = OpenJob("ghost", "document-analysis", w.clock.now())
     await w.open_jobs.put(ghost)
     report = await w.services.sweeper.sweep()
-    assert report.forgotten == 1
+    assert report.count(SweepAction.FORGET) == 1
     assert set(w.open_jobs.by_job) == {"ghost"}  # recorded maybe in a moment: kept
     w.clock.advance(601)
     await w.services.sweeper.sweep()
@@ -94,14 +94,14 @@ async def test_a_failing_job_read_is_left_for_the_next_sweep() -> None:
     w.clock.advance(61)
     w.queue.fail_with = RuntimeError("broker down")
     report = await w.services.sweeper.sweep()
-    assert (report.resent, report.failed) == (0, 1)
+    assert (report.count(SweepAction.RESEND), report.failed) == (0, 1)
     w.queue.fail_with = None
-    assert (await w.services.sweeper.sweep()).resent == 1
+    assert (await w.services.sweeper.sweep()).count(SweepAction.RESEND) == 1
     assert timedelta(seconds=61) <= w.clock.now() - w.open_jobs.by_job[job_id].recorded_at
 
 
 async def test_a_sweep_visits_a_bounded_number_at_once_and_a_failure_stops_only_its_own() -> None:
-    from function_app.services.sweeper import visit_each
+    from function_app.services.sweeps import visit_each
 
     running, most = 0, 0
 
@@ -121,7 +121,9 @@ async def test_a_sweep_visits_a_bounded_number_at_once_and_a_failure_stops_only_
 
 
 def test_a_sweep_report_reads_as_one_line_for_the_timer_log() -> None:
-    from function_app.services.sweeper import SweepReport
+    from function_app.services.sweeper import SWEEP_WORDING
+    from function_app.services.sweeps import SweepReport
 
-    report = SweepReport(seen=7, resent=1, ended=2, forgotten=3, failed=0)
+    done = {SweepAction.RESEND: 1, SweepAction.END_LOST: 2, SweepAction.FORGET: 3}
+    report = SweepReport(seen=7, done=done, failed=0, wording=SWEEP_WORDING)
     assert report.summary() == "7 listed, 1 resent, 2 ended worker_lost, 3 forgotten, 0 failed"

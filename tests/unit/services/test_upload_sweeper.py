@@ -7,7 +7,8 @@ import pytest
 
 from function_app.domain.errors import DependencyUnavailable
 from function_app.domain.uploads import APPEND_BLOB, PAGE_BLOB, new_upload_id, upload_blob_name
-from function_app.services.upload_sweeper import UploadSweepReport
+from function_app.services.sweeps import SweepReport
+from function_app.services.upload_sweeper import UPLOAD_SWEEP_WORDING, UploadAction
 from tests.fakes import FakeUploads, FakeWorld, fake_world, test_settings
 
 TEXT = b"hello\n"
@@ -46,7 +47,8 @@ async def test_each_kind_of_leftover_is_deleted_and_uploads_in_use_are_kept(
 
     report = await world.services.upload_sweeper.sweep()
 
-    assert report == UploadSweepReport(seen=6, wrong_type=2, snapshots=1, unused=1, failed=0)
+    done = {UploadAction.WRONG_TYPE: 2, UploadAction.SNAPSHOTS: 1, UploadAction.UNUSED: 1}
+    assert report == SweepReport(seen=6, done=done, failed=0, wording=UPLOAD_SWEEP_WORDING)
     assert set(store(world).blobs) == {claimed_old, recent, snapshotted}
     assert store(world).blobs[snapshotted].snapshots == []
     assert {append, page, unused_old} <= set(store(world).deleted)
@@ -58,15 +60,15 @@ async def test_an_old_upload_with_snapshots_and_no_claim_is_deleted_with_them(
     name = put(world)
     store(world).snapshot(name)
     report = await world.services.upload_sweeper.sweep()
-    assert (report.unused, report.snapshots) == (1, 0)
+    assert (report.count(UploadAction.UNUSED), report.count(UploadAction.SNAPSHOTS)) == (1, 0)
     assert name not in store(world).blobs
 
 
 async def test_an_upload_is_unused_only_after_the_ttl(world: FakeWorld) -> None:
     name = put(world, recent=True)
-    assert (await world.services.upload_sweeper.sweep()).unused == 0
+    assert (await world.services.upload_sweeper.sweep()).count(UploadAction.UNUSED) == 0
     world.clock.advance(3601)
-    assert (await world.services.upload_sweeper.sweep()).unused == 1
+    assert (await world.services.upload_sweeper.sweep()).count(UploadAction.UNUSED) == 1
     assert name not in store(world).blobs
 
 
@@ -90,14 +92,15 @@ async def test_a_failure_on_one_blob_is_logged_and_the_sweep_goes_on(
     store(world).delete = flaky  # type: ignore[method-assign]
     with caplog.at_level(logging.WARNING):
         report = await world.services.upload_sweeper.sweep()
-    assert (report.wrong_type, report.failed) == (1, 1)
+    assert (report.count(UploadAction.WRONG_TYPE), report.failed) == (1, 1)
     assert first in store(world).blobs
     assert second not in store(world).blobs
     assert f"upload sweep of {first} failed" in caplog.text
 
 
 def test_an_upload_sweep_report_reads_as_one_line_for_the_timer_log() -> None:
-    report = UploadSweepReport(seen=9, wrong_type=1, snapshots=2, unused=3, failed=1)
+    done = {UploadAction.WRONG_TYPE: 1, UploadAction.SNAPSHOTS: 2, UploadAction.UNUSED: 3}
+    report = SweepReport(seen=9, done=done, failed=1, wording=UPLOAD_SWEEP_WORDING)
     assert report.summary() == (
         "9 blobs, 1 append/page blobs deleted, 2 with snapshots trimmed, 3 unused deleted, 1 failed"
     )
