@@ -4,6 +4,7 @@ after a restart."""
 
 from pathlib import Path
 
+from devstack.servicebus.admin_entities import Entities, merge_saved
 from devstack.servicebus.codec import PROPERTIES, IncomingMessage, section
 from devstack.servicebus.config import EmulatorConfig, parse_config
 from devstack.servicebus.journal import Journal
@@ -228,3 +229,27 @@ def test_a_topic_still_drops_a_duplicate_after_a_kill(tmp_path: Path) -> None:
         assert subscription is not None
         assert [m.message_id for m in subscription.messages.values()] == ["once"]
         journal.close()
+
+
+def test_a_topic_created_at_run_time_journals_its_scheduled_messages(tmp_path: Path) -> None:
+    """The administration client's topic (admin_entities) is journalled as a configured one."""
+    clock = Clock()
+    namespace, journal = _started(tmp_path, clock)
+    entities = Entities(namespace, tmp_path)
+    topic = entities.put_topic("made", {}, update=False)
+    entities.put_subscription("made", "s", {}, update=False)
+    kept = topic.schedule(_message("later"), clock.now + 10_000, clock.now)
+    journal.write_pending()  # killed: written, not compacted
+
+    again = Namespace(merge_saved(CONFIG, tmp_path), clock)
+    journal = Journal(tmp_path)
+    journal.open(again)
+    made = again.entity("made")
+    assert made is not None
+    assert list(made.messages) == [kept]
+    clock.now += 10_000
+    again.tick()
+    subscription = again.entity("made/Subscriptions/s")
+    assert subscription is not None
+    assert [m.message_id for m in subscription.messages.values()] == ["later"]
+    journal.close()
