@@ -283,11 +283,13 @@ class Entities:
             if self._taken(name):
                 raise EntityExistsError(f"an entity named {name!r} exists already")
             topic = Topic.build(config)
+            self._journal(topic)  # its scheduled messages and duplicate ids, as a configured one's
             self.namespace.topics[name.lower()] = topic
         self.save()
         return topic
 
     def delete_topic(self, name: str) -> None:
+        _detach_journal(self.topic(name))
         for subscription in self.topic(name).subscriptions.values():
             _detach_journal(subscription)
         del self.namespace.topics[name.lower()]

@@ -44,6 +44,7 @@ from .sessions import (
     session_of,
 )
 from .store import Entity, LockLostError, Namespace, StoredMessage
+from .topics import Topic
 
 log = logging.getLogger("devstack.servicebus")
 
@@ -67,6 +68,9 @@ SESSIONS_REQUIRED = (
     "message receiver."
 )
 OPERATION_TIMEOUT = "com.microsoft:timeout"
+# Azure's answers to a receiver it will not serve (amqp:not-allowed: the SDK raises ServiceBusError)
+FORWARDING_RECEIVER = "Cannot create a message receiver on an entity with auto-forwarding enabled."
+TOPIC_RECEIVER = "Cannot open a Topic client for entity type Subscriber."
 # Echoes of a settlement: the outcome the client asked for, without fields (a rejected echo
 # carrying an error is how the service says a settlement failed, so a dead-letter echo has none).
 _ECHO = {
@@ -225,6 +229,12 @@ class AmqpConnection(AmqpEngine):
             self._refuse_missing(link, path)
             return
         if link.is_sender:
+            if isinstance(entity, Topic):  # receivers read a subscription, never the topic
+                self._refuse(link, NOT_ALLOWED, f"{TOPIC_RECEIVER} Entity: '{path}'.")
+                return
+            if entity.forward is not None:
+                self._refuse(link, NOT_ALLOWED, f"{FORWARDING_RECEIVER} Entity: '{path}'.")
+                return
             asks = _asks_for_a_session(link.source)
             if asks and not isinstance(entity, SessionEntity):
                 self._refuse(link, NOT_ALLOWED, f"{SESSIONS_REFUSED} Entity: '{path}'.")

@@ -527,6 +527,10 @@ class IncomingMessage:
     properties_raw: bytes
     application_properties_raw: bytes
     body_raw: bytes
+    # set when the broker moves a stored message on (auto-forwarding, a topic's scheduled
+    # message): how many times it was forwarded, and the client's annotations as encoded
+    hops: int = 0
+    encoded_annotations: tuple[bytes, int] | None = None
 
 
 def _section_code(buf: bytes, pos: int) -> tuple[int, int]:

@@ -55,6 +55,9 @@ class QueueConfig:
     requires_duplicate_detection: bool = False
     duplicate_window_s: float = 600.0
     requires_session: bool = False
+    # auto-forwarding: the name of a queue or topic of the namespace (None: off)
+    forward_to: str | None = None
+    forward_dead_lettered_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +166,16 @@ def _queue(raw: object, field: str) -> QueueConfig:
     name = _queue_name(entry, field)
     props = _object(entry.get("Properties", {}), _KNOWN_PROPERTIES, f"{field}.Properties")
     where = f"{field}.Properties"
-    for key in ("ForwardTo", "ForwardDeadLetteredMessagesTo"):
-        if props.get(key) is not None and _expect(props[key], str, f"{where}.{key}"):
-            raise ConfigError(f"{where}.{key}: auto-forwarding is not supported by this emulator")
+    forward_to = _forward_name(props, "ForwardTo", where)
+    forward_dead_lettered_to = _forward_name(props, "ForwardDeadLetteredMessagesTo", where)
     requires_session = _expect(
         props.get("RequiresSession", False), bool, f"{where}.RequiresSession"
     )
+    if requires_session and forward_to is not None:
+        raise ConfigError(
+            f"{where}.ForwardTo: auto-forwarding cannot be enabled on an entity that requires "
+            "sessions, as in Azure"
+        )
     defaults = QueueConfig(name=name)
     lock = defaults.lock_duration_s
     if "LockDuration" in props:
@@ -206,7 +213,40 @@ def _queue(raw: object, field: str) -> QueueConfig:
         ),
         duplicate_window_s=window,
         requires_session=requires_session,
+        forward_to=forward_to,
+        forward_dead_lettered_to=forward_dead_lettered_to,
     )
+
+
+def _forward_name(props: dict[str, Any], key: str, where: str) -> str | None:
+    """A forwarding target's name; null or "" (as the official Config.json writes it): off."""
+    value = props.get(key)
+    if value is None:
+        return None
+    name = _expect(value, str, f"{where}.{key}")
+    return name or None
+
+
+def check_forwarding(entries: list[tuple[str, str, QueueConfig]], targets: set[str]) -> None:
+    """Each forwarding target must be a queue or topic of the namespace (names compared
+    case-insensitively) and not the entity itself. `entries`: (field, own name, config).
+    Longer cycles are allowed, as in Azure: a message is dead-lettered with
+    ``MaxTransferHopCountExceeded`` after 4 hops."""
+    for field, own, queue in entries:
+        for key, target in (
+            ("ForwardTo", queue.forward_to),
+            ("ForwardDeadLetteredMessagesTo", queue.forward_dead_lettered_to),
+        ):
+            if target is None:
+                continue
+            where = f"{field}.Properties.{key}"
+            if target.lower() not in targets:
+                raise ConfigError(
+                    f"{where}: {target!r} is not a queue or topic of this namespace (the "
+                    "auto-forwarding destination entity must exist)"
+                )
+            if target.lower() == own.lower():
+                raise ConfigError(f"{where}: {target!r} forwards to itself")
 
 
 def _logging(raw: object, field: str) -> None:
@@ -252,6 +292,13 @@ def parse_config(document: object) -> EmulatorConfig:
                 "(names are case-insensitive)"
             )
         seen.add(t.name.lower())
+    entries = [(f"{where}.Queues[{i}]", q.name, q) for i, q in enumerate(queues)]
+    for i, t in enumerate(topics):
+        entries += [
+            (f"{where}.Topics[{i}].Subscriptions[{j}]", f"{t.name}/Subscriptions/{s.name}", s.queue)
+            for j, s in enumerate(t.subscriptions)
+        ]
+    check_forwarding(entries, seen)
     return EmulatorConfig(namespace=ns_name, queues=queues, topics=topics)
 
 

@@ -12,8 +12,11 @@ survives that, at the cost of a disk flush per batch (before the answers of that
 Records (``t``): ``s`` a message stored (all its fields); ``r`` removed (completed,
 received-and-deleted, expired without dead-lettering, a cancelled schedule); ``m`` moved to
 the dead-letter queue (with its new application properties); ``c`` its delivery count;
-``d`` deferred; ``i`` a message id the duplicate detection remembers and ``n`` the next
-sequence number (both written by compaction, for what no stored message says any more).
+``d`` deferred; ``ss`` a session's state set (``v``, null when cleared) at ``u``; ``i`` a
+message id the duplicate detection remembers (written by compaction, and for each message a
+topic with duplicate detection copies on at once) and ``n`` the next sequence number
+(written by compaction), for what no stored message says. A topic's other records are its
+scheduled messages (stored, then removed when due or cancelled).
 Locks are not kept: a message locked when the emulator stopped is available again after it
 starts, its delivery count as recorded.
 
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .delivery import client_annotations
+from .sessions import SessionEntity
 from .store import MessageState, StoredMessage
 
 if TYPE_CHECKING:
@@ -79,7 +83,10 @@ class Journal:
         restored = 0
         if self.path.exists():
             restored = self._replay(namespace)
-        for entity in namespace.entities():
+            now = namespace.clock()
+            for entity in namespace.journalled():  # the config gained a ForwardTo since
+                entity.forward_stored(now)
+        for entity in namespace.journalled():
             entity.journal = self
         namespace.journal = self
         self.compact(namespace)
@@ -97,7 +104,7 @@ class Journal:
                     log.warning("journal line %d is not JSON: skipped", number)
 
     def _replay(self, namespace: "Namespace") -> int:
-        entities = {e.name: e for e in namespace.entities()}
+        entities = {e.name: e for e in namespace.journalled()}
         remembered: list[tuple[Entity, str, int]] = []
         for record in self._lines():
             entity = entities.get(record.get("e", ""))
@@ -125,6 +132,8 @@ class Journal:
                 )
                 if record["id"] is not None and not entity.is_dead_letter:
                     remembered.append((entity, record["id"], record["et"]))
+                # numbers go on past it, also when it was settled since (no compaction yet)
+                entity.continue_sequence_from(seq + 1)
             elif kind == "r":
                 entity.messages.pop(seq, None)
             elif kind == "m":
@@ -147,6 +156,11 @@ class Journal:
                 remembered.append((entity, record["id"], record["et"]))
             elif kind == "n":
                 entity.continue_sequence_from(record["q"])
+            elif kind == "ss" and isinstance(entity, SessionEntity):
+                state = record["v"]
+                entity.restore_state(
+                    str(record["sid"]), None if state is None else _unb64(state), int(record["u"])
+                )
         now = namespace.clock()
         for entity, message_id, enqueued in remembered:
             entity.remember_id(message_id, enqueued, now)
@@ -247,6 +261,24 @@ class Journal:
     def deferred(self, entity: "Entity", sequence_number: int) -> None:
         self._append(self._encode({"t": "d", "e": entity.name, "q": sequence_number}))
 
+    def remembered(self, entity: "Entity", message_id: str, sent_ms: int) -> None:
+        """A message id the duplicate detection holds though no message of it is stored
+        (a topic's, copied to the subscriptions at once)."""
+        self._append(self._encode({"t": "i", "e": entity.name, "id": message_id, "et": sent_ms}))
+
+    def session_state(
+        self, entity: "Entity", session: str, state: bytes | None, updated_ms: int
+    ) -> None:
+        self._append(self._state_line(entity, session, state, updated_ms))
+
+    def _state_line(
+        self, entity: "Entity", session: str, state: bytes | None, updated_ms: int
+    ) -> bytes:
+        value = None if state is None else _b64(state)
+        return self._encode(
+            {"t": "ss", "e": entity.name, "sid": session, "v": value, "u": updated_ms}
+        )
+
     # ---- compaction ----------------------------------------------------------------------
     def compact_if_large(self, namespace: "Namespace") -> None:
         if self.bytes_written > COMPACT_BYTES and self.bytes_written > 4 * self._live_bytes:
@@ -257,7 +289,7 @@ class Journal:
         self.write_pending()
         temporary = self.path.with_suffix(".tmp")
         lines: list[bytes] = []
-        for entity in namespace.entities():
+        for entity in namespace.journalled():
             if not entity.is_dead_letter:
                 lines.append(self._encode({"t": "n", "e": entity.name, "q": entity.next_sequence}))
             stored_ids = {m.message_id for m in entity.messages.values()}
@@ -268,6 +300,10 @@ class Journal:
                     lines.append(
                         self._encode({"t": "i", "e": entity.name, "id": message_id, "et": enqueued})
                     )
+            if isinstance(entity, SessionEntity):
+                for session, state in sorted(entity.session_states.items()):
+                    updated = entity.state_updated_ms.get(session, 0)
+                    lines.append(self._state_line(entity, session, state, updated))
         data = b"".join(lines)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

@@ -16,6 +16,7 @@ from .sessions import (
     SESSION_LOCK_LOST,
     SessionLockLostError,
     get_session_state,
+    list_message_sessions,
     renew_session_lock,
     set_session_state,
 )
@@ -150,7 +151,15 @@ def _ok(
     return lambda entity, body, now: Reply(200, "OK", run(entity, body, now))
 
 
+def _list_sessions(entity: Entity, body: dict[str, Any], now: int) -> Reply:
+    page = list_message_sessions(entity, body, now)
+    if page is None:  # as Azure: 204 (the SDK then yields no more)
+        return Reply(204, "No sessions found", condition="com.microsoft:session-not-found")
+    return Reply(200, "OK", page)
+
+
 _OPERATIONS: dict[str, Callable[[Entity, dict[str, Any], int], Reply]] = {
+    "com.microsoft:get-message-sessions": _list_sessions,
     "com.microsoft:renew-session-lock": _ok(renew_session_lock),
     "com.microsoft:get-session-state": _ok(get_session_state),
     "com.microsoft:set-session-state": _ok(set_session_state),

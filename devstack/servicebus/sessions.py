@@ -6,7 +6,8 @@ delivered in order within it. A session receiver (a link whose source carries a
 locks its session: one receiver per session until it detaches or the lock lapses; the
 lock lasts ``LockDuration`` and is renewed by ``renew-session-lock``. The locks of the
 session's messages follow the session lock. ``get-session-state`` / ``set-session-state``
-keep one binary state per session. Waiting for the next available session lasts the link's
+keep one binary state per session (journalled like the messages); ``get-message-sessions``
+lists the sessions. Waiting for the next available session lasts the link's
 ``com.microsoft:timeout`` (the SDK sends its ``max_wait_time``; 65 s otherwise), then the
 attach is refused with ``com.microsoft:timeout`` (the SDK raises ``OperationTimeoutError``).
 """
@@ -15,7 +16,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import PROPERTIES, IncomingMessage, Timestamp, decode_section_value
+from .codec import PROPERTIES, Array, IncomingMessage, Timestamp, decode_section_value
 from .store import Consumer, Entity, LockLostError, MessageState, StoredMessage
 
 SESSION_LOCK_LOST = "com.microsoft:session-lock-lost"
@@ -71,9 +72,14 @@ class SessionEntity(Entity):
     session_heaps: dict[str, list[int]] = field(default_factory=dict)
     session_locks: dict[str, SessionLock] = field(default_factory=dict)
     session_states: dict[str, bytes] = field(default_factory=dict)
+    state_updated_ms: dict[str, int] = field(default_factory=dict)  # when each was last set
     consumer_sessions: dict[int, str] = field(default_factory=dict)  # id(consumer) -> session
     waiters: list[Waiter] = field(default_factory=list)
     _sessions: dict[int, str] = field(default_factory=dict)  # sequence number -> session
+
+    @property
+    def needs_session_id(self) -> bool:
+        return True
 
     # ---- where messages go -------------------------------------------------------------
     def _make_available(self, message: StoredMessage) -> None:
@@ -226,11 +232,30 @@ class SessionEntity(Entity):
     def get_state(self, session: str) -> bytes | None:
         return self.session_states.get(session)
 
-    def set_state(self, session: str, state: bytes | None) -> None:
+    def set_state(self, session: str, state: bytes | None, now: int) -> None:
+        self.restore_state(session, state, now)
+        if self.journal is not None:
+            self.journal.session_state(self, session, state, now)
+
+    def restore_state(self, session: str, state: bytes | None, updated_ms: int) -> None:
         if state is None:
             self.session_states.pop(session, None)
+            self.state_updated_ms.pop(session, None)
         else:
             self.session_states[session] = state
+            self.state_updated_ms[session] = updated_ms
+
+    def list_sessions(self, updated_after_ms: int | None) -> list[str]:
+        """The sessions with messages (not counting scheduled ones) or a stored state; with
+        `updated_after_ms`, those whose state was set after it. Sorted by id."""
+        if updated_after_ms is not None:
+            found = {s for s, at in self.state_updated_ms.items() if at > updated_after_ms}
+        else:
+            found = set(self.session_states)
+            for seq, message in self.messages.items():
+                if message.state is not MessageState.SCHEDULED:
+                    found.add(self._sessions.get(seq) or session_of(message) or "")
+        return sorted(found)
 
 
 # ---- $management operations on a session entity ----------------------------------------
@@ -259,5 +284,22 @@ def set_session_state(entity: Entity, body: dict[str, Any], now: int) -> dict[st
     session = str(body["session-id"])
     sessions.check_session_lock(session, now)
     state = body.get("session-state")
-    sessions.set_state(session, None if state is None else bytes(state))
+    sessions.set_state(session, None if state is None else bytes(state), now)
     return {}
+
+
+# the SDK's `last-updated-time` for "every session with messages or a state" (DateTime.MaxValue)
+LIST_ALL_SESSIONS_MS = 253402300800000
+
+
+def list_message_sessions(entity: Entity, body: dict[str, Any], now: int) -> dict[str, Any] | None:
+    """``get-message-sessions``: a page (`skip`, `top`) of session ids; None when empty."""
+    sessions = _session_entity(entity)
+    since = int(body.get("last-updated-time", LIST_ALL_SESSIONS_MS))
+    skip = max(0, int(body.get("skip", 0)))
+    top = max(0, int(body.get("top", 100)))
+    found = sessions.list_sessions(None if since >= LIST_ALL_SESSIONS_MS else since)
+    page = found[skip : skip + top]
+    if not page:
+        return None
+    return {"skip": skip, "sessions-ids": Array(0xB1, page)}

@@ -1,7 +1,9 @@
-"""In-memory queues: ordering, locks, delivery counts, scheduling, TTL, dead-lettering and
-duplicate detection. Pure Python; the AMQP layer drives it and supplies the time.
+"""In-memory queues: ordering, locks, delivery counts, scheduling, TTL, dead-lettering,
+duplicate detection and auto-forwarding. Pure Python; the AMQP layer drives it and supplies
+the time.
 
-(Over 300 lines: one state machine of a queue's messages; its rules interlock.)
+(Over 300 lines: one state machine of a queue's messages; its rules interlock: forwarding
+happens where a message would be stored, made available or dead-lettered.)
 """
 
 import heapq
@@ -35,6 +37,17 @@ def new_lock_token() -> uuid.UUID:
 
 DEAD_LETTER_REASON = "DeadLetterReason"
 DEAD_LETTER_DESCRIPTION = "DeadLetterErrorDescription"
+# Auto-forwarding: Azure forwards a message at most 4 times, then dead-letters it.
+MAX_FORWARD_HOPS = 4
+HOPS_EXCEEDED = "MaxTransferHopCountExceeded"
+HOPS_EXCEEDED_DESCRIPTION = (
+    f"The maximum number of allowed hops ({MAX_FORWARD_HOPS}) when forwarding between queues "
+    "has been exceeded."
+)
+NO_SESSION = "Session ID is null"
+NO_SESSION_DESCRIPTION = (
+    "Session enabled entity doesn't allow a message whose session identifier is null."
+)
 
 
 class MessageState(IntEnum):
@@ -73,6 +86,22 @@ class StoredMessage:
     dead_letter_source: str | None = None
     # the client's message annotations, encoded once for every delivery (delivery.py)
     encoded_annotations: tuple[bytes, int] | None = None
+    hops: int = 0  # times auto-forwarded (not journalled)
+
+
+def carried(message: StoredMessage) -> IncomingMessage:
+    """A stored message as the broker sends it on (forwarded, or a topic's scheduled one):
+    its properties, body and annotations as they are, its hop count."""
+    return IncomingMessage(
+        ttl_ms=message.ttl_ms,
+        annotations=message.annotations,
+        message_id=message.message_id,
+        properties_raw=message.properties_raw,
+        application_properties_raw=message.application_properties_raw,
+        body_raw=message.body_raw,
+        hops=message.hops,
+        encoded_annotations=message.encoded_annotations,
+    )
 
 
 class Consumer(Protocol):
@@ -107,6 +136,11 @@ class Entity:
     _next_sequence: int = 1
     # Every change is written here before the caller answers the client (None: in memory).
     journal: "Journal | None" = None
+    # Auto-forwarding (ForwardTo; on a dead-letter queue, its parent's
+    # ForwardDeadLetteredMessagesTo): every message arriving here goes on to `forward`.
+    forward: "Entity | None" = None
+    # the namespace's clock, for a dead-lettered message forwarded on (Namespace sets it)
+    clock: Callable[[], int] | None = None
 
     @property
     def is_dead_letter(self) -> bool:
@@ -149,6 +183,9 @@ class Entity:
             enqueued_time_ms=enqueued,
             expires_at_ms=enqueued + ttl_ms,
         )
+        if incoming.hops or incoming.encoded_annotations is not None:  # moved on by the broker
+            message.hops = incoming.hops
+            message.encoded_annotations = incoming.encoded_annotations
         self.messages[seq] = message
         heapq.heappush(self._expiry_heap, (message.expires_at_ms, seq))
         if scheduled_ms is not None and scheduled_ms > now:
@@ -165,7 +202,55 @@ class Entity:
         """Accept a message; a duplicate within the detection window is dropped silently."""
         if self._is_duplicate(incoming.message_id, now):
             return
+        if self.forward is not None and (scheduled_ms is None or scheduled_ms <= now):
+            self._forward_incoming(incoming, now)
+            return
         self._store(incoming, now, scheduled_ms)
+
+    def take_copy(self, incoming: IncomingMessage, now: int, sequence_number: int) -> None:
+        """A topic's copy for this subscription, numbered by the topic as in Azure (the
+        copies of one message share its sequence number)."""
+        if self.forward is not None:
+            self._forward_incoming(incoming, now)
+            return
+        self._next_sequence = max(self._next_sequence, sequence_number)
+        self._store(incoming, now, None)
+
+    # ---- auto-forwarding ----------------------------------------------------------------
+    @property
+    def needs_session_id(self) -> bool:
+        return False
+
+    def _forward_incoming(self, incoming: IncomingMessage, now: int) -> None:
+        """Send a message arriving here on to the forwarding target, unless it has made its
+        4 hops already, or the target needs a session id it has not: then it is
+        dead-lettered here, as Azure does."""
+        target = self.forward
+        assert target is not None
+        problem = _forward_problem(incoming, target)
+        if problem is not None:
+            seq = self._store(incoming, now, None)
+            self._move_to_dead_letter(self.messages[seq], *problem, forward=False)
+            return
+        incoming.hops += 1
+        target.send(incoming, now)
+        target.pump(now)
+
+    def forward_stored(self, now: int) -> None:
+        """Forward the messages already held here (restored from the journal, the config
+        having gained a ForwardTo since); scheduled ones go when due."""
+        if self.forward is None:
+            return
+        for seq in sorted(self.messages):
+            message = self.messages[seq]
+            if message.state is not MessageState.SCHEDULED:
+                self._forward_stored_message(message, now)
+
+    def _forward_stored_message(self, message: StoredMessage, now: int) -> None:
+        del self.messages[message.sequence_number]
+        if self.journal is not None:
+            self.journal.removed(self, message.sequence_number)
+        self._forward_incoming(carried(message), now)
 
     def schedule(self, incoming: IncomingMessage, scheduled_ms: int, now: int) -> int:
         """Store a message for later and return its sequence number (0 for a duplicate)."""
@@ -348,7 +433,12 @@ class Entity:
             self._make_available(message)
 
     def _move_to_dead_letter(
-        self, message: StoredMessage, reason: str | None, description: str | None
+        self,
+        message: StoredMessage,
+        reason: str | None,
+        description: str | None,
+        *,
+        forward: bool = True,
     ) -> None:
         del self.messages[message.sequence_number]
         target = self.dead_letter
@@ -363,6 +453,17 @@ class Entity:
             properties[DEAD_LETTER_DESCRIPTION] = description
         message.application_properties_raw = encode_application_properties(properties)
         message.dead_letter_source = self.name
+        onward = target.forward if forward else None
+        if onward is not None and _forward_problem(message, onward) is None:
+            # ForwardDeadLetteredMessagesTo: on to the target, never into the dead-letter queue
+            if self.journal is not None:
+                self.journal.removed(self, message.sequence_number)
+            now = self.clock() if self.clock is not None else message.enqueued_time_ms
+            incoming = carried(message)
+            incoming.hops += 1
+            onward.send(incoming, now)
+            onward.pump(now)
+            return
         target.messages[message.sequence_number] = message
         target._make_available(message)
         if self.journal is not None:
@@ -392,7 +493,10 @@ class Entity:
             _, seq = heapq.heappop(self._schedule_heap)
             message = self.messages.get(seq)
             if message is not None and message.state is MessageState.SCHEDULED:
-                self._make_available(message)
+                if self.forward is not None:
+                    self._forward_stored_message(message, now)
+                else:
+                    self._make_available(message)
         if not self.is_dead_letter:
             while self._expiry_heap and self._expiry_heap[0][0] <= now:
                 _, seq = heapq.heappop(self._expiry_heap)
@@ -475,6 +579,20 @@ class Entity:
         }
 
 
+def _forward_problem(
+    message: IncomingMessage | StoredMessage, target: Entity
+) -> tuple[str, str] | None:
+    """Why `message` cannot be forwarded to `target` (a dead-letter reason), None if it can."""
+    if message.hops >= MAX_FORWARD_HOPS:
+        return HOPS_EXCEEDED, HOPS_EXCEEDED_DESCRIPTION
+    if target.needs_session_id:
+        from .sessions import session_of  # here: sessions builds on this module
+
+        if session_of(message) is None:
+            return NO_SESSION, NO_SESSION_DESCRIPTION
+    return None
+
+
 def entity_class(config: QueueConfig) -> type[Entity]:
     """`Entity`, or `sessions.SessionEntity` for `RequiresSession: true`."""
     if not config.requires_session:
@@ -503,6 +621,25 @@ class Namespace:
             from . import topics  # here: topics builds on this module
 
             self.topics = {t.name.lower(): topics.Topic.build(t) for t in config.topics}
+        self._wire_forwarding()
+
+    def _wire_forwarding(self) -> None:
+        """Point each entity with ForwardTo / ForwardDeadLetteredMessagesTo at its target
+        (checked to exist when the config was parsed)."""
+        for entity in self.entities():
+            if entity.is_dead_letter:
+                continue
+            config = entity.config
+            if config.forward_to is not None:
+                entity.forward = self._destination(config.forward_to)
+            if config.forward_dead_lettered_to is not None and entity.dead_letter is not None:
+                entity.dead_letter.forward = self._destination(config.forward_dead_lettered_to)
+                entity.clock = self.clock
+
+    def _destination(self, name: str) -> Entity:
+        target = self.queues.get(name.lower()) or self.topics.get(name.lower())
+        assert target is not None, name
+        return target
 
     def queue(self, name: str) -> Entity | None:
         return self.queues.get(name.lower())
@@ -544,6 +681,11 @@ class Namespace:
                 if subscription.dead_letter is not None:
                     out.append(subscription.dead_letter)
         return out
+
+    def journalled(self) -> list[Entity]:
+        """What the journal keeps: every entity above, and the topics (their scheduled
+        messages, until they are due and copied to the subscriptions)."""
+        return [*self.entities(), *self.topics.values()]
 
     def tick(self) -> None:
         now = self.clock()

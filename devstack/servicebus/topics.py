@@ -4,8 +4,8 @@ A subscription is a queue of its own (an ``Entity``: locks, delivery counts, TTL
 with its own dead-letter queue, addressed as ``topic/Subscriptions/name`` and
 ``topic/Subscriptions/name/$DeadLetterQueue``. The topic itself holds only scheduled
 messages (``schedule_messages`` on a topic sender) until they are due, and the duplicate
-detection window; it is not journalled, so a scheduled topic message does not survive a
-restart (the subscriptions' messages do).
+detection window; its scheduled messages are journalled like a queue's (a message sent now
+is copied at once and never stored in the topic).
 """
 
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ from .codec import (
 )
 from .rules.filters import Rule
 from .rules.sql_filter import Properties
-from .store import Entity, StoredMessage, entity_class
+from .store import Entity, StoredMessage, carried, entity_class
 from .topic_config import TopicConfig
 
 # the properties section's fields, by position, as the filters name them
@@ -53,7 +53,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def message_properties(message: StoredMessage) -> Properties:
+def message_properties(message: StoredMessage | IncomingMessage) -> Properties:
     """``sys.<field>`` and ``user.<name>`` for the filters (absent ones left out)."""
     out: Properties = {}
     fields = (
@@ -95,13 +95,37 @@ class Topic(Entity):
     def subscription(self, name: str) -> Entity | None:
         return self.subscriptions.get(name.lower())
 
-    def _make_available(self, message: StoredMessage) -> None:
-        """Due now (sent, or its scheduled time came): copy it to the subscriptions."""
-        self.messages.pop(message.sequence_number, None)
-        self.fan_out(message)
+    def send(self, incoming: IncomingMessage, now: int, scheduled_ms: int | None = None) -> None:
+        """Copied to the subscriptions now; a scheduled message is held (and journalled)
+        until its time. A duplicate within the detection window is dropped."""
+        if self._is_duplicate(incoming.message_id, now):
+            return
+        if scheduled_ms is not None and scheduled_ms > now:
+            self._store(incoming, now, scheduled_ms)
+            return
+        message_id = incoming.message_id
+        if self.journal is not None and self.config.requires_duplicate_detection and message_id:
+            self.journal.remembered(self, message_id, now)  # not stored here: its id still is
+        sequence_number = self._next_sequence
+        self._next_sequence += 1
+        self.fan_out(incoming, now, sequence_number)
 
-    def fan_out(self, message: StoredMessage) -> int:
-        """Copy to every subscription with a matching rule; returns how many got it."""
+    def _make_available(self, message: StoredMessage) -> None:
+        """A scheduled message is due: copy it to the subscriptions."""
+        if self.messages.pop(message.sequence_number, None) is not None and self.journal:
+            self.journal.removed(self, message.sequence_number)
+        self.fan_out(carried(message), message.enqueued_time_ms, message.sequence_number)
+
+    def restore(self, now: int) -> int:
+        """After the journal's replay (the subscriptions first): number on past every copy."""
+        count = Entity.restore(self, now)
+        for subscription in self.subscriptions.values():
+            self.continue_sequence_from(subscription.next_sequence)
+        return count
+
+    def fan_out(self, message: IncomingMessage, now: int, sequence_number: int) -> int:
+        """Copy to every subscription with a matching rule, each copy with the topic's
+        sequence number; returns how many got it."""
         properties = message_properties(message)
         copies = 0
         for key, subscription in self.subscriptions.items():
@@ -122,8 +146,10 @@ class Topic(Entity):
                 properties_raw=message.properties_raw,
                 application_properties_raw=application_raw,
                 body_raw=message.body_raw,
+                hops=message.hops,
+                encoded_annotations=message.encoded_annotations,
             )
-            subscription.send(incoming, message.enqueued_time_ms)
+            subscription.take_copy(incoming, now, sequence_number)
             copies += 1
         return copies
 

@@ -2,6 +2,7 @@
 actions) decide which subscriptions get a copy; each subscription has its own dead-letter
 queue."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
@@ -10,11 +11,22 @@ from azure.servicebus.aio import ServiceBusClient as AsyncServiceBusClient
 from tests.servicebus.conftest import body, props, text
 
 
-def _drain(client: ServiceBusClient, topic: str, subscription: str, **kwargs: Any) -> list[Any]:
-    with client.get_subscription_receiver(topic, subscription, max_wait_time=2, **kwargs) as r:
-        got = r.receive_messages(max_message_count=20, max_wait_time=2)
-        for message in got:
-            r.complete_message(message)
+def _drain(
+    client: ServiceBusClient, topic: str, subscription: str, count: int = 0, **kwargs: Any
+) -> list[Any]:
+    """What the subscription holds (up to 20, for 2 s); with `count`, until that many came
+    (for 5 s at most)."""
+    wait = 5 if count else 2
+    with client.get_subscription_receiver(topic, subscription, max_wait_time=wait, **kwargs) as r:
+        got: list[Any] = []
+        while batch := r.receive_messages(
+            max_message_count=(count - len(got)) if count else 20, max_wait_time=wait
+        ):
+            got += batch
+            for message in batch:
+                r.complete_message(message)
+            if not count or len(got) >= count:
+                break
     return got
 
 
@@ -72,3 +84,27 @@ async def test_topics_async(aclient: AsyncServiceBusClient) -> None:
         for message in got:
             await r.complete_message(message)
     assert sorted(body(m) for m in got) == [b"m0", b"m1", b"m2"]
+
+
+def test_the_copies_of_a_message_share_the_topics_sequence_number(
+    client: ServiceBusClient,
+) -> None:
+    """As in Azure: the topic numbers the messages (gap-free), every subscription's copy
+    carries that number; a scheduled message's copies the number `schedule_messages` gave."""
+    with client.get_topic_sender("topic-sequence") as sender:
+        sender.send_messages(
+            [ServiceBusMessage(f"m{n}", application_properties={"n": n}) for n in range(4)]
+        )
+        (scheduled,) = sender.schedule_messages(
+            ServiceBusMessage("later", application_properties={"n": 9}),
+            datetime.now(UTC) + timedelta(seconds=1),
+        )
+    everything = _drain(client, "topic-sequence", "all", count=5)
+    some = _drain(client, "topic-sequence", "some", count=3)
+    numbers = {body(m): m.sequence_number for m in everything}
+    assert len(set(numbers.values())) == 5
+    assert sorted(numbers.values())[:4] == list(range(numbers[b"m0"], numbers[b"m0"] + 4))
+    assert numbers[b"later"] == scheduled
+    assert {body(m): m.sequence_number for m in some} == {
+        key: numbers[key] for key in (b"m2", b"m3", b"later")
+    }

@@ -85,6 +85,25 @@ TEST_QUEUES: dict[str, dict[str, Any]] = {
     "gather-one-sender": _DEDUP,
     "gather-many-senders": _DEDUP,
     "gathered-rounds": _DEDUP,
+    # auto-forwarding (tests/servicebus/test_forwarding.py)
+    "fwd-source": {"ForwardTo": "fwd-target"},
+    "fwd-target": {},
+    "async-fwd-source": {"ForwardTo": "async-fwd-target"},
+    "async-fwd-target": {},
+    "fwd-dlq-source": {"MaxDeliveryCount": 1, "ForwardDeadLetteredMessagesTo": "fwd-dlq-target"},
+    "fwd-dlq-target": {},
+    "fwd-loop-a": {"ForwardTo": "fwd-loop-b"},
+    "fwd-loop-b": {"ForwardTo": "fwd-loop-a"},
+    "fwd-to-topic": {"ForwardTo": "fwd-topic"},
+    "fwd-sub-target": {},
+    "fwd-to-session": {"ForwardTo": "fwd-session-target"},
+    "fwd-session-target": {"RequiresSession": True},
+    "fwd-scheduled": {"ForwardTo": "fwd-scheduled-target"},
+    "fwd-scheduled-target": {},
+    # listing sessions (tests/servicebus/test_list_sessions.py)
+    "sessions-list": {"RequiresSession": True},
+    "sessions-list-pages": {"RequiresSession": True},
+    "async-sessions-list": {"RequiresSession": True},
 }
 
 
@@ -135,6 +154,21 @@ TEST_TOPICS: list[dict[str, Any]] = [
     {"Name": "async-topic", "Subscriptions": [{"Name": "all"}]},
     {
         "Name": "topic-sessions",
+        "Subscriptions": [{"Name": "by-session", "Properties": {"RequiresSession": True}}],
+    },
+    {
+        "Name": "fwd-topic",
+        "Subscriptions": [
+            {"Name": "all"},
+            {"Name": "onward", "Properties": {"ForwardTo": "fwd-sub-target"}},
+        ],
+    },
+    {
+        "Name": "topic-sequence",
+        "Subscriptions": [{"Name": "all"}, {"Name": "some", "Rules": [_sql("some", "n > 1")]}],
+    },
+    {
+        "Name": "topic-list-sessions",
         "Subscriptions": [{"Name": "by-session", "Properties": {"RequiresSession": True}}],
     },
 ]
