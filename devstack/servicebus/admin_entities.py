@@ -519,7 +519,23 @@ def merge_saved(config: c.EmulatorConfig, data_dir: Path) -> c.EmulatorConfig:
         elif name not in taken:
             topic = tc._topic({"Name": raw["Name"], "Properties": raw["Properties"]}, "topology")
             topics.append(replace(topic, subscriptions=tuple(subscriptions)))
+    _check_saved_forwarding(queues, topics, path)
     return replace(config, queues=tuple(queues), topics=tuple(topics))
+
+
+def _check_saved_forwarding(
+    queues: list[c.QueueConfig], topics: list[tc.TopicConfig], path: Path
+) -> None:
+    """A saved entity's forwarding target may have left the config since (ConfigError:
+    exit 2 naming topology.json, rather than an entity forwarding to nothing)."""
+    entries = [(f"{path}: Queues[{q.name}]", q.name, q) for q in queues]
+    entries += [
+        (f"{path}: Topics[{t.name}].Subscriptions[{s.name}]", f"{t.name}/{s.name}", s.queue)
+        for t in topics
+        for s in t.subscriptions
+    ]
+    targets = {q.name.lower() for q in queues} | {t.name.lower() for t in topics}
+    c.check_forwarding(entries, targets)
 
 
 def _saved_subscription(raw: dict[str, Any]) -> tc.SubscriptionConfig:

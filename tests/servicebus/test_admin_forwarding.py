@@ -14,6 +14,8 @@ from azure.servicebus import ServiceBusClient, ServiceBusMessage
 from azure.servicebus.exceptions import MessagingEntityNotFoundError, ServiceBusError
 from azure.servicebus.management import ServiceBusAdministrationClient
 
+from devstack.servicebus.admin_entities import TOPOLOGY_NAME, merge_saved
+from devstack.servicebus.config import ConfigError, EmulatorConfig, QueueConfig
 from devstack.servicebus.launcher import EmulatorProcess, start_emulator
 from devstack.servicebus.tls import TlsFiles
 from tests.servicebus.conftest import body
@@ -203,3 +205,18 @@ def test_deleting_a_topic_detaches_its_subscriptions_receivers(
         admin.delete_topic(topic)
         with pytest.raises(MessagingEntityNotFoundError, match="could not be found"):
             receiver.receive_messages(max_message_count=1, max_wait_time=2)
+
+
+def test_a_saved_target_gone_from_the_config_is_a_config_error(tmp_path: Path) -> None:
+    """topology.json names a target the config no longer has: exit 2 naming the file, not an
+    emulator whose queue forwards to nothing."""
+    saved = {
+        "Queues": [{"Name": "source", "Properties": {"ForwardTo": "configured"}}],
+        "Topics": [],
+    }
+    (tmp_path / TOPOLOGY_NAME).write_text(json.dumps(saved), encoding="utf-8")
+    with_target = EmulatorConfig(namespace="ns", queues=(QueueConfig(name="configured"),))
+    merged = merge_saved(with_target, tmp_path)
+    assert [q.forward_to for q in merged.queues] == [None, "configured"]
+    with pytest.raises(ConfigError, match=r"topology\.json.*must exist"):
+        merge_saved(EmulatorConfig(namespace="ns", queues=()), tmp_path)
