@@ -264,7 +264,10 @@ class Entities:
     def _wire(self, entity: Entity) -> None:
         """Forwarding on (or off) at once; what the entity holds already goes on too."""
         self.namespace.wire_forwarding(entity)
-        entity.forward_stored(self.namespace.clock())
+        now = self.namespace.clock()
+        entity.forward_stored(now)
+        if entity.dead_letter is not None:
+            entity.dead_letter.forward_stored(now)
 
     def _refuse_if_forwarded_to(self, name: str, deleted: list[Entity]) -> None:
         """A target still named by another entity stays (its messages would have nowhere to

@@ -102,6 +102,24 @@ def test_update_sets_and_clears_forwarding(
     assert _receive(client, source, 1) == [b"kept"]
 
 
+def test_dead_letters_held_go_on_when_forwarding_is_set(
+    admin: ServiceBusAdministrationClient, client: ServiceBusClient
+) -> None:
+    parked, source = _name("parked"), _name("source")
+    admin.create_queue(parked)
+    admin.create_queue(source)
+    with client.get_queue_sender(source) as sender:
+        sender.send_messages(ServiceBusMessage("bad"))
+    with client.get_queue_receiver(source, max_wait_time=5) as receiver:
+        (message,) = receiver.receive_messages(max_message_count=1, max_wait_time=5)
+        receiver.dead_letter_message(message, reason="test")
+    queue = admin.get_queue(source)
+    queue.forward_dead_lettered_messages_to = parked
+    admin.update_queue(queue)
+    assert _receive(client, parked, 1) == [b"bad"]
+    assert admin.get_queue_runtime_properties(source).dead_letter_message_count == 0
+
+
 def test_forwarding_is_validated_as_in_the_config(
     admin: ServiceBusAdministrationClient,
 ) -> None:
