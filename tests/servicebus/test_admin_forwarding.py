@@ -238,3 +238,20 @@ def test_a_saved_target_gone_from_the_config_is_a_config_error(tmp_path: Path) -
     assert [q.forward_to for q in merged.queues] == [None, "configured"]
     with pytest.raises(ConfigError, match=r"topology\.json.*must exist"):
         merge_saved(EmulatorConfig(namespace="ns", queues=()), tmp_path)
+
+
+def test_deleting_a_session_queue_detaches_its_session_receiver(
+    admin: ServiceBusAdministrationClient, client: ServiceBusClient
+) -> None:
+    name = _name("doomed")
+    admin.create_queue(name, requires_session=True)
+    with client.get_queue_sender(name) as sender:
+        sender.send_messages(ServiceBusMessage("held", session_id="s1"))
+    with client.get_queue_receiver(name, session_id="s1", max_wait_time=2) as receiver:
+        assert receiver.session.get_state() is None  # its $management link is open too
+        admin.delete_queue(name)
+        with pytest.raises(MessagingEntityNotFoundError, match="could not be found"):
+            receiver.receive_messages(max_message_count=1, max_wait_time=2)
+    admin.create_queue(name, requires_session=True)  # a new one: s1 is not locked by the old
+    with client.get_queue_receiver(name, session_id="s1", max_wait_time=2) as receiver:
+        assert receiver.receive_messages(max_message_count=1, max_wait_time=1) == []
