@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
+from azure.servicebus.aio import ServiceBusClient as AsyncServiceBusClient
 from azure.servicebus.exceptions import MessagingEntityNotFoundError, ServiceBusError
 from azure.servicebus.management import ServiceBusAdministrationClient
 
@@ -255,3 +256,21 @@ def test_deleting_a_session_queue_detaches_its_session_receiver(
     admin.create_queue(name, requires_session=True)  # a new one: s1 is not locked by the old
     with client.get_queue_receiver(name, session_id="s1", max_wait_time=2) as receiver:
         assert receiver.receive_messages(max_message_count=1, max_wait_time=1) == []
+
+
+async def test_the_async_clients_see_the_delete_too(
+    admin: ServiceBusAdministrationClient, aclient: AsyncServiceBusClient
+) -> None:
+    name = _name("doomed")
+    admin.create_queue(name)
+    async with (
+        aclient.get_queue_sender(name) as sender,
+        aclient.get_queue_receiver(name, max_wait_time=2) as receiver,
+    ):
+        await sender.send_messages(ServiceBusMessage("before"))
+        assert len(await receiver.receive_messages(max_message_count=1, max_wait_time=5)) == 1
+        admin.delete_queue(name)
+        with pytest.raises(MessagingEntityNotFoundError, match="could not be found"):
+            await receiver.receive_messages(max_message_count=1, max_wait_time=2)
+        with pytest.raises(ServiceBusError):
+            await sender.send_messages(ServiceBusMessage("after"))
