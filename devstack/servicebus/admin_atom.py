@@ -151,7 +151,10 @@ class ManagementApi:
     # ---- entries --------------------------------------------------------------------------
     def _queue_entry(self, request: Request, queue: Entity) -> Any:
         description = atom.queue_description(
-            queue_properties(queue.config), _runtime(queue), self._times(queue.name)
+            queue_properties(queue.config),
+            _runtime(queue),
+            self._times(queue.name),
+            request.base,
         )
         return atom.entry(request.url(queue.name), queue.name, description, self.started)
 
@@ -172,6 +175,7 @@ class ManagementApi:
             subscription_properties(subscription.config),
             _runtime(subscription),
             self._times(subscription.name),
+            request.base,
         )
         url = request.url(topic.name, "subscriptions", name)
         return atom.entry(url, name, description, self.started)
@@ -194,9 +198,10 @@ class ManagementApi:
             raise HttpError(404, f"entity {name!r} does not exist")
         if request.method == "DELETE":
             if name.lower() in namespace.topics:
-                self.entities.delete_topic(name)
+                deleted = self.entities.delete_topic(name)
             else:
-                self.entities.delete_queue(name)
+                deleted = self.entities.delete_queue(name)
+            self.emulator.detach_links(deleted)
             self.times.pop(name.lower(), None)
             return 200, None
         if request.method != "PUT":
@@ -236,7 +241,7 @@ class ManagementApi:
             topic, subscription = self.entities.subscription(topic_name, name)
             return 200, self._subscription_entry(request, topic, subscription)
         if request.method == "DELETE":
-            self.entities.delete_subscription(topic_name, name)
+            self.emulator.detach_links(self.entities.delete_subscription(topic_name, name))
             return 200, None
         if request.method != "PUT":
             raise HttpError(405, f"{request.method} is not a management operation")

@@ -73,7 +73,8 @@ def iso_duration(seconds: float) -> str:
 
 
 def queue_properties(queue: c.QueueConfig) -> dict[str, Any]:
-    return {
+    """Config.json properties; the forwarding targets only when set (names, as Config.json)."""
+    out: dict[str, Any] = {
         "LockDuration": iso_duration(queue.lock_duration_s),
         "MaxDeliveryCount": queue.max_delivery_count,
         "DefaultMessageTimeToLive": iso_duration(queue.default_ttl_s),
@@ -82,6 +83,11 @@ def queue_properties(queue: c.QueueConfig) -> dict[str, Any]:
         "DuplicateDetectionHistoryTimeWindow": iso_duration(queue.duplicate_window_s),
         "RequiresSession": queue.requires_session,
     }
+    if queue.forward_to is not None:
+        out["ForwardTo"] = queue.forward_to
+    if queue.forward_dead_lettered_to is not None:
+        out["ForwardDeadLetteredMessagesTo"] = queue.forward_dead_lettered_to
+    return out
 
 
 def topic_properties(queue: c.QueueConfig) -> dict[str, Any]:
@@ -246,6 +252,38 @@ class Entities:
         key = name.lower()
         return key in self.namespace.queues or key in self.namespace.topics
 
+    # auto-forwarding -----------------------------------------------------------------------
+    def _check_forwarding(self, own: str, config: c.QueueConfig, field: str) -> None:
+        """The config's rules: each target a queue or topic of the namespace, not `own`."""
+        targets = {*self.namespace.queues, *self.namespace.topics, own.lower()}
+        try:
+            c.check_forwarding([(field, own, config)], targets)
+        except c.ConfigError as exc:
+            raise BadEntityError(str(exc)) from exc
+
+    def _wire(self, entity: Entity) -> None:
+        """Forwarding on (or off) at once; what the entity holds already goes on too."""
+        self.namespace.wire_forwarding(entity)
+        now = self.namespace.clock()
+        entity.forward_stored(now)
+        if entity.dead_letter is not None:
+            entity.dead_letter.forward_stored(now)
+
+    def _refuse_if_forwarded_to(self, name: str, deleted: list[Entity]) -> None:
+        """A target still named by another entity stays (its messages would have nowhere to
+        go, and the topology could not be restored); Azure's answer is not documented."""
+        gone = {id(e) for e in deleted}
+        for entity in self.namespace.entities():
+            if entity.is_dead_letter or id(entity) in gone:
+                continue
+            config = entity.config
+            for target in (config.forward_to, config.forward_dead_lettered_to):
+                if target is not None and target.lower() == name.lower():
+                    raise BadEntityError(
+                        f"{name!r} is the auto-forwarding destination of {entity.name!r}; "
+                        "change or delete that entity first"
+                    )
+
     # queues --------------------------------------------------------------------------------
     def put_queue(self, name: str, properties: dict[str, Any], *, update: bool) -> Entity:
         config = _parse(c._queue, {"Name": name, "Properties": properties}, "QueueDescription")
@@ -253,23 +291,31 @@ class Entities:
             queue = self.queue(name)
             if config.requires_session != queue.config.requires_session:
                 raise BadEntityError("RequiresSession cannot be changed on an existing queue")
+            self._check_forwarding(queue.name, config, "QueueDescription")
             queue.config = config
             if queue.dead_letter is not None:
                 queue.dead_letter.config = config
         else:
             if self._taken(name):
                 raise EntityExistsError(f"an entity named {name!r} exists already")
+            self._check_forwarding(config.name, config, "QueueDescription")
             dead_letter = Entity(name=f"{config.name}/$DeadLetterQueue", config=config)
             queue = entity_class(config)(name=config.name, config=config, dead_letter=dead_letter)
             self._journal(queue)
             self.namespace.queues[name.lower()] = queue
+        self._wire(queue)
         self.save()
         return queue
 
-    def delete_queue(self, name: str) -> None:
-        _detach_journal(self.queue(name))
+    def delete_queue(self, name: str) -> list[Entity]:
+        """Deleted: the queue and its dead-letter queue (the caller detaches their links)."""
+        queue = self.queue(name)
+        deleted = _with_dead_letter(queue)
+        self._refuse_if_forwarded_to(queue.name, deleted)
+        _detach_journal(queue)
         del self.namespace.queues[name.lower()]
         self._forget()
+        return deleted
 
     # topics --------------------------------------------------------------------------------
     def put_topic(self, name: str, properties: dict[str, Any], *, update: bool) -> "Topic":
@@ -288,12 +334,19 @@ class Entities:
         self.save()
         return topic
 
-    def delete_topic(self, name: str) -> None:
-        _detach_journal(self.topic(name))
-        for subscription in self.topic(name).subscriptions.values():
+    def delete_topic(self, name: str) -> list[Entity]:
+        """Deleted: the topic, its subscriptions and their dead-letter queues."""
+        topic = self.topic(name)
+        deleted: list[Entity] = [topic]
+        for subscription in topic.subscriptions.values():
+            deleted += _with_dead_letter(subscription)
+        self._refuse_if_forwarded_to(topic.name, deleted)
+        _detach_journal(topic)
+        for subscription in topic.subscriptions.values():
             _detach_journal(subscription)
         del self.namespace.topics[name.lower()]
         self._forget()
+        return deleted
 
     # subscriptions -------------------------------------------------------------------------
     def put_subscription(
@@ -314,14 +367,17 @@ class Entities:
                 raise EntityNotFoundError(f"subscription {topic_name}/{name} does not exist")
             if config.queue.requires_session != existing.config.requires_session:
                 raise BadEntityError("RequiresSession cannot be changed on a subscription")
+            self._check_forwarding(existing.name, config.queue, "SubscriptionDescription")
             existing.config = config.queue
             if existing.dead_letter is not None:
                 existing.dead_letter.config = config.queue
+            self._wire(existing)
             self.save()
             return existing
         if existing is not None:
             raise EntityExistsError(f"subscription {topic_name}/{name} exists already")
         path = f"{topic.name}/Subscriptions/{config.name}"
+        self._check_forwarding(path, config.queue, "SubscriptionDescription")
         dead_letter = Entity(name=f"{path}/$DeadLetterQueue", config=config.queue)
         subscription = entity_class(config.queue)(
             name=path, config=config.queue, dead_letter=dead_letter
@@ -330,16 +386,19 @@ class Entities:
         rules = (default_rule,) if default_rule is not None else config.rules
         topic.subscriptions[config.name.lower()] = subscription
         topic.rules[config.name.lower()] = rules
+        self._wire(subscription)
         self.save()
         return subscription
 
-    def delete_subscription(self, topic_name: str, name: str) -> None:
+    def delete_subscription(self, topic_name: str, name: str) -> list[Entity]:
+        """Deleted: the subscription and its dead-letter queue."""
         topic, subscription = self.subscription(topic_name, name)
         _detach_journal(subscription)
         key = _key(subscription)
         del topic.subscriptions[key]
         del topic.rules[key]
         self._forget()
+        return _with_dead_letter(subscription)
 
     # rules ---------------------------------------------------------------------------------
     def put_rule(
@@ -429,6 +488,10 @@ def _detach_journal(entity: Entity) -> None:
         entity.dead_letter.journal = None
 
 
+def _with_dead_letter(entity: Entity) -> list[Entity]:
+    return [entity] if entity.dead_letter is None else [entity, entity.dead_letter]
+
+
 def _key(subscription: Entity) -> str:
     return subscription.name.rsplit("/", 1)[-1].lower()
 
@@ -459,7 +522,23 @@ def merge_saved(config: c.EmulatorConfig, data_dir: Path) -> c.EmulatorConfig:
         elif name not in taken:
             topic = tc._topic({"Name": raw["Name"], "Properties": raw["Properties"]}, "topology")
             topics.append(replace(topic, subscriptions=tuple(subscriptions)))
+    _check_saved_forwarding(queues, topics, path)
     return replace(config, queues=tuple(queues), topics=tuple(topics))
+
+
+def _check_saved_forwarding(
+    queues: list[c.QueueConfig], topics: list[tc.TopicConfig], path: Path
+) -> None:
+    """A saved entity's forwarding target may have left the config since (ConfigError:
+    exit 2 naming topology.json, rather than an entity forwarding to nothing)."""
+    entries = [(f"{path}: Queues[{q.name}]", q.name, q) for q in queues]
+    entries += [
+        (f"{path}: Topics[{t.name}].Subscriptions[{s.name}]", f"{t.name}/{s.name}", s.queue)
+        for t in topics
+        for s in t.subscriptions
+    ]
+    targets = {q.name.lower() for q in queues} | {t.name.lower() for t in topics}
+    c.check_forwarding(entries, targets)
 
 
 def _saved_subscription(raw: dict[str, Any]) -> tc.SubscriptionConfig:

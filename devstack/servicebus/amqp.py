@@ -313,6 +313,31 @@ class AmqpConnection(AmqpEngine):
         self._log_error(description)
         self.refuse_attach(link, condition, description, _tracking())
 
+    def detach_deleted(self, deleted: list[Entity]) -> int:
+        """Detach, with ``amqp:not-found`` as Azure does, every link of this connection on an
+        entity just deleted: receivers, senders and the entity's ``$management`` links (the
+        SDK raises MessagingEntityNotFoundError on its next receive or send)."""
+        gone = {id(entity) for entity in deleted}
+        names = {entity.name.lower() for entity in deleted}
+        links = [link for link, consumer in self.consumers.items() if id(consumer.entity) in gone]
+        links += [link for link, entity in self.producers.items() if id(entity) in gone]
+        nodes = {**self.requests, **{link: reply.node for link, reply in self.replies.items()}}
+        links += [
+            link
+            for link, node in nodes.items()
+            if node.endswith("/$management") and node[: -len("/$management")] in names
+        ]
+        for link in links:
+            path = entity_path(link.source_address if link.is_sender else link.target_address)
+            description = (
+                f"The messaging entity '{self.namespace.name}:{path}' could not be found "
+                "(it was deleted)."
+            )
+            self._log_error(description)
+            self.detach_link(link, error(NOT_FOUND, description, _tracking()))
+            self.on_detach(link)
+        return len(links)
+
     def on_detach(self, link: Link) -> None:
         consumer = self.consumers.pop(link, None)
         if consumer is not None and consumer in consumer.entity.consumers:

@@ -11,6 +11,7 @@ entity can be declared, so none can expand). Answers carry the namespaces Azure 
 import datetime
 import xml.etree.ElementTree as ET
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from .admin_entities import (
     CORRELATION_FIELDS,
@@ -36,7 +37,7 @@ ET.register_namespace("sb", SB)
 ET.register_namespace("d2p1", SB2011)
 
 # XML element -> Config.json property (and its kind), for each description
-_DURATION, _BOOL, _INT = "duration", "bool", "int"
+_DURATION, _BOOL, _INT, _ENTITY = "duration", "bool", "int", "entity"
 _QUEUE_FIELDS = {
     "LockDuration": _DURATION,
     "MaxDeliveryCount": _INT,
@@ -45,6 +46,8 @@ _QUEUE_FIELDS = {
     "RequiresDuplicateDetection": _BOOL,
     "DuplicateDetectionHistoryTimeWindow": _DURATION,
     "RequiresSession": _BOOL,
+    "ForwardTo": _ENTITY,
+    "ForwardDeadLetteredMessagesTo": _ENTITY,
 }
 _TOPIC_FIELDS = {
     k: _QUEUE_FIELDS[k]
@@ -62,6 +65,8 @@ _SUBSCRIPTION_FIELDS = {
         "DefaultMessageTimeToLive",
         "DeadLetteringOnMessageExpiration",
         "RequiresSession",
+        "ForwardTo",
+        "ForwardDeadLetteredMessagesTo",
     )
 }
 FIELDS = {
@@ -69,9 +74,6 @@ FIELDS = {
     "TopicDescription": _TOPIC_FIELDS,
     "SubscriptionDescription": _SUBSCRIPTION_FIELDS,
 }
-# Accepted and not kept: what azure-servicebus sends back on every update, answered with
-# Azure's defaults. Anything with an effect the emulator does not have is refused instead.
-_REFUSED_WHEN_SET = ("ForwardTo", "ForwardDeadLetteredMessagesTo")
 
 
 def _local(tag: str) -> str:
@@ -119,10 +121,6 @@ def description_properties(element: ET.Element) -> dict[str, Any]:
     fields = FIELDS.get(_local(element.tag))
     if fields is None:
         raise BadEntityError(f"unexpected {_local(element.tag)}")
-    for name in _REFUSED_WHEN_SET:
-        child = _child(element, name)
-        if child is not None and (child.text or "").strip():
-            raise BadEntityError(f"{name} is not supported by the emulator")
     out: dict[str, Any] = {}
     for name, kind in fields.items():
         child = _child(element, name)
@@ -133,6 +131,8 @@ def description_properties(element: ET.Element) -> dict[str, Any]:
             if text.lower() not in ("true", "false"):
                 raise BadEntityError(f"{name}: expected true or false, got {text!r}")
             out[name] = text.lower() == "true"
+        elif kind == _ENTITY:
+            out[name] = entity_name(text, name)
         elif kind == _INT:
             try:
                 out[name] = int(text)
@@ -141,6 +141,26 @@ def description_properties(element: ET.Element) -> dict[str, Any]:
         elif text != MAX_TIMESPAN:  # "never": the emulator's own default instead
             out[name] = text
     return out
+
+
+def entity_name(text: str, field: str) -> str:
+    """A forwarding target as the SDK sends it, ``sb://{namespace}/{name}`` (it prefixes a
+    plain name), or a plain name: the entity's name. Any host is taken as this namespace."""
+    name = unquote(urlsplit(text).path).strip("/") if "://" in text else text
+    if not name or "/" in name:
+        raise BadEntityError(f"{field}: expected a queue or topic name, got {text!r}")
+    return name
+
+
+def forward_address(base: str, name: str) -> str:
+    """A forwarding target as Azure answers it: ``sb://{host}/{name}``."""
+    return f"sb://{urlsplit(base).netloc}/{name}"
+
+
+def _forwarding(element: ET.Element, properties: dict[str, Any], key: str, base: str) -> None:
+    name = properties.get(key)
+    if name:
+        _sub(element, key, forward_address(base, name))
 
 
 # ---- rules -----------------------------------------------------------------------------------
@@ -232,7 +252,10 @@ def _count_details(parent: ET.Element, runtime: dict[str, int]) -> None:
 
 
 def queue_description(
-    properties: dict[str, Any], runtime: dict[str, int], times: tuple[datetime.datetime, ...]
+    properties: dict[str, Any],
+    runtime: dict[str, int],
+    times: tuple[datetime.datetime, ...],
+    base: str = "https://localhost",
 ) -> ET.Element:
     """Element order as Azure's (the SDK reads by name, other clients by position)."""
     created, updated, accessed = (_stamp(t) for t in times)
@@ -259,6 +282,7 @@ def queue_description(
     _sub(element, "IsAnonymousAccessible", False)
     _sub(element, "AuthorizationRules")
     _sub(element, "Status", "Active")
+    _forwarding(element, properties, "ForwardTo", base)
     _sub(element, "CreatedAt", created)
     _sub(element, "UpdatedAt", updated)
     _sub(element, "AccessedAt", accessed)
@@ -267,6 +291,7 @@ def queue_description(
     _sub(element, "AutoDeleteOnIdle", MAX_TIMESPAN)
     _sub(element, "EnablePartitioning", False)
     _sub(element, "EntityAvailabilityStatus", "Available")
+    _forwarding(element, properties, "ForwardDeadLetteredMessagesTo", base)
     _sub(element, "EnableExpress", False)
     _sub(element, "MaxMessageSizeInKilobytes", 256)
     return element
@@ -310,7 +335,10 @@ def topic_description(
 
 
 def subscription_description(
-    properties: dict[str, Any], runtime: dict[str, int], times: tuple[datetime.datetime, ...]
+    properties: dict[str, Any],
+    runtime: dict[str, int],
+    times: tuple[datetime.datetime, ...],
+    base: str = "https://localhost",
 ) -> ET.Element:
     created, updated, accessed = (_stamp(t) for t in times)
     element = ET.Element(f"{{{SB}}}SubscriptionDescription")
@@ -327,10 +355,12 @@ def subscription_description(
     _sub(element, "MaxDeliveryCount", properties["MaxDeliveryCount"])
     _sub(element, "EnableBatchedOperations", True)
     _sub(element, "Status", "Active")
+    _forwarding(element, properties, "ForwardTo", base)
     _sub(element, "CreatedAt", created)
     _sub(element, "UpdatedAt", updated)
     _sub(element, "AccessedAt", accessed)
     _count_details(element, runtime)
+    _forwarding(element, properties, "ForwardDeadLetteredMessagesTo", base)
     _sub(element, "AutoDeleteOnIdle", MAX_TIMESPAN)
     _sub(element, "EntityAvailabilityStatus", "Available")
     return element

@@ -15,7 +15,7 @@ from .amqp import AmqpConnection, now_ms
 from .config import EmulatorConfig
 from .journal import Journal
 from .listener import SniffingServer
-from .store import Namespace
+from .store import Entity, Namespace
 
 log = logging.getLogger("devstack.servicebus")
 TICK_SECONDS = 0.05
@@ -72,6 +72,15 @@ class Emulator:
         for connection in connections:
             connection.abort(DROPPED_BY_FAULT)
         return len(connections)
+
+    def detach_links(self, deleted: list[Entity]) -> int:
+        """The links attached to entities just deleted (admin_atom.py): detached with
+        ``amqp:not-found``, as Azure does. Answers how many."""
+        count = 0
+        for connection in list(self.connections):
+            count += connection.detach_deleted(deleted)
+            connection.flush()
+        return count
 
     async def _tick_forever(self) -> None:
         while True:

@@ -627,14 +627,19 @@ class Namespace:
         """Point each entity with ForwardTo / ForwardDeadLetteredMessagesTo at its target
         (checked to exist when the config was parsed)."""
         for entity in self.entities():
-            if entity.is_dead_letter:
-                continue
-            config = entity.config
-            if config.forward_to is not None:
-                entity.forward = self._destination(config.forward_to)
-            if config.forward_dead_lettered_to is not None and entity.dead_letter is not None:
-                entity.dead_letter.forward = self._destination(config.forward_dead_lettered_to)
-                entity.clock = self.clock
+            if not entity.is_dead_letter:
+                self.wire_forwarding(entity)
+
+    def wire_forwarding(self, entity: Entity) -> None:
+        """Point one queue or subscription (and its dead-letter queue) at its config's
+        targets, or at none (also after the administration client changed the config)."""
+        config = entity.config
+        forward_to, dead_lettered_to = config.forward_to, config.forward_dead_lettered_to
+        entity.forward = self._destination(forward_to) if forward_to is not None else None
+        if entity.dead_letter is not None:
+            onward = dead_lettered_to
+            entity.dead_letter.forward = self._destination(onward) if onward is not None else None
+            entity.clock = self.clock if onward is not None else None
 
     def _destination(self, name: str) -> Entity:
         target = self.queues.get(name.lower()) or self.topics.get(name.lower())

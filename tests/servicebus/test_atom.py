@@ -55,13 +55,24 @@ def _entry(inner: str) -> ET.Element:
     )
 
 
-def test_forwarding_is_refused_rather_than_ignored() -> None:
+def test_forwarding_targets_are_read_as_names() -> None:
     sb = 'xmlns="http://schemas.microsoft.com/netservices/2010/10/servicebus/connect"'
     element = atom.description(
-        _entry(f"<QueueDescription {sb}><ForwardTo>elsewhere</ForwardTo></QueueDescription>")
+        _entry(
+            f"<QueueDescription {sb}><ForwardTo>sb://localhost:5672/elsewhere</ForwardTo>"
+            "<ForwardDeadLetteredMessagesTo>parked</ForwardDeadLetteredMessagesTo>"
+            "</QueueDescription>"
+        )
+    )
+    assert atom.description_properties(element) == {
+        "ForwardTo": "elsewhere",
+        "ForwardDeadLetteredMessagesTo": "parked",
+    }
+    nested = atom.description(
+        _entry(f"<QueueDescription {sb}><ForwardTo>sb://h/a/b</ForwardTo></QueueDescription>")
     )
     with pytest.raises(BadEntityError, match="ForwardTo"):
-        atom.description_properties(element)
+        atom.description_properties(nested)
     plain = atom.description(
         _entry(
             f"<QueueDescription {sb}><MaxDeliveryCount>4</MaxDeliveryCount>"
