@@ -2,15 +2,25 @@
 
 64 owners (each with their own JWT and their own upload) enqueue at the same moment, while
 presigns, status reads and stream opens run beside them. Every request must succeed, every
-job must run to `completed`, and the emulator must have received each job's message
-exactly once (its admin endpoint counts sends per MessageId). One request at a time, the
-suite once passed while 599 of 600 concurrent enqueues failed: this is the test that sees it.
+job must run to `completed` once (one attempt, every event once and in order). One request
+at a time, the suite once passed while 599 of 600 concurrent enqueues failed: this is the
+test that sees it.
+
+Sending is at least once (docs/architecture.md): the sweeper sends again a job still
+`queued` and not yet marked sent `SWEEP_RESEND_SECONDS` after it was recorded (3 s in the
+test stack), and Service Bus's duplicate detection (MessageId = job id) drops the copy. On a
+loaded machine the burst's enqueues take longer than 3 s between recording and marking sent,
+so some jobs are sent twice; the emulator's admin endpoint counts every send of a MessageId
+(the repeats it dropped included). So the test asserts the contract: each job's message was
+sent, any extra send is the sweeper's (its log says so) and was dropped, and no job ran twice.
 """
 
 import asyncio
 import json
+import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,10 +189,23 @@ async def test_64_concurrent_enqueues_with_presigns_status_reads_and_streams(
         assert statuses[-1] == "completed", (user.job_id, updates)
         sequences = [u["sequence"] for u in updates]
         assert sequences == list(range(1, len(sequences) + 1)), (user.job_id, sequences)
+        # one run: one start, every event of attempt 1 (a second delivery would start again)
+        assert statuses.count("started") == 1, (user.job_id, statuses)
+        assert {u["attempt"] for u in updates[1:]} == {1}, (user.job_id, updates)
     for user in users:
         assert await load.status(user, user.job_id) == "completed"
     sends = await asyncio.gather(*(sends_of(local_stack, load.http, u.job_id) for u in users))
-    assert sends == [1] * OWNERS  # each job's message reached Service Bus exactly once
+    assert all(n >= 1 for n in sends), sends  # every job's message reached Service Bus
+    # enqueue sends once (it answered 202); every other send is a resend the sweeper logged
+    resent = resent_by_the_sweeper(local_stack)
+    extra = {u.job_id: n - 1 for u, n in zip(users, sends, strict=True) if n > 1}
+    assert all(n <= resent[job_id] for job_id, n in extra.items()), (extra, resent)
+
+
+def resent_by_the_sweeper(stack: LocalStack) -> Counter[str]:
+    """How many times the stack's sweeper logged sending each job again (services/sweeper.py)."""
+    text = stack.log_path.read_text(encoding="utf-8", errors="replace")
+    return Counter(re.findall(r"job ([0-9a-f]{32}) was recorded but not sent: sending it", text))
 
 
 # --- the same load while the emulator drops every AMQP connection ----------------------------

@@ -1,6 +1,6 @@
 """A Functions host lost mid-job while a second host serves the same queues: the job's
-message lock expires (the queues' LockDuration, 1 minute), Service Bus redelivers it to the
-survivor, which runs a second attempt to the end. One terminal event, every event once and
+message lock expires (the queues' LockDuration, 1 minute; 5 s here), Service Bus redelivers
+it to the survivor, which runs a second attempt to the end. One terminal event, every event once and
 in order, as a client reading through the survivor sees them. Two ways to lose the host:
 - killed (SIGKILL): it never comes back;
 - frozen (SIGSTOP) past its lock, then thawed (SIGCONT) while the survivor runs attempt 2:
@@ -59,8 +59,10 @@ def signal_all(pids: list[int], sig: signal.Signals) -> None:
 @pytest.mark.parametrize("loss", ["killed", "frozen"])
 def test_a_job_on_a_lost_host_finishes_on_the_survivor(tmp_path: Path, loss: str) -> None:
     (tmp_path / "first").mkdir()
-    # A 10 s message lock (queues.json says 1 minute) keeps the test short.
-    with launch_stack(tmp_path / "first", extra_args=["--lock-duration", "PT10S"]) as first:
+    # A 5 s message lock (queues.json says 1 minute) keeps the test short; the SDK's renewer
+    # renews a lock that short once 3/4 of it is left (checking every second), so a live
+    # host keeps its lock and only the lost host's expires.
+    with launch_stack(tmp_path / "first", extra_args=["--lock-duration", "PT5S"]) as first:
         owner_headers = first.headers("killed-host-owner")
         api = first.api
         with httpx.Client(timeout=30) as http:

@@ -62,9 +62,12 @@ async def test_a_job_from_enqueue_to_completion_in_seed_000s_events(alice: Api, 
         return any(n == "queue-stats" for n, _, _ in events[end:])
 
     reader = asyncio.create_task(read_catalogue(alice, completed_and_counted, seconds=90))
-    for _ in range(100):
-        if opened:
-            break
+    # the catalogue opens with queue-status, then queue-stats: wait for both (a loaded host
+    # may send them in separate reads), within a deadline
+    deadline = asyncio.get_running_loop().time() + 30
+    while not any(n == "queue-stats" for n, _, _ in opened):
+        assert not reader.done(), reader
+        assert asyncio.get_running_loop().time() < deadline, f"no queue-stats: {opened}"
         await asyncio.sleep(0.05)
     before = next(d for n, _, d in opened if n == "queue-stats")
     theirs = await bob.submit("document-analysis", "analyze-document", "bob.txt", TEXT)

@@ -1,6 +1,8 @@
 """Helpers for the conformance suite: SDK clients on the session emulator, runtime counts."""
 
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,3 +51,35 @@ def props(message: Any) -> dict[str, Any]:
 
 def body(message: Any) -> bytes:
     return b"".join(message.body)
+
+
+# --- Microsoft's samples in the background (test_sdk_samples.py) ----------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The samples' test items go last (the root conftest then puts the browser tests after
+    them), so their runs, started when collection ends, have the whole suite's time to end."""
+    from tests.servicebus.test_sdk_samples import is_sample_item
+
+    items.sort(key=is_sample_item)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the selected samples (after -k, -m and deselection) in the background."""
+    from tests.servicebus.test_sdk_samples import SAMPLE_RUNS, SampleRuns, selected_samples
+
+    names = selected_samples(session.items)
+    if not names or session.config.option.collectonly:
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="jobstream-sdk-samples-"))
+    session.config.stash[SAMPLE_RUNS] = SampleRuns(names, workdir)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop what is still running (samples, then the emulator), each by its pid."""
+    from tests.servicebus.test_sdk_samples import SAMPLE_RUNS
+
+    runs = session.config.stash.get(SAMPLE_RUNS, None)
+    if runs is not None:
+        runs.stop()

@@ -1,12 +1,15 @@
 """Conformance from outside: Microsoft's azure-servicebus samples, run unmodified.
 
 The samples come from the pinned 7.11.4 source distribution on PyPI at test time
-(`tests/support/sdk_samples.py`; never copied into our tree). Each applicable sample runs as
-its own process against one emulator started here, with the environment variables the
-samples read, and its own entities (a queue, a session queue, a topic with a subscription),
-so samples run side by side without sharing messages. A sample passes when it exits 0 within
-its time, prints no traceback (a thread's exception does not change the exit code) and, for
-the few that would exit 0 having done nothing, prints what proves the work was done.
+(`tests/support/sdk_samples.py`; never copied into our tree). Each selected sample runs as
+its own process against one emulator of its own, with the environment variables the samples
+read, and its own entities (a queue, a session queue, a topic with a subscription), so samples
+run side by side without sharing messages. They run in the background from the start of the
+session (`SampleRuns`, started by tests/servicebus/conftest.py) while the rest of the suite
+runs, and each `test_sample` item, run last, collects its own result. A sample passes when it
+exits 0 within its time, prints no traceback (a thread's exception does not change the exit
+code) and, for the few that would exit 0 having done nothing, prints what proves the work was
+done.
 
 `PASSING` is the set the emulator is known to pass: a sample in it that fails is a regression.
 A sample outside it that passes fails the test too, so the set (and docs/servicebus-emulator.md)
@@ -14,13 +17,16 @@ is kept up to date. `NOT_APPLICABLE` holds the samples that cannot run against a
 with the reason.
 """
 
+import contextlib
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +35,7 @@ from typing import Any
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
-from devstack.servicebus.launcher import EmulatorProcess, start_emulator
+from devstack.servicebus.launcher import start_emulator
 from tests.support.sdk_samples import samples_dir
 
 NOT_APPLICABLE: dict[str, str] = {
@@ -223,43 +229,18 @@ def _last_error(text: str) -> str:
     return (lines[-1] if lines else "(no output)")[:300]
 
 
-def run_sample(name: str, emulator: EmulatorProcess, workdir: Path) -> SampleRun:
-    folder = "async_samples" if name.endswith("_async") else "sync_samples"
-    script = samples_dir() / folder / f"{name}.py"
-    env = {
-        **os.environ,
-        **_entities(name),
-        "SERVICEBUS_CONNECTION_STR": emulator.connection_string,
-        **emulator.client_env,  # the administration client trusts the emulator's certificate
-        "PYTHONUNBUFFERED": "1",
-    }
+def _seed(name: str, connection_string: str, env: dict[str, str]) -> None:
     seed_to = SEEDED.get(name)
-    if seed_to is not None:
-        with ServiceBusClient.from_connection_string(emulator.connection_string) as client:
-            sender = (
-                client.get_topic_sender(env[seed_to])
-                if seed_to == "SERVICEBUS_TOPIC_NAME"
-                else client.get_queue_sender(env[seed_to])
-            )
-            with sender:
-                sender.send_messages([ServiceBusMessage(f"seeded {i}") for i in range(3)])
-    timeout = SLOW.get(name, RUNS_UNTIL_STOPPED.get(name, (TIMEOUT_S, ""))[0])
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+    if seed_to is None:
+        return
+    with ServiceBusClient.from_connection_string(connection_string) as client:
+        sender = (
+            client.get_topic_sender(env[seed_to])
+            if seed_to == "SERVICEBUS_TOPIC_NAME"
+            else client.get_queue_sender(env[seed_to])
         )
-    except subprocess.TimeoutExpired as exc:
-        return SampleRun(
-            name, None, time.monotonic() - started, _text(exc.stdout), _text(exc.stderr)
-        )
-    return SampleRun(name, done.returncode, time.monotonic() - started, done.stdout, done.stderr)
+        with sender:
+            sender.send_messages([ServiceBusMessage(f"seeded {i}") for i in range(3)])
 
 
 def _text(value: bytes | str | None) -> str:
@@ -268,40 +249,128 @@ def _text(value: bytes | str | None) -> str:
     return value or ""
 
 
-def _selected(request: pytest.FixtureRequest) -> list[str]:
-    names: list[str] = []
-    for item in request.session.items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "sample" in callspec.params:
-            names.append(str(callspec.params["sample"]))
-    return names or applicable()
+def is_sample_item(item: pytest.Item) -> bool:
+    """A `test_sample[...]` item of this module (what `SampleRuns` runs in the background)."""
+    callspec = getattr(item, "callspec", None)
+    return (
+        item.path.name == Path(__file__).name
+        and callspec is not None
+        and "sample" in callspec.params
+    )
 
 
-@pytest.fixture(scope="module")
-def sample_runs(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Future[SampleRun]]]:
-    """Every selected sample started at once on a pool; each test waits for its own."""
-    workdir = tmp_path_factory.mktemp("sdk-samples")
-    names = applicable()
-    config = workdir / "config.json"
-    config.write_text(json.dumps(samples_config(names), indent=2), encoding="utf-8")
-    emulator = start_emulator(config, log_path=workdir / "servicebus.log")
-    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sdk-sample")
-    # the slow ones first, so they overlap with the rest
-    selected = sorted(_selected(request), key=lambda n: -SLOW.get(n, 0.0))
-    runs = {name: pool.submit(run_sample, name, emulator, workdir) for name in selected}
-    try:
-        yield runs
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        emulator.stop()
-        results = {
-            name: {"passed": future.result().failure() is None, "why": future.result().failure()}
-            for name, future in runs.items()
-            if future.done() and not future.cancelled()
+def selected_samples(items: list[pytest.Item]) -> list[str]:
+    """The samples whose test items the session will run (after -k, -m, ids, deselection)."""
+    return [str(item.callspec.params["sample"]) for item in items if is_sample_item(item)]  # type: ignore[attr-defined]
+
+
+class SampleRuns:
+    """The selected samples, run in the background from the start of the session.
+
+    `tests/servicebus/conftest.py` starts them once collection has finished (when this
+    module's samples are selected) and stops them when the session ends; each `test_sample`
+    item waits for its own run only. The samples mostly sleep (receive timeouts, the
+    lock-renewal samples' 100 s holds), so the rest of the suite runs meanwhile. One emulator,
+    `WORKERS` samples at a time, the slow ones first; every process stopped by its pid.
+    """
+
+    def __init__(self, names: list[str], workdir: Path) -> None:
+        self.workdir = workdir
+        config = workdir / "config.json"
+        config.write_text(json.dumps(samples_config(applicable()), indent=2), encoding="utf-8")
+        self.emulator = start_emulator(config, log_path=workdir / "servicebus.log")
+        self._running: dict[int, subprocess.Popen[str]] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sdk-sample")
+        # the slow ones first, so they overlap with the rest
+        ordered = sorted(dict.fromkeys(names), key=lambda n: -SLOW.get(n, 0.0))
+        self.runs: dict[str, Future[SampleRun]] = {
+            name: self._pool.submit(self._run, name) for name in ordered
         }
-        (workdir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+    def result(self, name: str) -> SampleRun:
+        return self.runs[name].result()
+
+    def _run(self, name: str) -> SampleRun:
+        folder = "async_samples" if name.endswith("_async") else "sync_samples"
+        script = samples_dir() / folder / f"{name}.py"
+        env = {
+            **os.environ,
+            **_entities(name),
+            "SERVICEBUS_CONNECTION_STR": self.emulator.connection_string,
+            **self.emulator.client_env,  # the admin client trusts its certificate
+            "PYTHONUNBUFFERED": "1",
+        }
+        _seed(name, self.emulator.connection_string, env)
+        timeout = SLOW.get(name, RUNS_UNTIL_STOPPED.get(name, (TIMEOUT_S, ""))[0])
+        started = time.monotonic()
+        with self._lock:
+            if self._stopping.is_set():
+                raise RuntimeError("the session ended before the sample started")
+            process = subprocess.Popen(
+                [sys.executable, str(script)],
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            self._running[process.pid] = process
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop(process)
+            stdout, stderr = process.communicate()
+            return SampleRun(name, None, time.monotonic() - started, _text(stdout), _text(stderr))
+        finally:
+            with self._lock:
+                self._running.pop(process.pid, None)
+        returncode = None if self._stopping.is_set() else process.returncode
+        return SampleRun(name, returncode, time.monotonic() - started, stdout, stderr)
+
+    def stop(self) -> None:
+        """Stop every sample still running and the emulator, by pid; keep the results."""
+        with self._lock:
+            self._stopping.set()
+            running = list(self._running.values())
+        for process in running:
+            _stop(process)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.emulator.stop()
+        results = {
+            name: future.result().failure()
+            for name, future in self.runs.items()
+            if future.done() and not future.cancelled() and future.exception() is None
+        }
+        as_expected = len(results) == len(self.runs) and all(
+            (why is None) == (name in PASSING) for name, why in results.items()
+        )
+        if as_expected:  # else the logs stay for a look (the failing test names the folder)
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            return
+        report = {name: {"passed": why is None, "why": why} for name, why in results.items()}
+        (self.workdir / "results.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+# Where the session keeps its `SampleRuns` (tests/servicebus/conftest.py puts it there).
+SAMPLE_RUNS = pytest.StashKey[SampleRuns]()
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """SIGKILL by pid (a sample holds nothing of ours worth a graceful stop)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def sample_runs(request: pytest.FixtureRequest) -> SampleRuns:
+    """The session's background runs (started by tests/servicebus/conftest.py)."""
+    runs = request.config.stash.get(SAMPLE_RUNS, None)
+    assert runs is not None, "the samples were not started: is tests/servicebus/conftest.py loaded?"
+    return runs
 
 
 def test_every_sample_in_the_sdist_is_classified() -> None:
@@ -311,14 +380,34 @@ def test_every_sample_in_the_sdist_is_classified() -> None:
     assert names - set(NOT_APPLICABLE) >= PASSING
 
 
-# The first test waits while the pool runs the slow samples (up to 7 minutes).
+# The samples run in the background from the session's start and these items run last (see
+# tests/servicebus/conftest.py), so they seldom wait; alone, the first waits up to 7 minutes.
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("sample", applicable())
-def test_sample(sample: str, sample_runs: dict[str, Future[SampleRun]]) -> None:
-    run = sample_runs[sample].result()
+def test_sample(sample: str, sample_runs: SampleRuns) -> None:
+    run = sample_runs.result(sample)
     failure = run.failure()
     if sample in PASSING:
-        assert failure is None, f"{sample} regressed: {failure}\n{run.stderr[-3000:]}"
+        assert failure is None, (
+            f"{sample} regressed: {failure} (logs in {sample_runs.workdir})\n{run.stderr[-3000:]}"
+        )
     else:
         assert failure is not None, f"{sample} passes now: add it to PASSING (and the docs)"
         pytest.xfail(f"{sample}: {failure}")
+
+
+def test_the_selected_samples_run_in_the_background_and_their_items_last(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Started when collection ended (this test runs before any sample item), and every
+    sample item after every other test but the browser ones, so the suite does not wait."""
+    items = request.session.items
+    names = selected_samples(items)
+    runs = request.config.stash.get(SAMPLE_RUNS, None)
+    if not names:
+        assert runs is None
+        return
+    assert runs is not None, "no background runs: the samples would start with their first item"
+    assert sorted(runs.runs) == sorted(names)
+    order = [is_sample_item(item) for item in items if item.get_closest_marker("browser") is None]
+    assert order == sorted(order), "a test runs after the sample items and waits on them"
