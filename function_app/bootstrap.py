@@ -48,6 +48,7 @@ from function_app.ports import (
     WorkerPresence,
 )
 from function_app.services.caller_feed import FeedingEventLog, FeedWriter
+from function_app.services.event_log_layer import NudgingEventLog
 from function_app.services.health import HealthService
 from function_app.services.idempotency import Idempotency
 from function_app.services.identity import Authenticator, UserTokenVerifier
@@ -148,11 +149,24 @@ def wire_services(
 
     Every writer records through a `FeedingEventLog`: each job event is copied into its
     owner's feed after the job's own log stores it (`services.caller_feed`), and in a span
-    of its own (`services.traced_log`). `monotonic` is the clock of the per-caller limits'
+    of its own (`services.traced_log`), and nudges this instance's stream poller of the job
+(`NudgingEventLog`: the worker's events reach their viewers without waiting out a poll
+interval). `monotonic` is the clock of the per-caller limits'
     windows (`services.limits`)."""
     feed_writer = FeedWriter(event_log, caller_feed, clock.now)
     limits = caller_limits(settings, caller_feed, feed_writer, monotonic)
     event_log = TracedEventLog(FeedingEventLog(event_log, feed_writer), tracer)
+    queues = settings.queues
+    streams = StreamHub(
+        event_log,
+        clock,
+        stream_config(settings),
+        queue_stats=queue_stats,
+        known_queues=frozenset(queues),
+    )
+    # Every writer below appends through this: a job's poller on this instance reads the
+    # worker's event at once instead of at the end of its poll interval.
+    event_log = NudgingEventLog(event_log, streams.nudge)
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET,
         secrets,
@@ -173,7 +187,6 @@ def wire_services(
                 client_ids=settings.JWT_ALLOWED_CLIENT_IDS,
             ),
         )
-    queues = settings.queues
     content_types = ContentTypePolicy(settings.ALLOWED_CONTENT_TYPES)
     return Services(
         settings=settings,
@@ -234,13 +247,7 @@ def wire_services(
         health=HealthService(probes, timeout_seconds=health_timeout_seconds),
         event_log=event_log,
         queue_stats=queue_stats,
-        streams=StreamHub(
-            event_log,
-            clock,
-            stream_config(settings),
-            queue_stats=queue_stats,
-            known_queues=frozenset(queues),
-        ),
+        streams=streams,
         feeds=FeedHub(caller_feed, feed_writer, clock, stream_config(settings)),
         queue_catalogue=QueueCatalogue(
             QueueOverviews(

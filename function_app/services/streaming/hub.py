@@ -159,6 +159,13 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
         more = len(events) == size and not finished
         return EventPage(job_id, after, tuple(events), previous, finished, more)
 
+    def nudge(self, job_id: str) -> None:
+        """The job's log was written on this instance: its poller (if any) reads at once.
+        Costs one read at most per write, never one per viewer."""
+        feed = self._subscriptions.poller(job_id)
+        if feed is not None:
+            feed.nudge()
+
     def stats_for(self, caller: Caller) -> HubStats:
         """This instance's stream statistics as `caller` may see them: the totals, and only
         the caller's own connections. A stream token (it reads one job) may not ask."""

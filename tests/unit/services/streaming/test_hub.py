@@ -18,6 +18,7 @@ from function_app.domain.errors import InvalidRequest, NotFound, Unauthenticated
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import EventDraft, JobEvent, JobStatus
 from function_app.ports import QueueCounts
+from function_app.services.event_log_layer import NudgingEventLog
 from function_app.services.streaming import (
     Connected,
     Heartbeat,
@@ -29,7 +30,7 @@ from function_app.services.streaming import (
     TimedOut,
     Update,
 )
-from tests.fakes import FakeEventLog, FakeQueueStats, VirtualClock
+from tests.fakes import FakeEventLog, FakeQueueStats, VirtualClock, fake_world
 from tests.support.held import held_by_frame
 
 ALICE = Caller("alice")
@@ -498,3 +499,72 @@ async def test_a_stream_of_a_job_this_instance_follows_opens_without_reading_it(
     await first.aclose()  # type: ignore[attr-defined]
     assert await hub.open(ALICE, job_id, after=3) is None  # no feed: read, finished
     assert gets == [job_id]
+
+
+def draft(percent: int) -> EventDraft:
+    return EventDraft(JobStatus.IN_PROGRESS, percent, "analyzing", f"{percent}%")
+
+
+async def test_a_write_on_this_instance_is_read_at_once_not_at_the_end_of_the_interval(
+    clock: VirtualClock, log: TimedEventLog, job_id: str
+) -> None:
+    hub = hub_over(log)
+    writer = NudgingEventLog(log, hub.nudge)  # how bootstrap gives the worker its log
+    stream = await open_stream(hub, job_id)
+    written_at: list[float] = []
+
+    async def worker() -> None:
+        # Long idle first: the poller has backed off to its 1 s interval.
+        await clock.sleep(20.25)
+        for percent in (40, 80):
+            await writer.append(job_id, lambda _job, p=percent: draft(p))
+            written_at.append(clock.monotonic())
+            await clock.sleep(0.05)  # less than any poll interval
+        done = EventDraft(JobStatus.COMPLETED, 100, "done", "done")
+        await writer.append(job_id, lambda _job: done)
+        written_at.append(clock.monotonic())
+
+    items, _ = await asyncio.gather(collect(stream), worker())
+    assert sequences(items) == [1, 2, 3, 4]
+    # Each write was read at the very moment it was made, and the stream ended then.
+    assert all(at in log.read_at for at in written_at)
+    assert clock.monotonic() == pytest.approx(written_at[-1])
+    # One read per write, not one per viewer or more: the three writes at 20.25, 20.30 and
+    # 20.35 cost three reads besides the poller's own schedule (the last idle one at 19.4).
+    assert [round(at, 6) for at in log.read_at if at > 19.5] == [20.25, 20.3, 20.35]
+
+
+async def test_a_nudge_wakes_only_a_poller_of_this_instance_and_an_empty_append_none(
+    clock: VirtualClock, log: TimedEventLog, job_id: str
+) -> None:
+    nudged: list[str] = []
+    writer = NudgingEventLog(log, nudged.append)
+    await writer.append(job_id, lambda _job: None)  # decided nothing: no event, no nudge
+    await writer.append(job_id, lambda _job: draft(10))
+    await writer.request_cancel(job_id)  # a flag, not an event
+    assert nudged == [job_id]
+    hub_over(log).nudge("a-job-nobody-watches")  # no poller here: nothing to do
+
+
+async def test_the_wired_services_write_through_the_log_that_nudges_their_stream_hub() -> None:
+    # Real clock here (bootstrap's hub): the poller waits on a loop timer of 0.1 s, so an
+    # event seen within a few loop turns of the append can only have come by the nudge.
+    world = fake_world()
+    job_id = new_id()
+    world.log.add_job(job_id)
+    stream = await open_stream(world.services.streams, job_id)
+    items = aiter(stream)
+    assert isinstance(await anext(items), Connected)
+    assert isinstance(await anext(items), Update)  # the job's first event, already stored
+    following = asyncio.ensure_future(anext(items))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the poller's first read, then its wait
+    assert not following.done()
+    await world.services.event_log.append(job_id, lambda _job: draft(30))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert following.done()
+    update = following.result()
+    assert isinstance(update, Update)
+    assert update.event.progress == 30
+    await items.aclose()
