@@ -150,9 +150,9 @@ def wire_services(
     Every writer records through a `FeedingEventLog`: each job event is copied into its
     owner's feed after the job's own log stores it (`services.caller_feed`), and in a span
     of its own (`services.traced_log`), and nudges this instance's stream poller of the job
-(`NudgingEventLog`: the worker's events reach their viewers without waiting out a poll
-interval). `monotonic` is the clock of the per-caller limits'
-    windows (`services.limits`)."""
+    (`NudgingEventLog`: the worker's events reach their viewers without waiting out a poll
+    interval). `monotonic` is the clock of the per-caller limits' windows
+    (`services.limits`)."""
     feed_writer = FeedWriter(event_log, caller_feed, clock.now)
     limits = caller_limits(settings, caller_feed, feed_writer, monotonic)
     event_log = TracedEventLog(FeedingEventLog(event_log, feed_writer), tracer)
