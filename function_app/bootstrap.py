@@ -101,6 +101,7 @@ def stream_config(settings: Settings) -> StreamConfig:
         max_age_seconds=float(settings.STREAM_MAX_AGE_SECONDS),
         heartbeat_seconds=settings.STREAM_HEARTBEAT_SECONDS,
         retry_ms=settings.STREAM_RETRY_MS,
+        fast_poll_seconds=settings.STREAM_POLL_SECONDS,
         long_poll_wait_seconds=settings.LONG_POLL_WAIT_SECONDS,
     )
 
