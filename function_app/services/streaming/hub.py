@@ -160,8 +160,7 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
         return EventPage(job_id, after, tuple(events), previous, finished, more)
 
     def nudge(self, job_id: str) -> None:
-        """The job's log was written on this instance: its poller (if any) reads at once.
-        Costs one read at most per write, never one per viewer."""
+        """The job's log was written here: its poller (if any) reads at once (one read)."""
         feed = self._subscriptions.poller(job_id)
         if feed is not None:
             feed.nudge()
@@ -243,6 +242,7 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
                     yield Heartbeat(self._clock.now())
                     deadlines.sent()
         finally:
+            viewer.wakeup.disarm()
             self._subscriptions.leave(stream.job_id, viewer)
 
     async def _reread(self, viewer: Viewer) -> list[JobEvent]:

@@ -7,10 +7,11 @@ configuration (the production defaults) is what is measured.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from itertools import groupby, pairwise
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,7 @@ from function_app.services.streaming import (
     TimedOut,
     Update,
 )
+from function_app.services.streaming.waiting import Wakeup
 from tests.fakes import FakeEventLog, FakeQueueStats, VirtualClock, fake_world
 from tests.support.held import held_by_frame
 
@@ -568,3 +570,40 @@ async def test_the_wired_services_write_through_the_log_that_nudges_their_stream
     assert isinstance(update, Update)
     assert update.event.progress == 30
     await items.aclose()
+
+
+async def test_on_the_real_clock_a_viewer_arms_one_timer_for_many_events_and_none_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = fake_world()  # bootstrap's hub: the real clock
+    job_id = new_id()
+    world.log.add_job(job_id)
+    loop = asyncio.get_running_loop()
+    arming = loop.call_at
+    wakeup_timers: list[asyncio.TimerHandle] = []
+
+    def counted(
+        when: float, callback: Callable[..., object], *args: object, **kw: Any
+    ) -> asyncio.TimerHandle:
+        handle = arming(when, callback, *args, **kw)
+        # A viewer's heartbeat timer (15 s on); the poller's own are at most 1 s on.
+        if isinstance(getattr(callback, "__self__", None), Wakeup) and when > loop.time() + 5:
+            wakeup_timers.append(handle)
+        return handle
+
+    monkeypatch.setattr(loop, "call_at", counted)
+    items = aiter(await open_stream(world.services.streams, job_id))
+    assert isinstance(await anext(items), Connected)
+    assert isinstance(await anext(items), Update)
+    for percent in range(1, 31):  # each event wakes the viewer, which then waits again
+        following = asyncio.ensure_future(anext(items))
+        await asyncio.sleep(0)
+        await world.services.event_log.append(job_id, lambda _job, p=percent: draft(p))
+        update = await asyncio.wait_for(following, timeout=5)
+        assert isinstance(update, Update)
+        assert update.event.progress == percent
+    # One heartbeat timer served all 30 waits (not a call_later and a cancel per event) ...
+    assert len(wakeup_timers) == 1
+    await items.aclose()
+    # ... and the viewer leaving cancels it.
+    assert all(t.cancelled() for t in wakeup_timers)
