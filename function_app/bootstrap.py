@@ -150,14 +150,14 @@ def wire_services(
 
     Every writer records through a `FeedingEventLog`: each job event is copied into its
     owner's feed after the job's own log stores it (`services.caller_feed`), and in a span
-    of its own (`services.traced_log`), and nudges this instance's stream poller of the job
-    (`NudgingEventLog`: the worker's events reach their viewers without waiting out a poll
-    interval). `monotonic` is the clock of the per-caller limits' windows
-    (`services.limits`)."""
+    of its own (`services.traced_log`); as soon as the job's log stored it (before the feed
+    copy), this instance's stream poller of the job is nudged (`NudgingEventLog`: the
+    worker's events reach their viewers without waiting out a poll interval). `monotonic`
+    is the clock of the per-caller limits' windows (`services.limits`)."""
     feed_writer = FeedWriter(event_log, caller_feed, clock.now)
     limits = caller_limits(settings, caller_feed, feed_writer, monotonic)
-    event_log = TracedEventLog(FeedingEventLog(event_log, feed_writer), tracer)
     queues = settings.queues
+    # The hub only reads, and the layers pass reads through unchanged.
     streams = StreamHub(
         event_log,
         clock,
@@ -165,9 +165,8 @@ def wire_services(
         queue_stats=queue_stats,
         known_queues=frozenset(queues),
     )
-    # Every writer below appends through this: a job's poller on this instance reads the
-    # worker's event at once instead of at the end of its poll interval.
-    event_log = NudgingEventLog(event_log, streams.nudge)
+    nudging = NudgingEventLog(event_log, streams.nudge)
+    event_log = TracedEventLog(FeedingEventLog(nudging, feed_writer), tracer)
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET,
         secrets,

@@ -3,7 +3,7 @@
 The hub creates a job's `JobFeed` for its first viewer and drops it (cancelling the poller)
 when the last one leaves. The poller reads the event log by sequence (`events_after`), fast
 while the job moves and backing off while it is idle, appends to the bounded ring and wakes
-the viewers. A write this instance makes to the job's log (the worker's append, a cancel)
+the viewers. An event this instance appends to the job's log (the worker's)
 `nudge`s its poller: it reads at once instead of at the end of its interval, so an event
 written here reaches its viewers a query after it was stored, not half an interval later.
 A `Viewer` holds only its position (the last sequence it sent); `take` serves

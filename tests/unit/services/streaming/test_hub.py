@@ -607,3 +607,32 @@ async def test_on_the_real_clock_a_viewer_arms_one_timer_for_many_events_and_non
     await items.aclose()
     # ... and the viewer leaving cancels it.
     assert all(t.cancelled() for t in wakeup_timers)
+
+
+async def test_the_nudge_comes_as_the_job_log_stores_the_event_not_after_the_feed_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = fake_world()
+    job_id = new_id()
+    world.log.add_job(job_id)
+    copying = asyncio.Event()
+    extend = world.feed.extend
+
+    async def held_extend(*args: Any) -> Any:
+        await copying.wait()  # the owner's feed copy (another Table write) takes its time
+        return await extend(*args)
+
+    monkeypatch.setattr(world.feed, "extend", held_extend)
+    items = aiter(await open_stream(world.services.streams, job_id))
+    assert isinstance(await anext(items), Connected)
+    assert isinstance(await anext(items), Update)
+    following = asyncio.ensure_future(anext(items))
+    await asyncio.sleep(0)
+    append = asyncio.ensure_future(world.services.event_log.append(job_id, lambda _: draft(5)))
+    for _ in range(8):
+        await asyncio.sleep(0)
+    assert following.done()  # the viewer has the event ...
+    assert not append.done()  # ... while the feed copy is still being written
+    copying.set()
+    await append
+    await items.aclose()
