@@ -48,6 +48,7 @@ from function_app.ports import (
     WorkerPresence,
 )
 from function_app.services.caller_feed import FeedingEventLog, FeedWriter
+from function_app.services.event_log_layer import NudgingEventLog
 from function_app.services.health import HealthService
 from function_app.services.idempotency import Idempotency
 from function_app.services.identity import Authenticator, UserTokenVerifier
@@ -100,6 +101,7 @@ def stream_config(settings: Settings) -> StreamConfig:
         max_age_seconds=float(settings.STREAM_MAX_AGE_SECONDS),
         heartbeat_seconds=settings.STREAM_HEARTBEAT_SECONDS,
         retry_ms=settings.STREAM_RETRY_MS,
+        fast_poll_seconds=settings.STREAM_POLL_SECONDS,
         long_poll_wait_seconds=settings.LONG_POLL_WAIT_SECONDS,
     )
 
@@ -148,11 +150,23 @@ def wire_services(
 
     Every writer records through a `FeedingEventLog`: each job event is copied into its
     owner's feed after the job's own log stores it (`services.caller_feed`), and in a span
-    of its own (`services.traced_log`). `monotonic` is the clock of the per-caller limits'
-    windows (`services.limits`)."""
+    of its own (`services.traced_log`); as soon as the job's log stored it (before the feed
+    copy), this instance's stream poller of the job is nudged (`NudgingEventLog`: the
+    worker's events reach their viewers without waiting out a poll interval). `monotonic`
+    is the clock of the per-caller limits' windows (`services.limits`)."""
     feed_writer = FeedWriter(event_log, caller_feed, clock.now)
     limits = caller_limits(settings, caller_feed, feed_writer, monotonic)
-    event_log = TracedEventLog(FeedingEventLog(event_log, feed_writer), tracer)
+    queues = settings.queues
+    # The hub only reads, and the layers pass reads through unchanged.
+    streams = StreamHub(
+        event_log,
+        clock,
+        stream_config(settings),
+        queue_stats=queue_stats,
+        known_queues=frozenset(queues),
+    )
+    nudging = NudgingEventLog(event_log, streams.nudge)
+    event_log = TracedEventLog(FeedingEventLog(nudging, feed_writer), tracer)
     tokens = StreamTokens.from_settings(
         settings.STREAM_TOKEN_SECRET,
         secrets,
@@ -173,7 +187,6 @@ def wire_services(
                 client_ids=settings.JWT_ALLOWED_CLIENT_IDS,
             ),
         )
-    queues = settings.queues
     content_types = ContentTypePolicy(settings.ALLOWED_CONTENT_TYPES)
     return Services(
         settings=settings,
@@ -234,13 +247,7 @@ def wire_services(
         health=HealthService(probes, timeout_seconds=health_timeout_seconds),
         event_log=event_log,
         queue_stats=queue_stats,
-        streams=StreamHub(
-            event_log,
-            clock,
-            stream_config(settings),
-            queue_stats=queue_stats,
-            known_queues=frozenset(queues),
-        ),
+        streams=streams,
         feeds=FeedHub(caller_feed, feed_writer, clock, stream_config(settings)),
         queue_catalogue=QueueCatalogue(
             QueueOverviews(

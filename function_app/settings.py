@@ -204,6 +204,11 @@ class Settings(BaseSettings):
     STREAM_MAX_AGE_SECONDS: int = Field(default=600, ge=5, le=3600)
     STREAM_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0, le=300)
     STREAM_RETRY_MS: int = Field(default=2000, ge=100, le=60_000)
+    # How often a watched job's (and a caller feed's) one poller reads the log while it moves
+    # (docs/scaling.md): about half of it is the delivery latency of an event written on
+    # another instance; each watched job costs 1/STREAM_POLL_SECONDS reads a second, however
+    # many watch it. Backs off to 1 s while idle (so at most 1 s).
+    STREAM_POLL_SECONDS: float = Field(default=0.1, ge=0.02, le=1.0)
     # The long-poll route (`jobs/{id}/events`, for clients behind buffering proxies): how long
     # one request waits for a new event before answering with none. Far below the 230 s at
     # which Azure's front end ends a response, and below what proxies commonly allow idle.

@@ -74,6 +74,8 @@ locals {
     STREAM_TOKEN_GRACE_SECONDS = "60"
     # The long-poll route's wait for a new event (clients behind buffering proxies).
     LONG_POLL_WAIT_SECONDS = "25"
+    # A watched job's poll interval while it moves (docs/scaling.md: latency against reads).
+    STREAM_POLL_SECONDS = "0.1"
 
     # Per-caller limits (docs/limits.md): streams and rates per instance, running jobs across.
     LIMIT_STREAMS_PER_CALLER      = "100"

@@ -21,11 +21,15 @@ def clean() -> None:
 
 
 def test_building_does_no_io_and_wires_the_settings() -> None:
-    settings = test_settings(MAX_UPLOAD_BYTES=4242, SERVICEBUS_MAX_DELIVERY_COUNT=7)
+    settings = test_settings(
+        MAX_UPLOAD_BYTES=4242, SERVICEBUS_MAX_DELIVERY_COUNT=7, STREAM_POLL_SECONDS=0.05
+    )
     svc = build_services(settings)  # no Azurite, no broker: must not connect
     assert svc.settings is settings
     assert svc.uploads.policy.max_bytes == 4242
     assert svc.streams.config.retry_ms == settings.STREAM_RETRY_MS
+    assert svc.streams.config.fast_poll_seconds == 0.05
+    assert svc.feeds.config.fast_poll_seconds == 0.05
     assert svc.stream_tokens.ttl_seconds == settings.STREAM_TOKEN_TTL_SECONDS
 
 

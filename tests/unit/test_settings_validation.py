@@ -57,6 +57,8 @@ def test_the_content_types_are_a_set_parsed_from_the_comma_separated_setting(
         ("STREAM_MAX_AGE_SECONDS", "2", "greater than or equal to 5"),
         ("STREAM_HEARTBEAT_SECONDS", "0", "greater than 0"),
         ("STREAM_RETRY_MS", "ten", "valid integer"),
+        ("STREAM_POLL_SECONDS", "0.001", "greater than or equal to 0.02"),
+        ("STREAM_POLL_SECONDS", "2", "less than or equal to 1"),
         ("STREAM_TOKEN_TTL_SECONDS", "30", "greater than or equal to 60"),
         ("SERVICEBUS_MAX_DELIVERY_COUNT", "101", "less than or equal to 100"),
         ("ALLOW_FAULT_INJECTION", "maybe", "valid boolean"),

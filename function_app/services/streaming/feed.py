@@ -3,7 +3,10 @@
 The hub creates a job's `JobFeed` for its first viewer and drops it (cancelling the poller)
 when the last one leaves. The poller reads the event log by sequence (`events_after`), fast
 while the job moves and backing off while it is idle, appends to the bounded ring and wakes
-the viewers. A `Viewer` holds only its position (the last sequence it sent); `take` serves
+the viewers. An event this instance appends to the job's log (the worker's)
+`nudge`s its poller: it reads at once instead of at the end of its interval, so an event
+written here reaches its viewers a query after it was stored, not half an interval later.
+A `Viewer` holds only its position (the last sequence it sent); `take` serves
 it from the ring, or tells it to re-read the log when it fell behind the ring.
 """
 
@@ -17,7 +20,7 @@ from datetime import datetime
 from function_app.domain.jobs import JobEvent
 from function_app.ports import EventLog
 from function_app.services.streaming.pollers import Polling
-from function_app.services.streaming.waiting import Wakeup
+from function_app.services.streaming.waiting import Wakeup, wait_for_wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,11 @@ class JobFeed:
     finished: bool = False  # a terminal event was fetched: nothing more will come
     task: asyncio.Task[None] | None = None
     owner: str = ""  # the job's owner, as its first viewer was allowed to read it
+    nudged: Wakeup = field(default_factory=Wakeup)  # set: read now, not after the interval
+
+    def nudge(self) -> None:
+        """Something was written to the job's log here: the poller reads it at once."""
+        self.nudged.set()
 
     def notify(self) -> None:
         for viewer in self.viewers:
@@ -67,6 +75,8 @@ class JobFeed:
         interval = config.fast_poll_seconds
         last_change = monotonic()
         while True:
+            # Before the read: a nudge that comes while it runs may be for a write it missed.
+            self.nudged.clear()
             try:
                 queries.polls += 1
                 events = await log.events_after(self.job_id, self.cursor, limit=config.page_size)
@@ -89,4 +99,4 @@ class JobFeed:
                 interval = config.fast_poll_seconds
             elif monotonic() - last_change > config.active_window_seconds:
                 interval = min(interval * 2, config.idle_poll_seconds)
-            await polling.sleep(interval)
+            await wait_for_wakeup(self.nudged, interval, polling.sleep)

@@ -190,4 +190,7 @@ class FeedHub(PollingHub[FeedViewer, OwnerFeed]):
             lambda feed: feed.poll(self._feed, self._writer, self._clock, self._polling),
             task_name="feed-poller",
         ) as feed:
-            yield viewer, feed
+            try:
+                yield viewer, feed
+            finally:
+                viewer.wakeup.disarm()  # the timer its waits left armed

@@ -159,6 +159,12 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
         more = len(events) == size and not finished
         return EventPage(job_id, after, tuple(events), previous, finished, more)
 
+    def nudge(self, job_id: str) -> None:
+        """The job's log was written here: its poller (if any) reads at once (one read)."""
+        feed = self._subscriptions.poller(job_id)
+        if feed is not None:
+            feed.nudge()
+
     def stats_for(self, caller: Caller) -> HubStats:
         """This instance's stream statistics as `caller` may see them: the totals, and only
         the caller's own connections. A stream token (it reads one job) may not ask."""
@@ -236,6 +242,7 @@ class StreamHub(PollingHub[Viewer, JobFeed]):
                     yield Heartbeat(self._clock.now())
                     deadlines.sent()
         finally:
+            viewer.wakeup.disarm()
             self._subscriptions.leave(stream.job_id, viewer)
 
     async def _reread(self, viewer: Viewer) -> list[JobEvent]:

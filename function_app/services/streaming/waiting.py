@@ -1,9 +1,15 @@
 """Waiting for whichever comes first: a viewer's wakeup, or the end of an interval; and the
 moments one viewer waits for (`Deadlines`).
 
-Every open stream waits here, so it is kept small: a `Wakeup` is two slots (an
+Every open stream waits here, so it is kept small: a `Wakeup` is three slots (an
 `asyncio.Event` carries a deque of waiters, ~750 bytes), and with the real clock the interval
 is a timer handle on the loop (`call_later`), not a task sleeping beside the viewer.
+
+A stream's viewer waits again after every event it sends, so `Wakeup.wait_at_most` keeps its
+timer armed across those waits instead of one `call_later` and one cancel per event and
+viewer (a third of the hub's own cost per delivery at 500 viewers of a job, bench in
+docs/scaling.md): a timer that rings before the viewer's new deadline is a spurious wake-up,
+once per heartbeat interval at most, after which the viewer looks at its clock and waits on.
 """
 
 import asyncio
@@ -16,11 +22,12 @@ class Wakeup:
     """A flag one waiter (its viewer) awaits: `asyncio.Event`'s `set/clear/is_set/wait` for a
     single waiter, without the Event's waiter deque."""
 
-    __slots__ = ("_flag", "_waiter")
+    __slots__ = ("_flag", "_timer", "_waiter")
 
     def __init__(self) -> None:
         self._flag = False
         self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None  # armed by `wait_at_most`
 
     def set(self) -> None:
         self._flag = True
@@ -33,6 +40,30 @@ class Wakeup:
 
     def is_set(self) -> bool:
         return self._flag
+
+    def _ring(self) -> None:
+        self._timer = None
+        self.set()
+
+    def wait_at_most(self, seconds: float) -> Awaitable[None]:
+        """Until set, or at the latest `seconds` from now (real clock). The timer stays armed
+        when the wait ends early and serves the next wait if it rings no later than that one
+        needs: it may then set this wakeup before the waiter's own moment (a spurious wake-up
+        the caller must tolerate: it looks at the time and waits again). `disarm` when done."""
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max(seconds, 0.0)
+        timer = self._timer
+        if timer is None or timer.when() > at:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(at, self._ring)
+        return self.wait()
+
+    def disarm(self) -> None:
+        """Cancel the timer `wait_at_most` left armed (the waiter is gone for good)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def wait(self, timer: asyncio.TimerHandle | None = None) -> None:
         """Until set; `timer` (one that sets this wakeup) is cancelled when the wait ends."""
@@ -124,9 +155,14 @@ class Deadlines:
 
     async def heartbeat_or_wait(self, wakeup: Wakeup, now: float) -> bool:
         """True when a heartbeat is due at `now`; otherwise waits until `wakeup` or the first
-        of the three moments, and returns False."""
+        of the three moments (or, on the real clock, a spurious wake-up before them: see
+        `Wakeup.wait_at_most`; the viewer must `wakeup.disarm()` when it leaves), and returns
+        False."""
         if now >= self._heartbeat_at:
             return True
         soonest = min(self._expires_at, self._heartbeat_at, self._extra_at)
-        await wait_for_wakeup(wakeup, soonest - now, self._polling.sleep)
+        if self._polling.sleep is asyncio.sleep:
+            await wakeup.wait_at_most(soonest - now)  # the viewer calls `wakeup.disarm()`
+        else:
+            await wait_for_wakeup(wakeup, soonest - now, self._polling.sleep)
         return False

@@ -96,6 +96,8 @@ var appSettings = [
   { name: 'STREAM_HEARTBEAT_SECONDS', value: '15' }
   { name: 'STREAM_RETRY_MS', value: '2000' }
   { name: 'LONG_POLL_WAIT_SECONDS', value: '25' }
+  // A watched job's poll interval while it moves (docs/scaling.md: latency against reads).
+  { name: 'STREAM_POLL_SECONDS', value: '0.1' }
   { name: 'STREAM_TOKEN_TTL_SECONDS', value: '600' }
   { name: 'STREAM_TOKEN_GRACE_SECONDS', value: '60' }
 

@@ -7,10 +7,11 @@ configuration (the production defaults) is what is measured.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from itertools import groupby, pairwise
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from function_app.domain.errors import InvalidRequest, NotFound, Unauthenticated
 from function_app.domain.identity import Caller
 from function_app.domain.jobs import EventDraft, JobEvent, JobStatus
 from function_app.ports import QueueCounts
+from function_app.services.event_log_layer import NudgingEventLog
 from function_app.services.streaming import (
     Connected,
     Heartbeat,
@@ -29,7 +31,8 @@ from function_app.services.streaming import (
     TimedOut,
     Update,
 )
-from tests.fakes import FakeEventLog, FakeQueueStats, VirtualClock
+from function_app.services.streaming.waiting import Wakeup
+from tests.fakes import FakeEventLog, FakeQueueStats, VirtualClock, fake_world
 from tests.support.held import held_by_frame
 
 ALICE = Caller("alice")
@@ -498,3 +501,138 @@ async def test_a_stream_of_a_job_this_instance_follows_opens_without_reading_it(
     await first.aclose()  # type: ignore[attr-defined]
     assert await hub.open(ALICE, job_id, after=3) is None  # no feed: read, finished
     assert gets == [job_id]
+
+
+def draft(percent: int) -> EventDraft:
+    return EventDraft(JobStatus.IN_PROGRESS, percent, "analyzing", f"{percent}%")
+
+
+async def test_a_write_on_this_instance_is_read_at_once_not_at_the_end_of_the_interval(
+    clock: VirtualClock, log: TimedEventLog, job_id: str
+) -> None:
+    hub = hub_over(log)
+    writer = NudgingEventLog(log, hub.nudge)  # how bootstrap gives the worker its log
+    stream = await open_stream(hub, job_id)
+    written_at: list[float] = []
+
+    async def worker() -> None:
+        # Long idle first: the poller has backed off to its 1 s interval.
+        await clock.sleep(20.25)
+        for percent in (40, 80):
+            await writer.append(job_id, lambda _job, p=percent: draft(p))
+            written_at.append(clock.monotonic())
+            await clock.sleep(0.05)  # less than any poll interval
+        done = EventDraft(JobStatus.COMPLETED, 100, "done", "done")
+        await writer.append(job_id, lambda _job: done)
+        written_at.append(clock.monotonic())
+
+    items, _ = await asyncio.gather(collect(stream), worker())
+    assert sequences(items) == [1, 2, 3, 4]
+    # Each write was read at the very moment it was made, and the stream ended then.
+    assert all(at in log.read_at for at in written_at)
+    assert clock.monotonic() == pytest.approx(written_at[-1])
+    # One read per write, not one per viewer or more: the three writes at 20.25, 20.30 and
+    # 20.35 cost three reads besides the poller's own schedule (the last idle one at 19.4).
+    assert [round(at, 6) for at in log.read_at if at > 19.5] == [20.25, 20.3, 20.35]
+
+
+async def test_a_nudge_wakes_only_a_poller_of_this_instance_and_an_empty_append_none(
+    clock: VirtualClock, log: TimedEventLog, job_id: str
+) -> None:
+    nudged: list[str] = []
+    writer = NudgingEventLog(log, nudged.append)
+    await writer.append(job_id, lambda _job: None)  # decided nothing: no event, no nudge
+    await writer.append(job_id, lambda _job: draft(10))
+    await writer.request_cancel(job_id)  # a flag, not an event
+    assert nudged == [job_id]
+    hub_over(log).nudge("a-job-nobody-watches")  # no poller here: nothing to do
+
+
+async def test_the_wired_services_write_through_the_log_that_nudges_their_stream_hub() -> None:
+    # Real clock here (bootstrap's hub): the poller waits on a loop timer of 0.1 s, so an
+    # event seen within a few loop turns of the append can only have come by the nudge.
+    world = fake_world()
+    job_id = new_id()
+    world.log.add_job(job_id)
+    stream = await open_stream(world.services.streams, job_id)
+    items = aiter(stream)
+    assert isinstance(await anext(items), Connected)
+    assert isinstance(await anext(items), Update)  # the job's first event, already stored
+    following = asyncio.ensure_future(anext(items))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the poller's first read, then its wait
+    assert not following.done()
+    await world.services.event_log.append(job_id, lambda _job: draft(30))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert following.done()
+    update = following.result()
+    assert isinstance(update, Update)
+    assert update.event.progress == 30
+    await items.aclose()
+
+
+async def test_on_the_real_clock_a_viewer_arms_one_timer_for_many_events_and_none_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = fake_world()  # bootstrap's hub: the real clock
+    job_id = new_id()
+    world.log.add_job(job_id)
+    loop = asyncio.get_running_loop()
+    arming = loop.call_at
+    wakeup_timers: list[asyncio.TimerHandle] = []
+
+    def counted(
+        when: float, callback: Callable[..., object], *args: object, **kw: Any
+    ) -> asyncio.TimerHandle:
+        handle = arming(when, callback, *args, **kw)
+        # A viewer's heartbeat timer (15 s on); the poller's own are at most 1 s on.
+        if isinstance(getattr(callback, "__self__", None), Wakeup) and when > loop.time() + 5:
+            wakeup_timers.append(handle)
+        return handle
+
+    monkeypatch.setattr(loop, "call_at", counted)
+    items = aiter(await open_stream(world.services.streams, job_id))
+    assert isinstance(await anext(items), Connected)
+    assert isinstance(await anext(items), Update)
+    for percent in range(1, 31):  # each event wakes the viewer, which then waits again
+        following = asyncio.ensure_future(anext(items))
+        await asyncio.sleep(0)
+        await world.services.event_log.append(job_id, lambda _job, p=percent: draft(p))
+        update = await asyncio.wait_for(following, timeout=5)
+        assert isinstance(update, Update)
+        assert update.event.progress == percent
+    # One heartbeat timer served all 30 waits (not a call_later and a cancel per event) ...
+    assert len(wakeup_timers) == 1
+    await items.aclose()
+    # ... and the viewer leaving cancels it.
+    assert all(t.cancelled() for t in wakeup_timers)
+
+
+async def test_the_nudge_comes_as_the_job_log_stores_the_event_not_after_the_feed_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = fake_world()
+    job_id = new_id()
+    world.log.add_job(job_id)
+    copying = asyncio.Event()
+    extend = world.feed.extend
+
+    async def held_extend(*args: Any) -> Any:
+        await copying.wait()  # the owner's feed copy (another Table write) takes its time
+        return await extend(*args)
+
+    monkeypatch.setattr(world.feed, "extend", held_extend)
+    items = aiter(await open_stream(world.services.streams, job_id))
+    assert isinstance(await anext(items), Connected)
+    assert isinstance(await anext(items), Update)
+    following = asyncio.ensure_future(anext(items))
+    await asyncio.sleep(0)
+    append = asyncio.ensure_future(world.services.event_log.append(job_id, lambda _: draft(5)))
+    for _ in range(8):
+        await asyncio.sleep(0)
+    assert following.done()  # the viewer has the event ...
+    assert not append.done()  # ... while the feed copy is still being written
+    copying.set()
+    await append
+    await items.aclose()

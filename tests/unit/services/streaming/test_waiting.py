@@ -2,6 +2,10 @@
 (timer handles, no task per waiting viewer) and on an injected one."""
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 
 from function_app.services.streaming.waiting import Wakeup, wait_for_wakeup
 from tests.fakes import VirtualClock
@@ -73,3 +77,75 @@ async def test_with_the_real_clock_a_waiting_viewer_is_one_coroutine_deep() -> N
     await asyncio.wait_for(task, timeout=5)
     timers = asyncio.get_running_loop()._scheduled  # type: ignore[attr-defined]
     assert not [t for t in timers if not t.cancelled() and t._callback == wakeup.set]
+
+
+def armed(wakeup: Wakeup) -> list[asyncio.TimerHandle]:
+    """The loop's live timers that would set `wakeup`."""
+    timers = asyncio.get_running_loop()._scheduled  # type: ignore[attr-defined]
+    return [
+        t for t in timers if not t.cancelled() and getattr(t._callback, "__self__", None) is wakeup
+    ]
+
+
+async def woken_early(wakeup: Wakeup, seconds: float) -> None:
+    """A `wait_at_most(seconds)` that an event ends at once, as a viewer's wait does."""
+    task = asyncio.ensure_future(wakeup.wait_at_most(seconds))
+    await asyncio.sleep(0)
+    wakeup.set()
+    await asyncio.wait_for(task, timeout=5)
+    wakeup.clear()
+
+
+async def test_a_viewer_woken_by_every_event_arms_one_timer_not_one_per_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    arming = loop.call_at
+    calls: list[float] = []
+
+    def counted(
+        when: float, callback: Callable[..., object], *args: object, **kw: Any
+    ) -> asyncio.TimerHandle:
+        if getattr(callback, "__self__", None) is wakeup:
+            calls.append(when)
+        return arming(when, callback, *args, **kw)
+
+    wakeup = Wakeup()
+    monkeypatch.setattr(loop, "call_at", counted)
+    for _ in range(100):  # 100 events, each followed by a wait for the next heartbeat
+        await woken_early(wakeup, 15.0)
+    assert len(calls) == 1
+    assert len(armed(wakeup)) == 1
+    wakeup.disarm()
+    assert armed(wakeup) == []
+
+
+async def test_a_sooner_moment_replaces_the_armed_timer() -> None:
+    wakeup = Wakeup()
+    await woken_early(wakeup, 60.0)
+    await asyncio.wait_for(wakeup.wait_at_most(0.01), timeout=5)  # rings by itself
+    assert wakeup.is_set()
+    assert armed(wakeup) == []
+
+
+async def test_an_armed_timer_earlier_than_needed_is_a_spurious_wakeup_once() -> None:
+    # The caller looks at its clock after every wake-up: ringing early is allowed, and
+    # then the next wait arms a timer of its own.
+    wakeup = Wakeup()
+    await woken_early(wakeup, 0.01)
+    await asyncio.wait_for(wakeup.wait_at_most(60.0), timeout=5)
+    wakeup.clear()
+    waiting = asyncio.ensure_future(wakeup.wait_at_most(60.0))
+    await asyncio.sleep(0.03)
+    assert not waiting.done()
+    wakeup.set()
+    await waiting
+    wakeup.disarm()
+
+
+async def test_disarmed_the_timer_never_sets_the_wakeup() -> None:
+    wakeup = Wakeup()
+    await woken_early(wakeup, 0.02)
+    wakeup.disarm()
+    await asyncio.sleep(0.05)  # past the moment the timer was armed for
+    assert not wakeup.is_set()
