@@ -12,7 +12,8 @@ Table adapter). The clients and the writer run in this process, the server in it
 Printed per size, machine-independent figures first:
 - server memory per open stream: RSS growth from before the streams to after they are all
   open, divided by their count (and tracemalloc's figure with `--tracemalloc`, which slows
-  the server: take latencies from a run without it);
+  the server: take latencies from a run without it); with `JOBSTREAM_LOCAL_WORKER=worker`
+  the worker's and the host proxy's apart, and the memory goal judged on the worker's;
 - server CPU per delivered event (one job event reaching one viewer);
 - Table reads/s made by the server (pollers, re-reads, stream opens) while streams are held;
 - delivery p50 / p99: from the start of the append to the client reading the frame.
