@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import compile_path
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,6 +74,24 @@ def http_functions(functions: Sequence[IndexedFunction], route_prefix: str) -> l
         )
     found.sort(key=lambda f: (f.route.precedence, f.route.template))
     return found
+
+
+# The worker's HTTP v2 server (azurefunctions-extensions-http-fastapi's `WebApp.route`) takes
+# every request through one FastAPI route, `/{path:path}`, compiled by Starlette to
+# `^/(?P<path>.*)$`: its `.` does not match a newline, so a path holding one (`%0A`, but not
+# as its last character) matches no route and FastAPI answers its own 404 before the
+# function runs. The in-process path answers the same, so both modes (and Azure) agree.
+_WORKER_CATCH_ALL = compile_path("/{path:path}")[0]
+
+
+def worker_route_matches(path: str) -> bool:
+    """Whether the worker's catch-all route matches the (decoded) request path."""
+    return _WORKER_CATCH_ALL.match(path) is not None
+
+
+def worker_not_found() -> JSONResponse:
+    """FastAPI's own answer when no route matches: no envelope, no Cache-Control."""
+    return JSONResponse({"detail": "Not Found"}, status_code=404)
 
 
 # Runs one HTTP function: in this process (the default) or in the worker (`worker_http`).
@@ -176,6 +195,9 @@ class FunctionsHttpApp:
         send: Send,
     ) -> None:
         """In this process: the function gets FastAPI's `Request` and its `Response` is sent."""
+        if not worker_route_matches(scope["path"]):
+            await worker_not_found()(scope, receive, send)
+            return
         scope["path_params"] = params  # in place, as Starlette's router does: no copy per call
         request = Request(scope, receive)
         try:

@@ -340,7 +340,12 @@ async def test_a_client_that_disconnects_frees_its_stream_and_the_poller(
             viewer.stream("GET", stream_url(stack, job_id), headers=auth) as response,
         ):
             parser = SseParser()
-            async for line in response.aiter_lines():
+            # Held, not a temporary: leaving `async for` on a temporary generator lets it be
+            # collected, and asyncio's finalizer then closes it, and with it httpx's
+            # connection: the client itself disconnects while "connected" (the stats below
+            # saw 0 viewers about half the runs through the worker, whose extra hop is slower).
+            lines = response.aiter_lines()
+            async for line in lines:
                 event = parser.feed(line)
                 if event is not None and event.event == "connected":
                     connection_id = json.loads(event.data)["connectionId"]

@@ -8,6 +8,7 @@ from typing import Any
 import azure.functions as func
 import httpx
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
+from azurefunctions.extensions.http.fastapi.web import WebApp
 from starlette.types import Message, Receive, Scope, Send
 
 from devstack.host.http_app import build_http_app
@@ -202,3 +203,43 @@ async def test_the_response_is_sent_with_the_servers_scope_and_without_the_reque
     assert HELD["scope"] is scope
     assert scope["path_params"] == {}
     assert HELD["request alive"] is False
+
+
+# Paths the worker's catch-all route (`/{path:path}`) does not match, and some it does.
+# (`$` also matches before a last newline: one at the very end still reaches the function.)
+UNMATCHED_BY_THE_WORKER = [
+    "/api/v1/items/%C3%8E%0Ax",
+    "/api/v1/items/a%0Ab",
+    "/api/v1/items/%0A%0A",
+]
+MATCHED_BY_THE_WORKER = ["/api/v1/items/%C3%8E%0A", "/api/v1/items/a%09b", "/api/v1/items/a%0Db"]
+
+
+def worker_server_app() -> Any:
+    """The FastAPI app the worker's HTTP v2 server runs, with its one catch-all route."""
+    web_app = WebApp()
+
+    @web_app.route
+    async def catch_all(request: Request) -> Response:
+        return Response(b"reached")
+
+    return web_app.get_app()
+
+
+async def test_a_path_the_workers_route_does_not_match_gets_fastapis_404_as_in_the_worker() -> None:
+    async with (
+        client() as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=worker_server_app()), base_url="http://worker"
+        ) as worker,
+    ):
+        for path in UNMATCHED_BY_THE_WORKER:
+            ours = await http.get(path)
+            theirs = await worker.get(path)
+            assert (theirs.status_code, theirs.json()) == (404, {"detail": "Not Found"}), path
+            assert (ours.status_code, ours.content) == (theirs.status_code, theirs.content), path
+            assert ours.headers["content-type"] == theirs.headers["content-type"]
+            assert "cache-control" not in ours.headers
+        for path in MATCHED_BY_THE_WORKER:
+            assert (await worker.get(path)).content == b"reached", path
+            assert (await http.get(path)).status_code == 200, path
