@@ -220,6 +220,7 @@ def fuzz_stateful_links(local_stack: LocalStack, tally: Tally) -> None:
     class Machine(schema.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             self.headers = owner_headers(local_stack, "stateful")
+            self.uploaded: list[str] = []  # blob names this scenario's presigns gave and PUT
 
         def get_call_kwargs(self, case: Case) -> dict[str, Any]:
             return {"base_url": local_stack.base_url, "headers": self.headers, "timeout": 30}
@@ -240,6 +241,10 @@ def fuzz_stateful_links(local_stack: LocalStack, tally: Tally) -> None:
                 and "blobName" in body["data"]
             ):
                 body["queueName"], body["jobName"] = UPLOAD_PAIR
+                # The link's part: the blob name an earlier presign of this scenario answered
+                # (schemathesis does not always resolve `$response.body#/data/blobName`).
+                if self.uploaded:
+                    body["data"]["blobName"] = self.uploaded[-1]
 
         def after_call(self, response: Response, case: Case) -> None:
             observe(tally, case, response)
@@ -247,6 +252,7 @@ def fuzz_stateful_links(local_stack: LocalStack, tally: Tally) -> None:
             chained[f"{name} {response.status_code}"] += 1
             if name == "presignUpload" and response.status_code == 201:
                 upload(local_stack, response.json()["data"])
+                self.uploaded.append(response.json()["data"]["blobName"])
 
         def validate_response(
             self, response: Response, case: Case, additional_checks: Any = None, **kwargs: Any
