@@ -53,6 +53,7 @@ from bench.stream_bench import (
 from function_app.domain.feed import FeedEntry, FeedMark
 from function_app.domain.jobs import EventDraft, Job, JobEvent
 from function_app.ports import CallerFeed, EventLog
+from function_app.services.event_log_layer import EventLogLayer
 from function_app.services.streaming import StreamConfig
 
 JOBS = 50
@@ -82,31 +83,7 @@ class Reads:
     count = 0
 
 
-class DelegatingLog:
-    """An `EventLog` passing every call to another (the wrappers below change one or two)."""
-
-    def __init__(self, log: EventLog) -> None:
-        self._log = log
-
-    async def create(self, job: Job, first: EventDraft) -> tuple[Job, JobEvent]:
-        return await self._log.create(job, first)
-
-    async def get(self, job_id: str) -> Job | None:
-        return await self._log.get(job_id)
-
-    async def append(
-        self, job_id: str, decide: Callable[[Job], EventDraft | None]
-    ) -> tuple[Job, JobEvent | None]:
-        return await self._log.append(job_id, decide)
-
-    async def request_cancel(self, job_id: str) -> Job:
-        return await self._log.request_cancel(job_id)
-
-    async def events_after(self, job_id: str, after: int, limit: int = 100) -> list[JobEvent]:
-        return await self._log.events_after(job_id, after, limit)
-
-
-class CountingLog(DelegatingLog):
+class CountingLog(EventLogLayer):
     """The table's event log, counting the reads the server makes (`get`, `events_after`)."""
 
     async def get(self, job_id: str) -> Job | None:
@@ -302,7 +279,7 @@ class Appends:
     last_log: dict[str, float] = field(default_factory=dict)  # per job, its last append
 
 
-class TimedLog(DelegatingLog):
+class TimedLog(EventLogLayer):
     """The table's event log, timing each append (into `Appends.log_only`)."""
 
     def __init__(self, log: EventLog, appends: Appends) -> None:
