@@ -92,12 +92,12 @@ def queue_properties(queue: c.QueueConfig) -> dict[str, Any]:
 
 def topic_properties(queue: c.QueueConfig) -> dict[str, Any]:
     full = queue_properties(queue)
-    return {k: full[k] for k in tc._TOPIC_PROPERTIES}
+    return {k: full[k] for k in tc.TOPIC_PROPERTIES}
 
 
 def subscription_properties(queue: c.QueueConfig) -> dict[str, Any]:
     full = queue_properties(queue)
-    return {k: v for k, v in full.items() if k in tc._SUBSCRIPTION_PROPERTIES}
+    return {k: v for k, v in full.items() if k in tc.SUBSCRIPTION_PROPERTIES}
 
 
 def _literal(value: Any) -> str:

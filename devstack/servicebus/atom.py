@@ -22,6 +22,7 @@ from .admin_entities import (
     substitute,
 )
 from .rules.filters import CorrelationFilter, Rule, SqlRule
+from .topic_config import SUBSCRIPTION_PROPERTIES, TOPIC_PROPERTIES
 
 ATOM = "http://www.w3.org/2005/Atom"
 SB = "http://schemas.microsoft.com/netservices/2010/10/servicebus/connect"
@@ -49,25 +50,10 @@ _QUEUE_FIELDS = {
     "ForwardTo": _ENTITY,
     "ForwardDeadLetteredMessagesTo": _ENTITY,
 }
-_TOPIC_FIELDS = {
-    k: _QUEUE_FIELDS[k]
-    for k in (
-        "DefaultMessageTimeToLive",
-        "RequiresDuplicateDetection",
-        "DuplicateDetectionHistoryTimeWindow",
-    )
-}
+# a topic's and a subscription's: the properties their Config.json entries take
+_TOPIC_FIELDS = {k: kind for k, kind in _QUEUE_FIELDS.items() if k in TOPIC_PROPERTIES}
 _SUBSCRIPTION_FIELDS = {
-    k: _QUEUE_FIELDS[k]
-    for k in (
-        "LockDuration",
-        "MaxDeliveryCount",
-        "DefaultMessageTimeToLive",
-        "DeadLetteringOnMessageExpiration",
-        "RequiresSession",
-        "ForwardTo",
-        "ForwardDeadLetteredMessagesTo",
-    )
+    k: kind for k, kind in _QUEUE_FIELDS.items() if k in SUBSCRIPTION_PROPERTIES
 }
 FIELDS = {
     "QueueDescription": _QUEUE_FIELDS,

@@ -9,12 +9,12 @@ from .rules.filters import CorrelationFilter, Rule, SqlRule, TrueRule
 from .rules.sql_filter import SqlError, compile_action, compile_filter
 
 MAX_SUBSCRIPTION_NAME = 50
-_TOPIC_PROPERTIES = {
+TOPIC_PROPERTIES = {
     "DefaultMessageTimeToLive",
     "RequiresDuplicateDetection",
     "DuplicateDetectionHistoryTimeWindow",
 }
-_SUBSCRIPTION_PROPERTIES = {
+SUBSCRIPTION_PROPERTIES = {
     "LockDuration",
     "MaxDeliveryCount",
     "DefaultMessageTimeToLive",
@@ -103,7 +103,7 @@ def _subscription(raw: object, field: str) -> SubscriptionConfig:
     name = c._queue_name({"Name": entry.get("Name")} if "Name" in entry else {}, field)
     if len(name) > MAX_SUBSCRIPTION_NAME:
         raise c.ConfigError(f"{field}.Name: longer than {MAX_SUBSCRIPTION_NAME} characters")
-    props = c._object(entry.get("Properties", {}), _SUBSCRIPTION_PROPERTIES, f"{field}.Properties")
+    props = c._object(entry.get("Properties", {}), SUBSCRIPTION_PROPERTIES, f"{field}.Properties")
     queue = c._queue({"Name": name, "Properties": props}, field)
     raw_rules = c._expect(entry.get("Rules", []), list, f"{field}.Rules")
     rules = tuple(_rule(r, f"{field}.Rules[{i}]") for i, r in enumerate(raw_rules))
@@ -113,7 +113,7 @@ def _subscription(raw: object, field: str) -> SubscriptionConfig:
 def _topic(raw: object, field: str) -> TopicConfig:
     entry = c._object(raw, {"Name", "Properties", "Subscriptions"}, field)
     name = c._queue_name(entry, field)
-    props = c._object(entry.get("Properties", {}), _TOPIC_PROPERTIES, f"{field}.Properties")
+    props = c._object(entry.get("Properties", {}), TOPIC_PROPERTIES, f"{field}.Properties")
     queue = c._queue({"Name": name, "Properties": props}, field)
     raw_subs = c._expect(entry.get("Subscriptions", []), list, f"{field}.Subscriptions")
     subs = tuple(_subscription(s, f"{field}.Subscriptions[{i}]") for i, s in enumerate(raw_subs))
