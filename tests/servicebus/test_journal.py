@@ -1,9 +1,6 @@
 """The emulator's persistence (journal.py): the store replayed from its journal, and a real
 emulator process killed with SIGKILL and started again on the same data directory."""
 
-import os
-import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from devstack.servicebus.store import MessageState, Namespace, StoredMessage
 from function_app.topology import topology
 from tests.support.chaos import record
 from tests.support.servicebus import project_emulator_config
+from tests.support.stack import kill_and_wait
 
 CONFIG = EmulatorConfig(
     namespace="ns",
@@ -177,14 +175,7 @@ def test_acknowledged_sends_survive_sigkill_and_completed_ones_stay_gone(tmp_pat
                     for message in receiver.receive_messages(max_message_count=20 - len(done)):
                         receiver.complete_message(message)
                         done.append(str(message.message_id))
-        os.kill(emulator.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(emulator.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        kill_and_wait(emulator.pid)
     finally:
         emulator.stop()
     restarted = start_emulator(config, data_dir=data, log_path=tmp_path / "second.log")

@@ -2,17 +2,15 @@
 `--data-dir`, driven by the SDK, killed, and started again on the same directory."""
 
 import json
-import os
-import signal
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
-from devstack.servicebus.launcher import EmulatorProcess, start_emulator
+from devstack.servicebus.launcher import start_emulator
 from tests.servicebus.conftest import body, props
+from tests.support.stack import kill_and_wait
 
 CONFIG = {
     "UserConfig": {
@@ -25,17 +23,6 @@ CONFIG = {
         ]
     }
 }
-
-
-def _kill(emulator: EmulatorProcess) -> None:
-    os.kill(emulator.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(emulator.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
 
 
 @pytest.mark.integration
@@ -57,7 +44,7 @@ def test_session_state_and_scheduled_topic_messages_survive_sigkill(tmp_path: Pa
                 )
                 (cancelled,) = sender.schedule_messages(ServiceBusMessage(b"cancelled"), due)
                 sender.cancel_scheduled_messages(cancelled)
-        _kill(emulator)
+        kill_and_wait(emulator.pid)
     finally:
         emulator.stop()
     restarted = start_emulator(config, data_dir=data, log_path=tmp_path / "second.log")

@@ -78,6 +78,18 @@ def stop_process(process: subprocess.Popen[bytes]) -> int:
     return process.returncode
 
 
+def kill_and_wait(pid: int, timeout: float = 10.0) -> None:
+    """SIGKILL `pid` (no chance to save anything) and wait until it is gone."""
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
 def wait_for_http(
     url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0
 ) -> None:
